@@ -1,0 +1,168 @@
+//! Settings read once per container from the environment (SAM parameters in the cloud,
+//! `scripts/local.env` locally). A missing or malformed variable stops the cold start with a
+//! message that names it.
+
+use crate::domain::Email;
+use std::env;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is not set")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub users_table: String,
+    pub reset_tokens_table: String,
+    pub rate_limits_table: String,
+    pub sender_address: Email,
+    /// Origin without a trailing slash, e.g. `https://id.example.jp`.
+    pub public_base_url: String,
+    pub token_ttl: Duration,
+    pub service_name: String,
+    pub support_contact: String,
+    pub sign_in_url: String,
+    pub rate_limit_per_username_per_hour: u32,
+    pub rate_limit_per_ip_per_hour: u32,
+    pub ses_configuration_set: Option<String>,
+}
+
+/// Every variable the functions read; the template drift test compares this list with
+/// `infra/template.yaml`.
+pub const ENVIRONMENT_VARIABLES: [&str; 12] = [
+    "USERS_TABLE",
+    "RESET_TOKENS_TABLE",
+    "RATE_LIMITS_TABLE",
+    "SENDER_ADDRESS",
+    "PUBLIC_BASE_URL",
+    "TOKEN_TTL_MINUTES",
+    "SERVICE_NAME",
+    "SUPPORT_CONTACT",
+    "SIGN_IN_URL",
+    "RATE_LIMIT_PER_USERNAME_PER_HOUR",
+    "RATE_LIMIT_PER_IP_PER_HOUR",
+    "SES_CONFIGURATION_SET",
+];
+
+impl Settings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup`, so tests can supply a map instead of the process env.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let required = |name: &'static str| -> Result<String, ConfigError> {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+                .ok_or(ConfigError::Missing(name))
+        };
+        let number = |name: &'static str, default: u32| -> Result<u32, ConfigError> {
+            match lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) {
+                None => Ok(default),
+                Some(v) => v.parse::<u32>().map_err(|e| ConfigError::Invalid { name, reason: e.to_string() }),
+            }
+        };
+        let sender_address = Email::parse(&required("SENDER_ADDRESS")?)
+            .map_err(|e| ConfigError::Invalid { name: "SENDER_ADDRESS", reason: e.to_string() })?;
+        let public_base_url = required("PUBLIC_BASE_URL")?.trim_end_matches('/').to_owned();
+        if !(public_base_url.starts_with("https://") || public_base_url.starts_with("http://")) {
+            return Err(ConfigError::Invalid {
+                name: "PUBLIC_BASE_URL",
+                reason: "must start with https:// (or http:// for a local run)".into(),
+            });
+        }
+        let ttl_minutes = number("TOKEN_TTL_MINUTES", 60)?;
+        if !(5..=24 * 60).contains(&ttl_minutes) {
+            return Err(ConfigError::Invalid {
+                name: "TOKEN_TTL_MINUTES",
+                reason: "must be between 5 and 1440 minutes".into(),
+            });
+        }
+        Ok(Self {
+            users_table: required("USERS_TABLE")?,
+            reset_tokens_table: required("RESET_TOKENS_TABLE")?,
+            rate_limits_table: required("RATE_LIMITS_TABLE")?,
+            sender_address,
+            public_base_url,
+            token_ttl: Duration::from_secs(u64::from(ttl_minutes) * 60),
+            service_name: required("SERVICE_NAME")?,
+            support_contact: required("SUPPORT_CONTACT")?,
+            sign_in_url: required("SIGN_IN_URL")?,
+            rate_limit_per_username_per_hour: number("RATE_LIMIT_PER_USERNAME_PER_HOUR", 5)?,
+            rate_limit_per_ip_per_hour: number("RATE_LIMIT_PER_IP_PER_HOUR", 30)?,
+            ses_configuration_set: lookup("SES_CONFIGURATION_SET")
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty()),
+        })
+    }
+
+    pub fn token_ttl_secs(&self) -> i64 {
+        i64::try_from(self.token_ttl.as_secs()).unwrap_or(3600)
+    }
+
+    /// The link mailed to the user: always on the configured origin, never the Host header.
+    pub fn confirm_url(&self, token: &str) -> String {
+        format!("{}/password-reset/confirm?token={token}", self.public_base_url)
+    }
+
+    pub fn request_page_url(&self) -> String {
+        format!("{}/password-reset", self.public_base_url)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    pub(crate) fn sample_env() -> HashMap<&'static str, &'static str> {
+        HashMap::from([
+            ("USERS_TABLE", "users"),
+            ("RESET_TOKENS_TABLE", "tokens"),
+            ("RATE_LIMITS_TABLE", "limits"),
+            ("SENDER_ADDRESS", "no-reply@example.jp"),
+            ("PUBLIC_BASE_URL", "https://id.example.jp/"),
+            ("SERVICE_NAME", "医療機関等ID"),
+            ("SUPPORT_CONTACT", "ヘルプデスク 0120-000-000"),
+            ("SIGN_IN_URL", "https://id.example.jp/sign-in"),
+        ])
+    }
+
+    pub(crate) fn sample_settings() -> Settings {
+        let env = sample_env();
+        Settings::from_lookup(|k| env.get(k).map(|v| v.to_string())).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn defaults_and_trailing_slash() {
+        let settings = sample_settings();
+        assert_eq!(settings.public_base_url, "https://id.example.jp");
+        assert_eq!(settings.token_ttl_secs(), 3600);
+        assert_eq!(settings.rate_limit_per_username_per_hour, 5);
+        assert_eq!(settings.rate_limit_per_ip_per_hour, 30);
+        assert_eq!(settings.ses_configuration_set, None);
+        assert_eq!(settings.confirm_url("abc"), "https://id.example.jp/password-reset/confirm?token=abc");
+    }
+
+    #[test]
+    fn names_the_missing_variable() {
+        let mut env = sample_env();
+        env.remove("SENDER_ADDRESS");
+        let err = Settings::from_lookup(|k| env.get(k).map(|v| v.to_string())).err();
+        assert_eq!(err.map(|e| e.to_string()), Some("environment variable SENDER_ADDRESS is not set".into()));
+    }
+
+    #[test]
+    fn rejects_bad_numbers() {
+        let mut env = sample_env();
+        env.insert("TOKEN_TTL_MINUTES", "sixty");
+        assert!(Settings::from_lookup(|k| env.get(k).map(|v| v.to_string())).is_err());
+        env.insert("TOKEN_TTL_MINUTES", "1");
+        assert!(Settings::from_lookup(|k| env.get(k).map(|v| v.to_string())).is_err());
+    }
+}

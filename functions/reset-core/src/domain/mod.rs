@@ -1,0 +1,18 @@
+//! The rules of the reset flow, free of AWS and HTTP types.
+
+pub mod clock;
+pub mod common_passwords;
+pub mod email;
+pub mod language;
+pub mod password;
+pub mod token;
+pub mod user;
+pub mod username;
+
+pub use clock::{Clock, FixedClock, SystemClock, Timestamp};
+pub use email::{Email, EmailError};
+pub use language::Language;
+pub use password::{NewPassword, PasswordRule, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
+pub use token::{ResetToken, TokenHash, TokenRecord};
+pub use user::{AccountStatus, User};
+pub use username::{Username, UsernameError, UsernameInput};

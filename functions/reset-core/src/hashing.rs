@@ -1,0 +1,67 @@
+//! argon2id password hashing with the OWASP parameters (m = 19 MiB, t = 2, p = 1), always
+//! on tokio's blocking pool so a 19 MiB hash never stalls the async executor.
+
+use crate::domain::NewPassword;
+use argon2::password_hash::{PasswordHasher, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+
+pub const MEMORY_KIB: u32 = 19_456;
+pub const ITERATIONS: u32 = 2;
+pub const PARALLELISM: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HashingError {
+    #[error("argon2 failed: {0}")]
+    Argon2(String),
+    #[error("the hashing task did not finish: {0}")]
+    Join(String),
+}
+
+fn hasher() -> Result<Argon2<'static>, HashingError> {
+    let params = Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None).map_err(|e| HashingError::Argon2(e.to_string()))?;
+    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+}
+
+/// The PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`) of a password, computed synchronously.
+pub fn hash_password_blocking(password: &str) -> Result<String, HashingError> {
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| HashingError::Argon2(e.to_string()))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| HashingError::Argon2(e.to_string()))?;
+    let hash = hasher()?
+        .hash_password(password.as_bytes(), &salt)
+        .map_err(|e| HashingError::Argon2(e.to_string()))?;
+    Ok(hash.to_string())
+}
+
+/// Hashes on the blocking pool.
+pub async fn hash_password(password: NewPassword) -> Result<String, HashingError> {
+    tokio::task::spawn_blocking(move || hash_password_blocking(password.expose()))
+        .await
+        .map_err(|e| HashingError::Join(e.to_string()))?
+}
+
+/// Whether `password` matches a stored PHC string (used by tests and the admin tool).
+pub fn verify_password(password: &str, phc: &str) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    PasswordHash::new(phc).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn produces_owasp_argon2id_and_verifies() {
+        let phc = hash_password_blocking("Sakura2026x").unwrap_or_else(|e| panic!("{e}"));
+        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+        assert!(verify_password("Sakura2026x", &phc));
+        assert!(!verify_password("Sakura2026y", &phc));
+    }
+
+    #[test]
+    fn salts_differ() {
+        let a = hash_password_blocking("Sakura2026x").unwrap_or_default();
+        let b = hash_password_blocking("Sakura2026x").unwrap_or_default();
+        assert_ne!(a, b);
+    }
+}

@@ -1,0 +1,21 @@
+//! Shared library of the password-reset functions.
+//!
+//! `domain` holds the rules and knows nothing of AWS or HTTP; `store` and `mail` are the
+//! ports (traits) with their DynamoDB and SES v2 adapters; `service` runs the use cases over
+//! those ports; `web` turns API Gateway requests into use-case calls and results into pages
+//! or JSON, with the one error-to-response mapping.
+
+pub mod app;
+pub mod error;
+pub mod hashing;
+pub mod config;
+pub mod domain;
+pub mod mail;
+pub mod service;
+pub mod store;
+pub mod telemetry;
+pub mod web;
+
+pub use app::App;
+pub use error::AppError;
+pub use config::Settings;

@@ -1,0 +1,16 @@
+//! Structured JSON logs. Fields never carry a token, a password or a full mail address:
+//! the domain types redact themselves in `Debug`, and handlers log only outcomes.
+
+use tracing_subscriber::EnvFilter;
+
+/// Installs the JSON subscriber once per container. `RUST_LOG` sets the level (default info).
+pub fn init() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(false)
+        .with_span_list(false)
+        .with_target(false)
+        .try_init();
+}

@@ -1,0 +1,136 @@
+//! What a handler needs from an API Gateway request, read once, with the body checks
+//! (size, content type, UTF-8, NUL) that run before any parsing, database call or hashing.
+
+use crate::domain::Language;
+use crate::error::{AppError, BadRequest};
+use lambda_http::http::{header, HeaderMap, Method};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt};
+use serde::de::DeserializeOwned;
+
+/// Larger bodies are refused with 413 before they are looked at.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+pub const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
+pub const JSON_CONTENT_TYPE: &str = "application/json";
+
+/// Whether the caller wants pages or JSON; decided by the route (`/api/…` is JSON).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Page,
+    Json,
+}
+
+#[derive(Debug)]
+pub struct Incoming {
+    pub method: Method,
+    pub path: String,
+    pub mode: Mode,
+    pub language: Language,
+    /// `?lang=` as given, so links can keep it.
+    pub explicit_language: Option<Language>,
+    pub client_ip: Option<String>,
+    pub request_id: String,
+    query: Vec<(String, String)>,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Incoming {
+    pub fn from_request(request: Request) -> Self {
+        let query: Vec<(String, String)> = request
+            .query_string_parameters_ref()
+            .map(|q| q.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect())
+            .unwrap_or_default();
+        let client_ip = match request.request_context_ref() {
+            Some(RequestContext::ApiGatewayV2(context)) => context.http.source_ip.clone(),
+            _ => None,
+        };
+        let request_id = request
+            .lambda_context_ref()
+            .map(|c| c.request_id.clone())
+            .filter(|id| !id.is_empty())
+            .unwrap_or_else(|| "-".to_owned());
+        let (parts, body) = request.into_parts();
+        let body = match body {
+            Body::Empty => Vec::new(),
+            Body::Text(text) => text.into_bytes(),
+            Body::Binary(bytes) => bytes,
+            _ => Vec::new(),
+        };
+        let path = parts.uri.path().to_owned();
+        let mode = if path.starts_with("/api/") { Mode::Json } else { Mode::Page };
+        let explicit_language = query.iter().find(|(k, _)| k == "lang").and_then(|(_, v)| Language::from_tag(v));
+        let accepted = parts
+            .headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(Language::from_accept_language);
+        Self {
+            method: parts.method,
+            path,
+            mode,
+            language: explicit_language.or(accepted).unwrap_or_default(),
+            explicit_language,
+            client_ip,
+            request_id,
+            query,
+            headers: parts.headers,
+            body,
+        }
+    }
+
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Refuses a state-changing request that a browser says came from another site. Requests
+    /// without `Origin` and `Sec-Fetch-Site` (API clients, old browsers) are let through:
+    /// they carry no ambient credentials for anyone to abuse.
+    pub fn ensure_same_origin(&self, public_base_url: &str) -> Result<(), AppError> {
+        if let Some(origin) = self.header("origin") {
+            if origin != "null" && origin.trim_end_matches('/') == public_base_url {
+                return Ok(());
+            }
+            return Err(AppError::CrossOrigin);
+        }
+        match self.header("sec-fetch-site") {
+            Some("same-origin") | Some("none") | None => Ok(()),
+            Some(_) => Err(AppError::CrossOrigin),
+        }
+    }
+
+    fn body_text(&self, expected: &'static str) -> Result<&str, AppError> {
+        if self.body.len() > MAX_BODY_BYTES {
+            return Err(AppError::PayloadTooLarge { limit: MAX_BODY_BYTES });
+        }
+        let content_type = self.header("content-type").unwrap_or_default();
+        let media_type = content_type.split(';').next().unwrap_or_default().trim();
+        if !media_type.eq_ignore_ascii_case(expected) {
+            return Err(AppError::UnsupportedMediaType { expected });
+        }
+        let text = std::str::from_utf8(&self.body).map_err(|_| AppError::BadRequest(BadRequest::InvalidUtf8))?;
+        if text.contains('\0') {
+            return Err(AppError::BadRequest(BadRequest::NulByte));
+        }
+        Ok(text)
+    }
+
+    /// An `application/x-www-form-urlencoded` body.
+    pub fn read_form<T: DeserializeOwned>(&self) -> Result<T, AppError> {
+        let text = self.body_text(FORM_CONTENT_TYPE)?;
+        let form: T =
+            serde_urlencoded::from_str(text).map_err(|e| AppError::BadRequest(BadRequest::Malformed(e.to_string())))?;
+        Ok(form)
+    }
+
+    /// An `application/json` body.
+    pub fn read_json<T: DeserializeOwned>(&self) -> Result<T, AppError> {
+        let text = self.body_text(JSON_CONTENT_TYPE)?;
+        serde_json::from_str(text).map_err(|e| AppError::BadRequest(BadRequest::Malformed(e.to_string())))
+    }
+}
