@@ -125,7 +125,7 @@ pub fn confirm(ctx: &PageContext<'_>, token: &str, expires_at_jst: &str) -> Mark
     let t = ctx.texts;
     let content = html! {
         p { (t.confirm_lead) }
-        p class="expiry" { (t.confirm_expires) ": " strong { (expires_at_jst) } }
+        p class="expiry" { (t.confirm_expires) ": " strong { (expires_at_jst) " " (t.jst_suffix) } }
         form method="post" action=(ctx.href("/password-reset/confirm")) class="form" {
             input type="hidden" name="token" value=(token);
             button type="submit" class="button" { (t.confirm_button) }

