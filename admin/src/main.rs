@@ -12,7 +12,10 @@ use reset_core::store::{DynamoStore, ResetStore};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "reset-admin", about = "Administer the password-reset service's users and tables")]
+#[command(
+    name = "reset-admin",
+    about = "Administer the password-reset service's users and tables"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -78,23 +81,40 @@ async fn dynamodb() -> aws_sdk_dynamodb::Client {
 }
 
 async fn store() -> Result<DynamoStore> {
-    Ok(DynamoStore::new(dynamodb().await, env("USERS_TABLE")?, env("RESET_TOKENS_TABLE")?, env("RATE_LIMITS_TABLE")?))
+    Ok(DynamoStore::new(
+        dynamodb().await,
+        env("USERS_TABLE")?,
+        env("RESET_TOKENS_TABLE")?,
+        env("RATE_LIMITS_TABLE")?,
+    ))
 }
 
 #[tokio::main]
 async fn main() -> Result<()> {
     match Cli::parse().command {
-        Command::Tables { command: TablesCommand::Create { template } } => {
+        Command::Tables {
+            command: TablesCommand::Create { template },
+        } => {
             let client = dynamodb().await;
             for table in Template::load(&template)?.tables()? {
                 let name = env(&table.env_var)?;
                 let created = create_table(&client, &name, &table).await?;
-                let state = if created == Created::New { "created" } else { "already exists" };
+                let state = if created == Created::New {
+                    "created"
+                } else {
+                    "already exists"
+                };
                 println!("table {name} ({}, from {}): {state}", table.env_var, table.logical_id);
             }
         }
         Command::User { command } => match command {
-            UserCommand::Create { username, email, language, password_env, if_missing } => {
+            UserCommand::Create {
+                username,
+                email,
+                language,
+                password_env,
+                if_missing,
+            } => {
                 let username = Username::parse(&username).map_err(|e| anyhow!("{username}: {e}"))?;
                 let email = Email::parse(&email).map_err(|e| anyhow!("{e}"))?;
                 let (password, generated) = match password_env {
@@ -106,7 +126,12 @@ async fn main() -> Result<()> {
                     LanguageArg::En => Language::En,
                 };
                 let store = store().await?;
-                let new_user = NewUser { username: username.clone(), email, language, password: password.clone() };
+                let new_user = NewUser {
+                    username: username.clone(),
+                    email,
+                    language,
+                    password: password.clone(),
+                };
                 match create_user(&store, new_user, SystemClock.now()).await {
                     Ok(user) => {
                         println!("created user {} <{}>", user.username, user.email.masked());
@@ -122,7 +147,11 @@ async fn main() -> Result<()> {
             }
             UserCommand::Show { username } => {
                 let username = Username::parse(&username).map_err(|e| anyhow!("{username}: {e}"))?;
-                let user = store().await?.find_user(&username).await?.ok_or_else(|| anyhow!("no user {username}"))?;
+                let user = store()
+                    .await?
+                    .find_user(&username)
+                    .await?
+                    .ok_or_else(|| anyhow!("no user {username}"))?;
                 println!(
                     "{}",
                     serde_json::to_string_pretty(&serde_json::json!({

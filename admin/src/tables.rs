@@ -47,7 +47,9 @@ pub async fn create_table(client: &Client, name: &str, definition: &TableDefinit
         .map(|index| {
             let projection = Projection::builder()
                 .projection_type(ProjectionType::from(index.projection_type.as_str()))
-                .set_non_key_attributes((!index.non_key_attributes.is_empty()).then(|| index.non_key_attributes.clone()))
+                .set_non_key_attributes(
+                    (!index.non_key_attributes.is_empty()).then(|| index.non_key_attributes.clone()),
+                )
                 .build();
             GlobalSecondaryIndex::builder()
                 .index_name(&index.name)
@@ -68,7 +70,11 @@ pub async fn create_table(client: &Client, name: &str, definition: &TableDefinit
         .await;
     match result {
         Ok(_) => {}
-        Err(error) if error.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => {
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_in_use_exception()) =>
+        {
             return Ok(Created::AlreadyThere)
         }
         Err(error) => {
@@ -81,7 +87,11 @@ pub async fn create_table(client: &Client, name: &str, definition: &TableDefinit
             .update_time_to_live()
             .table_name(name)
             .time_to_live_specification(
-                TimeToLiveSpecification::builder().attribute_name(attribute).enabled(true).build().map_err(|e| anyhow!(e))?,
+                TimeToLiveSpecification::builder()
+                    .attribute_name(attribute)
+                    .enabled(true)
+                    .build()
+                    .map_err(|e| anyhow!(e))?,
             )
             .send()
             .await

@@ -71,7 +71,9 @@ fn ref_target(value: &Value) -> Option<&str> {
 }
 
 fn key_schema(value: Option<&Value>) -> Result<Vec<KeyElement>> {
-    let list = value.and_then(Value::as_sequence).ok_or_else(|| anyhow!("KeySchema missing"))?;
+    let list = value
+        .and_then(Value::as_sequence)
+        .ok_or_else(|| anyhow!("KeySchema missing"))?;
     list.iter()
         .map(|k| {
             Ok(KeyElement {
@@ -89,11 +91,15 @@ impl Template {
     }
 
     pub fn parse(text: &str) -> Result<Self> {
-        Ok(Self { root: serde_yaml::from_str(text)? })
+        Ok(Self {
+            root: serde_yaml::from_str(text)?,
+        })
     }
 
     fn resources(&self) -> Result<&Mapping> {
-        get(&self.root, "Resources").and_then(Value::as_mapping).ok_or_else(|| anyhow!("no Resources"))
+        get(&self.root, "Resources")
+            .and_then(Value::as_mapping)
+            .ok_or_else(|| anyhow!("no Resources"))
     }
 
     fn global_variables(&self) -> Result<&Mapping> {
@@ -107,7 +113,10 @@ impl Template {
 
     /// The names of the functions' environment variables.
     pub fn environment_variables(&self) -> Result<Vec<String>> {
-        self.global_variables()?.keys().map(|k| Ok(str_of(k, "variable name")?.to_owned())).collect()
+        self.global_variables()?
+            .keys()
+            .map(|k| Ok(str_of(k, "variable name")?.to_owned()))
+            .collect()
     }
 
     pub fn tables(&self) -> Result<Vec<TableDefinition>> {
@@ -196,15 +205,27 @@ impl Template {
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_owned();
-            let events = get(resource, "Properties").and_then(|p| get(p, "Events")).and_then(Value::as_mapping);
+            let events = get(resource, "Properties")
+                .and_then(|p| get(p, "Events"))
+                .and_then(Value::as_mapping);
             for (_, event) in events.into_iter().flatten() {
                 if get(event, "Type").and_then(Value::as_str) != Some("HttpApi") {
                     continue;
                 }
                 let props = get(event, "Properties");
-                let method = props.and_then(|p| get(p, "Method")).and_then(Value::as_str).unwrap_or_default();
-                let path = props.and_then(|p| get(p, "Path")).and_then(Value::as_str).unwrap_or_default();
-                routes.push(Route { method: method.to_ascii_uppercase(), path: path.to_owned(), binary: binary.clone() });
+                let method = props
+                    .and_then(|p| get(p, "Method"))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                let path = props
+                    .and_then(|p| get(p, "Path"))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                routes.push(Route {
+                    method: method.to_ascii_uppercase(),
+                    path: path.to_owned(),
+                    binary: binary.clone(),
+                });
             }
         }
         routes.sort();
@@ -248,7 +269,11 @@ Resources:
         assert_eq!(template.environment_variables()?, vec!["USERS_TABLE", "OTHER"]);
         assert_eq!(
             template.routes()?,
-            vec![Route { method: "GET".into(), path: "/password-reset".into(), binary: "request-reset".into() }]
+            vec![Route {
+                method: "GET".into(),
+                path: "/password-reset".into(),
+                binary: "request-reset".into()
+            }]
         );
         Ok(())
     }

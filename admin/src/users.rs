@@ -65,7 +65,10 @@ mod tests {
         let username = Username::parse("ex000000").map_err(|e| anyhow!(e))?;
         for _ in 0..50 {
             let password = generate_initial_password()?;
-            assert!(NewPassword::parse(&password, &password, &username).is_ok(), "{password}");
+            assert!(
+                NewPassword::parse(&password, &password, &username).is_ok(),
+                "{password}"
+            );
         }
         Ok(())
     }

@@ -1,0 +1,376 @@
+//! The one helper of the integration tests. It starts nothing: `make test` (scripts/test.sh)
+//! has already started DynamoDB Local, the SES v2 emulator and `cargo lambda watch`, and
+//! exported their addresses. Each test makes its own users (random usernames), so tests run
+//! in parallel on shared tables without seeing each other.
+//!
+//! Set `TEST_LOG=1` to see what the helper does.
+
+use anyhow::{anyhow, bail, Context, Result};
+use lambda_http::{Body, Request, Response};
+use reset_core::domain::{Clock, Email, Language, SystemClock, User, Username};
+use reset_core::store::ResetStore;
+use reset_core::{App, Settings};
+use serde::Deserialize;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use reset_core;
+
+fn log(message: impl AsRef<str>) {
+    if std::env::var_os("TEST_LOG").is_some() {
+        eprintln!("[support] {}", message.as_ref());
+    }
+}
+
+fn env(name: &str) -> Result<String> {
+    std::env::var(name).with_context(|| format!("{name} is not set: run the tests through `make test`"))
+}
+
+/// The address of `cargo lambda watch` serving the three functions behind one origin.
+pub fn watch_url() -> Result<String> {
+    env("WATCH_URL")
+}
+
+/// The functions wired to the local stack exactly as in production (`App::from_env`).
+pub async fn local_app() -> Result<App> {
+    Ok(App::from_env().await?)
+}
+
+/// The same, with settings changed and a clock of the test's choosing.
+pub async fn local_app_with(change: impl FnOnce(&mut Settings), clock: Arc<dyn Clock>) -> Result<App> {
+    let app = App::from_env().await?;
+    let mut settings = app.settings.clone();
+    change(&mut settings);
+    Ok(App::new(settings, app.store.clone(), app.mailer.clone(), clock))
+}
+
+/// A random valid username (`t` + 7 alphanumerics), so parallel tests never share one.
+pub fn random_username() -> Username {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut bytes = [0u8; 7];
+    let _ = getrandom::fill(&mut bytes);
+    let tail: String = bytes
+        .iter()
+        .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
+        .collect();
+    Username::parse(&format!("t{tail}")).unwrap_or_else(|e| panic!("generated username invalid: {e}"))
+}
+
+/// Creates an active user with a unique address and an initial password.
+pub async fn create_user(app: &App, language: Language) -> Result<User> {
+    let username = random_username();
+    let email = Email::parse(&format!("{username}@example.jp")).map_err(|e| anyhow!(e))?;
+    let lang = language;
+    let user = reset_admin_like_create(app.store.as_ref(), username, email, lang).await?;
+    log(format!("created user {}", user.username));
+    Ok(user)
+}
+
+async fn reset_admin_like_create(
+    store: &dyn ResetStore,
+    username: Username,
+    email: Email,
+    language: Language,
+) -> Result<User> {
+    let user = User {
+        username,
+        email,
+        password_hash: Some(reset_core::hashing::hash_password_blocking("Initial2026pw")?),
+        password_changed_at: None,
+        status: reset_core::domain::AccountStatus::Active,
+        language,
+        created_at: SystemClock.now().as_millis(),
+    };
+    store.create_user(&user).await?;
+    Ok(user)
+}
+
+/// A request as API Gateway (HTTP API, payload 2.0) hands it to the function.
+pub struct EventBuilder {
+    method: String,
+    path: String,
+    query: String,
+    headers: serde_json::Map<String, serde_json::Value>,
+    body: Option<String>,
+    source_ip: String,
+}
+
+impl EventBuilder {
+    pub fn new(method: &str, path_and_query: &str) -> Self {
+        let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+        let mut headers = serde_json::Map::new();
+        headers.insert("host".into(), json!("id.example.jp"));
+        headers.insert("user-agent".into(), json!("integration-test"));
+        Self {
+            method: method.to_owned(),
+            path: path.to_owned(),
+            query: query.to_owned(),
+            headers,
+            body: None,
+            source_ip: "198.51.100.7".into(),
+        }
+    }
+
+    pub fn get(path_and_query: &str) -> Self {
+        Self::new("GET", path_and_query)
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.insert(name.to_ascii_lowercase(), json!(value));
+        self
+    }
+
+    pub fn source_ip(mut self, ip: &str) -> Self {
+        self.source_ip = ip.to_owned();
+        self
+    }
+
+    /// A form post, as the pages send it.
+    pub fn form(path_and_query: &str, fields: &[(&str, &str)]) -> Self {
+        let body = serde_urlencoded::to_string(fields).unwrap_or_default();
+        Self::new("POST", path_and_query)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(&body)
+    }
+
+    /// A JSON post, as API clients send it.
+    pub fn json(path: &str, value: serde_json::Value) -> Self {
+        Self::new("POST", path)
+            .header("content-type", "application/json")
+            .body(&value.to_string())
+    }
+
+    pub fn body(mut self, body: &str) -> Self {
+        self.body = Some(body.to_owned());
+        self
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        let query_parameters: serde_json::Map<String, serde_json::Value> =
+            serde_urlencoded::from_str::<Vec<(String, String)>>(&self.query)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k, json!(v)))
+                .collect();
+        json!({
+            "version": "2.0",
+            "routeKey": format!("{} {}", self.method, self.path),
+            "rawPath": self.path,
+            "rawQueryString": self.query,
+            "headers": self.headers,
+            "queryStringParameters": if query_parameters.is_empty() { serde_json::Value::Null } else { json!(query_parameters) },
+            "requestContext": {
+                "accountId": "123456789012",
+                "apiId": "test",
+                "domainName": "id.example.jp",
+                "domainPrefix": "id",
+                "http": { "method": self.method, "path": self.path, "protocol": "HTTP/1.1",
+                          "sourceIp": self.source_ip, "userAgent": "integration-test" },
+                "requestId": "test-request",
+                "routeKey": format!("{} {}", self.method, self.path),
+                "stage": "$default",
+                "time": "25/Nov/2026:12:00:00 +0000",
+                "timeEpoch": 1_795_608_000_000_i64
+            },
+            "body": self.body,
+            "isBase64Encoded": false
+        })
+    }
+
+    pub fn build(&self) -> Result<Request> {
+        Ok(lambda_http::request::from_str(&self.to_json().to_string())?)
+    }
+}
+
+/// A response, read.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn from_response(response: Response<Body>) -> Self {
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
+            .collect();
+        let body = match response.into_body() {
+            Body::Text(text) => text,
+            Body::Binary(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            _ => String::new(),
+        };
+        Self { status, headers, body }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> Result<serde_json::Value> {
+        serde_json::from_str(&self.body).with_context(|| format!("not JSON: {}", self.body))
+    }
+
+    /// The text of the first `<h1>`.
+    pub fn title(&self) -> &str {
+        self.body
+            .split("<h1>")
+            .nth(1)
+            .and_then(|rest| rest.split("</h1>").next())
+            .unwrap_or_default()
+    }
+
+    /// The value of the hidden `token` field of a form on the page.
+    pub fn hidden_token(&self) -> Option<String> {
+        let start = self.body.find("name=\"token\" value=\"")? + "name=\"token\" value=\"".len();
+        let end = self.body[start..].find('"')?;
+        Some(self.body[start..start + end].to_owned())
+    }
+}
+
+/// Which of the three functions serves a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    RequestReset,
+    VerifyToken,
+    ChangePassword,
+}
+
+impl Function {
+    pub fn from_binary(name: &str) -> Option<Self> {
+        match name {
+            "request-reset" => Some(Self::RequestReset),
+            "verify-token" => Some(Self::VerifyToken),
+            "change-password" => Some(Self::ChangePassword),
+            _ => None,
+        }
+    }
+}
+
+/// Calls a function's real handler in-process with a real API Gateway event.
+pub async fn invoke(app: &App, function: Function, event: EventBuilder) -> Result<Answer> {
+    invoke_request(app, function, event.build()?).await
+}
+
+pub async fn invoke_request(app: &App, function: Function, request: Request) -> Result<Answer> {
+    use reset_core::web;
+    let response = match function {
+        Function::RequestReset => web::request_reset::handle(app, request).await,
+        Function::VerifyToken => web::verify_token::handle(app, request).await,
+        Function::ChangePassword => web::change_password::handle(app, request).await,
+    };
+    match response {
+        Ok(response) => Ok(Answer::from_response(response)),
+        Err(never) => match never {},
+    }
+}
+
+/// A mail as the SES v2 emulator stored it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Mail {
+    pub from: String,
+    pub destination: Destination,
+    pub subject: String,
+    pub body: MailBody,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Destination {
+    pub to: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct MailBody {
+    pub text: Option<String>,
+    pub html: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Store {
+    emails: Vec<Mail>,
+}
+
+impl Mail {
+    pub fn text(&self) -> &str {
+        self.body.text.as_deref().unwrap_or_default()
+    }
+
+    /// The reset link in the plain-text part.
+    pub fn link(&self) -> Option<&str> {
+        self.text()
+            .split_whitespace()
+            .find(|word| word.contains("/password-reset/confirm?token="))
+    }
+
+    pub fn token(&self) -> Option<String> {
+        self.link()
+            .and_then(|link| link.split("token=").nth(1))
+            .map(str::to_owned)
+    }
+}
+
+/// Every mail the emulator holds for `address`, oldest first.
+pub async fn mails_to(address: &str) -> Result<Vec<Mail>> {
+    let url = format!("{}/store", env("SES_STORE_URL")?);
+    let store: Store = reqwest::get(&url).await?.error_for_status()?.json().await?;
+    Ok(store
+        .emails
+        .into_iter()
+        .filter(|m| m.destination.to.iter().any(|to| to == address))
+        .collect())
+}
+
+/// Waits (briefly) until `address` has at least `count` mails.
+pub async fn wait_for_mails(address: &str, count: usize) -> Result<Vec<Mail>> {
+    for _ in 0..50 {
+        let mails = mails_to(address).await?;
+        if mails.len() >= count {
+            log(format!("{} mail(s) for {address}", mails.len()));
+            return Ok(mails);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!(
+        "expected {count} mail(s) for {address}, the emulator has {}",
+        mails_to(address).await?.len()
+    )
+}
+
+/// Requests a reset for `user` through the real handler and returns the token from the mail.
+pub async fn request_link(app: &App, user: &User) -> Result<String> {
+    let before = mails_to(user.email.as_str()).await?.len();
+    let answer = invoke(
+        app,
+        Function::RequestReset,
+        EventBuilder::form("/password-reset", &[("username", user.username.as_str())]),
+    )
+    .await?;
+    if answer.status != 200 {
+        bail!("reset request answered {}: {}", answer.status, answer.body);
+    }
+    let mails = wait_for_mails(user.email.as_str(), before + 1).await?;
+    mails
+        .last()
+        .and_then(Mail::token)
+        .ok_or_else(|| anyhow!("no link in the mail"))
+}
+
+/// An HTTP client for `cargo lambda watch` that does not follow redirects.
+pub fn http() -> Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()?)
+}
+
+/// Which language a user should get mail in, for tables of cases.
+pub fn languages() -> [Language; 2] {
+    [Language::Ja, Language::En]
+}

@@ -27,7 +27,12 @@ pub struct App {
 
 impl App {
     pub fn new(settings: Settings, store: Arc<dyn ResetStore>, mailer: Arc<dyn Mailer>, clock: Arc<dyn Clock>) -> Self {
-        Self { settings, store, mailer, clock }
+        Self {
+            settings,
+            store,
+            mailer,
+            clock,
+        }
     }
 
     /// Reads the environment and builds the DynamoDB and SES clients. Touches no network:
@@ -56,6 +61,11 @@ impl App {
             settings.sender_address.clone(),
             settings.ses_configuration_set.clone(),
         );
-        Ok(Self::new(settings, Arc::new(store), Arc::new(mailer), Arc::new(SystemClock)))
+        Ok(Self::new(
+            settings,
+            Arc::new(store),
+            Arc::new(mailer),
+            Arc::new(SystemClock),
+        ))
     }
 }

@@ -64,11 +64,16 @@ impl Settings {
         let number = |name: &'static str, default: u32| -> Result<u32, ConfigError> {
             match lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) {
                 None => Ok(default),
-                Some(v) => v.parse::<u32>().map_err(|e| ConfigError::Invalid { name, reason: e.to_string() }),
+                Some(v) => v.parse::<u32>().map_err(|e| ConfigError::Invalid {
+                    name,
+                    reason: e.to_string(),
+                }),
             }
         };
-        let sender_address = Email::parse(&required("SENDER_ADDRESS")?)
-            .map_err(|e| ConfigError::Invalid { name: "SENDER_ADDRESS", reason: e.to_string() })?;
+        let sender_address = Email::parse(&required("SENDER_ADDRESS")?).map_err(|e| ConfigError::Invalid {
+            name: "SENDER_ADDRESS",
+            reason: e.to_string(),
+        })?;
         let public_base_url = required("PUBLIC_BASE_URL")?.trim_end_matches('/').to_owned();
         if !(public_base_url.starts_with("https://") || public_base_url.starts_with("http://")) {
             return Err(ConfigError::Invalid {
@@ -146,7 +151,10 @@ pub(crate) mod tests {
         assert_eq!(settings.rate_limit_per_username_per_hour, 5);
         assert_eq!(settings.rate_limit_per_ip_per_hour, 30);
         assert_eq!(settings.ses_configuration_set, None);
-        assert_eq!(settings.confirm_url("abc"), "https://id.example.jp/password-reset/confirm?token=abc");
+        assert_eq!(
+            settings.confirm_url("abc"),
+            "https://id.example.jp/password-reset/confirm?token=abc"
+        );
     }
 
     #[test]
@@ -154,7 +162,10 @@ pub(crate) mod tests {
         let mut env = sample_env();
         env.remove("SENDER_ADDRESS");
         let err = Settings::from_lookup(|k| env.get(k).map(|v| v.to_string())).err();
-        assert_eq!(err.map(|e| e.to_string()), Some("environment variable SENDER_ADDRESS is not set".into()));
+        assert_eq!(
+            err.map(|e| e.to_string()),
+            Some("environment variable SENDER_ADDRESS is not set".into())
+        );
     }
 
     #[test]

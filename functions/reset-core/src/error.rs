@@ -1,8 +1,8 @@
 //! The one error type of the request path. Variants are grouped by what the caller should do;
 //! `web::respond` is the only place that turns them into statuses, pages and JSON.
 
-use crate::domain::{PasswordRule, ResetToken, UsernameError};
 use crate::domain::token::TokenRejection;
+use crate::domain::{PasswordRule, ResetToken, UsernameError};
 use crate::mail::MailError;
 use crate::store::StoreError;
 
@@ -12,7 +12,11 @@ pub enum AppError {
     #[error("invalid username: {reason}")]
     InvalidUsername { typed: String, reason: UsernameError },
     #[error("password rejected by {} rule(s)", rules.len())]
-    PasswordRejected { token: ResetToken, username: Option<String>, rules: Vec<PasswordRule> },
+    PasswordRejected {
+        token: ResetToken,
+        username: Option<String>,
+        rules: Vec<PasswordRule>,
+    },
     #[error("bad request: {0}")]
     BadRequest(BadRequest),
     #[error("the body is larger than {limit} bytes")]

@@ -18,7 +18,8 @@ pub enum HashingError {
 }
 
 fn hasher() -> Result<Argon2<'static>, HashingError> {
-    let params = Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None).map_err(|e| HashingError::Argon2(e.to_string()))?;
+    let params =
+        Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None).map_err(|e| HashingError::Argon2(e.to_string()))?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 

@@ -6,10 +6,10 @@
 //! or JSON, with the one error-to-response mapping.
 
 pub mod app;
-pub mod error;
-pub mod hashing;
 pub mod config;
 pub mod domain;
+pub mod error;
+pub mod hashing;
 pub mod mail;
 pub mod service;
 pub mod store;
@@ -17,5 +17,5 @@ pub mod telemetry;
 pub mod web;
 
 pub use app::App;
-pub use error::AppError;
 pub use config::Settings;
+pub use error::AppError;

@@ -79,10 +79,23 @@ mod tests {
 
     #[test]
     fn rejects_malformed() {
-        for bad in ["", "no-at", "@example.jp", "a@", "a@b", "a@@b.jp", "a b@c.jp", "a@.jp", "あ@example.jp"] {
+        for bad in [
+            "",
+            "no-at",
+            "@example.jp",
+            "a@",
+            "a@b",
+            "a@@b.jp",
+            "a b@c.jp",
+            "a@.jp",
+            "あ@example.jp",
+        ] {
             assert_eq!(Email::parse(bad), Err(EmailError::Malformed), "{bad}");
         }
-        assert_eq!(Email::parse(&format!("{}@example.jp", "a".repeat(250))), Err(EmailError::TooLong));
+        assert_eq!(
+            Email::parse(&format!("{}@example.jp", "a".repeat(250))),
+            Err(EmailError::TooLong)
+        );
     }
 
     #[test]

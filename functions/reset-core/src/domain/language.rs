@@ -60,8 +60,14 @@ mod tests {
 
     #[test]
     fn accept_language_honours_order_and_quality() {
-        assert_eq!(Language::from_accept_language("en-US,en;q=0.9,ja;q=0.8"), Some(Language::En));
-        assert_eq!(Language::from_accept_language("fr, ja;q=0.5, en;q=0.4"), Some(Language::Ja));
+        assert_eq!(
+            Language::from_accept_language("en-US,en;q=0.9,ja;q=0.8"),
+            Some(Language::En)
+        );
+        assert_eq!(
+            Language::from_accept_language("fr, ja;q=0.5, en;q=0.4"),
+            Some(Language::Ja)
+        );
         assert_eq!(Language::from_accept_language("en;q=0.2, ja;q=0.9"), Some(Language::Ja));
         assert_eq!(Language::from_accept_language("de, fr"), None);
         assert_eq!(Language::from_accept_language("en;q=0"), None);

@@ -82,13 +82,16 @@ impl NewPassword {
         if !password.chars().any(|c| c.is_ascii_digit()) {
             failing.push(PasswordRule::Digit);
         }
-        if password.chars().any(|c| !c.is_ascii()) {
+        if !password.is_ascii() {
             failing.push(PasswordRule::HalfWidthOnly);
         }
         if password.chars().any(|c| c.is_ascii_control()) {
             failing.push(PasswordRule::PrintableOnly);
         }
-        if password.to_ascii_lowercase().contains(&username.as_str().to_ascii_lowercase()) {
+        if password
+            .to_ascii_lowercase()
+            .contains(&username.as_str().to_ascii_lowercase())
+        {
             failing.push(PasswordRule::NotUsername);
         }
         if is_common_password(password) {
@@ -124,7 +127,9 @@ mod tests {
     }
 
     fn failing(password: &str) -> Vec<PasswordRule> {
-        NewPassword::parse(password, password, &user()).err().unwrap_or_default()
+        NewPassword::parse(password, password, &user())
+            .err()
+            .unwrap_or_default()
     }
 
     #[test]
@@ -145,7 +150,12 @@ mod tests {
         assert_eq!(failing("Password1"), vec![PasswordRule::NotCommon]);
         assert_eq!(
             failing(""),
-            vec![PasswordRule::MinLength, PasswordRule::Uppercase, PasswordRule::Lowercase, PasswordRule::Digit]
+            vec![
+                PasswordRule::MinLength,
+                PasswordRule::Uppercase,
+                PasswordRule::Lowercase,
+                PasswordRule::Digit
+            ]
         );
     }
 

@@ -33,7 +33,9 @@ impl ResetToken {
     /// alphabet are checked first, so garbage never reaches the decoder or the database.
     pub fn parse(value: &str) -> Result<Self, MalformedToken> {
         if value.len() != TOKEN_CHARS
-            || !value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            || !value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         {
             return Err(MalformedToken);
         }
@@ -168,7 +170,14 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
-        for bad in ["", "short", &"A".repeat(44), &"A".repeat(20_000), &format!("{}=", "A".repeat(42)), &"+".repeat(43)] {
+        for bad in [
+            "",
+            "short",
+            &"A".repeat(44),
+            &"A".repeat(20_000),
+            &format!("{}=", "A".repeat(42)),
+            &"+".repeat(43),
+        ] {
             assert_eq!(ResetToken::parse(bad), Err(MalformedToken), "{bad:.20}");
         }
         // 43 characters whose last one carries bits beyond the 32 bytes.
@@ -196,13 +205,19 @@ mod tests {
         let record = TokenRecord::new(&token(), user, now, 3600);
         assert_eq!(record.check_usable(now, None), Ok(()));
         assert_eq!(record.check_usable(now.plus_secs(3599), None), Ok(()));
-        assert_eq!(record.check_usable(now.plus_secs(3600), None), Err(TokenRejection::Expired));
+        assert_eq!(
+            record.check_usable(now.plus_secs(3600), None),
+            Err(TokenRejection::Expired)
+        );
         assert_eq!(record.check_usable(now, Some(now.as_millis() - 1)), Ok(()));
         assert_eq!(
             record.check_usable(now, Some(now.as_millis())),
             Err(TokenRejection::SupersededByPasswordChange)
         );
-        let used = TokenRecord { used_at: Some(now.as_millis()), ..record };
+        let used = TokenRecord {
+            used_at: Some(now.as_millis()),
+            ..record
+        };
         assert_eq!(used.check_usable(now, None), Err(TokenRejection::Used));
     }
 }

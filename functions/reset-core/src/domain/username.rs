@@ -97,7 +97,10 @@ mod tests {
 
     #[test]
     fn accepts_eight_alphanumerics() {
-        assert_eq!(Username::parse("ex000000").map(|u| u.to_string()), Ok("ex000000".into()));
+        assert_eq!(
+            Username::parse("ex000000").map(|u| u.to_string()),
+            Ok("ex000000".into())
+        );
         assert!(Username::parse("AB12cd34").is_ok());
     }
 

@@ -22,7 +22,14 @@ pub fn format_jst(at: Timestamp, language: Language) -> String {
     };
     let t = utc.to_offset(offset);
     match language {
-        Language::Ja => format!("{}年{}月{}日 {:02}:{:02}", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute()),
+        Language::Ja => format!(
+            "{}年{}月{}日 {:02}:{:02}",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute()
+        ),
         Language::En => {
             let month = &format!("{:?}", t.month())[..3];
             format!("{} {} {}, {:02}:{:02}", t.day(), month, t.year(), t.hour(), t.minute())
@@ -141,7 +148,10 @@ mod tests {
         }
     }
 
-    const CTX: MailContext<'static> = MailContext { service_name: "医療機関等ID", support_contact: "0120-000-000" };
+    const CTX: MailContext<'static> = MailContext {
+        service_name: "医療機関等ID",
+        support_contact: "0120-000-000",
+    };
 
     #[test]
     fn jst_formatting() {
@@ -154,12 +164,25 @@ mod tests {
     #[test]
     fn japanese_reset_mail_has_every_part() {
         let link = "https://id.example.jp/password-reset/confirm?token=abc";
-        let mail = reset_link_mail(&CTX, &user(Language::Ja), link, Timestamp::from_millis(1_795_608_000_000));
+        let mail = reset_link_mail(
+            &CTX,
+            &user(Language::Ja),
+            link,
+            Timestamp::from_millis(1_795_608_000_000),
+        );
         assert!(mail.subject.contains("医療機関等ID"));
-        for part in [link, "2026年11月25日 21:00（日本時間）", "心当たりがない", "送信専用", "0120-000-000"] {
+        for part in [
+            link,
+            "2026年11月25日 21:00（日本時間）",
+            "心当たりがない",
+            "送信専用",
+            "0120-000-000",
+        ] {
             assert!(mail.text.contains(part), "text lacks {part}");
         }
-        assert!(mail.html.contains("href=\"https://id.example.jp/password-reset/confirm?token=abc\""));
+        assert!(mail
+            .html
+            .contains("href=\"https://id.example.jp/password-reset/confirm?token=abc\""));
         assert!(mail.html.contains("lang=\"ja\""));
     }
 
@@ -173,7 +196,10 @@ mod tests {
 
     #[test]
     fn html_escapes_service_name() {
-        let ctx = MailContext { service_name: "<b>x</b>", support_contact: "s" };
+        let ctx = MailContext {
+            service_name: "<b>x</b>",
+            support_contact: "s",
+        };
         let mail = password_changed_mail(&ctx, &user(Language::Ja), Timestamp::from_millis(0));
         assert!(mail.html.contains("&lt;b&gt;x&lt;/b&gt;"));
     }

@@ -23,7 +23,10 @@ pub struct OutgoingMail {
 impl std::fmt::Debug for OutgoingMail {
     /// Never prints the body: the reset mail carries the token.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OutgoingMail").field("to", &self.to).field("subject", &self.subject).finish_non_exhaustive()
+        f.debug_struct("OutgoingMail")
+            .field("to", &self.to)
+            .field("subject", &self.subject)
+            .finish_non_exhaustive()
     }
 }
 

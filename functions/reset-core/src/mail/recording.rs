@@ -26,7 +26,10 @@ impl Mailer for RecordingMailer {
         if self.down.load(Ordering::SeqCst) {
             return Err(MailError::Unavailable("recording mailer switched off".into()));
         }
-        let mut sent = self.sent.lock().map_err(|_| MailError::Unavailable("poisoned".into()))?;
+        let mut sent = self
+            .sent
+            .lock()
+            .map_err(|_| MailError::Unavailable("poisoned".into()))?;
         sent.push(mail.clone());
         Ok(format!("recorded-{}", sent.len()))
     }

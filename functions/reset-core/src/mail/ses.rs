@@ -14,12 +14,20 @@ pub struct SesMailer {
 
 impl SesMailer {
     pub fn new(client: Client, sender: Email, configuration_set: Option<String>) -> Self {
-        Self { client, sender, configuration_set }
+        Self {
+            client,
+            sender,
+            configuration_set,
+        }
     }
 }
 
 fn utf8(text: &str) -> Result<Content, MailError> {
-    Content::builder().data(text).charset("UTF-8").build().map_err(|e| MailError::Rejected(e.to_string()))
+    Content::builder()
+        .data(text)
+        .charset("UTF-8")
+        .build()
+        .map_err(|e| MailError::Rejected(e.to_string()))
 }
 
 #[async_trait]
@@ -40,7 +48,9 @@ impl Mailer for SesMailer {
             .await
             .map_err(|error| {
                 let rejected = error.as_service_error().is_some_and(|e| {
-                    e.is_message_rejected() || e.is_mail_from_domain_not_verified_exception() || e.is_bad_request_exception()
+                    e.is_message_rejected()
+                        || e.is_mail_from_domain_not_verified_exception()
+                        || e.is_bad_request_exception()
                 });
                 let detail = DisplayErrorContext(error).to_string();
                 if rejected {

@@ -22,25 +22,42 @@ pub async fn change_password(
 ) -> Result<PasswordChanged, AppError> {
     // Oversize input is refused before the database or the hasher sees it.
     if password.chars().count() > MAX_PASSWORD_CHARS || confirmation.chars().count() > MAX_PASSWORD_CHARS {
-        return Err(AppError::PasswordRejected { token, username: None, rules: vec![PasswordRule::MaxLength] });
+        return Err(AppError::PasswordRejected {
+            token,
+            username: None,
+            rules: vec![PasswordRule::MaxLength],
+        });
     }
     let link = verify_link(app, &token).await?;
     let new_password = match NewPassword::parse(password, confirmation, &link.user.username) {
         Ok(password) => password,
         Err(rules) => {
-            return Err(AppError::PasswordRejected { token, username: Some(link.user.username.to_string()), rules })
+            return Err(AppError::PasswordRejected {
+                token,
+                username: Some(link.user.username.to_string()),
+                rules,
+            })
         }
     };
-    let password_hash = hash_password(new_password).await.map_err(|e| AppError::Internal(e.to_string()))?;
+    let password_hash = hash_password(new_password)
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
 
     let now = app.clock.now();
-    match app.store.consume_token_and_set_password(&link.record, &password_hash, now).await {
+    match app
+        .store
+        .consume_token_and_set_password(&link.record, &password_hash, now)
+        .await
+    {
         Ok(()) => {}
         Err(ConsumeError::TokenNoLongerValid) => return Err(AppError::InvalidLink(TokenRejection::Used)),
         Err(ConsumeError::Store(error)) => return Err(error.into()),
     }
 
-    let ctx = MailContext { service_name: &app.settings.service_name, support_contact: &app.settings.support_contact };
+    let ctx = MailContext {
+        service_name: &app.settings.service_name,
+        support_contact: &app.settings.support_contact,
+    };
     let mail = password_changed_mail(&ctx, &link.user, now);
     if let Err(error) = app.mailer.send(&mail).await {
         // The change itself is done and must stand; the notice is best effort.

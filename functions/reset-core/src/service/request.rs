@@ -37,12 +37,20 @@ pub async fn request_reset(app: &App, username: &Username, client: Option<&str>)
     let window_end = window_start + WINDOW_SECS;
 
     if let Some(client) = client {
-        let hits = app.store.increment_counter(&CounterKey::per_client(client, window_start), window_end).await?;
+        let hits = app
+            .store
+            .increment_counter(&CounterKey::per_client(client, window_start), window_end)
+            .await?;
         if hits > app.settings.rate_limit_per_ip_per_hour {
-            return Err(AppError::RateLimited { retry_after_secs: (window_end - now.as_secs()).max(1) });
+            return Err(AppError::RateLimited {
+                retry_after_secs: (window_end - now.as_secs()).max(1),
+            });
         }
     }
-    let hits = app.store.increment_counter(&CounterKey::per_username(username, window_start), window_end).await?;
+    let hits = app
+        .store
+        .increment_counter(&CounterKey::per_username(username, window_start), window_end)
+        .await?;
     if hits > app.settings.rate_limit_per_username_per_hour {
         return Ok(RequestOutcome::UsernameRateLimited);
     }
@@ -58,8 +66,16 @@ pub async fn request_reset(app: &App, username: &Username, client: Option<&str>)
     let record = TokenRecord::new(&token, user.username.clone(), now, app.settings.token_ttl_secs());
     app.store.save_token(&record).await?;
 
-    let ctx = MailContext { service_name: &app.settings.service_name, support_contact: &app.settings.support_contact };
-    let mail = reset_link_mail(&ctx, &user, &app.settings.confirm_url(&token.to_url_safe()), record.expires_at());
+    let ctx = MailContext {
+        service_name: &app.settings.service_name,
+        support_contact: &app.settings.support_contact,
+    };
+    let mail = reset_link_mail(
+        &ctx,
+        &user,
+        &app.settings.confirm_url(&token.to_url_safe()),
+        record.expires_at(),
+    );
     match app.mailer.send(&mail).await {
         Ok(_message_id) => Ok(RequestOutcome::MailSent),
         Err(error) => {

@@ -28,6 +28,8 @@ pub async fn verify_link(app: &App, token: &ResetToken) -> Result<ValidLink, App
     if !user.can_reset_password() {
         return Err(AppError::InvalidLink(TokenRejection::AccountUnavailable));
     }
-    record.check_usable(app.clock.now(), user.password_changed_at).map_err(AppError::InvalidLink)?;
+    record
+        .check_usable(app.clock.now(), user.password_changed_at)
+        .map_err(AppError::InvalidLink)?;
     Ok(ValidLink { record, user })
 }

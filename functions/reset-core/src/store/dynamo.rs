@@ -1,5 +1,5 @@
 use super::{ConsumeError, CounterKey, CreateUserError, ResetStore, StoreError};
-use crate::domain::{TokenHash, TokenRecord, Timestamp, User, Username};
+use crate::domain::{Timestamp, TokenHash, TokenRecord, User, Username};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem, Update};
@@ -29,7 +29,12 @@ pub struct DynamoStore {
 
 impl DynamoStore {
     pub fn new(client: Client, users_table: String, tokens_table: String, counters_table: String) -> Self {
-        Self { client, users_table, tokens_table, counters_table }
+        Self {
+            client,
+            users_table,
+            tokens_table,
+            counters_table,
+        }
     }
 
     fn consume_transaction(
@@ -120,7 +125,11 @@ impl ResetStore for DynamoStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(error) if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
                 Err(CreateUserError::AlreadyExists(user.username.clone()))
             }
             Err(error) => Err(unavailable(error).into()),
@@ -161,7 +170,12 @@ impl ResetStore for DynamoStore {
         let items = self.consume_transaction(token, password_hash, now)?;
         let mut attempt = 0;
         loop {
-            let result = self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await;
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
             let Err(error) = result else {
                 return Ok(());
             };
@@ -178,7 +192,9 @@ impl ResetStore for DynamoStore {
                 return Err(ConsumeError::TokenNoLongerValid);
             }
             let conflicted = reasons.iter().any(|code| code == "TransactionConflict")
-                || error.as_service_error().is_some_and(|e| e.is_transaction_in_progress_exception());
+                || error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_transaction_in_progress_exception());
             if conflicted && attempt < TRANSACTION_CONFLICT_RETRIES {
                 attempt += 1;
                 tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;

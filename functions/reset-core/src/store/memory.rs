@@ -1,5 +1,5 @@
 use super::{ConsumeError, CounterKey, CreateUserError, ResetStore, StoreError};
-use crate::domain::{TokenHash, TokenRecord, Timestamp, User, Username};
+use crate::domain::{Timestamp, TokenHash, TokenRecord, User, Username};
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,7 +30,9 @@ impl MemoryStore {
         if self.down.load(Ordering::SeqCst) {
             return Err(StoreError::Unavailable("memory store switched off".into()));
         }
-        self.state.lock().map_err(|_| StoreError::Unavailable("memory store poisoned".into()))
+        self.state
+            .lock()
+            .map_err(|_| StoreError::Unavailable("memory store poisoned".into()))
     }
 
     pub fn token_count(&self) -> usize {

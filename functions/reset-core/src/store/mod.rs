@@ -7,7 +7,7 @@ mod memory;
 pub use dynamo::{attributes, DynamoStore};
 pub use memory::MemoryStore;
 
-use crate::domain::{TokenHash, TokenRecord, Timestamp, User, Username};
+use crate::domain::{Timestamp, TokenHash, TokenRecord, User, Username};
 use async_trait::async_trait;
 
 #[derive(Debug, thiserror::Error)]

@@ -46,7 +46,10 @@ async fn route(app: &App, incoming: &Incoming) -> Result<Reply, AppError> {
             let form: ChangeForm = incoming.read_form()?;
             let token = parse_token(&form.token)?;
             change_password(app, token, &form.new_password, &form.new_password_confirmation).await?;
-            Ok(Reply::page(pages::completed(&page_context(app, incoming)), "password_changed"))
+            Ok(Reply::page(
+                pages::completed(&page_context(app, incoming)),
+                "password_changed",
+            ))
         }
         (&Method::POST, "/api/password-reset/complete") => {
             incoming.ensure_same_origin(&app.settings.public_base_url)?;
@@ -60,6 +63,9 @@ async fn route(app: &App, incoming: &Incoming) -> Result<Reply, AppError> {
                 "password_changed",
             ))
         }
-        (_, path) => Err(unmatched(matches!(path, "/password-reset/complete" | "/api/password-reset/complete"))),
+        (_, path) => Err(unmatched(matches!(
+            path,
+            "/password-reset/complete" | "/api/password-reset/complete"
+        ))),
     }
 }

@@ -38,9 +38,11 @@ pub struct Incoming {
 
 impl Incoming {
     pub fn from_request(request: Request) -> Self {
+        // Read from the URI (API Gateway's rawQueryString), the same in the cloud and locally.
         let query: Vec<(String, String)> = request
-            .query_string_parameters_ref()
-            .map(|q| q.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect())
+            .uri()
+            .query()
+            .and_then(|q| serde_urlencoded::from_str(q).ok())
             .unwrap_or_default();
         let client_ip = match request.request_context_ref() {
             Some(RequestContext::ApiGatewayV2(context)) => context.http.source_ip.clone(),
@@ -59,8 +61,15 @@ impl Incoming {
             _ => Vec::new(),
         };
         let path = parts.uri.path().to_owned();
-        let mode = if path.starts_with("/api/") { Mode::Json } else { Mode::Page };
-        let explicit_language = query.iter().find(|(k, _)| k == "lang").and_then(|(_, v)| Language::from_tag(v));
+        let mode = if path.starts_with("/api/") {
+            Mode::Json
+        } else {
+            Mode::Page
+        };
+        let explicit_language = query
+            .iter()
+            .find(|(k, _)| k == "lang")
+            .and_then(|(_, v)| Language::from_tag(v));
         let accepted = parts
             .headers
             .get(header::ACCEPT_LANGUAGE)

@@ -36,7 +36,10 @@ pub async fn handle(app: &App, request: Request) -> Result<Response<Body>, std::
 async fn route(app: &App, incoming: &Incoming) -> Result<Reply, AppError> {
     let path = incoming.path.as_str();
     match (&incoming.method, path) {
-        (&Method::GET, "/password-reset") => Ok(Reply::page(pages::request_form(&page_context(app, incoming), None, None), "form")),
+        (&Method::GET, "/password-reset") => Ok(Reply::page(
+            pages::request_form(&page_context(app, incoming), None, None),
+            "form",
+        )),
         (&Method::POST, "/password-reset") => {
             incoming.ensure_same_origin(&app.settings.public_base_url)?;
             let form: RequestForm = incoming.read_form()?;
@@ -49,7 +52,10 @@ async fn route(app: &App, incoming: &Incoming) -> Result<Reply, AppError> {
                 token_lifetime_minutes: app.settings.token_ttl.as_secs() / 60,
                 support_contact: &app.settings.support_contact,
             };
-            Ok(Reply::page(pages::mail_sent(&page_context(app, incoming), &details), "accepted"))
+            Ok(Reply::page(
+                pages::mail_sent(&page_context(app, incoming), &details),
+                "accepted",
+            ))
         }
         (&Method::POST, "/api/password-reset/request") => {
             incoming.ensure_same_origin(&app.settings.public_base_url)?;
@@ -66,7 +72,10 @@ async fn route(app: &App, incoming: &Incoming) -> Result<Reply, AppError> {
         (&Method::GET, _) if path.starts_with("/password-reset/assets/") => {
             assets::asset(path.trim_start_matches("/password-reset/assets/"))
         }
-        _ => Err(unmatched(matches!(path, "/password-reset" | "/api/password-reset/request"))),
+        _ => Err(unmatched(matches!(
+            path,
+            "/password-reset" | "/api/password-reset/request"
+        ))),
     }
 }
 

@@ -21,7 +21,10 @@ const UNAVAILABLE_RETRY_AFTER_SECS: i64 = 30;
 pub enum ReplyBody {
     Page(Markup),
     Json(Value),
-    Asset { content_type: &'static str, content: &'static str },
+    Asset {
+        content_type: &'static str,
+        content: &'static str,
+    },
 }
 
 /// A successful answer, plus the outcome label for the access log.
@@ -33,15 +36,27 @@ pub struct Reply {
 
 impl Reply {
     pub fn page(markup: Markup, outcome: &'static str) -> Self {
-        Self { status: StatusCode::OK, body: ReplyBody::Page(markup), outcome }
+        Self {
+            status: StatusCode::OK,
+            body: ReplyBody::Page(markup),
+            outcome,
+        }
     }
 
     pub fn json(status: StatusCode, value: Value, outcome: &'static str) -> Self {
-        Self { status, body: ReplyBody::Json(value), outcome }
+        Self {
+            status,
+            body: ReplyBody::Json(value),
+            outcome,
+        }
     }
 
     pub fn asset(content_type: &'static str, content: &'static str) -> Self {
-        Self { status: StatusCode::OK, body: ReplyBody::Asset { content_type, content }, outcome: "asset" }
+        Self {
+            status: StatusCode::OK,
+            body: ReplyBody::Asset { content_type, content },
+            outcome: "asset",
+        }
     }
 }
 
@@ -53,7 +68,9 @@ pub fn page_context<'a>(app: &'a App, incoming: &Incoming) -> PageContext<'a> {
     };
     // The switch keeps the token on the confirm page (GET) so the link still works in the other
     // language; any other query is dropped.
-    let token = incoming.query("token").filter(|_| incoming.method == lambda_http::http::Method::GET);
+    let token = incoming
+        .query("token")
+        .filter(|_| incoming.method == lambda_http::http::Method::GET);
     let switch_language_href = match token {
         Some(token) => format!("{}?token={}&lang={other}", incoming.path, urlencode(token)),
         None if incoming.method == lambda_http::http::Method::GET => format!("{}?lang={other}", incoming.path),
@@ -69,7 +86,9 @@ pub fn page_context<'a>(app: &'a App, incoming: &Incoming) -> PageContext<'a> {
 }
 
 fn urlencode(value: &str) -> String {
-    serde_urlencoded::to_string([("", value)]).map(|s| s.trim_start_matches('=').to_owned()).unwrap_or_default()
+    serde_urlencoded::to_string([("", value)])
+        .map(|s| s.trim_start_matches('=').to_owned())
+        .unwrap_or_default()
 }
 
 /// Turns the handler's result into the response and writes the access-log line.
@@ -121,10 +140,16 @@ fn error_reply(app: &App, incoming: &Incoming, error: &AppError) -> Reply {
     let language = incoming.language;
     let t = texts(language);
     let (status, title, lead) = match error {
-        AppError::InvalidUsername { .. } | AppError::PasswordRejected { .. } => (StatusCode::BAD_REQUEST, t.errors_title, ""),
+        AppError::InvalidUsername { .. } | AppError::PasswordRejected { .. } => {
+            (StatusCode::BAD_REQUEST, t.errors_title, "")
+        }
         AppError::BadRequest(_) => (StatusCode::BAD_REQUEST, t.bad_request_title, t.bad_request_lead),
         AppError::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, t.bad_request_title, t.too_large_lead),
-        AppError::UnsupportedMediaType { .. } => (StatusCode::UNSUPPORTED_MEDIA_TYPE, t.bad_request_title, t.media_type_lead),
+        AppError::UnsupportedMediaType { .. } => (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            t.bad_request_title,
+            t.media_type_lead,
+        ),
         AppError::InvalidLink(_) => (StatusCode::BAD_REQUEST, t.invalid_title, t.invalid_lead),
         AppError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, t.rate_limited_title, t.rate_limited_lead),
         AppError::CrossOrigin => (StatusCode::FORBIDDEN, t.bad_request_title, t.cross_origin_lead),
@@ -163,7 +188,11 @@ fn error_reply(app: &App, incoming: &Incoming, error: &AppError) -> Reply {
             })
         }
     };
-    Reply { status, body, outcome: error.code() }
+    Reply {
+        status,
+        body,
+        outcome: error.code(),
+    }
 }
 
 fn build_response(reply: Reply, retry_after: Option<i64>) -> Response<Body> {
@@ -185,8 +214,14 @@ fn build_response(reply: Reply, retry_after: Option<i64>) -> Response<Body> {
     set(header::STRICT_TRANSPORT_SECURITY, "max-age=63072000; includeSubDomains");
     set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(header::X_FRAME_OPTIONS, "DENY");
-    set(header::HeaderName::from_static("cross-origin-opener-policy"), "same-origin");
-    set(header::HeaderName::from_static("cross-origin-resource-policy"), "same-origin");
+    set(
+        header::HeaderName::from_static("cross-origin-opener-policy"),
+        "same-origin",
+    );
+    set(
+        header::HeaderName::from_static("cross-origin-resource-policy"),
+        "same-origin",
+    );
     set(header::VARY, "Accept-Language");
     if let Some(secs) = retry_after {
         if let Ok(value) = HeaderValue::from_str(&secs.to_string()) {

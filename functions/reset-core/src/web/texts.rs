@@ -186,7 +186,9 @@ pub fn rule_text(rule: PasswordRule, language: Language) -> &'static str {
         (Language::Ja, PasswordRule::Uppercase) => "英大文字（A〜Z）を1文字以上",
         (Language::Ja, PasswordRule::Lowercase) => "英小文字（a〜z）を1文字以上",
         (Language::Ja, PasswordRule::Digit) => "数字（0〜9）を1文字以上",
-        (Language::Ja, PasswordRule::HalfWidthOnly) => "半角英数字・記号のみ（全角文字は使えません。入力モードを半角にしてください）",
+        (Language::Ja, PasswordRule::HalfWidthOnly) => {
+            "半角英数字・記号のみ（全角文字は使えません。入力モードを半角にしてください）"
+        }
         (Language::Ja, PasswordRule::PrintableOnly) => "タブなどの制御文字は使えません",
         (Language::Ja, PasswordRule::MaxLength) => "128文字以内",
         (Language::Ja, PasswordRule::NotUsername) => "ユーザ名を含まない",
@@ -196,7 +198,9 @@ pub fn rule_text(rule: PasswordRule, language: Language) -> &'static str {
         (Language::En, PasswordRule::Uppercase) => "At least one uppercase letter (A\u{2013}Z)",
         (Language::En, PasswordRule::Lowercase) => "At least one lowercase letter (a\u{2013}z)",
         (Language::En, PasswordRule::Digit) => "At least one digit (0\u{2013}9)",
-        (Language::En, PasswordRule::HalfWidthOnly) => "Half-width letters, digits and symbols only (switch your input mode off full-width)",
+        (Language::En, PasswordRule::HalfWidthOnly) => {
+            "Half-width letters, digits and symbols only (switch your input mode off full-width)"
+        }
         (Language::En, PasswordRule::PrintableOnly) => "No tabs or other control characters",
         (Language::En, PasswordRule::MaxLength) => "At most 128 characters",
         (Language::En, PasswordRule::NotUsername) => "Does not contain your username",
@@ -209,9 +213,13 @@ pub fn username_error_text(error: &UsernameError, language: Language) -> &'stati
     match (language, error) {
         (Language::Ja, UsernameError::Empty) => "ユーザ名を入力してください。",
         (Language::Ja, UsernameError::WrongLength) => "ユーザ名は半角英数字8文字で入力してください。",
-        (Language::Ja, UsernameError::NotAlphanumeric) => "ユーザ名に使えるのは半角英数字だけです（記号・かな・漢字は使えません）。",
+        (Language::Ja, UsernameError::NotAlphanumeric) => {
+            "ユーザ名に使えるのは半角英数字だけです（記号・かな・漢字は使えません）。"
+        }
         (Language::En, UsernameError::Empty) => "Please enter your username.",
         (Language::En, UsernameError::WrongLength) => "The username is exactly 8 half-width letters and digits.",
-        (Language::En, UsernameError::NotAlphanumeric) => "The username may contain only half-width letters and digits.",
+        (Language::En, UsernameError::NotAlphanumeric) => {
+            "The username may contain only half-width letters and digits."
+        }
     }
 }

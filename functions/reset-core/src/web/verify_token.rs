@@ -47,7 +47,10 @@ async fn route(app: &App, incoming: &Incoming) -> Result<Reply, AppError> {
             let token = parse_token(incoming.query("token").unwrap_or_default())?;
             let link = verify_link(app, &token).await?;
             let expires = format_jst(link.expires_at(), incoming.language);
-            Ok(Reply::page(pages::confirm(&page_context(app, incoming), &token.to_url_safe(), &expires), "link_valid"))
+            Ok(Reply::page(
+                pages::confirm(&page_context(app, incoming), &token.to_url_safe(), &expires),
+                "link_valid",
+            ))
         }
         (&Method::POST, "/password-reset/confirm") => {
             incoming.ensure_same_origin(&app.settings.public_base_url)?;
@@ -76,6 +79,9 @@ async fn route(app: &App, incoming: &Incoming) -> Result<Reply, AppError> {
                 "link_valid",
             ))
         }
-        (_, path) => Err(unmatched(matches!(path, "/password-reset/confirm" | "/api/password-reset/verify"))),
+        (_, path) => Err(unmatched(matches!(
+            path,
+            "/password-reset/confirm" | "/api/password-reset/verify"
+        ))),
     }
 }

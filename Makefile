@@ -1,0 +1,24 @@
+# The two commands of the README. Each installs what it needs (pinned, into node_modules/
+# and .tools/) and says what it is doing.
+.PHONY: run test lint infra-check zips bench clean
+
+## make run: the service on http://127.0.0.1:9000/password-reset, mail viewer on :8005. Ctrl-C stops it.
+run:
+	@scripts/run.sh
+
+## make test: every check and test against a local stack of its own (ports 8100/8105/9100).
+test:
+	@scripts/test.sh
+
+## Formatting and clippy only.
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+## cfn-lint and sam validate on infra/template.yaml.
+infra-check:
+	@scripts/bootstrap.sh
+	@scripts/check-infra.sh
+
+clean:
+	rm -rf .local target/lambda

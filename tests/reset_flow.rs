@@ -1,0 +1,417 @@
+//! The reset flow through the real handlers, fed real API Gateway v2 events, over DynamoDB
+//! Local and the SES v2 emulator.
+
+use anyhow::{anyhow, Result};
+use password_reset_tests::reset_core::domain::{Clock, FixedClock, Language, ResetToken, SystemClock};
+use password_reset_tests::reset_core::hashing::verify_password;
+use password_reset_tests::*;
+use std::sync::Arc;
+
+const GOOD_PASSWORD: &str = "Kanagawa2026x";
+
+fn complete_form(token: &str, password: &str, confirmation: &str) -> EventBuilder {
+    EventBuilder::form(
+        "/password-reset/complete",
+        &[
+            ("token", token),
+            ("new_password", password),
+            ("new_password_confirmation", confirmation),
+        ],
+    )
+}
+
+fn confirm_link(token: &str) -> EventBuilder {
+    EventBuilder::get(&format!("/password-reset/confirm?token={token}"))
+}
+
+#[tokio::test]
+async fn whole_flow_from_request_to_new_password() -> Result<()> {
+    let app = local_app().await?;
+    let user = create_user(&app, Language::Ja).await?;
+
+    let form = invoke(&app, Function::RequestReset, EventBuilder::get("/password-reset")).await?;
+    assert_eq!(form.status, 200);
+    assert!(form.body.contains("ユーザ名") && form.body.contains("パスワードリセット"));
+
+    let sent = invoke(
+        &app,
+        Function::RequestReset,
+        EventBuilder::form("/password-reset", &[("username", user.username.as_str())]),
+    )
+    .await?;
+    assert_eq!(sent.status, 200);
+    for guidance in [
+        "迷惑メール",
+        "no-reply@example.jp",
+        "送信専用",
+        &app.settings.support_contact,
+    ] {
+        assert!(sent.body.contains(guidance), "mail-sent page lacks {guidance}");
+    }
+
+    let mails = wait_for_mails(user.email.as_str(), 1).await?;
+    let mail = &mails[0];
+    assert_eq!(mail.from, "no-reply@example.jp");
+    assert!(mail.subject.contains(&app.settings.service_name));
+    let link = mail.link().ok_or_else(|| anyhow!("no link in {}", mail.text()))?;
+    assert!(link.starts_with(&format!(
+        "{}/password-reset/confirm?token=",
+        app.settings.public_base_url
+    )));
+    for part in ["（日本時間）", "心当たりがない", "送信専用"] {
+        assert!(mail.text().contains(part), "mail lacks {part}");
+    }
+    assert!(mail.body.html.as_deref().unwrap_or_default().contains("<a href="));
+    let token = mail.token().ok_or_else(|| anyhow!("no token"))?;
+
+    // Opening the link (twice, as a scanner and then the user would) does not consume it.
+    for _ in 0..2 {
+        let confirm = invoke(&app, Function::VerifyToken, confirm_link(&token)).await?;
+        assert_eq!(confirm.status, 200);
+        assert_eq!(confirm.title(), "パスワードをリセットしますか？");
+        assert!(confirm.body.contains("パスワードのリセット"));
+        assert!(confirm.body.contains("（日本時間）"));
+    }
+
+    let password_form = invoke(
+        &app,
+        Function::VerifyToken,
+        EventBuilder::form("/password-reset/confirm", &[("token", &token)]),
+    )
+    .await?;
+    assert_eq!(password_form.status, 200);
+    for label in ["新しいパスワード", "新しいパスワードの確認", "パスワードを変更"] {
+        assert!(password_form.body.contains(label), "password form lacks {label}");
+    }
+    assert_eq!(password_form.hidden_token().as_deref(), Some(token.as_str()));
+
+    let done = invoke(
+        &app,
+        Function::ChangePassword,
+        complete_form(&token, GOOD_PASSWORD, GOOD_PASSWORD),
+    )
+    .await?;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(done.body.contains("以上で、パスワードの再設定は完了となります。"));
+    assert!(done.body.contains(&format!("href=\"{}\"", app.settings.sign_in_url)));
+
+    let stored = app
+        .store
+        .find_user(&user.username)
+        .await?
+        .ok_or_else(|| anyhow!("user vanished"))?;
+    let hash = stored.password_hash.unwrap_or_default();
+    assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+    assert!(verify_password(GOOD_PASSWORD, &hash));
+    assert!(stored.password_changed_at.is_some());
+
+    let notices = wait_for_mails(user.email.as_str(), 2).await?;
+    assert!(notices[1].subject.contains("パスワードが変更されました"));
+    assert!(notices[1].link().is_none(), "the notice must not carry a reset link");
+
+    // Single use.
+    let again = invoke(
+        &app,
+        Function::ChangePassword,
+        complete_form(&token, "Another2026x", "Another2026x"),
+    )
+    .await?;
+    assert_eq!(again.status, 400);
+    assert_eq!(again.title(), "このURLは無効か、有効期限が切れています");
+    let reopened = invoke(&app, Function::VerifyToken, confirm_link(&token)).await?;
+    assert_eq!(reopened.status, 400);
+    assert!(
+        reopened.body.contains("href=\"/password-reset?lang=ja\""),
+        "invalid page links to a new request"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn unknown_disabled_and_known_usernames_get_the_same_page() -> Result<()> {
+    let app = local_app().await?;
+    let username = random_username();
+    let submit = || EventBuilder::form("/password-reset", &[("username", username.as_str())]);
+
+    let unknown = invoke(&app, Function::RequestReset, submit()).await?;
+    let user = {
+        let email = password_reset_tests::reset_core::domain::Email::parse(&format!("{username}@example.jp"))
+            .map_err(|e| anyhow!(e))?;
+        let user = password_reset_tests::reset_core::domain::User {
+            username: username.clone(),
+            email,
+            password_hash: None,
+            password_changed_at: None,
+            status: password_reset_tests::reset_core::domain::AccountStatus::Active,
+            language: Language::Ja,
+            created_at: SystemClock.now().as_millis(),
+        };
+        app.store.create_user(&user).await?;
+        user
+    };
+    let known = invoke(&app, Function::RequestReset, submit()).await?;
+    assert_eq!(unknown.status, known.status);
+    assert_eq!(
+        unknown.body, known.body,
+        "known and unknown usernames must get byte-identical pages"
+    );
+    assert_eq!(unknown.headers, known.headers);
+    assert_eq!(
+        mails_to(user.email.as_str()).await?.len(),
+        1,
+        "only the known user gets a mail"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn malformed_usernames_bring_the_form_back_with_a_message() -> Result<()> {
+    let app = local_app().await?;
+    for (typed, message) in [
+        ("", "ユーザ名を入力してください。"),
+        ("abc", "半角英数字8文字"),
+        ("ex00-000", "半角英数字だけ"),
+        ("あいうえおかきく", "半角英数字だけ"),
+    ] {
+        let answer = invoke(
+            &app,
+            Function::RequestReset,
+            EventBuilder::form("/password-reset", &[("username", typed)]),
+        )
+        .await?;
+        assert_eq!(answer.status, 400, "{typed}");
+        assert!(answer.body.contains(message), "{typed}: {}", answer.body);
+        assert!(answer.body.contains("aria-invalid=\"true\""));
+        assert!(answer.body.contains("id=\"error-summary\""));
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn full_width_usernames_are_folded() -> Result<()> {
+    let app = local_app().await?;
+    let user = create_user(&app, Language::Ja).await?;
+    let full_width: String = user
+        .username
+        .as_str()
+        .chars()
+        .map(|c| char::from_u32(c as u32 - 0x21 + 0xFF01).unwrap_or(c))
+        .collect();
+    let answer = invoke(
+        &app,
+        Function::RequestReset,
+        EventBuilder::form("/password-reset", &[("username", &format!("\u{3000}{full_width} "))]),
+    )
+    .await?;
+    assert_eq!(answer.status, 200);
+    assert!(answer.body.contains(user.username.as_str()));
+    assert!(answer.body.contains("全角の文字は半角に変換しました"));
+    wait_for_mails(user.email.as_str(), 1).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn every_policy_rule_is_enforced_on_the_server_and_the_link_survives() -> Result<()> {
+    let app = local_app().await?;
+    let user = create_user(&app, Language::Ja).await?;
+    let token = request_link(&app, &user).await?;
+    let with_username = format!("Xy9{}", user.username);
+    let cases: Vec<(&str, &str, &str)> = vec![
+        ("Ab1", "Ab1", "8文字以上"),
+        ("kanagawa2026x", "kanagawa2026x", "英大文字"),
+        ("KANAGAWA2026X", "KANAGAWA2026X", "英小文字"),
+        ("Kanagawaxyz", "Kanagawaxyz", "数字（0〜9）"),
+        ("Kanagawa2026ｘ", "Kanagawa2026ｘ", "全角文字は使えません"),
+        ("Kanagawa\t2026x", "Kanagawa\t2026x", "制御文字"),
+        (&with_username, &with_username, "ユーザ名を含まない"),
+        ("Password1", "Password1", "推測されやすい"),
+        ("Kanagawa2026x", "Kanagawa2026y", "確認用と一致"),
+    ];
+    let too_long = format!("Aa1{}", "x".repeat(200));
+    let mut all = cases.clone();
+    all.push((&too_long, &too_long, "128文字以内"));
+    for (password, confirmation, rule) in all {
+        let answer = invoke(
+            &app,
+            Function::ChangePassword,
+            complete_form(&token, password, confirmation),
+        )
+        .await?;
+        assert_eq!(answer.status, 400, "{rule}");
+        let summary = answer.body.split("id=\"error-summary\"").nth(1).unwrap_or_default();
+        assert!(
+            summary.split("</div>").next().unwrap_or_default().contains(rule),
+            "{rule} not named in the summary"
+        );
+        assert_eq!(
+            answer.hidden_token().as_deref(),
+            Some(token.as_str()),
+            "the form keeps the token"
+        );
+    }
+    // Nothing above consumed the link.
+    let still = invoke(&app, Function::VerifyToken, confirm_link(&token)).await?;
+    assert_eq!(still.status, 200);
+    let stored = app
+        .store
+        .find_user(&user.username)
+        .await?
+        .ok_or_else(|| anyhow!("user vanished"))?;
+    assert_eq!(stored.password_changed_at, None);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_password_change_kills_every_older_link() -> Result<()> {
+    let app = local_app().await?;
+    let user = create_user(&app, Language::Ja).await?;
+    let first = request_link(&app, &user).await?;
+    let second = request_link(&app, &user).await?;
+    assert_ne!(first, second);
+    let done = invoke(
+        &app,
+        Function::ChangePassword,
+        complete_form(&second, GOOD_PASSWORD, GOOD_PASSWORD),
+    )
+    .await?;
+    assert_eq!(done.status, 200);
+    let old = invoke(&app, Function::VerifyToken, confirm_link(&first)).await?;
+    assert_eq!(old.status, 400);
+    let old_change = invoke(
+        &app,
+        Function::ChangePassword,
+        complete_form(&first, "Other2026xyz", "Other2026xyz"),
+    )
+    .await?;
+    assert_eq!(old_change.status, 400);
+    let stored = app
+        .store
+        .find_user(&user.username)
+        .await?
+        .ok_or_else(|| anyhow!("user vanished"))?;
+    assert!(verify_password(
+        GOOD_PASSWORD,
+        stored.password_hash.as_deref().unwrap_or_default()
+    ));
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_expired_link_is_refused_though_the_item_is_still_stored() -> Result<()> {
+    let clock = Arc::new(FixedClock::at(SystemClock.now()));
+    let app = local_app_with(|_| {}, clock.clone()).await?;
+    let user = create_user(&app, Language::Ja).await?;
+    let token = request_link(&app, &user).await?;
+
+    clock.advance_secs(app.settings.token_ttl_secs() - 1);
+    assert_eq!(
+        invoke(&app, Function::VerifyToken, confirm_link(&token)).await?.status,
+        200
+    );
+
+    clock.advance_secs(1);
+    let expired = invoke(&app, Function::VerifyToken, confirm_link(&token)).await?;
+    assert_eq!(expired.status, 400);
+    assert_eq!(expired.title(), "このURLは無効か、有効期限が切れています");
+    let change = invoke(
+        &app,
+        Function::ChangePassword,
+        complete_form(&token, GOOD_PASSWORD, GOOD_PASSWORD),
+    )
+    .await?;
+    assert_eq!(change.status, 400);
+
+    let parsed = ResetToken::parse(&token).map_err(|e| anyhow!(e))?;
+    assert!(
+        app.store.find_token(&parsed.hash()).await?.is_some(),
+        "DynamoDB still holds the expired item"
+    );
+    let stored = app
+        .store
+        .find_user(&user.username)
+        .await?
+        .ok_or_else(|| anyhow!("user vanished"))?;
+    assert_eq!(stored.password_changed_at, None);
+    Ok(())
+}
+
+#[tokio::test]
+async fn garbage_tokens_get_the_invalid_link_page() -> Result<()> {
+    let app = local_app().await?;
+    let long = "A".repeat(20_000);
+    let unknown = ResetToken::generate()?.to_url_safe();
+    for token in ["", "abc", "%00%00", &long, &"*".repeat(43), &unknown] {
+        let answer = invoke(&app, Function::VerifyToken, confirm_link(token)).await?;
+        assert_eq!(answer.status, 400, "{token:.20}");
+        assert_eq!(answer.title(), "このURLは無効か、有効期限が切れています");
+    }
+    let missing = invoke(
+        &app,
+        Function::VerifyToken,
+        EventBuilder::get("/password-reset/confirm"),
+    )
+    .await?;
+    assert_eq!(missing.status, 400);
+    Ok(())
+}
+
+#[tokio::test]
+async fn english_pages_and_mail() -> Result<()> {
+    let app = local_app().await?;
+    let page = invoke(
+        &app,
+        Function::RequestReset,
+        EventBuilder::get("/password-reset?lang=en"),
+    )
+    .await?;
+    assert!(page.body.contains("<html lang=\"en\">") && page.body.contains("Reset your password"));
+    let by_header = invoke(
+        &app,
+        Function::RequestReset,
+        EventBuilder::get("/password-reset").header("accept-language", "en-US,en;q=0.9"),
+    )
+    .await?;
+    assert!(by_header.body.contains("<html lang=\"en\">"));
+    let default = invoke(&app, Function::RequestReset, EventBuilder::get("/password-reset")).await?;
+    assert!(default.body.contains("<html lang=\"ja\">"));
+
+    let user = create_user(&app, Language::En).await?;
+    let token = request_link(&app, &user).await?;
+    let mail = &mails_to(user.email.as_str()).await?[0];
+    assert!(mail.text().contains("did not ask for this") && mail.text().contains("Japan Standard Time"));
+    let confirm = invoke(&app, Function::VerifyToken, confirm_link(&format!("{token}&lang=en"))).await?;
+    assert_eq!(confirm.title(), "Reset your password?");
+    Ok(())
+}
+
+#[tokio::test]
+async fn security_headers_on_every_kind_of_response() -> Result<()> {
+    let app = local_app().await?;
+    let answers = [
+        invoke(&app, Function::RequestReset, EventBuilder::get("/password-reset")).await?,
+        invoke(&app, Function::VerifyToken, confirm_link("garbage")).await?,
+        invoke(
+            &app,
+            Function::RequestReset,
+            EventBuilder::json("/api/password-reset/request", serde_json::json!({})),
+        )
+        .await?,
+        invoke(&app, Function::ChangePassword, EventBuilder::get("/nowhere")).await?,
+    ];
+    for answer in answers {
+        let csp = answer.header("content-security-policy").unwrap_or_default();
+        assert!(
+            csp.contains("frame-ancestors 'none'")
+                && csp.contains("script-src 'self'")
+                && !csp.contains("unsafe-inline")
+        );
+        assert_eq!(answer.header("cache-control"), Some("no-store"));
+        assert_eq!(answer.header("referrer-policy"), Some("no-referrer"));
+        assert_eq!(answer.header("x-content-type-options"), Some("nosniff"));
+        assert!(answer
+            .header("strict-transport-security")
+            .unwrap_or_default()
+            .starts_with("max-age="));
+    }
+    Ok(())
+}
