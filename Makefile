@@ -6,7 +6,7 @@
 run:
 	@scripts/run.sh
 
-## make test: every check and test against a local stack of its own (ports 8100/8105/9100).
+## make test: every check and test against a local stack of its own (ports 8100/8105/8110; TEST_PORT_BASE=N moves them).
 test:
 	@scripts/test.sh
 

@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 set -a; . scripts/local.env; set +a
-export STACK_NAME=test DYNAMODB_PORT=8100 SES_PORT=8105 WATCH_PORT=9100
+# TEST_PORT_BASE lets two test runs share a machine (default 8100: DynamoDB 8100, SES 8105, watch 8110).
+TEST_PORT_BASE=${TEST_PORT_BASE:-8100}
+export STACK_NAME=test-$TEST_PORT_BASE DYNAMODB_PORT=$TEST_PORT_BASE SES_PORT=$((TEST_PORT_BASE + 5)) WATCH_PORT=$((TEST_PORT_BASE + 10))
 export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DYNAMODB_PORT
 export AWS_ENDPOINT_URL_SESV2=http://127.0.0.1:$SES_PORT
 export PUBLIC_BASE_URL=http://127.0.0.1:$WATCH_PORT
@@ -58,5 +60,10 @@ export WATCH_LOG=$PWD/.local/test/watch.log
 
 say "running the tests"
 cargo test --workspace --no-fail-fast -- --test-threads 4
+
+if [ -x tests/browser/run.sh ]; then
+  say "browser tests (headless Chromium)"
+  tests/browser/run.sh
+fi
 
 say "all checks passed in $(( $(date +%s) - started )) s"
