@@ -18,6 +18,21 @@ pub const SDK_CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 pub const SDK_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
 pub const SDK_OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The shared SDK configuration with the bounded retries and timeouts above.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::standard().with_max_attempts(SDK_MAX_ATTEMPTS))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(SDK_CONNECT_TIMEOUT)
+                .operation_attempt_timeout(SDK_ATTEMPT_TIMEOUT)
+                .operation_timeout(SDK_OPERATION_TIMEOUT)
+                .build(),
+        )
+        .load()
+        .await
+}
+
 pub struct App {
     pub settings: Settings,
     pub store: Arc<dyn ResetStore>,
@@ -39,17 +54,7 @@ impl App {
     /// credentials and endpoints resolve lazily on the first call.
     pub async fn from_env() -> Result<Self, ConfigError> {
         let settings = Settings::from_env()?;
-        let sdk_config = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(RetryConfig::standard().with_max_attempts(SDK_MAX_ATTEMPTS))
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(SDK_CONNECT_TIMEOUT)
-                    .operation_attempt_timeout(SDK_ATTEMPT_TIMEOUT)
-                    .operation_timeout(SDK_OPERATION_TIMEOUT)
-                    .build(),
-            )
-            .load()
-            .await;
+        let sdk_config = sdk_config().await;
         let store = DynamoStore::new(
             aws_sdk_dynamodb::Client::new(&sdk_config),
             settings.users_table.clone(),

@@ -29,11 +29,13 @@ pub struct Settings {
     pub rate_limit_per_username_per_hour: u32,
     pub rate_limit_per_ip_per_hour: u32,
     pub ses_configuration_set: Option<String>,
+    /// Floor on the reset request's response time, so no case of it can be told by timing.
+    pub request_min_response: Duration,
 }
 
 /// Every variable the functions read; the template drift test compares this list with
 /// `infra/template.yaml`.
-pub const ENVIRONMENT_VARIABLES: [&str; 12] = [
+pub const ENVIRONMENT_VARIABLES: [&str; 13] = [
     "USERS_TABLE",
     "RESET_TOKENS_TABLE",
     "RATE_LIMITS_TABLE",
@@ -46,6 +48,7 @@ pub const ENVIRONMENT_VARIABLES: [&str; 12] = [
     "RATE_LIMIT_PER_USERNAME_PER_HOUR",
     "RATE_LIMIT_PER_IP_PER_HOUR",
     "SES_CONFIGURATION_SET",
+    "REQUEST_MIN_RESPONSE_MS",
 ];
 
 impl Settings {
@@ -103,6 +106,7 @@ impl Settings {
             ses_configuration_set: lookup("SES_CONFIGURATION_SET")
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty()),
+            request_min_response: Duration::from_millis(u64::from(number("REQUEST_MIN_RESPONSE_MS", 400)?)),
         })
     }
 

@@ -34,6 +34,18 @@ pub async fn handle(app: &App, request: Request) -> Result<Response<Body>, std::
 }
 
 async fn route(app: &App, incoming: &Incoming) -> Result<Reply, AppError> {
+    if incoming.method != Method::POST {
+        return route_inner(app, incoming).await;
+    }
+    // Every submission takes at least the configured time, whatever happened inside (mail sent,
+    // unknown user, disabled, rate-limited, refused input), so timing tells nothing.
+    let floor = tokio::time::Instant::now() + app.settings.request_min_response;
+    let result = route_inner(app, incoming).await;
+    tokio::time::sleep_until(floor).await;
+    result
+}
+
+async fn route_inner(app: &App, incoming: &Incoming) -> Result<Reply, AppError> {
     let path = incoming.path.as_str();
     match (&incoming.method, path) {
         (&Method::GET, "/password-reset") => Ok(Reply::page(

@@ -1,0 +1,347 @@
+//! Abuse resistance (issue 5), each defence proven through the real handlers over DynamoDB
+//! Local and the SES v2 emulator.
+
+use anyhow::{anyhow, Result};
+use aws_sdk_dynamodb::types::AttributeValue;
+use password_reset_tests::reset_core::domain::{
+    AccountStatus, Clock, Email, Language, ResetToken, SystemClock, User, Username,
+};
+use password_reset_tests::reset_core::hashing::verify_password;
+use password_reset_tests::reset_core::store::DynamoStore;
+use password_reset_tests::reset_core::App;
+use password_reset_tests::*;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn random_ip() -> String {
+    let mut bytes = [0u8; 4];
+    let _ = getrandom::fill(&mut bytes);
+    format!("2001:db8::{:x}:{:x}", u16::from_be_bytes([bytes[0], bytes[1]]), u16::from_be_bytes([bytes[2], bytes[3]]))
+}
+
+fn submit(username: &str, ip: &str) -> EventBuilder {
+    EventBuilder::form("/password-reset", &[("username", username)]).source_ip(ip)
+}
+
+async fn set_status(app: &App, username: &Username, status: &str) -> Result<()> {
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    aws_sdk_dynamodb::Client::new(&config)
+        .update_item()
+        .table_name(&app.settings.users_table)
+        .key("username", AttributeValue::S(username.to_string()))
+        .update_expression("SET #s = :s")
+        .expression_attribute_names("#s", "status")
+        .expression_attribute_values(":s", AttributeValue::S(status.into()))
+        .send()
+        .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn unknown_disabled_known_and_rate_limited_get_byte_identical_pages_no_faster_than_the_floor() -> Result<()> {
+    let floor = Duration::from_millis(150);
+    let app = local_app_with(
+        |s| {
+            s.rate_limit_per_username_per_hour = 3;
+            s.request_min_response = floor;
+        },
+        Arc::new(SystemClock),
+    )
+    .await?;
+    let username = random_username();
+    let email = Email::parse(&format!("{username}@example.jp")).map_err(|e| anyhow!(e))?;
+    let mut pages = Vec::new();
+    let timed = |started: Instant| assert!(started.elapsed() >= floor, "answered before the floor");
+
+    let started = Instant::now();
+    pages.push(("unknown", invoke(&app, Function::RequestReset, submit(username.as_str(), &random_ip())).await?));
+    timed(started);
+
+    let user = User {
+        username: username.clone(),
+        email: email.clone(),
+        password_hash: None,
+        password_changed_at: None,
+        status: AccountStatus::Disabled,
+        language: Language::Ja,
+        created_at: SystemClock.now().as_millis(),
+    };
+    app.store.create_user(&user).await?;
+    let started = Instant::now();
+    pages.push(("disabled", invoke(&app, Function::RequestReset, submit(username.as_str(), &random_ip())).await?));
+    timed(started);
+
+    set_status(&app, &username, "active").await?;
+    let started = Instant::now();
+    pages.push(("known", invoke(&app, Function::RequestReset, submit(username.as_str(), &random_ip())).await?));
+    timed(started);
+
+    let started = Instant::now();
+    pages.push(("rate-limited", invoke(&app, Function::RequestReset, submit(username.as_str(), &random_ip())).await?));
+    timed(started);
+
+    let (_, reference) = &pages[0];
+    for (case, page) in &pages {
+        assert_eq!(page.status, 200, "{case}");
+        assert_eq!(page.body, reference.body, "{case} differs from unknown");
+        assert_eq!(page.headers, reference.headers, "{case} headers differ");
+    }
+    assert_eq!(wait_for_mails(email.as_str(), 1).await?.len(), 1, "only the known, unthrottled request mails");
+    Ok(())
+}
+
+#[tokio::test]
+async fn per_username_limit_stops_mail_silently() -> Result<()> {
+    let app = local_app_with(|s| s.rate_limit_per_username_per_hour = 5, Arc::new(SystemClock)).await?;
+    let user = create_user(&app, Language::Ja).await?;
+    let mut bodies = Vec::new();
+    for _ in 0..7 {
+        let answer = invoke(&app, Function::RequestReset, submit(user.username.as_str(), &random_ip())).await?;
+        assert_eq!(answer.status, 200);
+        bodies.push(answer.body);
+    }
+    assert!(bodies.windows(2).all(|w| w[0] == w[1]));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(mails_to(user.email.as_str()).await?.len(), 5, "mail stops at the limit");
+    Ok(())
+}
+
+#[tokio::test]
+async fn per_client_limit_answers_429_with_retry_after() -> Result<()> {
+    let app = local_app_with(|s| s.rate_limit_per_ip_per_hour = 4, Arc::new(SystemClock)).await?;
+    let ip = random_ip();
+    for _ in 0..4 {
+        let answer = invoke(&app, Function::RequestReset, submit(random_username().as_str(), &ip)).await?;
+        assert_eq!(answer.status, 200);
+    }
+    let page = invoke(&app, Function::RequestReset, submit(random_username().as_str(), &ip)).await?;
+    assert_eq!(page.status, 429);
+    assert_eq!(page.title(), "しばらくしてからお試しください");
+    let retry: u32 = page.header("retry-after").unwrap_or_default().parse()?;
+    assert!((1..=3600).contains(&retry));
+
+    let json = invoke(
+        &app,
+        Function::RequestReset,
+        EventBuilder::json("/api/password-reset/request", serde_json::json!({ "username": "ex000000" })).source_ip(&ip),
+    )
+    .await?;
+    assert_eq!(json.status, 429);
+    assert_eq!(json.json()?["error"], "rate_limited");
+    assert!(json.header("retry-after").is_some());
+
+    let other_client = invoke(&app, Function::RequestReset, submit(random_username().as_str(), &random_ip())).await?;
+    assert_eq!(other_client.status, 200, "other clients are not affected");
+    Ok(())
+}
+
+#[tokio::test]
+async fn twenty_concurrent_submissions_of_one_link_exactly_one_wins() -> Result<()> {
+    let app = Arc::new(local_app().await?);
+    let user = create_user(&app, Language::Ja).await?;
+    let token = request_link(&app, &user).await?;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..20 {
+        let app = app.clone();
+        let token = token.clone();
+        tasks.spawn(async move {
+            let password = format!("Concurrent{i:02}Xy");
+            let event = EventBuilder::form(
+                "/password-reset/complete",
+                &[("token", &token), ("new_password", &password), ("new_password_confirmation", &password)],
+            );
+            invoke(&app, Function::ChangePassword, event).await.map(|answer| (password, answer.status))
+        });
+    }
+    let mut winners = Vec::new();
+    let mut losers = 0;
+    while let Some(result) = tasks.join_next().await {
+        let (password, status) = result??;
+        match status {
+            200 => winners.push(password),
+            400 => losers += 1,
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one submission wins");
+    assert_eq!(losers, 19);
+    let stored = app.store.find_user(&user.username).await?.ok_or_else(|| anyhow!("user vanished"))?;
+    assert!(verify_password(&winners[0], stored.password_hash.as_deref().unwrap_or_default()), "the winner's hash is stored");
+    Ok(())
+}
+
+#[tokio::test]
+async fn opening_the_link_many_times_does_not_consume_it() -> Result<()> {
+    let app = local_app().await?;
+    let user = create_user(&app, Language::Ja).await?;
+    let token = request_link(&app, &user).await?;
+    for _ in 0..10 {
+        let answer =
+            invoke(&app, Function::VerifyToken, EventBuilder::get(&format!("/password-reset/confirm?token={token}")))
+                .await?;
+        assert_eq!(answer.status, 200);
+        let json = invoke(
+            &app,
+            Function::VerifyToken,
+            EventBuilder::json("/api/password-reset/verify", serde_json::json!({ "token": token })),
+        )
+        .await?;
+        assert_eq!(json.status, 200);
+    }
+    let stored = app.store.find_token(&ResetToken::parse(&token).map_err(|e| anyhow!(e))?.hash()).await?;
+    assert_eq!(stored.and_then(|t| t.used_at), None);
+    Ok(())
+}
+
+/// An app whose DynamoDB adapter points at a closed port: any database call would be a 503.
+async fn app_without_database() -> Result<App> {
+    let app = local_app().await?;
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url("http://127.0.0.1:9")
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .load()
+        .await;
+    let store = DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&config),
+        app.settings.users_table.clone(),
+        app.settings.reset_tokens_table.clone(),
+        app.settings.rate_limits_table.clone(),
+    );
+    Ok(App::new(app.settings.clone(), Arc::new(store), app.mailer.clone(), app.clock.clone()))
+}
+
+#[tokio::test]
+async fn malformed_input_is_refused_before_any_database_call_or_hash() -> Result<()> {
+    let app = app_without_database().await?;
+    let long_token = "A".repeat(20_000);
+    let long_username = "ｅ".repeat(1_500);
+    let megabyte = "Aa1".repeat(350_000);
+    let oversize = "x".repeat(17 * 1024);
+    let cases: Vec<(Function, EventBuilder, u16)> = vec![
+        (Function::VerifyToken, EventBuilder::get(&format!("/password-reset/confirm?token={long_token}")), 400),
+        (Function::VerifyToken, EventBuilder::get("/password-reset/confirm?token=%2B%2B%2B"), 400),
+        (Function::VerifyToken, EventBuilder::get(&format!("/password-reset/confirm?token={}", "*".repeat(43))), 400),
+        (Function::RequestReset, EventBuilder::form("/password-reset", &[("username", &long_username)]), 400),
+        (Function::RequestReset, EventBuilder::form("/password-reset", &[("username", "ab\0cdefg")]), 400),
+        (Function::RequestReset, EventBuilder::form("/password-reset", &[("username", &oversize)]), 413),
+        (
+            Function::ChangePassword,
+            EventBuilder::form(
+                "/password-reset/complete",
+                &[("token", &"A".repeat(43)), ("new_password", &megabyte), ("new_password_confirmation", &megabyte)],
+            ),
+            413,
+        ),
+        (
+            Function::ChangePassword,
+            EventBuilder::json(
+                "/api/password-reset/complete",
+                serde_json::json!({ "token": long_token, "new_password": "x", "new_password_confirmation": "x" }),
+            ),
+            413,
+        ),
+        (
+            Function::RequestReset,
+            EventBuilder::new("POST", "/password-reset").header("content-type", "application/x-www-form-urlencoded").body("username=ex\u{0}00000"),
+            400,
+        ),
+        (
+            Function::RequestReset,
+            EventBuilder::new("POST", "/api/password-reset/request").header("content-type", "application/json").body("{\"username\":"),
+            400,
+        ),
+        (
+            Function::RequestReset,
+            EventBuilder::new("POST", "/api/password-reset/request").header("content-type", "text/plain").body("ex000000"),
+            415,
+        ),
+    ];
+    for (function, event, status) in cases {
+        let started = Instant::now();
+        let answer = invoke(&app, function, event).await?;
+        assert_eq!(answer.status, status, "{}", answer.body.chars().take(200).collect::<String>());
+        assert!(started.elapsed() < Duration::from_secs(1), "refused slowly: was the database or hasher involved?");
+    }
+    // The control: a well-formed unknown token does reach the (unreachable) database.
+    let unknown = ResetToken::generate()?.to_url_safe();
+    let answer =
+        invoke(&app, Function::VerifyToken, EventBuilder::get(&format!("/password-reset/confirm?token={unknown}"))).await?;
+    assert_eq!(answer.status, 503);
+    Ok(())
+}
+
+#[tokio::test]
+async fn invalid_utf8_bodies_are_refused() -> Result<()> {
+    let app = local_app().await?;
+    let mut event = EventBuilder::new("POST", "/password-reset")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .to_json();
+    // API Gateway base64-encodes bodies it cannot pass as text.
+    use base64::Engine;
+    event["body"] = serde_json::json!(base64::engine::general_purpose::STANDARD.encode(b"username=\xff\xfe\xfd"));
+    event["isBase64Encoded"] = serde_json::json!(true);
+    let request = lambda_http::request::from_str(&event.to_string())?;
+    let answer = invoke_request(&app, Function::RequestReset, request).await?;
+    assert_eq!(answer.status, 400);
+    assert_eq!(answer.title(), "リクエストを処理できませんでした");
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_mailed_link_ignores_host_and_forwarded_host() -> Result<()> {
+    let app = local_app().await?;
+    let user = create_user(&app, Language::Ja).await?;
+    let event = submit(user.username.as_str(), &random_ip())
+        .header("host", "evil.example")
+        .header("x-forwarded-host", "evil.example")
+        .header("forwarded", "host=evil.example;proto=https");
+    assert_eq!(invoke(&app, Function::RequestReset, event).await?.status, 200);
+    let mail = wait_for_mails(user.email.as_str(), 1).await?.remove(0);
+    let link = mail.link().ok_or_else(|| anyhow!("no link"))?;
+    assert!(link.starts_with(&format!("{}/password-reset/confirm?token=", app.settings.public_base_url)), "{link}");
+    assert!(!mail.text().contains("evil.example") && !mail.body.html.unwrap_or_default().contains("evil.example"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn cross_site_posts_are_refused_on_every_form() -> Result<()> {
+    let app = local_app().await?;
+    let origin = app.settings.public_base_url.clone();
+    let token = "A".repeat(43);
+    let posts: Vec<(Function, &str, Vec<(&str, &str)>)> = vec![
+        (Function::RequestReset, "/password-reset", vec![("username", "ex000000")]),
+        (Function::VerifyToken, "/password-reset/confirm", vec![("token", &token)]),
+        (Function::ChangePassword, "/password-reset/complete", vec![("token", &token), ("new_password", "x"), ("new_password_confirmation", "x")]),
+    ];
+    for (function, path, fields) in posts {
+        let foreign = EventBuilder::form(path, &fields).header("origin", "https://evil.example");
+        assert_eq!(invoke(&app, function, foreign).await?.status, 403, "{path} with a foreign Origin");
+        let cross_site = EventBuilder::form(path, &fields).header("sec-fetch-site", "cross-site");
+        assert_eq!(invoke(&app, function, cross_site).await?.status, 403, "{path} with Sec-Fetch-Site: cross-site");
+        let same = EventBuilder::form(path, &fields).header("origin", &origin).header("sec-fetch-site", "same-origin");
+        assert_ne!(invoke(&app, function, same).await?.status, 403, "{path} from our own origin");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn pages_carry_no_inline_script_or_style() -> Result<()> {
+    let app = local_app().await?;
+    let user = create_user(&app, Language::Ja).await?;
+    let token = request_link(&app, &user).await?;
+    let pages = [
+        invoke(&app, Function::RequestReset, EventBuilder::get("/password-reset")).await?,
+        invoke(&app, Function::RequestReset, EventBuilder::form("/password-reset", &[("username", "abc")])).await?,
+        invoke(&app, Function::VerifyToken, EventBuilder::get(&format!("/password-reset/confirm?token={token}"))).await?,
+        invoke(&app, Function::VerifyToken, EventBuilder::form("/password-reset/confirm", &[("token", &token)])).await?,
+    ];
+    for page in pages {
+        assert_eq!(page.header("referrer-policy"), Some("no-referrer"));
+        for script in page.body.split("<script").skip(1) {
+            assert!(script.trim_start().starts_with("src="), "inline script found");
+        }
+        assert!(!page.body.contains(" style=\"") && !page.body.contains("<style"), "inline style found");
+        assert!(!page.body.contains(" on") || !page.body.contains("onclick="), "inline handler found");
+    }
+    Ok(())
+}

@@ -1,0 +1,286 @@
+//! Faults (issue 5): with DynamoDB Local stopped every endpoint answers 503 with a clear page or
+//! JSON error within the function timeout, and the flow works again once it is back, with no
+//! half-written state; with the SES emulator stopped the request still gets the generic page
+//! and the user can simply ask again.
+//!
+//! This test runs its own DynamoDB Local and SES emulator (ports DYNAMODB_PORT+20 and
+//! SES_PORT+20) so that stopping them cannot disturb the other tests.
+
+use anyhow::{anyhow, bail, Context, Result};
+use password_reset_tests::reset_core::app::sdk_config;
+use password_reset_tests::reset_core::domain::{Clock, Email, Language, ResetToken, SystemClock, User};
+use password_reset_tests::reset_core::mail::SesMailer;
+use password_reset_tests::reset_core::store::DynamoStore;
+use password_reset_tests::reset_core::App;
+use password_reset_tests::*;
+use reset_admin::tables::create_table;
+use reset_admin::template::Template;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Lambda's timeout for the functions (infra/template.yaml, Globals.Function.Timeout).
+const FUNCTION_TIMEOUT: Duration = Duration::from_secs(10);
+
+struct OwnStack {
+    name: String,
+    dynamodb_port: u16,
+    ses_port: u16,
+}
+
+impl OwnStack {
+    fn root() -> &'static Path {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+    }
+
+    fn script(&self, action: &str) -> Result<()> {
+        let status = Command::new(Self::root().join("scripts/stack.sh"))
+            .arg(action)
+            .env("STACK_NAME", &self.name)
+            .env("DYNAMODB_PORT", self.dynamodb_port.to_string())
+            .env("SES_PORT", self.ses_port.to_string())
+            .status()
+            .with_context(|| format!("scripts/stack.sh {action}"))?;
+        if !status.success() {
+            bail!("scripts/stack.sh {action} failed");
+        }
+        Ok(())
+    }
+
+    fn pid(&self, service: &str) -> Result<String> {
+        let path: PathBuf = Self::root().join(format!(".local/{}/{service}.pid", self.name));
+        Ok(std::fs::read_to_string(&path).with_context(|| path.display().to_string())?.trim().to_owned())
+    }
+
+    fn signal(&self, service: &str, signal: &str) -> Result<()> {
+        let status = Command::new("kill").arg(format!("-{signal}")).arg(self.pid(service)?).status()?;
+        if !status.success() {
+            bail!("kill -{signal} {service} failed");
+        }
+        Ok(())
+    }
+
+    async fn create_tables(&self, app: &App) -> Result<()> {
+        let config = aws_sdk_dynamodb::config::Builder::from(&sdk_config().await)
+            .endpoint_url(format!("http://127.0.0.1:{}", self.dynamodb_port))
+            .build();
+        let client = aws_sdk_dynamodb::Client::from_conf(config);
+        for table in Template::load(&Self::root().join("infra/template.yaml"))?.tables()? {
+            let name = match table.env_var.as_str() {
+                "USERS_TABLE" => app.settings.users_table.clone(),
+                "RESET_TOKENS_TABLE" => app.settings.reset_tokens_table.clone(),
+                "RATE_LIMITS_TABLE" => app.settings.rate_limits_table.clone(),
+                other => std::env::var(other)?,
+            };
+            create_table(&client, &name, &table).await?;
+        }
+        Ok(())
+    }
+
+    /// The production wiring (same timeouts and retries), pointed at this stack.
+    async fn app(&self) -> Result<App> {
+        let base = local_app().await?;
+        let shared = sdk_config().await;
+        let dynamodb = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&shared)
+                .endpoint_url(format!("http://127.0.0.1:{}", self.dynamodb_port))
+                .build(),
+        );
+        let ses = aws_sdk_sesv2::Client::from_conf(
+            aws_sdk_sesv2::config::Builder::from(&shared).endpoint_url(format!("http://127.0.0.1:{}", self.ses_port)).build(),
+        );
+        let settings = base.settings.clone();
+        let store = DynamoStore::new(
+            dynamodb,
+            settings.users_table.clone(),
+            settings.reset_tokens_table.clone(),
+            settings.rate_limits_table.clone(),
+        );
+        let mailer = SesMailer::new(ses, settings.sender_address.clone(), None);
+        Ok(App::new(settings, Arc::new(store), Arc::new(mailer), Arc::new(SystemClock)))
+    }
+
+    async fn mails_to(&self, address: &str) -> Result<usize> {
+        let store: serde_json::Value =
+            reqwest::get(format!("http://127.0.0.1:{}/store", self.ses_port)).await?.json().await?;
+        Ok(store["emails"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|m| m["destination"]["to"].as_array().into_iter().flatten().any(|to| to == address))
+            .count())
+    }
+
+    async fn wait_for_mails(&self, address: &str, count: usize) -> Result<()> {
+        for _ in 0..100 {
+            if self.mails_to(address).await? >= count {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("no mail for {address}")
+    }
+
+    async fn latest_token(&self, address: &str) -> Result<String> {
+        let store: serde_json::Value =
+            reqwest::get(format!("http://127.0.0.1:{}/store", self.ses_port)).await?.json().await?;
+        store["emails"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|m| m["destination"]["to"].as_array().into_iter().flatten().any(|to| to == address))
+            .filter_map(|m| m["body"]["text"].as_str())
+            .filter_map(|text| text.split("token=").nth(1))
+            .filter_map(|rest| rest.split_whitespace().next())
+            .last()
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow!("no link for {address}"))
+    }
+}
+
+impl Drop for OwnStack {
+    fn drop(&mut self) {
+        let _ = self.signal("dynamodb", "CONT");
+        let _ = self.signal("ses", "CONT");
+        let _ = self.script("down");
+    }
+}
+
+async fn new_user(app: &App) -> Result<User> {
+    let username = random_username();
+    let user = User {
+        email: Email::parse(&format!("{username}@example.jp")).map_err(|e| anyhow!(e))?,
+        username,
+        password_hash: None,
+        password_changed_at: None,
+        status: Default::default(),
+        language: Language::Ja,
+        created_at: SystemClock.now().as_millis(),
+    };
+    app.store.create_user(&user).await?;
+    Ok(user)
+}
+
+fn every_endpoint(token: &str, username: &str) -> Vec<(Function, EventBuilder)> {
+    let good = "Kanagawa2026x";
+    vec![
+        (Function::RequestReset, EventBuilder::form("/password-reset", &[("username", username)])),
+        (Function::RequestReset, EventBuilder::json("/api/password-reset/request", serde_json::json!({ "username": username }))),
+        (Function::VerifyToken, EventBuilder::get(&format!("/password-reset/confirm?token={token}"))),
+        (Function::VerifyToken, EventBuilder::form("/password-reset/confirm", &[("token", token)])),
+        (Function::VerifyToken, EventBuilder::json("/api/password-reset/verify", serde_json::json!({ "token": token }))),
+        (
+            Function::ChangePassword,
+            EventBuilder::form(
+                "/password-reset/complete",
+                &[("token", token), ("new_password", good), ("new_password_confirmation", good)],
+            ),
+        ),
+        (
+            Function::ChangePassword,
+            EventBuilder::json(
+                "/api/password-reset/complete",
+                serde_json::json!({ "token": token, "new_password": good, "new_password_confirmation": good }),
+            ),
+        ),
+    ]
+}
+
+async fn assert_all_unavailable(app: &Arc<App>, token: &str, username: &str) -> Result<()> {
+    let mut calls = tokio::task::JoinSet::new();
+    for (function, event) in every_endpoint(token, username) {
+        let app = app.clone();
+        calls.spawn(async move {
+            let started = Instant::now();
+            let answer = invoke(&app, function, event).await?;
+            Ok::<_, anyhow::Error>((answer, started.elapsed()))
+        });
+    }
+    while let Some(result) = calls.join_next().await {
+        let (answer, elapsed) = result??;
+        assert_eq!(answer.status, 503, "{}", answer.body.chars().take(300).collect::<String>());
+        assert!(elapsed < FUNCTION_TIMEOUT, "answered after {elapsed:?}, beyond the function timeout");
+        assert!(answer.header("retry-after").is_some());
+        if answer.header("content-type") == Some("application/json") {
+            assert_eq!(answer.json()?["error"], "service_unavailable");
+        } else {
+            assert_eq!(answer.title(), "ただいま混み合っています");
+            assert!(answer.body.contains("何も変更されていません"));
+        }
+    }
+    Ok(())
+}
+
+/// The token is used exactly when the password changed: never one without the other.
+async fn assert_consistent(app: &App, user: &User, token: &str) -> Result<bool> {
+    let hash = ResetToken::parse(token).map_err(|e| anyhow!(e))?.hash();
+    let used = app.store.find_token(&hash).await?.ok_or_else(|| anyhow!("token vanished"))?.used_at.is_some();
+    let changed = app.store.find_user(&user.username).await?.ok_or_else(|| anyhow!("user vanished"))?.password_changed_at.is_some();
+    assert_eq!(used, changed, "half-written state: token used = {used}, password changed = {changed}");
+    Ok(used)
+}
+
+#[tokio::test]
+async fn outages_of_dynamodb_and_ses() -> Result<()> {
+    let port = |name: &str, default: u16| std::env::var(name).ok().and_then(|p| p.parse::<u16>().ok()).unwrap_or(default);
+    let stack = OwnStack {
+        name: format!("faults-{}", port("DYNAMODB_PORT", 8100)),
+        dynamodb_port: port("DYNAMODB_PORT", 8100) + 20,
+        ses_port: port("SES_PORT", 8105) + 20,
+    };
+    stack.script("start-dynamodb")?;
+    stack.script("start-ses")?;
+    let app = Arc::new(stack.app().await?);
+    stack.create_tables(&app).await?;
+
+    // --- DynamoDB frozen: every endpoint 503 in time, nothing half-written ---
+    let user = new_user(&app).await?;
+    assert_eq!(invoke(&app, Function::RequestReset, EventBuilder::form("/password-reset", &[("username", user.username.as_str())])).await?.status, 200);
+    stack.wait_for_mails(user.email.as_str(), 1).await?;
+    let token = stack.latest_token(user.email.as_str()).await?;
+
+    stack.signal("dynamodb", "STOP")?;
+    assert_all_unavailable(&app, &token, user.username.as_str()).await?;
+    stack.signal("dynamodb", "CONT")?;
+
+    // A change that timed out may still have been applied once DynamoDB woke; either way the
+    // token and the password moved together.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let already_changed = assert_consistent(&app, &user, &token).await?;
+    if !already_changed {
+        let done = invoke(&app, Function::ChangePassword, every_endpoint(&token, "").remove(5).1).await?;
+        assert_eq!(done.status, 200, "the same link works once DynamoDB is back");
+        assert!(assert_consistent(&app, &user, &token).await?);
+    }
+
+    // --- DynamoDB gone (connection refused): 503 fast; back with its tables, the flow works ---
+    stack.script("stop-dynamodb")?;
+    assert_all_unavailable(&app, &token, user.username.as_str()).await?;
+    stack.script("start-dynamodb")?;
+    stack.create_tables(&app).await?;
+    let fresh = new_user(&app).await?;
+    let answer = invoke(&app, Function::RequestReset, EventBuilder::form("/password-reset", &[("username", fresh.username.as_str())])).await?;
+    assert_eq!(answer.status, 200);
+    stack.wait_for_mails(fresh.email.as_str(), 1).await?;
+
+    // --- SES frozen: the same generic page; asking again once it is back delivers ---
+    let unknown_page = invoke(&app, Function::RequestReset, EventBuilder::form("/password-reset", &[("username", random_username().as_str())])).await?;
+    let quiet = new_user(&app).await?;
+    stack.signal("ses", "STOP")?;
+    let started = Instant::now();
+    let during = invoke(&app, Function::RequestReset, EventBuilder::form("/password-reset", &[("username", quiet.username.as_str())])).await?;
+    assert!(started.elapsed() < FUNCTION_TIMEOUT);
+    stack.signal("ses", "CONT")?;
+    assert_eq!(during.status, 200);
+    assert_eq!(
+        during.body.replace(quiet.username.as_str(), "USER"),
+        unknown_page.body.replace(unknown_page.body.split("<code>").nth(1).and_then(|s| s.split("</code>").next()).unwrap_or("-"), "USER"),
+        "an SES outage shows the generic page"
+    );
+    let before = stack.mails_to(quiet.email.as_str()).await?;
+    let again = invoke(&app, Function::RequestReset, EventBuilder::form("/password-reset", &[("username", quiet.username.as_str())])).await?;
+    assert_eq!(again.status, 200);
+    stack.wait_for_mails(quiet.email.as_str(), before + 1).await?;
+    Ok(())
+}
