@@ -20,5 +20,9 @@ infra-check:
 	@scripts/bootstrap.sh
 	@scripts/check-infra.sh
 
+## Release arm64 bootstrap zips of every function (cargo lambda build), with their sizes.
+zips:
+	@scripts/zips.sh
+
 clean:
 	rm -rf .local target/lambda
