@@ -7,3 +7,6 @@ mod verify;
 pub use change::{change_password, PasswordChanged};
 pub use request::{request_reset, RequestOutcome};
 pub use verify::{verify_link, ValidLink};
+
+#[cfg(test)]
+mod tests;

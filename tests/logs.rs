@@ -1,0 +1,141 @@
+//! Logs (issue 5): one structured JSON line per request with request id, route, outcome and
+//! latency, and never a token, a password or a full mail address, whatever happens.
+
+use anyhow::{anyhow, Result};
+use password_reset_tests::reset_core::domain::Language;
+use password_reset_tests::reset_core::telemetry;
+use password_reset_tests::*;
+use serde_json::{json, Value};
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use tracing_subscriber::fmt::MakeWriter;
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+struct CaptureWriter(Arc<Mutex<Vec<u8>>>);
+
+impl Write for CaptureWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut buffer) = self.0.lock() {
+            buffer.extend_from_slice(bytes);
+        }
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Capture {
+    type Writer = CaptureWriter;
+    fn make_writer(&'a self) -> Self::Writer {
+        CaptureWriter(self.0.clone())
+    }
+}
+
+impl Capture {
+    fn lines(&self) -> Vec<String> {
+        let bytes = self.0.lock().map(|b| b.clone()).unwrap_or_default();
+        String::from_utf8_lossy(&bytes).lines().map(str::to_owned).collect()
+    }
+}
+
+fn assert_no_secrets(lines: &[String], secrets: &[String], source: &str) {
+    for line in lines {
+        for secret in secrets {
+            assert!(!line.contains(secret.as_str()), "{source} leaks {secret:.12}…: {line}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_whole_flow_logs_outcomes_and_no_secrets() -> Result<()> {
+    let capture = Capture::default();
+    telemetry::init_with_writer(capture.clone());
+
+    let app = local_app().await?;
+    let user = create_user(&app, Language::Ja).await?;
+    let token = request_link(&app, &user).await?;
+    let bad = "Short1";
+    let good = "Kanagawa2026x";
+    let events = [
+        (Function::VerifyToken, EventBuilder::get(&format!("/password-reset/confirm?token={token}"))),
+        (Function::VerifyToken, EventBuilder::form("/password-reset/confirm", &[("token", &token)])),
+        (
+            Function::ChangePassword,
+            EventBuilder::form(
+                "/password-reset/complete",
+                &[("token", &token), ("new_password", bad), ("new_password_confirmation", "Mismatch2026x")],
+            ),
+        ),
+        (
+            Function::ChangePassword,
+            EventBuilder::json(
+                "/api/password-reset/complete",
+                json!({ "token": token, "new_password": good, "new_password_confirmation": good }),
+            ),
+        ),
+        (Function::VerifyToken, EventBuilder::get(&format!("/password-reset/confirm?token={token}"))),
+    ];
+    for (function, event) in events {
+        invoke(&app, function, event).await?;
+    }
+    wait_for_mails(user.email.as_str(), 2).await?;
+
+    let lines = capture.lines();
+    let requests: Vec<Value> = lines
+        .iter()
+        .map(|line| serde_json::from_str::<Value>(line).map_err(|e| anyhow!("not JSON ({e}): {line}")))
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .filter(|entry| entry["fields"]["message"] == "request")
+        .collect();
+    assert!(requests.len() >= 6, "one line per request, got {}", requests.len());
+    for entry in &requests {
+        let fields = &entry["fields"];
+        for key in ["request_id", "function", "route", "status", "outcome", "latency_ms"] {
+            assert!(!fields[key].is_null(), "request line lacks {key}: {entry}");
+        }
+    }
+    let outcomes: Vec<&str> = requests.iter().filter_map(|e| e["fields"]["outcome"].as_str()).collect();
+    for expected in ["accepted", "link_valid", "password_form", "password_rejected", "password_changed", "invalid_or_expired_link"] {
+        assert!(outcomes.contains(&expected), "no {expected} in {outcomes:?}");
+    }
+    let secrets = vec![token.clone(), good.to_owned(), bad.to_owned(), "Mismatch2026x".to_owned(), user.email.as_str().to_owned()];
+    assert_no_secrets(&lines, &secrets, "in-process log");
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_functions_under_cargo_lambda_watch_log_no_secrets() -> Result<()> {
+    let Ok(watch_log) = std::env::var("WATCH_LOG") else {
+        return Err(anyhow!("WATCH_LOG is not set: run through `make test`"));
+    };
+    let app = local_app().await?;
+    let base = watch_url()?;
+    let client = http()?;
+    let origin = app.settings.public_base_url.clone();
+    let user = create_user(&app, Language::Ja).await?;
+    client
+        .post(format!("{base}/password-reset"))
+        .header("origin", &origin)
+        .form(&[("username", user.username.as_str())])
+        .send()
+        .await?;
+    let token = wait_for_mails(user.email.as_str(), 1).await?[0].token().ok_or_else(|| anyhow!("no token"))?;
+    let good = "Shizuoka2026x";
+    client.get(format!("{base}/password-reset/confirm?token={token}")).send().await?;
+    let done = client
+        .post(format!("{base}/password-reset/complete"))
+        .header("origin", &origin)
+        .form(&[("token", token.as_str()), ("new_password", good), ("new_password_confirmation", good)])
+        .send()
+        .await?;
+    assert_eq!(done.status(), 200);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let lines: Vec<String> = std::fs::read_to_string(&watch_log)?.lines().map(str::to_owned).collect();
+    assert!(lines.iter().any(|l| l.contains("password_changed")), "the watch log holds the functions' lines");
+    assert_no_secrets(&lines, &[token, good.to_owned(), user.email.as_str().to_owned()], "cargo lambda watch log");
+    Ok(())
+}
