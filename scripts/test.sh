@@ -63,6 +63,11 @@ export WATCH_LOG=$PWD/.local/test/watch.log
 say "running the tests"
 cargo test --workspace --no-fail-fast -- --test-threads 4
 
+say "fuzzing the JSON API from docs/openapi.yaml (schemathesis): no 5xx, no schema violation"
+SCHEMATHESIS_HOOKS=tests.fuzz.hooks PYTHONPATH=$PWD st run docs/openapi.yaml --url "$WATCH_URL" \
+  --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
+  --max-examples 60 --seed 20261125 --request-timeout 20 --warnings off
+
 if [ -x tests/browser/run.sh ]; then
   say "browser tests (headless Chromium)"
   tests/browser/run.sh
