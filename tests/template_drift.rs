@@ -63,7 +63,7 @@ fn architecture_doc_lists_every_route() -> Result<()> {
 
 #[test]
 fn template_functions_are_the_workspace_function_crates() -> Result<()> {
-    let binaries: BTreeSet<String> = template()?.routes()?.into_iter().map(|r| r.binary).collect();
+    let binaries: BTreeSet<String> = template()?.function_binaries()?.into_iter().collect();
     let crates: BTreeSet<String> = std::fs::read_dir(root().join("functions"))?
         .filter_map(|e| e.ok())
         .filter(|e| e.path().join("src/main.rs").exists())

@@ -192,6 +192,30 @@ impl Template {
         Ok(tables)
     }
 
+    /// The cargo binary (`BuildProperties: Binary`) of every `AWS::Serverless::Function`,
+    /// HTTP or not (mail-events is invoked by SNS).
+    pub fn function_binaries(&self) -> Result<Vec<String>> {
+        let mut binaries = Vec::new();
+        for (id, resource) in self.resources()? {
+            if get(resource, "Type").and_then(Value::as_str) != Some("AWS::Serverless::Function") {
+                continue;
+            }
+            let binary = get(resource, "Metadata")
+                .and_then(|m| get(m, "BuildProperties"))
+                .and_then(|b| get(b, "Binary"))
+                .and_then(Value::as_str)
+                .ok_or_else(|| {
+                    anyhow!(
+                        "{} has no Metadata.BuildProperties.Binary",
+                        str_of(id, "logical id").unwrap_or("?")
+                    )
+                })?;
+            binaries.push(binary.to_owned());
+        }
+        binaries.sort();
+        Ok(binaries)
+    }
+
     /// Every `HttpApi` event of every `AWS::Serverless::Function`.
     pub fn routes(&self) -> Result<Vec<Route>> {
         let mut routes = Vec::new();
@@ -267,6 +291,7 @@ Resources:
         assert_eq!(tables[0].env_var, "USERS_TABLE");
         assert_eq!(tables[0].ttl_attribute.as_deref(), Some("expires_at"));
         assert_eq!(template.environment_variables()?, vec!["USERS_TABLE", "OTHER"]);
+        assert_eq!(template.function_binaries()?, vec!["request-reset"]);
         assert_eq!(
             template.routes()?,
             vec![Route {

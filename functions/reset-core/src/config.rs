@@ -19,6 +19,8 @@ pub struct Settings {
     pub users_table: String,
     pub reset_tokens_table: String,
     pub rate_limits_table: String,
+    /// CloudWatch namespace of the EMF metric lines (one per stack, so stacks never mix).
+    pub metrics_namespace: String,
     pub sender_address: Email,
     /// Origin without a trailing slash, e.g. `https://id.example.jp`.
     pub public_base_url: String,
@@ -33,12 +35,18 @@ pub struct Settings {
     pub request_min_response: Duration,
 }
 
-/// Every variable the functions read; the template drift test compares this list with
-/// `infra/template.yaml`.
-pub const ENVIRONMENT_VARIABLES: [&str; 13] = [
+/// Where the metrics go when `METRICS_NAMESPACE` is empty.
+pub const DEFAULT_METRICS_NAMESPACE: &str = "PasswordReset";
+
+/// Every variable the template gives the functions; the template drift test compares this
+/// list with `infra/template.yaml`. `AUDIT_LOG_TABLE` is there so that every table has its
+/// variable (the local table creator names tables by it); only `reset-admin` reads it.
+pub const ENVIRONMENT_VARIABLES: [&str; 15] = [
     "USERS_TABLE",
     "RESET_TOKENS_TABLE",
     "RATE_LIMITS_TABLE",
+    "AUDIT_LOG_TABLE",
+    "METRICS_NAMESPACE",
     "SENDER_ADDRESS",
     "PUBLIC_BASE_URL",
     "TOKEN_TTL_MINUTES",
@@ -95,6 +103,10 @@ impl Settings {
             users_table: required("USERS_TABLE")?,
             reset_tokens_table: required("RESET_TOKENS_TABLE")?,
             rate_limits_table: required("RATE_LIMITS_TABLE")?,
+            metrics_namespace: lookup("METRICS_NAMESPACE")
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| DEFAULT_METRICS_NAMESPACE.to_owned()),
             sender_address,
             public_base_url,
             token_ttl: Duration::from_secs(u64::from(ttl_minutes) * 60),
@@ -155,6 +167,7 @@ pub(crate) mod tests {
         assert_eq!(settings.rate_limit_per_username_per_hour, 5);
         assert_eq!(settings.rate_limit_per_ip_per_hour, 30);
         assert_eq!(settings.ses_configuration_set, None);
+        assert_eq!(settings.metrics_namespace, DEFAULT_METRICS_NAMESPACE);
         assert_eq!(
             settings.confirm_url("abc"),
             "https://id.example.jp/password-reset/confirm?token=abc"

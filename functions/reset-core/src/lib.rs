@@ -11,6 +11,7 @@ pub mod domain;
 pub mod error;
 pub mod hashing;
 pub mod mail;
+pub mod metrics;
 pub mod service;
 pub mod store;
 pub mod telemetry;

@@ -1,4 +1,6 @@
-use super::{ConsumeError, CounterKey, CreateUserError, ResetStore, StoreError};
+use super::{
+    ConsumeError, CounterKey, CreateUserError, MailEvent, MailEventRecord, MailEventStore, ResetStore, StoreError,
+};
 use crate::domain::{Timestamp, TokenHash, TokenRecord, User, Username};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
@@ -7,13 +9,63 @@ use aws_sdk_dynamodb::Client;
 use std::collections::HashMap;
 use std::time::Duration;
 
-/// Item attribute names shared with `infra/template.yaml` (key schemas and TTL).
+/// Item attribute names shared with `infra/template.yaml` (key schemas, indexes and TTL) and
+/// with `reset-admin`.
 pub mod attributes {
     pub const USERNAME: &str = "username";
     pub const TOKEN_HASH: &str = "token_hash";
     pub const COUNTER_KEY: &str = "counter_key";
     pub const EXPIRES_AT: &str = "expires_at";
+
+    // Users table, besides the fields of `domain::User`.
+    pub const EMAIL: &str = "email";
+    pub const STATUS: &str = "status";
+    /// Epoch ms of the last address change by an administrator.
+    pub const EMAIL_CHANGED_AT: &str = "email_changed_at";
+    /// SES message id of the latest reset mail (key of the `by-reset-mail-message` index).
+    pub const RESET_MAIL_MESSAGE_ID: &str = "reset_mail_message_id";
+    /// Epoch ms of the latest reset mail.
+    pub const RESET_MAIL_SENT_AT: &str = "reset_mail_sent_at";
+    /// `delivery`, `bounce`, `complaint` or `reject`: the last SES event recorded.
+    pub const LAST_MAIL_EVENT: &str = "last_mail_event";
+    pub const LAST_MAIL_EVENT_AT: &str = "last_mail_event_at";
+    /// `bounce`, `complaint` or `reject` while unresolved; absent otherwise.
+    pub const MAIL_PROBLEM: &str = "mail_problem";
+    pub const MAIL_PROBLEM_DETAIL: &str = "mail_problem_detail";
+    /// Epoch ms of the problem (sort key of the `mail-problems` index).
+    pub const MAIL_PROBLEM_AT: &str = "mail_problem_at";
+    /// Partition key of the sparse `mail-problems` index: present only while there is a problem.
+    pub const MAIL_PROBLEM_FLAG: &str = "mail_problem_flag";
+    pub const MAIL_PROBLEM_MESSAGE_ID: &str = "mail_problem_message_id";
+
+    // Audit log table.
+    /// Sort key: zero-padded epoch ms, `#`, random hex, so a Query reads oldest or newest first.
+    pub const AUDIT_ID: &str = "audit_id";
+
+    /// Every attribute the mail-events function writes on a user item; its IAM policy allows
+    /// exactly these (plus the key and the attributes its conditions read).
+    pub const MAIL_EVENT_ATTRIBUTES: [&str; 7] = [
+        LAST_MAIL_EVENT,
+        LAST_MAIL_EVENT_AT,
+        MAIL_PROBLEM,
+        MAIL_PROBLEM_DETAIL,
+        MAIL_PROBLEM_AT,
+        MAIL_PROBLEM_FLAG,
+        MAIL_PROBLEM_MESSAGE_ID,
+    ];
 }
+
+/// Global secondary indexes of the users table (defined in `infra/template.yaml`).
+pub mod indexes {
+    /// `reset_mail_message_id` → username (keys only): ties an SES event to its account.
+    pub const BY_RESET_MAIL_MESSAGE: &str = "by-reset-mail-message";
+    /// Sparse: `mail_problem_flag` + `mail_problem_at`, only accounts with an unresolved
+    /// mail problem, newest first with `ScanIndexForward=false`.
+    pub const MAIL_PROBLEMS: &str = "mail-problems";
+}
+
+/// The one value of `mail_problem_flag`: the index partition that holds every problem.
+pub const MAIL_PROBLEM_FLAG_SET: &str = "1";
 
 /// How often a transaction that lost a race with another transaction on the same items is
 /// retried. After the retry the loser sees the winner's write and fails its condition.
@@ -225,5 +277,126 @@ impl ResetStore for DynamoStore {
             .and_then(|v| v.parse::<u32>().ok())
             .ok_or_else(|| StoreError::Corrupt("counter update returned no hits".into()))?;
         Ok(hits)
+    }
+
+    async fn remember_reset_mail(
+        &self,
+        username: &Username,
+        message_id: &str,
+        sent_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        use attributes::{RESET_MAIL_MESSAGE_ID, RESET_MAIL_SENT_AT, USERNAME};
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.users_table)
+            .key(USERNAME, s(username.as_str()))
+            .update_expression(format!("SET {RESET_MAIL_MESSAGE_ID} = :id, {RESET_MAIL_SENT_AT} = :at"))
+            // Never create a half user item for an account that is gone.
+            .condition_expression(format!("attribute_exists({USERNAME})"))
+            .expression_attribute_values(":id", s(message_id))
+            .expression_attribute_values(":at", n(sent_at.as_millis()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(error) => Err(unavailable(error)),
+        }
+    }
+}
+
+#[async_trait]
+impl MailEventStore for DynamoStore {
+    async fn record_mail_event(&self, event: &MailEvent) -> Result<MailEventRecord, StoreError> {
+        use attributes::*;
+        // The index is eventually consistent; the event comes seconds after the send at the
+        // earliest, by which time the index has the message id.
+        let found = self
+            .client
+            .query()
+            .table_name(&self.users_table)
+            .index_name(indexes::BY_RESET_MAIL_MESSAGE)
+            .key_condition_expression(format!("{RESET_MAIL_MESSAGE_ID} = :id"))
+            .expression_attribute_values(":id", s(&event.message_id))
+            .limit(1)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let Some(username) = found
+            .items()
+            .first()
+            .and_then(|item| item.get(USERNAME))
+            .and_then(|v| v.as_s().ok())
+        else {
+            return Ok(MailEventRecord::Unmatched);
+        };
+        let username = Username::parse(username).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+
+        let kind = event.kind.code();
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.users_table)
+            .key(USERNAME, s(username.as_str()))
+            .expression_attribute_values(":id", s(&event.message_id))
+            .expression_attribute_values(":kind", s(kind))
+            .expression_attribute_values(":at", n(event.occurred_at.as_millis()));
+        if event.kind.is_problem() {
+            // Only while this is still the account's latest reset mail: a later mail or an
+            // address change makes the event history.
+            let set_detail = match &event.detail {
+                Some(detail) => {
+                    update = update.expression_attribute_values(":detail", s(detail));
+                    format!(", {MAIL_PROBLEM_DETAIL} = :detail")
+                }
+                None => String::new(),
+            };
+            let remove_detail = if event.detail.is_none() {
+                format!(" REMOVE {MAIL_PROBLEM_DETAIL}")
+            } else {
+                String::new()
+            };
+            update = update
+                .update_expression(format!(
+                    "SET {LAST_MAIL_EVENT} = :kind, {LAST_MAIL_EVENT_AT} = :at, {MAIL_PROBLEM} = :kind, \
+                     {MAIL_PROBLEM_AT} = :at, {MAIL_PROBLEM_FLAG} = :flag, {MAIL_PROBLEM_MESSAGE_ID} = :id\
+                     {set_detail}{remove_detail}"
+                ))
+                .condition_expression(format!(
+                    "attribute_exists({USERNAME}) AND {RESET_MAIL_MESSAGE_ID} = :id"
+                ))
+                .expression_attribute_values(":flag", s(MAIL_PROBLEM_FLAG_SET));
+        } else {
+            // A delivery clears an older mail's problem, never the problem of this same mail
+            // (SNS may deliver this mail's complaint before its delivery).
+            update = update
+                .update_expression(format!(
+                    "SET {LAST_MAIL_EVENT} = :kind, {LAST_MAIL_EVENT_AT} = :at \
+                     REMOVE {MAIL_PROBLEM}, {MAIL_PROBLEM_DETAIL}, {MAIL_PROBLEM_AT}, {MAIL_PROBLEM_FLAG}, \
+                     {MAIL_PROBLEM_MESSAGE_ID}"
+                ))
+                .condition_expression(format!(
+                    "attribute_exists({USERNAME}) AND {RESET_MAIL_MESSAGE_ID} = :id \
+                     AND (attribute_not_exists({MAIL_PROBLEM_MESSAGE_ID}) OR {MAIL_PROBLEM_MESSAGE_ID} <> :id)"
+                ));
+        }
+        match update.send().await {
+            Ok(_) => Ok(MailEventRecord::Recorded(username)),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(MailEventRecord::Stale(username))
+            }
+            Err(error) => Err(unavailable(error)),
+        }
     }
 }

@@ -1,4 +1,7 @@
-use super::{ConsumeError, CounterKey, CreateUserError, ResetStore, StoreError};
+use super::{
+    ConsumeError, CounterKey, CreateUserError, MailEvent, MailEventKind, MailEventRecord, MailEventStore, ResetStore,
+    StoreError,
+};
 use crate::domain::{Timestamp, TokenHash, TokenRecord, User, Username};
 use async_trait::async_trait;
 use std::collections::HashMap;
@@ -19,6 +22,25 @@ struct State {
     users: HashMap<Username, User>,
     tokens: HashMap<TokenHash, TokenRecord>,
     counters: HashMap<String, u32>,
+    mail: HashMap<Username, MailState>,
+}
+
+/// The mail-event attributes of one user item, as the DynamoDB adapter keeps them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MailState {
+    pub reset_mail_message_id: Option<String>,
+    pub reset_mail_sent_at: Option<Timestamp>,
+    pub last_event: Option<(MailEventKind, Timestamp)>,
+    /// Kind, time, message id and detail of the unresolved problem.
+    pub problem: Option<MailProblem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailProblem {
+    pub kind: MailEventKind,
+    pub at: Timestamp,
+    pub message_id: String,
+    pub detail: Option<String>,
 }
 
 impl MemoryStore {
@@ -37,6 +59,14 @@ impl MemoryStore {
 
     pub fn token_count(&self) -> usize {
         self.state().map(|s| s.tokens.len()).unwrap_or(0)
+    }
+
+    /// The mail-event attributes of `username` (default when none were written).
+    pub fn mail_state(&self, username: &Username) -> MailState {
+        self.state()
+            .ok()
+            .and_then(|s| s.mail.get(username).cloned())
+            .unwrap_or_default()
     }
 }
 
@@ -96,5 +126,50 @@ impl ResetStore for MemoryStore {
         let hits = state.counters.entry(key.as_str().to_owned()).or_default();
         *hits += 1;
         Ok(*hits)
+    }
+
+    async fn remember_reset_mail(
+        &self,
+        username: &Username,
+        message_id: &str,
+        sent_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        if !state.users.contains_key(username) {
+            return Ok(());
+        }
+        let mail = state.mail.entry(username.clone()).or_default();
+        mail.reset_mail_message_id = Some(message_id.to_owned());
+        mail.reset_mail_sent_at = Some(sent_at);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl MailEventStore for MemoryStore {
+    async fn record_mail_event(&self, event: &MailEvent) -> Result<MailEventRecord, StoreError> {
+        let mut state = self.state()?;
+        let Some((username, mail)) = state
+            .mail
+            .iter_mut()
+            .find(|(_, m)| m.reset_mail_message_id.as_deref() == Some(event.message_id.as_str()))
+        else {
+            return Ok(MailEventRecord::Unmatched);
+        };
+        let username = username.clone();
+        if event.kind.is_problem() {
+            mail.problem = Some(MailProblem {
+                kind: event.kind,
+                at: event.occurred_at,
+                message_id: event.message_id.clone(),
+                detail: event.detail.clone(),
+            });
+        } else if mail.problem.as_ref().is_some_and(|p| p.message_id == event.message_id) {
+            return Ok(MailEventRecord::Stale(username));
+        } else {
+            mail.problem = None;
+        }
+        mail.last_event = Some((event.kind, event.occurred_at));
+        Ok(MailEventRecord::Recorded(username))
     }
 }

@@ -1,11 +1,11 @@
-//! The persistence port: one trait for what the reset flow needs of a store, the DynamoDB
-//! adapter, and an in-memory fake for unit tests.
+//! The persistence ports: one trait for what the reset flow needs of a store, one for what the
+//! mail-events function needs, the DynamoDB adapter, and an in-memory fake for unit tests.
 
 mod dynamo;
 mod memory;
 
-pub use dynamo::{attributes, DynamoStore};
-pub use memory::MemoryStore;
+pub use dynamo::{attributes, indexes, DynamoStore, MAIL_PROBLEM_FLAG_SET};
+pub use memory::{MailProblem, MailState, MemoryStore};
 
 use crate::domain::{Timestamp, TokenHash, TokenRecord, User, Username};
 use async_trait::async_trait;
@@ -35,6 +35,58 @@ pub enum CreateUserError {
     AlreadyExists(Username),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// What SES reported about a sent mail (event publishing through the configuration set).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MailEventKind {
+    Delivery,
+    Bounce,
+    Complaint,
+    Reject,
+}
+
+impl MailEventKind {
+    /// The value stored in `last_mail_event` / `mail_problem`.
+    pub fn code(self) -> &'static str {
+        match self {
+            MailEventKind::Delivery => "delivery",
+            MailEventKind::Bounce => "bounce",
+            MailEventKind::Complaint => "complaint",
+            MailEventKind::Reject => "reject",
+        }
+    }
+
+    /// A problem means the mail did not reach the person (or they reported it as spam): the
+    /// account shows up in `reset-admin mail-problems` until a later mail is delivered or an
+    /// administrator changes the address.
+    pub fn is_problem(self) -> bool {
+        !matches!(self, MailEventKind::Delivery)
+    }
+}
+
+/// One SES event about one sent mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailEvent {
+    /// SES's message id, as `SendEmail` returned it.
+    pub message_id: String,
+    pub kind: MailEventKind,
+    /// When SES observed it (bounce, complaint or delivery time).
+    pub occurred_at: Timestamp,
+    /// A short, address-free description, e.g. `Permanent/General 5.1.1` or `abuse`.
+    pub detail: Option<String>,
+}
+
+/// What became of a mail event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailEventRecord {
+    /// Recorded on the account.
+    Recorded(Username),
+    /// About the account, but a newer state stands (the address changed, a newer reset mail
+    /// replaced this one meanwhile, or a delivery arrived after this mail's problem).
+    Stale(Username),
+    /// No account's latest reset mail has this message id.
+    Unmatched,
 }
 
 /// A fixed-window counter key, e.g. one username in one hour.
@@ -79,4 +131,22 @@ pub trait ResetStore: Send + Sync {
     /// Adds one to the counter and returns the new count; the counter expires at
     /// `expires_at_secs`.
     async fn increment_counter(&self, key: &CounterKey, expires_at_secs: i64) -> Result<u32, StoreError>;
+
+    /// Remembers the SES message id of the account's latest reset mail, so that a bounce or a
+    /// complaint about it can be tied to the account. Does nothing for an unknown account.
+    async fn remember_reset_mail(
+        &self,
+        username: &Username,
+        message_id: &str,
+        sent_at: Timestamp,
+    ) -> Result<(), StoreError>;
+}
+
+/// What the mail-events function needs: tie an SES event to the account whose latest reset
+/// mail it is about, and record it there.
+#[async_trait]
+pub trait MailEventStore: Send + Sync {
+    /// Records `event` on the account whose latest reset mail has `event.message_id`. Safe to
+    /// repeat (SNS delivers at least once) and to receive out of order.
+    async fn record_mail_event(&self, event: &MailEvent) -> Result<MailEventRecord, StoreError>;
 }

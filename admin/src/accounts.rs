@@ -1,0 +1,440 @@
+//! The account operations of the admin tool, straight on the users and audit log tables.
+//! Every change is one DynamoDB transaction: the conditional write of the user item and its
+//! audit item, so there is never a change without its audit record or the other way round.
+
+use crate::audit::{AuditAction, AuditEntry, Change};
+use crate::error::{unavailable, AdminError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update, WriteRequest};
+use aws_sdk_dynamodb::Client;
+use reset_core::domain::{AccountStatus, Email, Language, User, Username};
+use reset_core::store::attributes::*;
+use reset_core::store::{indexes, MAIL_PROBLEM_FLAG_SET};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// DynamoDB's limit of keys per BatchGetItem call.
+const BATCH_GET_LIMIT: usize = 100;
+/// How often a BatchGetItem's unprocessed keys are asked for again.
+const BATCH_GET_ATTEMPTS: u32 = 8;
+
+/// The users and audit log tables, as the admin tool sees them.
+#[derive(Debug, Clone)]
+pub struct Accounts {
+    client: Client,
+    users_table: String,
+    audit_table: String,
+}
+
+/// An account as an administrator sees it: no password hash, the address masked on output.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct AccountRecord {
+    pub username: Username,
+    pub email: Email,
+    #[serde(default)]
+    pub status: AccountStatus,
+    #[serde(default)]
+    pub language: Language,
+    pub created_at: i64,
+    #[serde(default)]
+    pub password_changed_at: Option<i64>,
+    #[serde(default)]
+    pub email_changed_at: Option<i64>,
+    #[serde(default)]
+    pub reset_mail_sent_at: Option<i64>,
+    #[serde(default)]
+    pub last_mail_event: Option<String>,
+    #[serde(default)]
+    pub last_mail_event_at: Option<i64>,
+    #[serde(default)]
+    pub mail_problem: Option<String>,
+    #[serde(default)]
+    pub mail_problem_detail: Option<String>,
+    #[serde(default)]
+    pub mail_problem_at: Option<i64>,
+    /// Only whether there is one; the hash itself is never read into this type.
+    #[serde(default, rename = "password_hash", deserialize_with = "present")]
+    pub has_password: bool,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    serde::de::IgnoredAny::deserialize(deserializer).map(|_| true)
+}
+
+/// One row of `reset-admin mail-problems`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct MailProblemRow {
+    pub username: Username,
+    pub email: Email,
+    #[serde(default)]
+    pub status: AccountStatus,
+    pub mail_problem: String,
+    #[serde(default)]
+    pub mail_problem_detail: Option<String>,
+    pub mail_problem_at: i64,
+}
+
+/// Whether a status change changed anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusChange {
+    Changed,
+    AlreadySo,
+}
+
+/// The masked old and new address of an address change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailChange {
+    pub old_masked: String,
+    pub new_masked: String,
+}
+
+fn s(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_owned())
+}
+
+fn n(value: i64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+pub(crate) fn to_item<T: Serialize>(value: &T) -> Result<HashMap<String, AttributeValue>, AdminError> {
+    serde_dynamo::to_item(value).map_err(|e| AdminError::Corrupt(e.to_string()))
+}
+
+fn from_item<T: serde::de::DeserializeOwned>(item: HashMap<String, AttributeValue>) -> Result<T, AdminError> {
+    serde_dynamo::from_item(item).map_err(|e| AdminError::Corrupt(e.to_string()))
+}
+
+fn env(name: &'static str) -> Result<String, AdminError> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .ok_or(AdminError::MissingEnvironment(name))
+}
+
+/// True when a transaction was cancelled because one of its conditions failed.
+fn condition_failed(error: &aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError>) -> bool {
+    match error.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => cancelled
+            .cancellation_reasons()
+            .iter()
+            .any(|reason| reason.code() == Some("ConditionalCheckFailed")),
+        _ => false,
+    }
+}
+
+impl Accounts {
+    pub fn new(client: Client, users_table: String, audit_table: String) -> Self {
+        Self {
+            client,
+            users_table,
+            audit_table,
+        }
+    }
+
+    /// `USERS_TABLE` and `AUDIT_LOG_TABLE`, as the functions get them; the SDK's standard
+    /// configuration (region, credentials, `AWS_ENDPOINT_URL_DYNAMODB` locally).
+    pub async fn from_env() -> Result<Self, AdminError> {
+        let users_table = env("USERS_TABLE")?;
+        let audit_table = env("AUDIT_LOG_TABLE")?;
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+        Ok(Self::new(
+            aws_sdk_dynamodb::Client::new(&config),
+            users_table,
+            audit_table,
+        ))
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn users_table(&self) -> &str {
+        &self.users_table
+    }
+
+    pub fn audit_table(&self) -> &str {
+        &self.audit_table
+    }
+
+    fn put_audit(&self, entry: &AuditEntry) -> Result<TransactWriteItem, AdminError> {
+        let put = Put::builder()
+            .table_name(&self.audit_table)
+            .set_item(Some(to_item(entry)?))
+            .condition_expression(format!("attribute_not_exists({USERNAME})"))
+            .build()
+            .map_err(|e| AdminError::Corrupt(e.to_string()))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<bool, AdminError> {
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(error) if condition_failed(&error) => Ok(false),
+            Err(error) => Err(unavailable(error)),
+        }
+    }
+
+    /// Creates `user` (never overwrites) with an audit item `create`.
+    pub async fn create_user(&self, user: &User, action: AuditAction, change: &Change) -> Result<(), AdminError> {
+        let entry = AuditEntry::new(&user.username, action, change)?.with_emails(None, Some(user.email.masked()));
+        let put_user = Put::builder()
+            .table_name(&self.users_table)
+            .set_item(Some(to_item(user)?))
+            .condition_expression(format!("attribute_not_exists({USERNAME})"))
+            .build()
+            .map_err(|e| AdminError::Corrupt(e.to_string()))?;
+        let items = vec![
+            TransactWriteItem::builder().put(put_user).build(),
+            self.put_audit(&entry)?,
+        ];
+        if self.transact(items).await? {
+            Ok(())
+        } else {
+            Err(AdminError::AlreadyExists(user.username.clone()))
+        }
+    }
+
+    /// The account, read consistently.
+    pub async fn find(&self, username: &Username) -> Result<Option<AccountRecord>, AdminError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.users_table)
+            .key(USERNAME, s(username.as_str()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        output.item.map(from_item).transpose()
+    }
+
+    async fn require(&self, username: &Username) -> Result<AccountRecord, AdminError> {
+        self.find(username)
+            .await?
+            .ok_or_else(|| AdminError::NoSuchUser(username.clone()))
+    }
+
+    /// Disables or enables the account. A disabled account gets no reset mail and none of its
+    /// links work; enabling it changes neither its address nor its password.
+    pub async fn set_status(
+        &self,
+        username: &Username,
+        status: AccountStatus,
+        change: &Change,
+    ) -> Result<StatusChange, AdminError> {
+        let (code, action) = match status {
+            AccountStatus::Active => ("active", AuditAction::Enable),
+            AccountStatus::Disabled => ("disabled", AuditAction::Disable),
+        };
+        let update = Update::builder()
+            .table_name(&self.users_table)
+            .key(USERNAME, s(username.as_str()))
+            .update_expression("SET #status = :status")
+            .condition_expression(format!("attribute_exists({USERNAME}) AND NOT (#status = :status)"))
+            .expression_attribute_names("#status", STATUS)
+            .expression_attribute_values(":status", s(code))
+            .build()
+            .map_err(|e| AdminError::Corrupt(e.to_string()))?;
+        let entry = AuditEntry::new(username, action, change)?;
+        let items = vec![
+            TransactWriteItem::builder().update(update).build(),
+            self.put_audit(&entry)?,
+        ];
+        if self.transact(items).await? {
+            return Ok(StatusChange::Changed);
+        }
+        // The condition failed: the account is missing or already in that state.
+        self.require(username).await?;
+        Ok(StatusChange::AlreadySo)
+    }
+
+    /// Changes the registered address, conditioned on the address read just before (so two
+    /// administrators cannot overwrite each other unknowingly). The account's mail history goes
+    /// with the old address: its problem leaves `mail-problems`, and late events about mail to
+    /// the old address no longer match.
+    pub async fn set_email(
+        &self,
+        username: &Username,
+        new_email: &Email,
+        change: &Change,
+    ) -> Result<EmailChange, AdminError> {
+        let current = self.require(username).await?;
+        if current.email == *new_email {
+            return Err(AdminError::SameAddress {
+                username: username.clone(),
+                masked: new_email.masked(),
+            });
+        }
+        let update = Update::builder()
+            .table_name(&self.users_table)
+            .key(USERNAME, s(username.as_str()))
+            .update_expression(format!(
+                "SET {EMAIL} = :new, {EMAIL_CHANGED_AT} = :at \
+                 REMOVE {RESET_MAIL_MESSAGE_ID}, {RESET_MAIL_SENT_AT}, {LAST_MAIL_EVENT}, {LAST_MAIL_EVENT_AT}, \
+                 {MAIL_PROBLEM}, {MAIL_PROBLEM_DETAIL}, {MAIL_PROBLEM_AT}, {MAIL_PROBLEM_FLAG}, {MAIL_PROBLEM_MESSAGE_ID}"
+            ))
+            .condition_expression(format!("attribute_exists({USERNAME}) AND {EMAIL} = :old"))
+            .expression_attribute_values(":new", s(new_email.as_str()))
+            .expression_attribute_values(":old", s(current.email.as_str()))
+            .expression_attribute_values(":at", n(change.at.as_millis()))
+            .build()
+            .map_err(|e| AdminError::Corrupt(e.to_string()))?;
+        let result = EmailChange {
+            old_masked: current.email.masked(),
+            new_masked: new_email.masked(),
+        };
+        let entry = AuditEntry::new(username, AuditAction::SetEmail, change)?
+            .with_emails(Some(result.old_masked.clone()), Some(result.new_masked.clone()));
+        let items = vec![
+            TransactWriteItem::builder().update(update).build(),
+            self.put_audit(&entry)?,
+        ];
+        if self.transact(items).await? {
+            Ok(result)
+        } else {
+            Err(AdminError::ChangedMeanwhile(username.clone()))
+        }
+    }
+
+    /// The audit log of one account, newest first (a Query on its partition, no Scan).
+    pub async fn audit_trail(&self, username: &Username) -> Result<Vec<AuditEntry>, AdminError> {
+        let mut entries = Vec::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.audit_table)
+                .key_condition_expression(format!("{USERNAME} = :username"))
+                .expression_attribute_values(":username", s(username.as_str()))
+                .scan_index_forward(false)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for item in page.items.unwrap_or_default() {
+                entries.push(from_item(item)?);
+            }
+            match page.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(entries),
+            }
+        }
+    }
+
+    /// Accounts whose latest reset mail bounced, drew a complaint or was rejected and that
+    /// nobody has fixed yet, newest first: a Query on the sparse `mail-problems` index.
+    pub async fn mail_problems(&self, limit: usize) -> Result<Vec<MailProblemRow>, AdminError> {
+        let mut rows = Vec::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        while rows.len() < limit {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.users_table)
+                .index_name(indexes::MAIL_PROBLEMS)
+                .key_condition_expression(format!("{MAIL_PROBLEM_FLAG} = :flag"))
+                .expression_attribute_values(":flag", s(MAIL_PROBLEM_FLAG_SET))
+                .scan_index_forward(false)
+                .limit(i32::try_from(limit - rows.len()).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for item in page.items.unwrap_or_default() {
+                rows.push(from_item(item)?);
+            }
+            match page.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => break,
+            }
+        }
+        rows.truncate(limit);
+        Ok(rows)
+    }
+
+    /// The registered address of each of `usernames` that exists (BatchGetItem, 100 keys a
+    /// call, unprocessed keys asked for again).
+    pub async fn registered_addresses(&self, usernames: &[Username]) -> Result<HashMap<Username, Email>, AdminError> {
+        let mut found = HashMap::new();
+        for chunk in usernames.chunks(BATCH_GET_LIMIT) {
+            let keys: Vec<HashMap<String, AttributeValue>> = chunk
+                .iter()
+                .map(|u| HashMap::from([(USERNAME.to_owned(), s(u.as_str()))]))
+                .collect();
+            let mut pending = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .projection_expression(format!("{USERNAME}, {EMAIL}"))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| AdminError::Corrupt(e.to_string()))?,
+            );
+            let mut attempt = 0;
+            while let Some(request) = pending.take() {
+                let output = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.users_table, request)
+                    .send()
+                    .await
+                    .map_err(unavailable)?;
+                for item in output
+                    .responses
+                    .and_then(|mut r| r.remove(&self.users_table))
+                    .unwrap_or_default()
+                {
+                    let row: UsernameAndEmail = from_item(item)?;
+                    found.insert(row.username, row.email);
+                }
+                pending = output
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.users_table))
+                    .filter(|k| !k.keys().is_empty());
+                if pending.is_some() {
+                    attempt += 1;
+                    if attempt >= BATCH_GET_ATTEMPTS {
+                        return Err(AdminError::Unavailable(
+                            "DynamoDB kept leaving keys unprocessed (throttled); try again later".into(),
+                        ));
+                    }
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// One BatchWriteItem call; returns what DynamoDB left unprocessed.
+    pub async fn batch_write_once(
+        &self,
+        requests: HashMap<String, Vec<WriteRequest>>,
+    ) -> Result<HashMap<String, Vec<WriteRequest>>, AdminError> {
+        let output = self
+            .client
+            .batch_write_item()
+            .set_request_items(Some(requests))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(output.unprocessed_items.unwrap_or_default())
+    }
+}
+
+#[derive(Deserialize)]
+struct UsernameAndEmail {
+    username: Username,
+    email: Email,
+}
+
+/// Exponential backoff for unprocessed batch items: 50 ms, 100 ms, … capped at 3.2 s.
+pub fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(50u64 << attempt.min(6))
+}

@@ -1,0 +1,326 @@
+//! `reset-admin user …` and `audit` through the library against DynamoDB Local, with their
+//! effect on the reset flow (real handlers, the SES v2 emulator), and the CLI binary itself.
+
+use anyhow::{anyhow, Result};
+use password_reset_tests::reset_core::domain::{AccountStatus, Clock, Email, Language, SystemClock, Username};
+use password_reset_tests::reset_core::hashing::verify_password;
+use password_reset_tests::*;
+use reset_admin::accounts::StatusChange;
+use reset_admin::audit::AuditAction;
+use reset_admin::users::{create_user as admin_create_user, NewUser};
+use reset_admin::{Accounts, Actor, AdminError, Change, Reason};
+use std::process::{Command, Output};
+
+fn change(reason: &str) -> Result<Change> {
+    Ok(Change {
+        actor: Actor::parse("helpdesk-test")?,
+        reason: Reason::parse(reason)?,
+        at: SystemClock.now(),
+    })
+}
+
+fn email(address: &str) -> Result<Email> {
+    Email::parse(address).map_err(|e| anyhow!(e))
+}
+
+/// Everything stored in the audit log table for `username`, as DynamoDB returns it.
+async fn raw_audit_items(accounts: &Accounts, username: &Username) -> Result<String> {
+    let output = accounts
+        .client()
+        .query()
+        .table_name(accounts.audit_table())
+        .key_condition_expression("username = :u")
+        .expression_attribute_values(":u", aws_sdk_dynamodb::types::AttributeValue::S(username.to_string()))
+        .send()
+        .await?;
+    Ok(format!("{:?}", output.items()))
+}
+
+#[tokio::test]
+async fn create_show_and_the_create_audit_entry() -> Result<()> {
+    let accounts = Accounts::from_env().await?;
+    let username = random_username();
+    let address = email(&format!("{username}@example.jp"))?;
+    let new_user = NewUser {
+        username: username.clone(),
+        email: address.clone(),
+        language: Language::En,
+        password: Some("Initial2026pw".into()),
+    };
+    admin_create_user(&accounts, new_user, &change("new staff member")?).await?;
+
+    let shown = accounts.find(&username).await?.ok_or_else(|| anyhow!("not created"))?;
+    assert_eq!(shown.email, address);
+    assert_eq!(shown.status, AccountStatus::Active);
+    assert_eq!(shown.language, Language::En);
+    assert!(shown.has_password);
+    assert_eq!(shown.mail_problem, None);
+
+    // The stored hash is a real argon2id hash of the first password.
+    let app = local_app().await?;
+    let stored = app
+        .store
+        .find_user(&username)
+        .await?
+        .ok_or_else(|| anyhow!("not found"))?;
+    assert!(verify_password(
+        "Initial2026pw",
+        stored.password_hash.as_deref().unwrap_or_default()
+    ));
+
+    // Never overwritten.
+    let again = NewUser {
+        username: username.clone(),
+        email: email("someone.else@example.jp")?,
+        language: Language::Ja,
+        password: None,
+    };
+    let refused = admin_create_user(&accounts, again, &change("second try")?).await;
+    assert!(matches!(refused, Err(AdminError::AlreadyExists(_))), "{refused:?}");
+    assert_eq!(accounts.find(&username).await?.map(|a| a.email), Some(address));
+
+    let trail = accounts.audit_trail(&username).await?;
+    assert_eq!(trail.len(), 1, "the refused create left no audit entry");
+    assert_eq!(trail[0].action, AuditAction::Create);
+    assert_eq!(trail[0].actor, "helpdesk-test");
+    assert_eq!(trail[0].reason, "new staff member");
+    assert_eq!(trail[0].new_email_masked.as_deref(), Some("t***@example.jp"));
+
+    assert!(accounts.find(&random_username()).await?.is_none());
+    Ok(())
+}
+
+#[tokio::test]
+async fn disable_stops_reset_mail_and_enable_brings_it_back() -> Result<()> {
+    let app = local_app().await?;
+    let accounts = Accounts::from_env().await?;
+    let user = create_user(&app, Language::Ja).await?;
+    let live_token = request_link(&app, &user).await?;
+
+    let disabled = accounts
+        .set_status(
+            &user.username,
+            AccountStatus::Disabled,
+            &change("left the institution")?,
+        )
+        .await?;
+    assert_eq!(disabled, StatusChange::Changed);
+    let twice = accounts
+        .set_status(&user.username, AccountStatus::Disabled, &change("again")?)
+        .await?;
+    assert_eq!(twice, StatusChange::AlreadySo);
+
+    // No mail for a disabled account, and the link it already had no longer works.
+    let before = mails_to(user.email.as_str()).await?.len();
+    let answer = invoke(
+        &app,
+        Function::RequestReset,
+        EventBuilder::form("/password-reset", &[("username", user.username.as_str())]),
+    )
+    .await?;
+    assert_eq!(answer.status, 200, "the same page as for any username");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(mails_to(user.email.as_str()).await?.len(), before);
+    let confirm = invoke(
+        &app,
+        Function::VerifyToken,
+        EventBuilder::get(&format!("/password-reset/confirm?token={live_token}")),
+    )
+    .await?;
+    assert_eq!(confirm.status, 400);
+
+    assert_eq!(
+        accounts
+            .set_status(&user.username, AccountStatus::Active, &change("came back")?)
+            .await?,
+        StatusChange::Changed
+    );
+    request_link(&app, &user).await?;
+
+    let actions: Vec<AuditAction> = accounts
+        .audit_trail(&user.username)
+        .await?
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(
+        actions,
+        vec![AuditAction::Enable, AuditAction::Disable],
+        "newest first; the no-op left no entry"
+    );
+
+    let missing = accounts
+        .set_status(&random_username(), AccountStatus::Disabled, &change("typo")?)
+        .await;
+    assert!(matches!(missing, Err(AdminError::NoSuchUser(_))), "{missing:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn set_email_takes_effect_at_once_and_is_audited_masked() -> Result<()> {
+    let app = local_app().await?;
+    let accounts = Accounts::from_env().await?;
+    let user = create_user(&app, Language::Ja).await?;
+    let new_address = email(&format!("{}.new@hospital.example.jp", user.username))?;
+
+    let changed = accounts
+        .set_email(
+            &user.username,
+            &new_address,
+            &change("ticket 4711: old address abolished")?,
+        )
+        .await?;
+    assert_eq!(changed.old_masked, user.email.masked());
+    assert_eq!(changed.new_masked, "t***@hospital.example.jp");
+
+    // The very next request mails the new address, and only it.
+    let old_count = mails_to(user.email.as_str()).await?.len();
+    let moved = password_reset_tests::reset_core::domain::User {
+        email: new_address.clone(),
+        ..user.clone()
+    };
+    request_link(&app, &moved).await?;
+    assert_eq!(mails_to(user.email.as_str()).await?.len(), old_count);
+    let stored = accounts.find(&user.username).await?.ok_or_else(|| anyhow!("gone"))?;
+    assert_eq!(stored.email, new_address);
+    assert!(stored.email_changed_at.is_some());
+
+    let same = accounts
+        .set_email(&user.username, &new_address, &change("again")?)
+        .await;
+    assert!(matches!(same, Err(AdminError::SameAddress { .. })), "{same:?}");
+    let missing = accounts
+        .set_email(&random_username(), &new_address, &change("typo")?)
+        .await;
+    assert!(matches!(missing, Err(AdminError::NoSuchUser(_))), "{missing:?}");
+
+    let trail = accounts.audit_trail(&user.username).await?;
+    assert_eq!(trail.len(), 1);
+    let entry = &trail[0];
+    assert_eq!(entry.action, AuditAction::SetEmail);
+    assert_eq!(entry.reason, "ticket 4711: old address abolished");
+    assert_eq!(entry.actor, "helpdesk-test");
+    assert_eq!(entry.old_email_masked.as_deref(), Some(user.email.masked().as_str()));
+    assert_eq!(entry.new_email_masked.as_deref(), Some("t***@hospital.example.jp"));
+    // Neither address is stored in full anywhere in the audit log.
+    let raw = raw_audit_items(&accounts, &user.username).await?;
+    assert!(
+        !raw.contains(user.email.as_str()) && !raw.contains(new_address.as_str()),
+        "{raw}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_audit_log_lists_newest_first() -> Result<()> {
+    let app = local_app().await?;
+    let accounts = Accounts::from_env().await?;
+    let user = create_user(&app, Language::Ja).await?;
+    for (i, reason) in ["first", "second", "third", "fourth"].iter().enumerate() {
+        let status = if i % 2 == 0 {
+            AccountStatus::Disabled
+        } else {
+            AccountStatus::Active
+        };
+        accounts.set_status(&user.username, status, &change(reason)?).await?;
+        // Distinct milliseconds, so "newest first" is well defined.
+        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+    }
+    let reasons: Vec<String> = accounts
+        .audit_trail(&user.username)
+        .await?
+        .into_iter()
+        .map(|e| e.reason)
+        .collect();
+    assert_eq!(reasons, vec!["fourth", "third", "second", "first"]);
+    assert!(accounts.audit_trail(&random_username()).await?.is_empty());
+    Ok(())
+}
+
+/// `cargo run -q -p reset-admin -- ARGS` with the test's environment (the local stack).
+fn reset_admin(args: &[&str]) -> Result<Output> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    Ok(Command::new(cargo)
+        .args(["run", "-q", "-p", "reset-admin", "--"])
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("RESET_ADMIN_ACTOR", "cli-test")
+        .output()?)
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[tokio::test]
+async fn the_cli_binary_changes_shows_and_audits() -> Result<()> {
+    let username = random_username();
+    let name = username.as_str();
+    let address = format!("{name}@example.jp");
+
+    let created = reset_admin(&["user", "create", name, "--email", &address, "--language", "en"])?;
+    assert!(created.status.success(), "{}", text(&created));
+    assert!(text(&created).contains(&format!("created user {name} <t***@example.jp>")));
+    assert!(text(&created).contains("initial password: "));
+
+    let moved = reset_admin(&[
+        "user",
+        "set-email",
+        name,
+        &format!("{name}@new.example.jp"),
+        "--reason",
+        "ticket 99",
+    ])?;
+    assert!(moved.status.success(), "{}", text(&moved));
+    assert!(text(&moved).contains("t***@example.jp -> t***@new.example.jp"));
+
+    let disabled = reset_admin(&["user", "disable", name, "--reason", "on leave"])?;
+    assert!(disabled.status.success(), "{}", text(&disabled));
+
+    let shown = reset_admin(&["user", "show", name])?;
+    assert!(shown.status.success(), "{}", text(&shown));
+    let json: serde_json::Value = serde_json::from_slice(&shown.stdout)?;
+    assert_eq!(json["username"], name);
+    assert_eq!(json["email"], "t***@new.example.jp");
+    assert_eq!(json["status"], "disabled");
+    assert_eq!(json["language"], "en");
+    assert_eq!(json["has_password"], true);
+    assert!(!text(&shown).contains("argon2"), "no hash in the output");
+
+    let audit = reset_admin(&["audit", name])?;
+    assert!(audit.status.success(), "{}", text(&audit));
+    let lines: Vec<String> = String::from_utf8_lossy(&audit.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(lines[0].contains("disable") && lines[0].contains("by cli-test") && lines[0].contains("reason: on leave"));
+    assert!(lines[1].contains("set-email") && lines[1].contains("t***@example.jp -> t***@new.example.jp"));
+    assert!(lines[2].contains("create"));
+
+    // Mistakes are refused with a message and a failure status, and change nothing.
+    let stranger = random_username();
+    for (args, message) in [
+        (
+            vec!["user", "show", "nobody"],
+            "nobody: the username must be exactly 8 characters",
+        ),
+        (vec!["user", "enable", name, "--reason", " "], "the reason is empty"),
+        (
+            vec!["user", "set-email", name, "not-an-address", "--reason", "x"],
+            "the new address",
+        ),
+        (vec!["user", "show", stranger.as_str()], "no user"),
+    ] {
+        let refused = reset_admin(&args)?;
+        assert!(!refused.status.success(), "{args:?}: {}", text(&refused));
+        assert!(text(&refused).contains(message), "{args:?}: {}", text(&refused));
+    }
+    let unchanged = reset_admin(&["audit", name])?;
+    assert_eq!(String::from_utf8_lossy(&unchanged.stdout).lines().count(), 3);
+    Ok(())
+}
