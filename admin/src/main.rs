@@ -47,6 +47,8 @@ enum Command {
     Audit { username: String },
     /// Create the accounts of a CSV file (username,email[,language]). Checks only, unless --apply.
     Import {
+        /// UTF-8 CSV whose first line names the columns username,email (language optional,
+        /// ja/en; other columns are ignored).
         file: PathBuf,
         /// Write the new accounts (only when no line is rejected).
         #[arg(long)]
@@ -114,6 +116,7 @@ enum UserCommand {
     /// Change the registered address (takes effect at once for the next reset request).
     SetEmail {
         username: String,
+        /// The new registered address (checked; shown masked from now on).
         new_email: String,
         #[arg(long)]
         reason: String,
@@ -246,7 +249,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let checking = progress_bar("checking");
             let plan = import::plan(&accounts, parsed, &checking).await?;
             checking.finish_and_clear();
-            println!("{}: {} line(s)", file.display(), plan.lines());
+            println!("{}: {} row(s) below the header line", file.display(), plan.lines());
             for rejected in &plan.rejected {
                 println!("  rejected {rejected}");
             }
