@@ -16,7 +16,11 @@ use std::time::{Duration, Instant};
 fn random_ip() -> String {
     let mut bytes = [0u8; 4];
     let _ = getrandom::fill(&mut bytes);
-    format!("2001:db8::{:x}:{:x}", u16::from_be_bytes([bytes[0], bytes[1]]), u16::from_be_bytes([bytes[2], bytes[3]]))
+    format!(
+        "2001:db8::{:x}:{:x}",
+        u16::from_be_bytes([bytes[0], bytes[1]]),
+        u16::from_be_bytes([bytes[2], bytes[3]])
+    )
 }
 
 fn submit(username: &str, ip: &str) -> EventBuilder {
@@ -54,7 +58,10 @@ async fn unknown_disabled_known_and_rate_limited_get_byte_identical_pages_no_fas
     let timed = |started: Instant| assert!(started.elapsed() >= floor, "answered before the floor");
 
     let started = Instant::now();
-    pages.push(("unknown", invoke(&app, Function::RequestReset, submit(username.as_str(), &random_ip())).await?));
+    pages.push((
+        "unknown",
+        invoke(&app, Function::RequestReset, submit(username.as_str(), &random_ip())).await?,
+    ));
     timed(started);
 
     let user = User {
@@ -68,16 +75,25 @@ async fn unknown_disabled_known_and_rate_limited_get_byte_identical_pages_no_fas
     };
     app.store.create_user(&user).await?;
     let started = Instant::now();
-    pages.push(("disabled", invoke(&app, Function::RequestReset, submit(username.as_str(), &random_ip())).await?));
+    pages.push((
+        "disabled",
+        invoke(&app, Function::RequestReset, submit(username.as_str(), &random_ip())).await?,
+    ));
     timed(started);
 
     set_status(&app, &username, "active").await?;
     let started = Instant::now();
-    pages.push(("known", invoke(&app, Function::RequestReset, submit(username.as_str(), &random_ip())).await?));
+    pages.push((
+        "known",
+        invoke(&app, Function::RequestReset, submit(username.as_str(), &random_ip())).await?,
+    ));
     timed(started);
 
     let started = Instant::now();
-    pages.push(("rate-limited", invoke(&app, Function::RequestReset, submit(username.as_str(), &random_ip())).await?));
+    pages.push((
+        "rate-limited",
+        invoke(&app, Function::RequestReset, submit(username.as_str(), &random_ip())).await?,
+    ));
     timed(started);
 
     let (_, reference) = &pages[0];
@@ -86,7 +102,11 @@ async fn unknown_disabled_known_and_rate_limited_get_byte_identical_pages_no_fas
         assert_eq!(page.body, reference.body, "{case} differs from unknown");
         assert_eq!(page.headers, reference.headers, "{case} headers differ");
     }
-    assert_eq!(wait_for_mails(email.as_str(), 1).await?.len(), 1, "only the known, unthrottled request mails");
+    assert_eq!(
+        wait_for_mails(email.as_str(), 1).await?.len(),
+        1,
+        "only the known, unthrottled request mails"
+    );
     Ok(())
 }
 
@@ -96,7 +116,12 @@ async fn per_username_limit_stops_mail_silently() -> Result<()> {
     let user = create_user(&app, Language::Ja).await?;
     let mut bodies = Vec::new();
     for _ in 0..7 {
-        let answer = invoke(&app, Function::RequestReset, submit(user.username.as_str(), &random_ip())).await?;
+        let answer = invoke(
+            &app,
+            Function::RequestReset,
+            submit(user.username.as_str(), &random_ip()),
+        )
+        .await?;
         assert_eq!(answer.status, 200);
         bodies.push(answer.body);
     }
@@ -123,14 +148,23 @@ async fn per_client_limit_answers_429_with_retry_after() -> Result<()> {
     let json = invoke(
         &app,
         Function::RequestReset,
-        EventBuilder::json("/api/password-reset/request", serde_json::json!({ "username": "ex000000" })).source_ip(&ip),
+        EventBuilder::json(
+            "/api/password-reset/request",
+            serde_json::json!({ "username": "ex000000" }),
+        )
+        .source_ip(&ip),
     )
     .await?;
     assert_eq!(json.status, 429);
     assert_eq!(json.json()?["error"], "rate_limited");
     assert!(json.header("retry-after").is_some());
 
-    let other_client = invoke(&app, Function::RequestReset, submit(random_username().as_str(), &random_ip())).await?;
+    let other_client = invoke(
+        &app,
+        Function::RequestReset,
+        submit(random_username().as_str(), &random_ip()),
+    )
+    .await?;
     assert_eq!(other_client.status, 200, "other clients are not affected");
     Ok(())
 }
@@ -148,9 +182,15 @@ async fn twenty_concurrent_submissions_of_one_link_exactly_one_wins() -> Result<
             let password = format!("Concurrent{i:02}Xy");
             let event = EventBuilder::form(
                 "/password-reset/complete",
-                &[("token", &token), ("new_password", &password), ("new_password_confirmation", &password)],
+                &[
+                    ("token", &token),
+                    ("new_password", &password),
+                    ("new_password_confirmation", &password),
+                ],
             );
-            invoke(&app, Function::ChangePassword, event).await.map(|answer| (password, answer.status))
+            invoke(&app, Function::ChangePassword, event)
+                .await
+                .map(|answer| (password, answer.status))
         });
     }
     let mut winners = Vec::new();
@@ -165,8 +205,15 @@ async fn twenty_concurrent_submissions_of_one_link_exactly_one_wins() -> Result<
     }
     assert_eq!(winners.len(), 1, "exactly one submission wins");
     assert_eq!(losers, 19);
-    let stored = app.store.find_user(&user.username).await?.ok_or_else(|| anyhow!("user vanished"))?;
-    assert!(verify_password(&winners[0], stored.password_hash.as_deref().unwrap_or_default()), "the winner's hash is stored");
+    let stored = app
+        .store
+        .find_user(&user.username)
+        .await?
+        .ok_or_else(|| anyhow!("user vanished"))?;
+    assert!(
+        verify_password(&winners[0], stored.password_hash.as_deref().unwrap_or_default()),
+        "the winner's hash is stored"
+    );
     Ok(())
 }
 
@@ -176,9 +223,12 @@ async fn opening_the_link_many_times_does_not_consume_it() -> Result<()> {
     let user = create_user(&app, Language::Ja).await?;
     let token = request_link(&app, &user).await?;
     for _ in 0..10 {
-        let answer =
-            invoke(&app, Function::VerifyToken, EventBuilder::get(&format!("/password-reset/confirm?token={token}")))
-                .await?;
+        let answer = invoke(
+            &app,
+            Function::VerifyToken,
+            EventBuilder::get(&format!("/password-reset/confirm?token={token}")),
+        )
+        .await?;
         assert_eq!(answer.status, 200);
         let json = invoke(
             &app,
@@ -188,7 +238,10 @@ async fn opening_the_link_many_times_does_not_consume_it() -> Result<()> {
         .await?;
         assert_eq!(json.status, 200);
     }
-    let stored = app.store.find_token(&ResetToken::parse(&token).map_err(|e| anyhow!(e))?.hash()).await?;
+    let stored = app
+        .store
+        .find_token(&ResetToken::parse(&token).map_err(|e| anyhow!(e))?.hash())
+        .await?;
     assert_eq!(stored.and_then(|t| t.used_at), None);
     Ok(())
 }
@@ -207,7 +260,12 @@ async fn app_without_database() -> Result<App> {
         app.settings.reset_tokens_table.clone(),
         app.settings.rate_limits_table.clone(),
     );
-    Ok(App::new(app.settings.clone(), Arc::new(store), app.mailer.clone(), app.clock.clone()))
+    Ok(App::new(
+        app.settings.clone(),
+        Arc::new(store),
+        app.mailer.clone(),
+        app.clock.clone(),
+    ))
 }
 
 #[tokio::test]
@@ -218,17 +276,45 @@ async fn malformed_input_is_refused_before_any_database_call_or_hash() -> Result
     let megabyte = "Aa1".repeat(350_000);
     let oversize = "x".repeat(17 * 1024);
     let cases: Vec<(Function, EventBuilder, u16)> = vec![
-        (Function::VerifyToken, EventBuilder::get(&format!("/password-reset/confirm?token={long_token}")), 400),
-        (Function::VerifyToken, EventBuilder::get("/password-reset/confirm?token=%2B%2B%2B"), 400),
-        (Function::VerifyToken, EventBuilder::get(&format!("/password-reset/confirm?token={}", "*".repeat(43))), 400),
-        (Function::RequestReset, EventBuilder::form("/password-reset", &[("username", &long_username)]), 400),
-        (Function::RequestReset, EventBuilder::form("/password-reset", &[("username", "ab\0cdefg")]), 400),
-        (Function::RequestReset, EventBuilder::form("/password-reset", &[("username", &oversize)]), 413),
+        (
+            Function::VerifyToken,
+            EventBuilder::get(&format!("/password-reset/confirm?token={long_token}")),
+            400,
+        ),
+        (
+            Function::VerifyToken,
+            EventBuilder::get("/password-reset/confirm?token=%2B%2B%2B"),
+            400,
+        ),
+        (
+            Function::VerifyToken,
+            EventBuilder::get(&format!("/password-reset/confirm?token={}", "*".repeat(43))),
+            400,
+        ),
+        (
+            Function::RequestReset,
+            EventBuilder::form("/password-reset", &[("username", &long_username)]),
+            400,
+        ),
+        (
+            Function::RequestReset,
+            EventBuilder::form("/password-reset", &[("username", "ab\0cdefg")]),
+            400,
+        ),
+        (
+            Function::RequestReset,
+            EventBuilder::form("/password-reset", &[("username", &oversize)]),
+            413,
+        ),
         (
             Function::ChangePassword,
             EventBuilder::form(
                 "/password-reset/complete",
-                &[("token", &"A".repeat(43)), ("new_password", &megabyte), ("new_password_confirmation", &megabyte)],
+                &[
+                    ("token", &"A".repeat(43)),
+                    ("new_password", &megabyte),
+                    ("new_password_confirmation", &megabyte),
+                ],
             ),
             413,
         ),
@@ -242,30 +328,48 @@ async fn malformed_input_is_refused_before_any_database_call_or_hash() -> Result
         ),
         (
             Function::RequestReset,
-            EventBuilder::new("POST", "/password-reset").header("content-type", "application/x-www-form-urlencoded").body("username=ex\u{0}00000"),
+            EventBuilder::new("POST", "/password-reset")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("username=ex\u{0}00000"),
             400,
         ),
         (
             Function::RequestReset,
-            EventBuilder::new("POST", "/api/password-reset/request").header("content-type", "application/json").body("{\"username\":"),
+            EventBuilder::new("POST", "/api/password-reset/request")
+                .header("content-type", "application/json")
+                .body("{\"username\":"),
             400,
         ),
         (
             Function::RequestReset,
-            EventBuilder::new("POST", "/api/password-reset/request").header("content-type", "text/plain").body("ex000000"),
+            EventBuilder::new("POST", "/api/password-reset/request")
+                .header("content-type", "text/plain")
+                .body("ex000000"),
             415,
         ),
     ];
     for (function, event, status) in cases {
         let started = Instant::now();
         let answer = invoke(&app, function, event).await?;
-        assert_eq!(answer.status, status, "{}", answer.body.chars().take(200).collect::<String>());
-        assert!(started.elapsed() < Duration::from_secs(1), "refused slowly: was the database or hasher involved?");
+        assert_eq!(
+            answer.status,
+            status,
+            "{}",
+            answer.body.chars().take(200).collect::<String>()
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "refused slowly: was the database or hasher involved?"
+        );
     }
     // The control: a well-formed unknown token does reach the (unreachable) database.
     let unknown = ResetToken::generate()?.to_url_safe();
-    let answer =
-        invoke(&app, Function::VerifyToken, EventBuilder::get(&format!("/password-reset/confirm?token={unknown}"))).await?;
+    let answer = invoke(
+        &app,
+        Function::VerifyToken,
+        EventBuilder::get(&format!("/password-reset/confirm?token={unknown}")),
+    )
+    .await?;
     assert_eq!(answer.status, 503);
     Ok(())
 }
@@ -298,28 +402,67 @@ async fn the_mailed_link_ignores_host_and_forwarded_host() -> Result<()> {
     assert_eq!(invoke(&app, Function::RequestReset, event).await?.status, 200);
     let mail = wait_for_mails(user.email.as_str(), 1).await?.remove(0);
     let link = mail.link().ok_or_else(|| anyhow!("no link"))?;
-    assert!(link.starts_with(&format!("{}/password-reset/confirm?token=", app.settings.public_base_url)), "{link}");
+    assert!(
+        link.starts_with(&format!(
+            "{}/password-reset/confirm?token=",
+            app.settings.public_base_url
+        )),
+        "{link}"
+    );
     assert!(!mail.text().contains("evil.example") && !mail.body.html.unwrap_or_default().contains("evil.example"));
     Ok(())
 }
+
+/// A form route and the fields it posts.
+type FormPost<'a> = (Function, &'a str, Vec<(&'a str, &'a str)>);
 
 #[tokio::test]
 async fn cross_site_posts_are_refused_on_every_form() -> Result<()> {
     let app = local_app().await?;
     let origin = app.settings.public_base_url.clone();
     let token = "A".repeat(43);
-    let posts: Vec<(Function, &str, Vec<(&str, &str)>)> = vec![
-        (Function::RequestReset, "/password-reset", vec![("username", "ex000000")]),
-        (Function::VerifyToken, "/password-reset/confirm", vec![("token", &token)]),
-        (Function::ChangePassword, "/password-reset/complete", vec![("token", &token), ("new_password", "x"), ("new_password_confirmation", "x")]),
+    let posts: Vec<FormPost> = vec![
+        (
+            Function::RequestReset,
+            "/password-reset",
+            vec![("username", "ex000000")],
+        ),
+        (
+            Function::VerifyToken,
+            "/password-reset/confirm",
+            vec![("token", &token)],
+        ),
+        (
+            Function::ChangePassword,
+            "/password-reset/complete",
+            vec![
+                ("token", &token),
+                ("new_password", "x"),
+                ("new_password_confirmation", "x"),
+            ],
+        ),
     ];
     for (function, path, fields) in posts {
         let foreign = EventBuilder::form(path, &fields).header("origin", "https://evil.example");
-        assert_eq!(invoke(&app, function, foreign).await?.status, 403, "{path} with a foreign Origin");
+        assert_eq!(
+            invoke(&app, function, foreign).await?.status,
+            403,
+            "{path} with a foreign Origin"
+        );
         let cross_site = EventBuilder::form(path, &fields).header("sec-fetch-site", "cross-site");
-        assert_eq!(invoke(&app, function, cross_site).await?.status, 403, "{path} with Sec-Fetch-Site: cross-site");
-        let same = EventBuilder::form(path, &fields).header("origin", &origin).header("sec-fetch-site", "same-origin");
-        assert_ne!(invoke(&app, function, same).await?.status, 403, "{path} from our own origin");
+        assert_eq!(
+            invoke(&app, function, cross_site).await?.status,
+            403,
+            "{path} with Sec-Fetch-Site: cross-site"
+        );
+        let same = EventBuilder::form(path, &fields)
+            .header("origin", &origin)
+            .header("sec-fetch-site", "same-origin");
+        assert_ne!(
+            invoke(&app, function, same).await?.status,
+            403,
+            "{path} from our own origin"
+        );
     }
     Ok(())
 }
@@ -331,17 +474,38 @@ async fn pages_carry_no_inline_script_or_style() -> Result<()> {
     let token = request_link(&app, &user).await?;
     let pages = [
         invoke(&app, Function::RequestReset, EventBuilder::get("/password-reset")).await?,
-        invoke(&app, Function::RequestReset, EventBuilder::form("/password-reset", &[("username", "abc")])).await?,
-        invoke(&app, Function::VerifyToken, EventBuilder::get(&format!("/password-reset/confirm?token={token}"))).await?,
-        invoke(&app, Function::VerifyToken, EventBuilder::form("/password-reset/confirm", &[("token", &token)])).await?,
+        invoke(
+            &app,
+            Function::RequestReset,
+            EventBuilder::form("/password-reset", &[("username", "abc")]),
+        )
+        .await?,
+        invoke(
+            &app,
+            Function::VerifyToken,
+            EventBuilder::get(&format!("/password-reset/confirm?token={token}")),
+        )
+        .await?,
+        invoke(
+            &app,
+            Function::VerifyToken,
+            EventBuilder::form("/password-reset/confirm", &[("token", &token)]),
+        )
+        .await?,
     ];
     for page in pages {
         assert_eq!(page.header("referrer-policy"), Some("no-referrer"));
         for script in page.body.split("<script").skip(1) {
             assert!(script.trim_start().starts_with("src="), "inline script found");
         }
-        assert!(!page.body.contains(" style=\"") && !page.body.contains("<style"), "inline style found");
-        assert!(!page.body.contains(" on") || !page.body.contains("onclick="), "inline handler found");
+        assert!(
+            !page.body.contains(" style=\"") && !page.body.contains("<style"),
+            "inline style found"
+        );
+        assert!(
+            !page.body.contains(" on") || !page.body.contains("onclick="),
+            "inline handler found"
+        );
     }
     Ok(())
 }

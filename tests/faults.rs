@@ -50,11 +50,17 @@ impl OwnStack {
 
     fn pid(&self, service: &str) -> Result<String> {
         let path: PathBuf = Self::root().join(format!(".local/{}/{service}.pid", self.name));
-        Ok(std::fs::read_to_string(&path).with_context(|| path.display().to_string())?.trim().to_owned())
+        Ok(std::fs::read_to_string(&path)
+            .with_context(|| path.display().to_string())?
+            .trim()
+            .to_owned())
     }
 
     fn signal(&self, service: &str, signal: &str) -> Result<()> {
-        let status = Command::new("kill").arg(format!("-{signal}")).arg(self.pid(service)?).status()?;
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid(service)?)
+            .status()?;
         if !status.success() {
             bail!("kill -{signal} {service} failed");
         }
@@ -88,7 +94,9 @@ impl OwnStack {
                 .build(),
         );
         let ses = aws_sdk_sesv2::Client::from_conf(
-            aws_sdk_sesv2::config::Builder::from(&shared).endpoint_url(format!("http://127.0.0.1:{}", self.ses_port)).build(),
+            aws_sdk_sesv2::config::Builder::from(&shared)
+                .endpoint_url(format!("http://127.0.0.1:{}", self.ses_port))
+                .build(),
         );
         let settings = base.settings.clone();
         let store = DynamoStore::new(
@@ -98,17 +106,30 @@ impl OwnStack {
             settings.rate_limits_table.clone(),
         );
         let mailer = SesMailer::new(ses, settings.sender_address.clone(), None);
-        Ok(App::new(settings, Arc::new(store), Arc::new(mailer), Arc::new(SystemClock)))
+        Ok(App::new(
+            settings,
+            Arc::new(store),
+            Arc::new(mailer),
+            Arc::new(SystemClock),
+        ))
     }
 
     async fn mails_to(&self, address: &str) -> Result<usize> {
-        let store: serde_json::Value =
-            reqwest::get(format!("http://127.0.0.1:{}/store", self.ses_port)).await?.json().await?;
+        let store: serde_json::Value = reqwest::get(format!("http://127.0.0.1:{}/store", self.ses_port))
+            .await?
+            .json()
+            .await?;
         Ok(store["emails"]
             .as_array()
             .into_iter()
             .flatten()
-            .filter(|m| m["destination"]["to"].as_array().into_iter().flatten().any(|to| to == address))
+            .filter(|m| {
+                m["destination"]["to"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|to| to == address)
+            })
             .count())
     }
 
@@ -123,17 +144,25 @@ impl OwnStack {
     }
 
     async fn latest_token(&self, address: &str) -> Result<String> {
-        let store: serde_json::Value =
-            reqwest::get(format!("http://127.0.0.1:{}/store", self.ses_port)).await?.json().await?;
+        let store: serde_json::Value = reqwest::get(format!("http://127.0.0.1:{}/store", self.ses_port))
+            .await?
+            .json()
+            .await?;
         store["emails"]
             .as_array()
             .into_iter()
             .flatten()
-            .filter(|m| m["destination"]["to"].as_array().into_iter().flatten().any(|to| to == address))
+            .filter(|m| {
+                m["destination"]["to"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|to| to == address)
+            })
             .filter_map(|m| m["body"]["text"].as_str())
             .filter_map(|text| text.split("token=").nth(1))
             .filter_map(|rest| rest.split_whitespace().next())
-            .last()
+            .next_back()
             .map(str::to_owned)
             .ok_or_else(|| anyhow!("no link for {address}"))
     }
@@ -165,16 +194,38 @@ async fn new_user(app: &App) -> Result<User> {
 fn every_endpoint(token: &str, username: &str) -> Vec<(Function, EventBuilder)> {
     let good = "Kanagawa2026x";
     vec![
-        (Function::RequestReset, EventBuilder::form("/password-reset", &[("username", username)])),
-        (Function::RequestReset, EventBuilder::json("/api/password-reset/request", serde_json::json!({ "username": username }))),
-        (Function::VerifyToken, EventBuilder::get(&format!("/password-reset/confirm?token={token}"))),
-        (Function::VerifyToken, EventBuilder::form("/password-reset/confirm", &[("token", token)])),
-        (Function::VerifyToken, EventBuilder::json("/api/password-reset/verify", serde_json::json!({ "token": token }))),
+        (
+            Function::RequestReset,
+            EventBuilder::form("/password-reset", &[("username", username)]),
+        ),
+        (
+            Function::RequestReset,
+            EventBuilder::json(
+                "/api/password-reset/request",
+                serde_json::json!({ "username": username }),
+            ),
+        ),
+        (
+            Function::VerifyToken,
+            EventBuilder::get(&format!("/password-reset/confirm?token={token}")),
+        ),
+        (
+            Function::VerifyToken,
+            EventBuilder::form("/password-reset/confirm", &[("token", token)]),
+        ),
+        (
+            Function::VerifyToken,
+            EventBuilder::json("/api/password-reset/verify", serde_json::json!({ "token": token })),
+        ),
         (
             Function::ChangePassword,
             EventBuilder::form(
                 "/password-reset/complete",
-                &[("token", token), ("new_password", good), ("new_password_confirmation", good)],
+                &[
+                    ("token", token),
+                    ("new_password", good),
+                    ("new_password_confirmation", good),
+                ],
             ),
         ),
         (
@@ -199,8 +250,16 @@ async fn assert_all_unavailable(app: &Arc<App>, token: &str, username: &str) -> 
     }
     while let Some(result) = calls.join_next().await {
         let (answer, elapsed) = result??;
-        assert_eq!(answer.status, 503, "{}", answer.body.chars().take(300).collect::<String>());
-        assert!(elapsed < FUNCTION_TIMEOUT, "answered after {elapsed:?}, beyond the function timeout");
+        assert_eq!(
+            answer.status,
+            503,
+            "{}",
+            answer.body.chars().take(300).collect::<String>()
+        );
+        assert!(
+            elapsed < FUNCTION_TIMEOUT,
+            "answered after {elapsed:?}, beyond the function timeout"
+        );
         assert!(answer.header("retry-after").is_some());
         if answer.header("content-type") == Some("application/json") {
             assert_eq!(answer.json()?["error"], "service_unavailable");
@@ -215,15 +274,35 @@ async fn assert_all_unavailable(app: &Arc<App>, token: &str, username: &str) -> 
 /// The token is used exactly when the password changed: never one without the other.
 async fn assert_consistent(app: &App, user: &User, token: &str) -> Result<bool> {
     let hash = ResetToken::parse(token).map_err(|e| anyhow!(e))?.hash();
-    let used = app.store.find_token(&hash).await?.ok_or_else(|| anyhow!("token vanished"))?.used_at.is_some();
-    let changed = app.store.find_user(&user.username).await?.ok_or_else(|| anyhow!("user vanished"))?.password_changed_at.is_some();
-    assert_eq!(used, changed, "half-written state: token used = {used}, password changed = {changed}");
+    let used = app
+        .store
+        .find_token(&hash)
+        .await?
+        .ok_or_else(|| anyhow!("token vanished"))?
+        .used_at
+        .is_some();
+    let changed = app
+        .store
+        .find_user(&user.username)
+        .await?
+        .ok_or_else(|| anyhow!("user vanished"))?
+        .password_changed_at
+        .is_some();
+    assert_eq!(
+        used, changed,
+        "half-written state: token used = {used}, password changed = {changed}"
+    );
     Ok(used)
 }
 
 #[tokio::test]
 async fn outages_of_dynamodb_and_ses() -> Result<()> {
-    let port = |name: &str, default: u16| std::env::var(name).ok().and_then(|p| p.parse::<u16>().ok()).unwrap_or(default);
+    let port = |name: &str, default: u16| {
+        std::env::var(name)
+            .ok()
+            .and_then(|p| p.parse::<u16>().ok())
+            .unwrap_or(default)
+    };
     let stack = OwnStack {
         name: format!("faults-{}", port("DYNAMODB_PORT", 8100)),
         dynamodb_port: port("DYNAMODB_PORT", 8100) + 20,
@@ -236,7 +315,16 @@ async fn outages_of_dynamodb_and_ses() -> Result<()> {
 
     // --- DynamoDB frozen: every endpoint 503 in time, nothing half-written ---
     let user = new_user(&app).await?;
-    assert_eq!(invoke(&app, Function::RequestReset, EventBuilder::form("/password-reset", &[("username", user.username.as_str())])).await?.status, 200);
+    assert_eq!(
+        invoke(
+            &app,
+            Function::RequestReset,
+            EventBuilder::form("/password-reset", &[("username", user.username.as_str())])
+        )
+        .await?
+        .status,
+        200
+    );
     stack.wait_for_mails(user.email.as_str(), 1).await?;
     let token = stack.latest_token(user.email.as_str()).await?;
 
@@ -260,26 +348,54 @@ async fn outages_of_dynamodb_and_ses() -> Result<()> {
     stack.script("start-dynamodb")?;
     stack.create_tables(&app).await?;
     let fresh = new_user(&app).await?;
-    let answer = invoke(&app, Function::RequestReset, EventBuilder::form("/password-reset", &[("username", fresh.username.as_str())])).await?;
+    let answer = invoke(
+        &app,
+        Function::RequestReset,
+        EventBuilder::form("/password-reset", &[("username", fresh.username.as_str())]),
+    )
+    .await?;
     assert_eq!(answer.status, 200);
     stack.wait_for_mails(fresh.email.as_str(), 1).await?;
 
     // --- SES frozen: the same generic page; asking again once it is back delivers ---
-    let unknown_page = invoke(&app, Function::RequestReset, EventBuilder::form("/password-reset", &[("username", random_username().as_str())])).await?;
+    let unknown_page = invoke(
+        &app,
+        Function::RequestReset,
+        EventBuilder::form("/password-reset", &[("username", random_username().as_str())]),
+    )
+    .await?;
     let quiet = new_user(&app).await?;
     stack.signal("ses", "STOP")?;
     let started = Instant::now();
-    let during = invoke(&app, Function::RequestReset, EventBuilder::form("/password-reset", &[("username", quiet.username.as_str())])).await?;
+    let during = invoke(
+        &app,
+        Function::RequestReset,
+        EventBuilder::form("/password-reset", &[("username", quiet.username.as_str())]),
+    )
+    .await?;
     assert!(started.elapsed() < FUNCTION_TIMEOUT);
     stack.signal("ses", "CONT")?;
     assert_eq!(during.status, 200);
     assert_eq!(
         during.body.replace(quiet.username.as_str(), "USER"),
-        unknown_page.body.replace(unknown_page.body.split("<code>").nth(1).and_then(|s| s.split("</code>").next()).unwrap_or("-"), "USER"),
+        unknown_page.body.replace(
+            unknown_page
+                .body
+                .split("<code>")
+                .nth(1)
+                .and_then(|s| s.split("</code>").next())
+                .unwrap_or("-"),
+            "USER"
+        ),
         "an SES outage shows the generic page"
     );
     let before = stack.mails_to(quiet.email.as_str()).await?;
-    let again = invoke(&app, Function::RequestReset, EventBuilder::form("/password-reset", &[("username", quiet.username.as_str())])).await?;
+    let again = invoke(
+        &app,
+        Function::RequestReset,
+        EventBuilder::form("/password-reset", &[("username", quiet.username.as_str())]),
+    )
+    .await?;
     assert_eq!(again.status, 200);
     stack.wait_for_mails(quiet.email.as_str(), before + 1).await?;
     Ok(())

@@ -60,13 +60,23 @@ async fn the_whole_flow_logs_outcomes_and_no_secrets() -> Result<()> {
     let bad = "Short1";
     let good = "Kanagawa2026x";
     let events = [
-        (Function::VerifyToken, EventBuilder::get(&format!("/password-reset/confirm?token={token}"))),
-        (Function::VerifyToken, EventBuilder::form("/password-reset/confirm", &[("token", &token)])),
+        (
+            Function::VerifyToken,
+            EventBuilder::get(&format!("/password-reset/confirm?token={token}")),
+        ),
+        (
+            Function::VerifyToken,
+            EventBuilder::form("/password-reset/confirm", &[("token", &token)]),
+        ),
         (
             Function::ChangePassword,
             EventBuilder::form(
                 "/password-reset/complete",
-                &[("token", &token), ("new_password", bad), ("new_password_confirmation", "Mismatch2026x")],
+                &[
+                    ("token", &token),
+                    ("new_password", bad),
+                    ("new_password_confirmation", "Mismatch2026x"),
+                ],
             ),
         ),
         (
@@ -76,7 +86,10 @@ async fn the_whole_flow_logs_outcomes_and_no_secrets() -> Result<()> {
                 json!({ "token": token, "new_password": good, "new_password_confirmation": good }),
             ),
         ),
-        (Function::VerifyToken, EventBuilder::get(&format!("/password-reset/confirm?token={token}"))),
+        (
+            Function::VerifyToken,
+            EventBuilder::get(&format!("/password-reset/confirm?token={token}")),
+        ),
     ];
     for (function, event) in events {
         invoke(&app, function, event).await?;
@@ -98,11 +111,27 @@ async fn the_whole_flow_logs_outcomes_and_no_secrets() -> Result<()> {
             assert!(!fields[key].is_null(), "request line lacks {key}: {entry}");
         }
     }
-    let outcomes: Vec<&str> = requests.iter().filter_map(|e| e["fields"]["outcome"].as_str()).collect();
-    for expected in ["accepted", "link_valid", "password_form", "password_rejected", "password_changed", "invalid_or_expired_link"] {
+    let outcomes: Vec<&str> = requests
+        .iter()
+        .filter_map(|e| e["fields"]["outcome"].as_str())
+        .collect();
+    for expected in [
+        "accepted",
+        "link_valid",
+        "password_form",
+        "password_rejected",
+        "password_changed",
+        "invalid_or_expired_link",
+    ] {
         assert!(outcomes.contains(&expected), "no {expected} in {outcomes:?}");
     }
-    let secrets = vec![token.clone(), good.to_owned(), bad.to_owned(), "Mismatch2026x".to_owned(), user.email.as_str().to_owned()];
+    let secrets = vec![
+        token.clone(),
+        good.to_owned(),
+        bad.to_owned(),
+        "Mismatch2026x".to_owned(),
+        user.email.as_str().to_owned(),
+    ];
     assert_no_secrets(&lines, &secrets, "in-process log");
     Ok(())
 }
@@ -123,19 +152,38 @@ async fn the_functions_under_cargo_lambda_watch_log_no_secrets() -> Result<()> {
         .form(&[("username", user.username.as_str())])
         .send()
         .await?;
-    let token = wait_for_mails(user.email.as_str(), 1).await?[0].token().ok_or_else(|| anyhow!("no token"))?;
+    let token = wait_for_mails(user.email.as_str(), 1).await?[0]
+        .token()
+        .ok_or_else(|| anyhow!("no token"))?;
     let good = "Shizuoka2026x";
-    client.get(format!("{base}/password-reset/confirm?token={token}")).send().await?;
+    client
+        .get(format!("{base}/password-reset/confirm?token={token}"))
+        .send()
+        .await?;
     let done = client
         .post(format!("{base}/password-reset/complete"))
         .header("origin", &origin)
-        .form(&[("token", token.as_str()), ("new_password", good), ("new_password_confirmation", good)])
+        .form(&[
+            ("token", token.as_str()),
+            ("new_password", good),
+            ("new_password_confirmation", good),
+        ])
         .send()
         .await?;
     assert_eq!(done.status(), 200);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let lines: Vec<String> = std::fs::read_to_string(&watch_log)?.lines().map(str::to_owned).collect();
-    assert!(lines.iter().any(|l| l.contains("password_changed")), "the watch log holds the functions' lines");
-    assert_no_secrets(&lines, &[token, good.to_owned(), user.email.as_str().to_owned()], "cargo lambda watch log");
+    let lines: Vec<String> = std::fs::read_to_string(&watch_log)?
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert!(
+        lines.iter().any(|l| l.contains("password_changed")),
+        "the watch log holds the functions' lines"
+    );
+    assert_no_secrets(
+        &lines,
+        &[token, good.to_owned(), user.email.as_str().to_owned()],
+        "cargo lambda watch log",
+    );
     Ok(())
 }

@@ -11,7 +11,12 @@ use reset_core::web::incoming::{Incoming, MAX_BODY_BYTES};
 use serde::Deserialize;
 
 fn any_text() -> impl Strategy<Value = String> {
-    prop_oneof![any::<String>(), "[ -~]{0,64}", "[a-zA-Z0-9ａ-ｚＡ-Ｚ０-９　 ]{0,16}", "\\PC{0,200}",]
+    prop_oneof![
+        any::<String>(),
+        "[ -~]{0,64}",
+        "[a-zA-Z0-9ａ-ｚＡ-Ｚ０-９　 ]{0,16}",
+        "\\PC{0,200}",
+    ]
 }
 
 proptest! {
