@@ -39,7 +39,8 @@ fn layout(ctx: &PageContext<'_>, title: &str, with_script: bool, content: Markup
             body {
                 header class="site-header" {
                     span class="service-name" { (ctx.service_name) }
-                    a class="language-switch" href=(ctx.switch_language_href) lang=(if ctx.language == Language::Ja { "en" } else { "ja" }) {
+                    @let other = if ctx.language == Language::Ja { "en" } else { "ja" };
+                    a class="language-switch" href=(ctx.switch_language_href) lang=(other) hreflang=(other) {
                         (ctx.texts.other_language_label)
                     }
                 }
@@ -62,13 +63,15 @@ pub fn request_form(ctx: &PageContext<'_>, typed: Option<&str>, error: Option<&U
     let t = ctx.texts;
     let content = html! {
         @if let Some(error) = error {
-            div class="error-summary" id="error-summary" role="alert" tabindex="-1" {
+            // `autofocus` moves focus here without JavaScript too.
+            div class="error-summary" id="error-summary" role="alert" tabindex="-1" autofocus {
                 h2 { (t.errors_title) }
                 ul { li { a href="#username" { (username_error_text(error, ctx.language)) } } }
             }
         }
         p { (t.request_lead) }
-        form method="post" action=(ctx.href("/password-reset")) class="form" {
+        form method="post" action=(ctx.href("/password-reset")) class="form" id="request-form"
+            data-folded=(t.username_folded_live) {
             div class="field" {
                 label for="username" { (t.username_label) }
                 p class="hint" id="username-hint" { (t.username_hint) }
@@ -80,6 +83,8 @@ pub fn request_form(ctx: &PageContext<'_>, typed: Option<&str>, error: Option<&U
                     aria-describedby=(if error.is_some() { "username-hint username-error" } else { "username-hint" })
                     aria-invalid=(if error.is_some() { "true" } else { "false" })
                     value=(typed.unwrap_or_default());
+                // Filled by policy.js when full-width input will be folded.
+                p class="note folded" id="username-folded" aria-live="polite" {}
             }
             button type="submit" class="button" { (t.request_button) }
         }
@@ -147,49 +152,78 @@ const CHECKLIST: [PasswordRule; 7] = [
 
 pub fn password_form(ctx: &PageContext<'_>, token: &str, username: Option<&str>, failing: &[PasswordRule]) -> Markup {
     let t = ctx.texts;
+    let submitted = !failing.is_empty();
+    let confirmation_failed = failing.contains(&PasswordRule::ConfirmationMatches);
     let content = html! {
-        @if !failing.is_empty() {
-            div class="error-summary" id="error-summary" role="alert" tabindex="-1" {
+        @if submitted {
+            // `autofocus` moves focus here without JavaScript too.
+            div class="error-summary" id="error-summary" role="alert" tabindex="-1" autofocus {
                 h2 { (t.errors_title) }
-                ul { @for rule in failing { li { a href="#new_password" { (rule_text(*rule, ctx.language)) } } } }
+                ul {
+                    @for rule in failing {
+                        @let target = if *rule == PasswordRule::ConfirmationMatches { "#new_password_confirmation" } else { "#new_password" };
+                        li { a href=(target) { (rule_text(*rule, ctx.language)) } }
+                    }
+                }
             }
         }
+        p { (t.password_lead) }
         form method="post" action=(ctx.href("/password-reset/complete")) class="form" id="password-form"
             data-username=(username.unwrap_or_default()) {
             input type="hidden" name="token" value=(token);
+            @if let Some(username) = username {
+                // For password managers: which account this new password belongs to. Not sent.
+                input type="text" autocomplete="username" value=(username) hidden readonly;
+            }
             div class="field" {
                 label for="new_password" { (t.new_password_label) }
                 input id="new_password" name="new_password" type="password" autocomplete="new-password"
                     required maxlength="128" aria-describedby="policy-rules caps-lock-warning"
-                    aria-invalid=(if failing.is_empty() { "false" } else { "true" });
+                    passwordrules="minlength: 8; maxlength: 128; required: upper; required: lower; required: digit; allowed: ascii-printable;"
+                    autocapitalize="none" spellcheck="false"
+                    aria-invalid=(if submitted && !(failing.len() == 1 && confirmation_failed) { "true" } else { "false" });
             }
             div class="field" {
                 label for="new_password_confirmation" { (t.confirm_password_label) }
                 input id="new_password_confirmation" name="new_password_confirmation" type="password"
-                    autocomplete="new-password" required maxlength="128" aria-describedby="policy-rules caps-lock-warning";
+                    autocomplete="new-password" required maxlength="128" aria-describedby="policy-rules caps-lock-warning"
+                    autocapitalize="none" spellcheck="false"
+                    aria-invalid=(if confirmation_failed { "true" } else { "false" });
             }
-            div class="field inline" {
-                input id="show-password" type="checkbox" hidden;
-                label for="show-password" hidden { (t.show_password) }
+            // Work only with policy.js, which shows them; their space is kept so nothing moves.
+            div class="password-tools js-only" {
+                div class="field inline" {
+                    input id="show-password" type="checkbox" aria-controls="new_password new_password_confirmation";
+                    label for="show-password" { (t.show_password) }
+                }
+                p id="caps-lock-warning" class="warning" role="status" aria-live="polite" data-message=(t.caps_lock_on) {}
             }
-            p id="caps-lock-warning" class="warning" role="status" aria-live="polite" {}
             section id="policy-rules" class="rules" aria-labelledby="rules-title" {
                 h2 id="rules-title" { (t.rules_title) }
-                ul id="policy-checklist" aria-live="polite" data-met=(t.rule_met) data-unmet=(t.rule_unmet) data-caps=(t.caps_lock_on) {
+                ul id="policy-checklist" aria-live="polite" data-met=(t.rule_met) data-unmet=(t.rule_unmet) {
                     @for rule in CHECKLIST {
-                        @let failed = failing.contains(&rule);
-                        li data-rule=(rule.code()) class=(if failed { "rule unmet" } else { "rule" }) {
+                        // Before a submission nothing is known: a neutral mark until policy.js
+                        // checks what is typed. After one, the state of what was submitted.
+                        @let state = if !submitted { "rule" } else if failing.contains(&rule) { "rule unmet" } else { "rule met" };
+                        li data-rule=(rule.code()) class=(state) aria-atomic="true" {
                             span class="rule-text" { (rule_text(rule, ctx.language)) }
                             " "
-                            span class="rule-state" { @if failed { (t.rule_unmet) } }
+                            span class="rule-state" {
+                                @if submitted { (if failing.contains(&rule) { t.rule_unmet } else { t.rule_met }) }
+                            }
                         }
                     }
-                    li data-rule=(PasswordRule::NotCommon.code()) class=(if failing.contains(&PasswordRule::NotCommon) { "rule unmet server-only" } else { "rule server-only" }) {
-                        span class="rule-text" { (rule_text(PasswordRule::NotCommon, ctx.language)) }
-                    }
+                }
+                @let common_failed = failing.contains(&PasswordRule::NotCommon);
+                p class=(if common_failed { "rule-note unmet" } else { "rule-note" }) data-rule=(PasswordRule::NotCommon.code()) {
+                    @if common_failed { span class="rule-state" { (t.rule_unmet) } " " }
+                    (rule_text(PasswordRule::NotCommon, ctx.language)) (t.rule_checked_on_submit)
                 }
             }
-            button type="submit" class="button" id="change-password-button" { (t.change_button) }
+            p id="button-hint" class="button-hint" data-remaining=(t.button_hint_remaining) data-ready=(t.button_hint_ready) {
+                (t.button_hint)
+            }
+            button type="submit" class="button" id="change-password-button" aria-describedby="button-hint" { (t.change_button) }
         }
     };
     layout(ctx, t.password_title, true, content)
