@@ -69,6 +69,7 @@ async fn unknown_disabled_known_and_rate_limited_get_byte_identical_pages_no_fas
         email: email.clone(),
         password_hash: None,
         password_changed_at: None,
+        email_changed_at: None,
         status: AccountStatus::Disabled,
         language: Language::Ja,
         created_at: SystemClock.now().as_millis(),

@@ -174,6 +174,7 @@ async fn an_imported_account_sets_its_first_password_through_the_reset_flow() ->
         email: Email::parse(address).map_err(|e| anyhow!(e))?,
         password_hash: None,
         password_changed_at: None,
+        email_changed_at: None,
         status: AccountStatus::Active,
         language: Language::En,
         created_at: 0,

@@ -324,3 +324,53 @@ async fn the_cli_binary_changes_shows_and_audits() -> Result<()> {
     assert_eq!(String::from_utf8_lossy(&unchanged.stdout).lines().count(), 3);
     Ok(())
 }
+
+#[tokio::test]
+async fn links_mailed_to_the_old_address_die_when_an_administrator_changes_it() -> Result<()> {
+    let app = local_app().await?;
+    let accounts = Accounts::from_env().await?;
+    let user = create_user(&app, Language::Ja).await?;
+    let old_link = request_link(&app, &user).await?;
+    let confirm = |token: &str| EventBuilder::get(&format!("/password-reset/confirm?token={token}"));
+    assert_eq!(
+        invoke(&app, Function::VerifyToken, confirm(&old_link)).await?.status,
+        200
+    );
+
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let new_address = email(&format!("{}.moved@hospital.example.jp", user.username))?;
+    accounts
+        .set_email(&user.username, &new_address, &change("address abolished")?)
+        .await?;
+
+    // Whoever still reads the old mailbox can no longer use its link, in either step.
+    assert_eq!(
+        invoke(&app, Function::VerifyToken, confirm(&old_link)).await?.status,
+        400
+    );
+    let good = "Kanagawa2026x";
+    let change_attempt = EventBuilder::form(
+        "/password-reset/complete",
+        &[
+            ("token", old_link.as_str()),
+            ("new_password", good),
+            ("new_password_confirmation", good),
+        ],
+    );
+    assert_eq!(
+        invoke(&app, Function::ChangePassword, change_attempt).await?.status,
+        400
+    );
+
+    // A link mailed to the new address works.
+    let moved = password_reset_tests::reset_core::domain::User {
+        email: new_address,
+        ..user.clone()
+    };
+    let new_link = request_link(&app, &moved).await?;
+    assert_eq!(
+        invoke(&app, Function::VerifyToken, confirm(&new_link)).await?.status,
+        200
+    );
+    Ok(())
+}

@@ -43,6 +43,7 @@ async fn every_event_file_gets_its_documented_answer() -> Result<()> {
         email: Email::parse("ex000000@example.jp").map_err(|e| anyhow!(e))?,
         password_hash: None,
         password_changed_at: None,
+        email_changed_at: None,
         status: AccountStatus::Active,
         language: Language::Ja,
         created_at: SystemClock.now().as_millis(),

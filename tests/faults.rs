@@ -183,6 +183,7 @@ async fn new_user(app: &App) -> Result<User> {
         username,
         password_hash: None,
         password_changed_at: None,
+        email_changed_at: None,
         status: Default::default(),
         language: Language::Ja,
         created_at: SystemClock.now().as_millis(),

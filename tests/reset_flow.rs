@@ -142,6 +142,7 @@ async fn unknown_disabled_and_known_usernames_get_the_same_page() -> Result<()> 
             email,
             password_hash: None,
             password_changed_at: None,
+            email_changed_at: None,
             status: password_reset_tests::reset_core::domain::AccountStatus::Active,
             language: Language::Ja,
             created_at: SystemClock.now().as_millis(),

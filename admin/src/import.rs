@@ -352,6 +352,7 @@ pub async fn apply(
                 email: row.email.clone(),
                 password_hash: None,
                 password_changed_at: None,
+                email_changed_at: None,
                 status: AccountStatus::Active,
                 language: row.language,
                 created_at: change.at.as_millis(),

@@ -55,6 +55,7 @@ pub async fn create_user(accounts: &Accounts, new_user: NewUser, change: &Change
         email: new_user.email,
         password_hash,
         password_changed_at: None,
+        email_changed_at: None,
         status: AccountStatus::Active,
         language: new_user.language,
         created_at: change.at.as_millis(),

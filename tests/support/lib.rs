@@ -78,6 +78,7 @@ async fn reset_admin_like_create(
         email,
         password_hash: Some(reset_core::hashing::hash_password_blocking("Initial2026pw")?),
         password_changed_at: None,
+        email_changed_at: None,
         status: reset_core::domain::AccountStatus::Active,
         language,
         created_at: SystemClock.now().as_millis(),

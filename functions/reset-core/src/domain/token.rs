@@ -101,7 +101,7 @@ pub enum TokenRejection {
     Unknown,
     Used,
     Expired,
-    SupersededByPasswordChange,
+    SupersededByAccountChange,
     AccountUnavailable,
 }
 
@@ -111,7 +111,7 @@ impl TokenRejection {
             TokenRejection::Unknown => "unknown",
             TokenRejection::Used => "used",
             TokenRejection::Expired => "expired",
-            TokenRejection::SupersededByPasswordChange => "superseded",
+            TokenRejection::SupersededByAccountChange => "superseded",
             TokenRejection::AccountUnavailable => "account_unavailable",
         }
     }
@@ -129,15 +129,16 @@ impl TokenRecord {
     }
 
     /// The token's own state at `now`; the account's state is checked by the caller.
-    pub fn check_usable(&self, now: Timestamp, password_changed_at: Option<i64>) -> Result<(), TokenRejection> {
+    /// `valid_after` is the account's last password or address change (`User::links_valid_after`).
+    pub fn check_usable(&self, now: Timestamp, valid_after: Option<i64>) -> Result<(), TokenRejection> {
         if self.used_at.is_some() {
             return Err(TokenRejection::Used);
         }
         if now.as_secs() >= self.expires_at {
             return Err(TokenRejection::Expired);
         }
-        if password_changed_at.is_some_and(|changed| self.created_at <= changed) {
-            return Err(TokenRejection::SupersededByPasswordChange);
+        if valid_after.is_some_and(|changed| self.created_at <= changed) {
+            return Err(TokenRejection::SupersededByAccountChange);
         }
         Ok(())
     }
@@ -212,7 +213,7 @@ mod tests {
         assert_eq!(record.check_usable(now, Some(now.as_millis() - 1)), Ok(()));
         assert_eq!(
             record.check_usable(now, Some(now.as_millis())),
-            Err(TokenRejection::SupersededByPasswordChange)
+            Err(TokenRejection::SupersededByAccountChange)
         );
         let used = TokenRecord {
             used_at: Some(now.as_millis()),

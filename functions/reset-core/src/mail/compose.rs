@@ -142,6 +142,7 @@ mod tests {
             email: Email::parse("ex000000@example.jp").unwrap_or_else(|e| panic!("{e}")),
             password_hash: None,
             password_changed_at: None,
+            email_changed_at: None,
             status: AccountStatus::Active,
             language,
             created_at: 0,

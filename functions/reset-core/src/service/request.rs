@@ -130,6 +130,7 @@ mod tests {
             email: Email::parse(&format!("{name}@example.jp")).map_err(|e| e.to_string())?,
             password_hash: None,
             password_changed_at: None,
+            email_changed_at: None,
             status: AccountStatus::Active,
             language: Language::Ja,
             created_at: 0,

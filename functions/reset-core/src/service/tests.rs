@@ -42,6 +42,7 @@ async fn add_user(store: &MemoryStore, name: &str, status: AccountStatus) -> Use
         email: Email::parse(&format!("{name}@example.jp")).unwrap_or_else(|e| panic!("{e}")),
         password_hash: None,
         password_changed_at: None,
+        email_changed_at: None,
         status,
         language: Language::Ja,
         created_at: 0,

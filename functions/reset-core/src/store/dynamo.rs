@@ -112,7 +112,8 @@ impl DynamoStore {
             .update_expression("SET password_hash = :hash, password_changed_at = :now")
             .condition_expression(
                 "attribute_exists(username) AND #status = :active \
-                 AND (attribute_not_exists(password_changed_at) OR password_changed_at < :token_created)",
+                 AND (attribute_not_exists(password_changed_at) OR password_changed_at < :token_created) \
+                 AND (attribute_not_exists(email_changed_at) OR email_changed_at < :token_created)",
             )
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":hash", s(password_hash))

@@ -106,7 +106,7 @@ impl ResetStore for MemoryStore {
             .get(&token.token_hash)
             .is_some_and(|t| t.used_at.is_none() && t.expires_at > now.as_secs());
         let user_ok = state.users.get(&token.username).is_some_and(|u| {
-            u.can_reset_password() && u.password_changed_at.is_none_or(|changed| changed < token.created_at)
+            u.can_reset_password() && u.links_valid_after().is_none_or(|changed| changed < token.created_at)
         });
         if !(token_ok && user_ok) {
             return Err(ConsumeError::TokenNoLongerValid);
