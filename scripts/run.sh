@@ -32,9 +32,12 @@ cat <<INFO
     Mail received  http://127.0.0.1:$SES_PORT/                        (the SES v2 emulator's viewer)
     Demo user      ex000000  ($(echo "$seed_output" | sed -n 's/^initial password: /initial password /p'))
 
-  Administer the local users, e.g.:
-    set -a; . scripts/local.env; set +a
-    AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DYNAMODB_PORT cargo run -q -p reset-admin -- user show ex000000
+  Administer the local users (docs/admin.md), in another terminal:
+    set -a; . scripts/local.env; set +a; export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DYNAMODB_PORT
+    cargo run -q -p reset-admin -- user show ex000000
+    cargo run -q -p reset-admin -- user set-email ex000000 new@example.jp --reason "old address abolished"
+    cargo run -q -p reset-admin -- audit ex000000
+    cargo run -q -p reset-admin -- mail-problems
 
   Ctrl-C stops everything.
 
