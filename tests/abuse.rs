@@ -464,6 +464,23 @@ async fn cross_site_posts_are_refused_on_every_form() -> Result<()> {
             403,
             "{path} from our own origin"
         );
+        // What a browser sends for a same-origin post from a no-referrer page.
+        let null_same = EventBuilder::form(path, &fields)
+            .header("origin", "null")
+            .header("sec-fetch-site", "same-origin");
+        assert_ne!(
+            invoke(&app, function, null_same).await?.status,
+            403,
+            "{path}: Origin null, same-origin"
+        );
+        let null_cross = EventBuilder::form(path, &fields)
+            .header("origin", "null")
+            .header("sec-fetch-site", "cross-site");
+        assert_eq!(
+            invoke(&app, function, null_cross).await?.status,
+            403,
+            "{path}: Origin null, cross-site"
+        );
     }
     Ok(())
 }

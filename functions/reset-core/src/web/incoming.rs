@@ -97,15 +97,18 @@ impl Incoming {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    /// Refuses a state-changing request that a browser says came from another site. Requests
-    /// without `Origin` and `Sec-Fetch-Site` (API clients, old browsers) are let through:
-    /// they carry no ambient credentials for anyone to abuse.
+    /// Refuses a state-changing request that a browser says came from another site.
+    ///
+    /// `Origin: null` is what browsers send for a same-origin form post from a page with
+    /// `Referrer-Policy: no-referrer` (ours), so it proves nothing either way: then
+    /// `Sec-Fetch-Site` decides. Requests with neither (API clients, old browsers) are let
+    /// through: they carry no ambient credentials for anyone to abuse, and every step still
+    /// needs the username's mailbox or the token.
     pub fn ensure_same_origin(&self, public_base_url: &str) -> Result<(), AppError> {
-        if let Some(origin) = self.header("origin") {
-            if origin != "null" && origin.trim_end_matches('/') == public_base_url {
-                return Ok(());
-            }
-            return Err(AppError::CrossOrigin);
+        match self.header("origin").map(|o| o.trim_end_matches('/')) {
+            Some(origin) if origin == public_base_url => return Ok(()),
+            Some(origin) if origin != "null" => return Err(AppError::CrossOrigin),
+            _ => {}
         }
         match self.header("sec-fetch-site") {
             Some("same-origin") | Some("none") | None => Ok(()),
