@@ -11,6 +11,8 @@ import {
   openPerson,
   resetLinkOf,
   screenshots,
+  steps,
+  submitForm,
   url,
   waitForMails,
 } from './support.mjs';
@@ -28,14 +30,15 @@ describe('password reset in English', () => {
     const user = await createUser('en');
     const person = await openPerson(browser, { locale: 'en-US' });
     const { page } = person;
+    const step = steps(t);
     let link;
 
-    await t.test('request and mail sent', async () => {
+    await step('request and mail sent', async () => {
       await page.goto(url('/password-reset'));
       await checkScreen(person, 'en request', { lang: 'en', title: 'Reset your password' });
       await screenshots(page, 'en-1-request');
       await page.getByLabel('Username').fill(user.username);
-      await page.getByRole('button', { name: 'Reset password' }).click();
+      await submitForm(page, () => page.getByRole('button', { name: 'Reset password' }).click());
       await page.waitForSelector('text=We have sent you a mail');
       await checkScreen(person, 'en mail sent', { lang: 'en', title: 'We have sent you a mail' });
       await screenshots(page, 'en-2-mail-sent');
@@ -43,12 +46,12 @@ describe('password reset in English', () => {
       link = resetLinkOf(mail);
     });
 
-    await t.test('confirm and the new-password form with its checklist', async () => {
+    await step('confirm and the new-password form with its checklist', async () => {
       await page.goto(link);
       await checkScreen(person, 'en confirm', { lang: 'en', title: 'Reset your password?' });
       assert.match(await page.locator('.expiry').innerText(), /Japan Standard Time/);
       await screenshots(page, 'en-3-confirm');
-      await page.getByRole('button', { name: 'Reset password' }).click();
+      await submitForm(page, () => page.getByRole('button', { name: 'Reset password' }).click());
       await page.waitForSelector('#password-form');
       await checkScreen(person, 'en password form', { lang: 'en', title: 'Set a new password' });
       const button = page.getByRole('button', { name: 'Change password' });
@@ -64,13 +67,13 @@ describe('password reset in English', () => {
       const met = await checklist(page);
       for (const rule of CHECKLIST_RULES) assert.equal(met[rule].state, 'OK', rule);
       assert.ok(await button.isEnabled());
-      await button.click();
+      await submitForm(page, () => button.click());
       await page.waitForSelector('text=The password reset is complete.');
       await checkScreen(person, 'en completed', { lang: 'en', title: 'Your password has been changed' });
       await screenshots(page, 'en-6-completed');
     });
 
-    await t.test('the spent link', async () => {
+    await step('the spent link', async () => {
       await page.goto(link);
       await checkScreen(person, 'en invalid link', { lang: 'en', title: 'This link is invalid or has expired', status: 400 });
       await screenshots(page, 'en-7-invalid-link');
@@ -91,18 +94,18 @@ describe('password reset in English', () => {
     assert.match(page.url(), /[?&]lang=en\b/);
     await checkScreen(person, '?lang=en request', { lang: 'en', title: 'Reset your password' });
     await page.getByLabel('Username').fill(user.username);
-    await page.getByRole('button', { name: 'Reset password' }).click();
+    await submitForm(page, () => page.getByRole('button', { name: 'Reset password' }).click());
     await page.waitForSelector('text=We have sent you a mail');
     await checkScreen(person, '?lang=en mail sent', { lang: 'en', title: 'We have sent you a mail' });
     const [mail] = await waitForMails(user.email);
     await page.goto(`${resetLinkOf(mail)}&lang=en`);
     await checkScreen(person, '?lang=en confirm', { lang: 'en', title: 'Reset your password?' });
-    await page.getByRole('button', { name: 'Reset password' }).click();
+    await submitForm(page, () => page.getByRole('button', { name: 'Reset password' }).click());
     await page.waitForSelector('#password-form');
     await checkScreen(person, '?lang=en password form', { lang: 'en', title: 'Set a new password' });
     await page.getByLabel('New password', { exact: true }).fill(GOOD_PASSWORD);
     await page.getByLabel('Confirm new password').fill(GOOD_PASSWORD);
-    await page.getByRole('button', { name: 'Change password' }).click();
+    await submitForm(page, () => page.getByRole('button', { name: 'Change password' }).click());
     await page.waitForSelector('text=The password reset is complete.');
     await checkScreen(person, '?lang=en completed', { lang: 'en', title: 'Your password has been changed' });
     await person.context.close();

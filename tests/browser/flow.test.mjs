@@ -18,6 +18,8 @@ import {
   openPerson,
   resetLinkOf,
   screenshots,
+  steps,
+  submitForm,
   tabUntil,
   url,
   waitForMails,
@@ -39,9 +41,10 @@ describe('password reset in Japanese, with JavaScript', () => {
     const user = await createUser('ja');
     const person = await openPerson(browser, { locale: 'ja-JP' });
     const { page } = person;
+    const step = steps(t);
     let link;
 
-    await t.test('request page', async () => {
+    await step('request page', async () => {
       await page.goto(url('/password-reset'));
       await checkScreen(person, 'request', { lang: 'ja', title: 'パスワードリセット' });
       const username = page.getByLabel('ユーザ名');
@@ -50,9 +53,9 @@ describe('password reset in Japanese, with JavaScript', () => {
       await screenshots(page, 'ja-1-request');
     });
 
-    await t.test('a malformed username brings the form back with the focus on the error summary', async () => {
+    await step('a malformed username brings the form back with the focus on the error summary', async () => {
       await page.getByLabel('ユーザ名').fill('abc');
-      await page.getByRole('button', { name: 'パスワードリセット' }).click();
+      await submitForm(page, () => page.getByRole('button', { name: 'パスワードリセット' }).click());
       await page.waitForSelector('#error-summary');
       await checkScreen(person, 'request with an error', { lang: 'ja', title: 'パスワードリセット', status: 400 });
       assert.equal(await page.evaluate(() => document.activeElement?.id), 'error-summary');
@@ -61,7 +64,7 @@ describe('password reset in Japanese, with JavaScript', () => {
       await screenshots(page, 'ja-1b-request-error');
     });
 
-    await t.test('full-width input is folded, and the page says so as it is typed', async () => {
+    await step('full-width input is folded, and the page says so as it is typed', async () => {
       await page.getByLabel('ユーザ名').fill(fullWidth(user.username));
       const note = page.locator('#username-folded');
       assert.match(await note.innerText(), new RegExp(`半角に変換[\\s\\S]*${user.username}`));
@@ -69,18 +72,18 @@ describe('password reset in Japanese, with JavaScript', () => {
       assert.equal((await note.innerText()).trim(), '', 'no note for an empty field');
     });
 
-    await t.test('keyboard only: Tab to the username, type it, Enter', async () => {
+    await step('keyboard only: Tab to the username, type it, Enter', async () => {
       await page.goto(url('/password-reset'));
       await tabUntil(page, 'the username field', () => document.activeElement?.id === 'username');
       await expectVisibleFocus(page, 'username field');
       await page.keyboard.type(user.username);
       await tabUntil(page, 'the submit button', () => document.activeElement?.type === 'submit');
       await expectVisibleFocus(page, 'submit button');
-      await page.keyboard.press('Enter');
+      await submitForm(page, () => page.keyboard.press('Enter'));
       await page.waitForSelector('text=メールを送信しました');
     });
 
-    await t.test('mail sent page', async () => {
+    await step('mail sent page', async () => {
       await checkScreen(person, 'mail sent', { lang: 'ja', title: 'メールを送信しました' });
       const body = await page.locator('main').innerText();
       for (const part of [user.username, '迷惑メール', '送信専用', 'no-reply@example.jp']) {
@@ -89,19 +92,19 @@ describe('password reset in Japanese, with JavaScript', () => {
       await screenshots(page, 'ja-2-mail-sent');
     });
 
-    await t.test('the mail carries the link', async () => {
+    await step('the mail carries the link', async () => {
       const [mail] = await waitForMails(user.email);
       link = resetLinkOf(mail);
     });
 
-    await t.test('confirm page: 「パスワードをリセットしますか？」 with the expiry time', async () => {
+    await step('confirm page: 「パスワードをリセットしますか？」 with the expiry time', async () => {
       await page.goto(link);
       await checkScreen(person, 'confirm', { lang: 'ja', title: 'パスワードをリセットしますか？' });
       assert.match(await page.locator('.expiry').innerText(), /有効期限[\s\S]*\d{1,2}:\d{2}[\s\S]*（日本時間）/);
       await screenshots(page, 'ja-3-confirm');
       await tabUntil(page, '「パスワードのリセット」', () => document.activeElement?.textContent?.trim() === 'パスワードのリセット');
       await expectVisibleFocus(page, '「パスワードのリセット」');
-      await page.keyboard.press('Enter');
+      await submitForm(page, () => page.keyboard.press('Enter'));
       await page.waitForSelector('#password-form');
     });
 
@@ -109,7 +112,7 @@ describe('password reset in Japanese, with JavaScript', () => {
     const password = page.getByLabel('新しいパスワード', { exact: true });
     const confirmation = page.getByLabel('新しいパスワードの確認');
 
-    await t.test('new-password form: labelled fields, hints tied, checklist live, button disabled', async () => {
+    await step('new-password form: labelled fields, hints tied, checklist live, button disabled', async () => {
       await checkScreen(person, 'password form', { lang: 'ja', title: '新しいパスワードの設定' });
       for (const field of [password, confirmation]) {
         assert.equal(await field.getAttribute('autocomplete'), 'new-password');
@@ -123,7 +126,7 @@ describe('password reset in Japanese, with JavaScript', () => {
       assert.match(await page.locator('#button-hint').innerText(), /あと7つの条件/);
     });
 
-    await t.test('the checklist follows each keystroke, in words', async () => {
+    await step('the checklist follows each keystroke, in words', async () => {
       await password.focus();
       await page.keyboard.type('kanagawa');
       let states = await checklist(page);
@@ -138,7 +141,7 @@ describe('password reset in Japanese, with JavaScript', () => {
       assert.ok(await button.isDisabled());
     });
 
-    await t.test('the button is disabled for each failing rule, and the checklist names it', async () => {
+    await step('the button is disabled for each failing rule, and the checklist names it', async () => {
       for (const { rule, password: p, confirmation: c } of failingCases(user.username)) {
         await password.fill(p);
         await confirmation.fill(c);
@@ -152,7 +155,7 @@ describe('password reset in Japanese, with JavaScript', () => {
       }
     });
 
-    await t.test('screenshot: a failing rule, shown with the password visible', async () => {
+    await step('screenshot: a failing rule, shown with the password visible', async () => {
       await password.fill('kanagawa2026');
       await confirmation.fill('kanagawa2026');
       await page.getByLabel('パスワードを表示する').check();
@@ -164,7 +167,7 @@ describe('password reset in Japanese, with JavaScript', () => {
       assert.equal(await password.getAttribute('type'), 'password');
     });
 
-    await t.test('Caps Lock warning', async () => {
+    await step('Caps Lock warning', async () => {
       const warning = page.locator('#caps-lock-warning');
       await password.dispatchEvent('keydown', { key: 'A', modifierCapsLock: true });
       assert.equal((await warning.innerText()).trim(), 'Caps Lock がオンになっています。');
@@ -172,7 +175,7 @@ describe('password reset in Japanese, with JavaScript', () => {
       assert.equal((await warning.innerText()).trim(), '');
     });
 
-    await t.test('enabled exactly when every rule holds and both fields match', async () => {
+    await step('enabled exactly when every rule holds and both fields match', async () => {
       await password.fill(GOOD_PASSWORD);
       await confirmation.fill(GOOD_PASSWORD);
       const states = await checklist(page);
@@ -187,22 +190,22 @@ describe('password reset in Japanese, with JavaScript', () => {
       assert.ok(await button.isEnabled());
     });
 
-    await t.test('keyboard only: Tab to 「パスワードを変更」 and press Enter', async () => {
+    await step('keyboard only: Tab to 「パスワードを変更」 and press Enter', async () => {
       await password.focus();
       await tabUntil(page, '「パスワードを変更」', () => document.activeElement?.id === 'change-password-button');
       await expectVisibleFocus(page, '「パスワードを変更」');
-      await page.keyboard.press('Enter');
+      await submitForm(page, () => page.keyboard.press('Enter'));
       await page.waitForSelector('text=以上で、パスワードの再設定は完了となります。');
     });
 
-    await t.test('completion page', async () => {
+    await step('completion page', async () => {
       await checkScreen(person, 'completed', { lang: 'ja', title: 'パスワードを変更しました' });
       await screenshots(page, 'ja-6-completed');
       const mails = await waitForMails(user.email, 2);
       assert.match(mails[1].subject, /パスワードが変更されました/);
     });
 
-    await t.test('the spent link shows the invalid-link page', async () => {
+    await step('the spent link shows the invalid-link page', async () => {
       await page.goto(link);
       await checkScreen(person, 'invalid link', {
         lang: 'ja',
@@ -221,17 +224,17 @@ describe('password reset in Japanese, with JavaScript', () => {
     const { page } = person;
     await page.goto(url('/password-reset'));
     await page.getByLabel('ユーザ名').fill(user.username);
-    await page.getByRole('button', { name: 'パスワードリセット' }).click();
+    await submitForm(page, () => page.getByRole('button', { name: 'パスワードリセット' }).click());
     await page.waitForSelector('text=メールを送信しました');
     const [mail] = await waitForMails(user.email);
     await page.goto(resetLinkOf(mail));
-    await page.getByRole('button', { name: 'パスワードのリセット' }).click();
+    await submitForm(page, () => page.getByRole('button', { name: 'パスワードのリセット' }).click());
     await page.waitForSelector('#password-form');
     // A common password passes every rule the browser can check; only the server knows the list.
     await page.getByLabel('新しいパスワード', { exact: true }).fill('Password1');
     await page.getByLabel('新しいパスワードの確認').fill('Password1');
     assert.ok(await page.locator('#change-password-button').isEnabled());
-    await page.getByRole('button', { name: 'パスワードを変更' }).click();
+    await submitForm(page, () => page.getByRole('button', { name: 'パスワードを変更' }).click());
     await page.waitForSelector('#error-summary');
     await checkScreen(person, 'password form, rejected by the server', {
       lang: 'ja',
@@ -243,7 +246,7 @@ describe('password reset in Japanese, with JavaScript', () => {
     await screenshots(page, 'ja-8-password-rejected');
     await page.getByLabel('新しいパスワード', { exact: true }).fill(GOOD_PASSWORD);
     await page.getByLabel('新しいパスワードの確認').fill(GOOD_PASSWORD);
-    await page.getByRole('button', { name: 'パスワードを変更' }).click();
+    await submitForm(page, () => page.getByRole('button', { name: 'パスワードを変更' }).click());
     await page.waitForSelector('text=以上で、パスワードの再設定は完了となります。');
     await person.context.close();
   });

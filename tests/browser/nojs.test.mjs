@@ -13,6 +13,8 @@ import {
   openPerson,
   resetLinkOf,
   screenshots,
+  steps,
+  submitForm,
   url,
   waitForMails,
 } from './support.mjs';
@@ -30,9 +32,10 @@ describe('password reset without JavaScript', () => {
     const user = await createUser('ja');
     const person = await openPerson(browser, { locale: 'ja-JP', javaScriptEnabled: false });
     const { page } = person;
-    const submit = (name) => page.getByRole('button', { name, exact: true }).click();
+    const step = steps(t);
+    const submit = (name) => submitForm(page, () => page.getByRole('button', { name, exact: true }).click());
 
-    await t.test('request with a full-width username: folded, and the page says so', async () => {
+    await step('request with a full-width username: folded, and the page says so', async () => {
       await page.goto(url('/password-reset'));
       await checkScreen(person, 'request (no JS)', { lang: 'ja', title: 'パスワードリセット' });
       await page.getByLabel('ユーザ名').fill(fullWidth(user.username));
@@ -45,7 +48,7 @@ describe('password reset without JavaScript', () => {
       await screenshots(page, 'nojs-2-mail-sent-folded');
     });
 
-    await t.test('confirm, then the new-password form with an enabled button', async () => {
+    await step('confirm, then the new-password form with an enabled button', async () => {
       const [mail] = await waitForMails(user.email);
       await page.goto(resetLinkOf(mail));
       await checkScreen(person, 'confirm (no JS)', { lang: 'ja', title: 'パスワードをリセットしますか？' });
@@ -57,7 +60,7 @@ describe('password reset without JavaScript', () => {
       await screenshots(page, 'nojs-4-password-form');
     });
 
-    await t.test('each failing rule comes back from the server, named as in the checklist', async () => {
+    await step('each failing rule comes back from the server, named as in the checklist', async () => {
       for (const { rule, password, confirmation } of failingCases(user.username)) {
         await page.getByLabel('新しいパスワード', { exact: true }).fill(password);
         await page.getByLabel('新しいパスワードの確認').fill(confirmation);
@@ -79,7 +82,7 @@ describe('password reset without JavaScript', () => {
       }
     });
 
-    await t.test('a good password completes the reset', async () => {
+    await step('a good password completes the reset', async () => {
       await page.getByLabel('新しいパスワード', { exact: true }).fill(GOOD_PASSWORD);
       await page.getByLabel('新しいパスワードの確認').fill(GOOD_PASSWORD);
       await submit('パスワードを変更');

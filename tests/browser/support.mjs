@@ -57,7 +57,7 @@ export async function openPerson(browser, { locale = 'ja-JP', javaScriptEnabled 
     extraHTTPHeaders: headers,
     timezoneId: 'Asia/Tokyo',
   });
-  context.setDefaultTimeout(30_000);
+  context.setDefaultTimeout(20_000);
   context.setDefaultNavigationTimeout(60_000);
   const page = await context.newPage();
   const person = { context, page, requests: [], consoleErrors: [], javaScriptEnabled, assetBytes: new Map() };
@@ -126,6 +126,42 @@ export function resetLinkOf(mail) {
 
 export function url(pathAndQuery) {
   return `${WATCH_URL}${pathAndQuery}`;
+}
+
+/**
+ * Submits a form by `action` (a click, Enter) and waits for the page it leads to. A 403 here
+ * means the service took our own form for a cross-site one: say so at once instead of timing out.
+ */
+export async function submitForm(page, action) {
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => r.request().method() === 'POST' && r.request().isNavigationRequest()),
+    action(),
+  ]);
+  assert.notEqual(
+    response.status(),
+    403,
+    `POST ${response.url()} from the service's own page was refused as cross-origin ` +
+      '(a browser sends "Origin: null" on every POST from a page with Referrer-Policy: no-referrer)',
+  );
+  await page.waitForLoadState('load');
+  return response;
+}
+
+/**
+ * The steps of one story, run in order as subtests of `t`; once one fails the rest are skipped
+ * (they would only time out on a page that never came).
+ */
+export function steps(t) {
+  let failed = null;
+  return (name, fn) =>
+    t.test(name, { skip: failed ? `the step "${failed}" failed` : false }, async (st) => {
+      try {
+        await fn(st);
+      } catch (error) {
+        failed = name;
+        throw error;
+      }
+    });
 }
 
 /** Runs axe-core in the page and requires zero violations. */
