@@ -380,6 +380,10 @@ async fn english_pages_and_mail() -> Result<()> {
     let token = request_link(&app, &user).await?;
     let mail = &mails_to(user.email.as_str()).await?[0];
     assert!(mail.text().contains("did not ask for this") && mail.text().contains("Japan Standard Time"));
+    assert!(
+        mail.link().is_some_and(|link| link.ends_with("&lang=en")),
+        "an English user's link keeps English"
+    );
     let confirm = invoke(&app, Function::VerifyToken, confirm_link(&format!("{token}&lang=en"))).await?;
     assert_eq!(confirm.title(), "Reset your password?");
     Ok(())

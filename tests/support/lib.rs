@@ -313,6 +313,7 @@ impl Mail {
     pub fn token(&self) -> Option<String> {
         self.link()
             .and_then(|link| link.split("token=").nth(1))
+            .and_then(|rest| rest.split('&').next())
             .map(str::to_owned)
     }
 }

@@ -2,7 +2,7 @@
 //! `scripts/local.env` locally). A missing or malformed variable stops the cold start with a
 //! message that names it.
 
-use crate::domain::Email;
+use crate::domain::{Email, Language};
 use std::env;
 use std::time::Duration;
 
@@ -127,8 +127,13 @@ impl Settings {
     }
 
     /// The link mailed to the user: always on the configured origin, never the Host header.
-    pub fn confirm_url(&self, token: &str) -> String {
-        format!("{}/password-reset/confirm?token={token}", self.public_base_url)
+    pub fn confirm_url(&self, token: &str, language: Language) -> String {
+        // Japanese is the default; an English user's link keeps English on any browser.
+        let lang = match language {
+            Language::Ja => "",
+            Language::En => "&lang=en",
+        };
+        format!("{}/password-reset/confirm?token={token}{lang}", self.public_base_url)
     }
 
     pub fn request_page_url(&self) -> String {
@@ -169,8 +174,12 @@ pub(crate) mod tests {
         assert_eq!(settings.ses_configuration_set, None);
         assert_eq!(settings.metrics_namespace, DEFAULT_METRICS_NAMESPACE);
         assert_eq!(
-            settings.confirm_url("abc"),
+            settings.confirm_url("abc", Language::Ja),
             "https://id.example.jp/password-reset/confirm?token=abc"
+        );
+        assert_eq!(
+            settings.confirm_url("abc", Language::En),
+            "https://id.example.jp/password-reset/confirm?token=abc&lang=en"
         );
     }
 

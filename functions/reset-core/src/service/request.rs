@@ -93,7 +93,7 @@ async fn send_reset_link(app: &App, username: &Username, client: Option<&str>) -
     let mail = reset_link_mail(
         &ctx,
         &user,
-        &app.settings.confirm_url(&token.to_url_safe()),
+        &app.settings.confirm_url(&token.to_url_safe(), user.language),
         record.expires_at(),
     );
     match app.mailer.send(&mail).await {
