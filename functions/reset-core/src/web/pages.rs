@@ -7,6 +7,7 @@ use maud::{html, Markup, DOCTYPE};
 
 pub const STYLESHEET_PATH: &str = "/password-reset/assets/style.css";
 pub const SCRIPT_PATH: &str = "/password-reset/assets/policy.js";
+pub const FAVICON_PATH: &str = "/password-reset/assets/favicon.svg";
 
 /// What every page needs besides its own content.
 pub struct PageContext<'a> {
@@ -35,6 +36,7 @@ fn layout(ctx: &PageContext<'_>, title: &str, with_script: bool, content: Markup
                 meta name="robots" content="noindex";
                 title { (title) " | " (ctx.service_name) }
                 link rel="stylesheet" href=(STYLESHEET_PATH);
+                link rel="icon" type="image/svg+xml" href=(FAVICON_PATH);
             }
             body {
                 header class="site-header" {
