@@ -96,5 +96,13 @@ async fn json_api_and_assets_over_http() -> Result<()> {
         .send()
         .await?;
     assert_eq!(css.status(), 200);
+    let icon = client
+        .get(format!("{base}/password-reset/assets/favicon.svg"))
+        .send()
+        .await?;
+    assert_eq!(
+        icon.headers().get("content-type").and_then(|v| v.to_str().ok()),
+        Some("image/svg+xml")
+    );
     Ok(())
 }
