@@ -24,5 +24,10 @@ infra-check:
 zips:
 	@scripts/zips.sh
 
+## make bench: cold start, peak RSS and CPU per request of each function next to a hello-world floor,
+## criterion micro-benchmarks and arm64 zip sizes; writes bench/results/latest.json (docs/performance.md).
+bench:
+	@scripts/bench.sh
+
 clean:
 	rm -rf .local target/lambda

@@ -1,0 +1,214 @@
+//! `lambda-bench`: the measuring half of `make bench` (scripts/bench.sh does the building and
+//! the local stack).
+//!
+//! - `lambda-bench run` cold-starts and drives the release function binaries (and the
+//!   hello-world floor) through a local Lambda Runtime API, and writes the runtime figures.
+//! - `lambda-bench report` merges them with the criterion results and the zip sizes into
+//!   `bench/results/latest.json`, prints the table and the targets, and compares with the
+//!   committed baseline: exit status 3 when a figure regressed by more than 20 %.
+
+mod proc_stats;
+mod report;
+mod runtime_api;
+mod scenario;
+mod stats;
+
+use anyhow::{anyhow, Context, Result};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "lambda-bench",
+    about = "Cold start, footprint and CPU per request of the reset functions"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Cold starts and a warm run of each function against the local stack (environment:
+    /// scripts/local.env plus the SDK endpoint variables).
+    Run {
+        #[arg(long, default_value = "target/release")]
+        bin_dir: PathBuf,
+        #[arg(long, default_value = "events")]
+        events_dir: PathBuf,
+        /// The env file naming the functions' settings (values from this environment).
+        #[arg(long, default_value = "scripts/local.env")]
+        config_env: PathBuf,
+        /// Known and unknown submits each, with the configured response-time floor.
+        #[arg(long, default_value_t = 20)]
+        floor_check_requests: usize,
+        #[arg(long, default_value = "target/debug/reset-admin")]
+        admin: PathBuf,
+        #[arg(long, env = "SES_STORE_URL")]
+        ses_url: String,
+        #[arg(long, default_value = ".local/bench/logs")]
+        logs_dir: PathBuf,
+        #[arg(long, default_value_t = 20)]
+        cold_starts: usize,
+        #[arg(long, default_value_t = 300)]
+        users: usize,
+        #[arg(long, default_value_t = 300)]
+        hello_requests: usize,
+        /// Extra `NAME=value` for the three functions' environment (experiments), repeatable.
+        #[arg(long = "function-env")]
+        function_env: Vec<String>,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Merge, print, write latest.json, compare with the baseline.
+    Report {
+        #[arg(long)]
+        runtime: PathBuf,
+        #[arg(long, default_value = "target/criterion")]
+        criterion_dir: PathBuf,
+        /// `name=path/to/bootstrap.zip`, once per function.
+        #[arg(long = "zip")]
+        zips: Vec<String>,
+        #[arg(long, default_value = "")]
+        git_commit: String,
+        #[arg(long, default_value = "")]
+        rustc: String,
+        #[arg(long, default_value = "")]
+        generated_at: String,
+        #[arg(long, default_value = "bench/results/latest.json")]
+        out: PathBuf,
+        /// Markdown copy of the tables (for docs/performance.md).
+        #[arg(long, default_value = "bench/results/latest.md")]
+        markdown: PathBuf,
+        #[arg(long, default_value = "bench/results/baseline.json")]
+        baseline: PathBuf,
+    },
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    match Cli::parse().command {
+        Cmd::Run {
+            bin_dir,
+            events_dir,
+            config_env,
+            floor_check_requests,
+            admin,
+            ses_url,
+            logs_dir,
+            cold_starts,
+            users,
+            hello_requests,
+            function_env,
+            out,
+        } => {
+            let function_env = function_env
+                .iter()
+                .map(|kv| {
+                    kv.split_once('=')
+                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                        .ok_or_else(|| anyhow!("--function-env wants NAME=value, got {kv}"))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let options = scenario::Options {
+                config_env,
+                floor_check_requests,
+                bin_dir,
+                events_dir,
+                admin,
+                ses_url: ses_url.trim_end_matches('/').to_owned(),
+                logs_dir,
+                cold_starts,
+                users,
+                hello_requests,
+                function_env,
+            };
+            let runtime = scenario::run(&options).await?;
+            if let Some(parent) = out.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(&out, serde_json::to_string_pretty(&runtime)?)
+                .with_context(|| format!("writing {}", out.display()))?;
+            eprintln!(
+                "==> runtime figures in {} ({:.0} s)",
+                out.display(),
+                runtime.wall_seconds
+            );
+            Ok(())
+        }
+        Cmd::Report {
+            runtime,
+            criterion_dir,
+            zips,
+            git_commit,
+            rustc,
+            generated_at,
+            out,
+            markdown,
+            baseline,
+        } => {
+            let zips = zips
+                .iter()
+                .map(|z| {
+                    z.split_once('=')
+                        .map(|(n, p)| (n.to_owned(), PathBuf::from(p)))
+                        .ok_or_else(|| anyhow!("--zip wants name=path, got {z}"))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let results = report::build(&report::Inputs {
+                runtime,
+                criterion_dir,
+                zips,
+                git_commit,
+                rustc,
+                generated_at,
+            })?;
+            std::fs::write(&out, serde_json::to_string_pretty(&results)? + "\n")
+                .with_context(|| format!("writing {}", out.display()))?;
+            let text = format!(
+                "{}\n{}\n{}\n{}",
+                report::header(&results),
+                report::table(&results),
+                report::targets_table(&results),
+                report::micro_table(&results)
+            );
+            std::fs::write(&markdown, &text).with_context(|| format!("writing {}", markdown.display()))?;
+            println!("\n{text}");
+            println!("Results: {} (Markdown: {})", out.display(), markdown.display());
+
+            let Ok(baseline_text) = std::fs::read_to_string(&baseline) else {
+                println!("No baseline at {}: nothing to compare with.", baseline.display());
+                return Ok(());
+            };
+            let base: report::Results =
+                serde_json::from_str(&baseline_text).with_context(|| format!("parsing {}", baseline.display()))?;
+            let found = report::regressions(&base, &results);
+            if found.is_empty() {
+                println!(
+                    "No figure is more than {:.0} % worse than the baseline ({}, commit {}).",
+                    (report::REGRESSION_LIMIT - 1.0) * 100.0,
+                    baseline.display(),
+                    base.git_commit
+                );
+                return Ok(());
+            }
+            let bar = "!".repeat(78);
+            println!(
+                "\n{bar}\n!!  PERFORMANCE REGRESSION: {} figure(s) more than 20 % worse than {}",
+                found.len(),
+                baseline.display()
+            );
+            for r in &found {
+                println!(
+                    "!!    {:<55} {:>12.3} -> {:>12.3}  (+{:.0} %)",
+                    r.metric,
+                    r.baseline,
+                    r.latest,
+                    (r.latest / r.baseline - 1.0) * 100.0
+                );
+            }
+            println!("!!  Re-run on a quiet machine; if it holds, fix it (or, for a deliberate change,\n!!  commit the new figures as the baseline: make bench BENCH_UPDATE_BASELINE=1).\n{bar}");
+            std::process::exit(3);
+        }
+    }
+}

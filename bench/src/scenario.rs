@@ -1,0 +1,740 @@
+//! The runtime part of `make bench`: cold starts and a warm run of each function process
+//! against the local stack, with real API Gateway v2 events and reset links minted through the
+//! real request path.
+
+use crate::runtime_api::{FunctionSpec, Instance, Invoked};
+use crate::stats::Summary;
+use anyhow::{anyhow, bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Passed to the functions besides the variables named in the config file (`scripts/local.env`):
+/// the SDK's standard endpoint variables of a local run, and settings a newer function may read
+/// before local.env names them.
+const ALSO_PASSED: [&str; 4] = [
+    "AWS_ENDPOINT_URL_DYNAMODB",
+    "AWS_ENDPOINT_URL_SESV2",
+    "AUDIT_LOG_TABLE",
+    "METRICS_NAMESPACE",
+];
+/// Names in the config file that are for the scripts, not the functions, or that Lambda sets
+/// itself (the execution role's credentials).
+const NOT_PASSED: [&str; 5] = [
+    "DYNAMODB_PORT",
+    "SES_PORT",
+    "WATCH_PORT",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+];
+/// The response-time floor of reset requests (`reset_core::config`): the main run sets it to 0
+/// so durations show the work; a separate check runs with the configured floor.
+const FLOOR_VARIABLE: &str = "REQUEST_MIN_RESPONSE_MS";
+
+/// The names a `KEY=value` env file sets.
+fn names_in(env_file: &str) -> Vec<String> {
+    env_file
+        .lines()
+        .filter_map(|line| line.trim().split_once('='))
+        .map(|(name, _)| name.trim().to_owned())
+        .filter(|name| {
+            !name.is_empty()
+                && !name.starts_with('#')
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        })
+        .collect()
+}
+
+/// What the run is pointed at.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The env file whose variables (values from this process's environment) configure the
+    /// functions, as for `make run`.
+    pub config_env: PathBuf,
+    /// Requests per kind of the check with the configured response-time floor.
+    pub floor_check_requests: usize,
+    /// Folder of the release binaries (`target/release`).
+    pub bin_dir: PathBuf,
+    pub events_dir: PathBuf,
+    /// The admin CLI that creates the users (`reset-admin`).
+    pub admin: PathBuf,
+    /// The SES v2 emulator (`http://127.0.0.1:<port>`).
+    pub ses_url: String,
+    pub logs_dir: PathBuf,
+    pub cold_starts: usize,
+    /// Users (and so reset links, confirmations and password changes) of the warm run.
+    pub users: usize,
+    pub hello_requests: usize,
+    /// Extra `NAME=value` settings for the three functions (experiments, e.g. allocator tunables).
+    pub function_env: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct KindResult {
+    pub count: usize,
+    pub statuses: BTreeMap<u16, usize>,
+    /// Function duration: event handed over → response received.
+    pub latency_ms: Summary,
+    /// CPU time of the process per request (all threads), `GET /next` to `GET /next`.
+    pub cpu_ms: Summary,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ColdResult {
+    pub runs: usize,
+    /// Spawn → first `GET /next` (Lambda's "Init Duration").
+    pub init_ms: Summary,
+    /// CPU time used by the process during init.
+    pub init_cpu_ms: Summary,
+    /// `VmHWM` when the first `GET /next` arrived.
+    pub init_peak_rss_mb: Summary,
+    /// Duration of the first request after init (SDK clients connect lazily, here).
+    pub first_request_ms: Summary,
+    pub first_request_kind: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct WarmResult {
+    /// All requests the process served, warm-up included.
+    pub requests: usize,
+    /// `VmHWM` after the last request.
+    pub peak_rss_mb: f64,
+    /// `VmRSS` after the last request.
+    pub rss_mb: f64,
+    /// CPU time of the whole process (init included): scheduler clock and `utime + stime`.
+    pub cpu_total_ms: f64,
+    pub cpu_total_ms_from_stat: f64,
+    /// `VmHWM` after the 1st, 10th, 100th, … request, to show growth.
+    pub peak_rss_mb_after: BTreeMap<usize, f64>,
+    /// Threads of the process after the last request.
+    pub threads: usize,
+    pub kinds: BTreeMap<String, KindResult>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct FunctionResult {
+    pub name: String,
+    pub memory_mb: u32,
+    pub binary_bytes: u64,
+    pub cold: ColdResult,
+    pub warm: WarmResult,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RuntimeReport {
+    pub cold_starts: usize,
+    pub users: usize,
+    pub load_average_before: String,
+    pub load_average_after: String,
+    pub wall_seconds: f64,
+    pub functions: Vec<FunctionResult>,
+    /// request-reset with the configured response-time floor (the main run has none).
+    pub floor_check: Option<FloorCheck>,
+}
+
+/// Known and unknown usernames as a client sees them, with the configured floor.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct FloorCheck {
+    /// `REQUEST_MIN_RESPONSE_MS` as configured (empty: the function's default).
+    pub floor_ms: String,
+    pub known: KindResult,
+    pub unknown: KindResult,
+}
+
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+fn epoch_ms() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0)
+}
+
+/// The events of `events/`, made fresh for each request.
+struct Events {
+    form_get: Value,
+    submit: Value,
+    confirm_open: Value,
+    confirm_continue: Value,
+    complete: Value,
+    public_base_url: String,
+}
+
+fn set(value: &mut Value, path: &[&str], new: Value) {
+    let mut here = value;
+    for key in &path[..path.len() - 1] {
+        let Some(next) = here.get_mut(*key) else { return };
+        here = next;
+    }
+    if let (Some(map), Some(last)) = (here.as_object_mut(), path.last()) {
+        map.insert((*last).to_owned(), new);
+    }
+}
+
+fn percent_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+impl Events {
+    fn load(dir: &Path, public_base_url: String) -> Result<Self> {
+        let read = |name: &str| -> Result<Value> {
+            let path = dir.join(name);
+            let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+        };
+        Ok(Self {
+            form_get: read("request-form-get.json")?,
+            submit: read("request-submit.json")?,
+            confirm_open: read("confirm-open.json")?,
+            confirm_continue: read("confirm-continue.json")?,
+            complete: read("complete-submit.json")?,
+            public_base_url,
+        })
+    }
+
+    /// A fresh copy: unique request id, current time, and an `Origin` (where the browser sends
+    /// one) equal to the configured public base URL, as a same-origin form post has.
+    fn fresh(&self, template: &Value) -> Value {
+        let mut event = template.clone();
+        set(
+            &mut event,
+            &["requestContext", "requestId"],
+            json!(format!("bench{}", epoch_ms())),
+        );
+        set(&mut event, &["requestContext", "timeEpoch"], json!(epoch_ms() as u64));
+        if event.pointer("/headers/origin").is_some() {
+            set(&mut event, &["headers", "origin"], json!(self.public_base_url));
+        }
+        event
+    }
+
+    fn with_form(&self, template: &Value, fields: &[(&str, &str)]) -> Value {
+        let mut event = self.fresh(template);
+        let body = fields
+            .iter()
+            .map(|(k, v)| format!("{k}={}", percent_encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        set(
+            &mut event,
+            &["headers", "content-length"],
+            json!(body.len().to_string()),
+        );
+        set(&mut event, &["body"], json!(body));
+        event
+    }
+
+    fn form_get(&self) -> Value {
+        self.fresh(&self.form_get)
+    }
+
+    fn submit(&self, username: &str) -> Value {
+        self.with_form(&self.submit, &[("username", username)])
+    }
+
+    fn confirm_open(&self, token: &str) -> Value {
+        let mut event = self.fresh(&self.confirm_open);
+        set(&mut event, &["rawQueryString"], json!(format!("token={token}")));
+        set(&mut event, &["queryStringParameters"], json!({ "token": token }));
+        event
+    }
+
+    fn confirm_continue(&self, token: &str) -> Value {
+        self.with_form(&self.confirm_continue, &[("token", token)])
+    }
+
+    fn complete(&self, token: &str, password: &str) -> Value {
+        self.with_form(
+            &self.complete,
+            &[
+                ("token", token),
+                ("new_password", password),
+                ("new_password_confirmation", password),
+            ],
+        )
+    }
+}
+
+/// A token that has the shape of a real one but whose hash no table holds.
+const UNKNOWN_TOKEN: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
+fn known_user(i: usize) -> String {
+    format!("bk{i:06}")
+}
+
+fn unknown_user(i: usize) -> String {
+    format!("bx{i:06}")
+}
+
+fn cold_user(i: usize) -> String {
+    format!("bc{i:06}")
+}
+
+/// One warm process: every request, by kind.
+struct Warm {
+    instance: Instance,
+    samples: BTreeMap<String, Vec<Invoked>>,
+    requests: usize,
+    hwm_after: BTreeMap<usize, f64>,
+}
+
+const HWM_CHECKPOINTS: [usize; 6] = [1, 2, 5, 10, 100, 300];
+
+impl Warm {
+    async fn start(spec: &FunctionSpec) -> Result<Self> {
+        Ok(Self {
+            instance: Instance::start(spec).await?,
+            samples: BTreeMap::new(),
+            requests: 0,
+            hwm_after: BTreeMap::new(),
+        })
+    }
+
+    /// Sends `event`, checks the status, and files the sample under `kind` (`None`: warm-up).
+    async fn send(&mut self, kind: Option<&str>, event: &Value, expected: u16) -> Result<Invoked> {
+        let invoked = self.instance.invoke(event).await?;
+        self.requests += 1;
+        if HWM_CHECKPOINTS.contains(&self.requests) {
+            let (_, memory) = self.instance.stats()?;
+            self.hwm_after.insert(self.requests, memory.hwm_kib as f64 / 1024.0);
+        }
+        if invoked.status != expected {
+            let body: String = invoked
+                .response
+                .get("body")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .chars()
+                .take(400)
+                .collect();
+            bail!(
+                "{} answered {} instead of {expected}: {body}",
+                kind.unwrap_or("warm-up request"),
+                invoked.status
+            );
+        }
+        if let Some(kind) = kind {
+            let sample = Invoked {
+                status: invoked.status,
+                response: Value::Null,
+                duration: invoked.duration,
+                cpu: invoked.cpu,
+            };
+            self.samples.entry(kind.to_owned()).or_default().push(sample);
+        }
+        Ok(invoked)
+    }
+
+    fn finish(self) -> Result<WarmResult> {
+        let (cpu, memory) = self.instance.stats()?;
+        let threads = std::fs::read_dir(format!("/proc/{}/task", self.instance.pid))
+            .map(|d| d.count())
+            .unwrap_or(0);
+        self.instance.stop();
+        let kinds = self
+            .samples
+            .into_iter()
+            .map(|(kind, samples)| {
+                let mut statuses = BTreeMap::new();
+                for s in &samples {
+                    *statuses.entry(s.status).or_insert(0) += 1;
+                }
+                let latency: Vec<Duration> = samples.iter().map(|s| s.duration).collect();
+                let cpu: Vec<Duration> = samples.iter().map(|s| s.cpu).collect();
+                let result = KindResult {
+                    count: samples.len(),
+                    statuses,
+                    latency_ms: Summary::of_durations_ms(&latency),
+                    cpu_ms: Summary::of_durations_ms(&cpu),
+                };
+                (kind, result)
+            })
+            .collect();
+        Ok(WarmResult {
+            requests: self.requests,
+            peak_rss_mb: memory.hwm_kib as f64 / 1024.0,
+            rss_mb: memory.rss_kib as f64 / 1024.0,
+            cpu_total_ms: cpu.precise.as_secs_f64() * 1e3,
+            cpu_total_ms_from_stat: cpu.ticks.as_secs_f64() * 1e3,
+            peak_rss_mb_after: self.hwm_after,
+            threads,
+            kinds,
+        })
+    }
+}
+
+/// The cold starts of one function.
+#[derive(Default)]
+struct ColdSamples {
+    init: Vec<Duration>,
+    init_cpu: Vec<Duration>,
+    init_rss: Vec<f64>,
+    first_request: Vec<Duration>,
+}
+
+impl ColdSamples {
+    /// One cold start of `spec` followed by `first`, which must answer `expected`.
+    async fn sample(&mut self, spec: &FunctionSpec, first: &Value, expected: u16) -> Result<()> {
+        let mut instance = Instance::start(spec).await?;
+        self.init.push(instance.init);
+        self.init_cpu.push(instance.init_cpu.precise);
+        self.init_rss.push(instance.init_hwm_kib as f64 / 1024.0);
+        let invoked = instance.invoke(first).await;
+        instance.stop();
+        let invoked = invoked?;
+        if invoked.status != expected {
+            bail!(
+                "{}: the first request after a cold start answered {} instead of {expected}",
+                spec.name,
+                invoked.status
+            );
+        }
+        self.first_request.push(invoked.duration);
+        // Let the exit settle so the next start does not compete with the teardown.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        Ok(())
+    }
+
+    fn result(&self, kind: &str) -> ColdResult {
+        ColdResult {
+            runs: self.init.len(),
+            init_ms: Summary::of_durations_ms(&self.init),
+            init_cpu_ms: Summary::of_durations_ms(&self.init_cpu),
+            init_peak_rss_mb: Summary::of(&self.init_rss),
+            first_request_ms: Summary::of_durations_ms(&self.first_request),
+            first_request_kind: kind.to_owned(),
+        }
+    }
+}
+
+fn function_spec(options: &Options, config: &BTreeMap<String, String>, name: &str, memory_mb: u32) -> FunctionSpec {
+    FunctionSpec {
+        name: name.to_owned(),
+        binary: options.bin_dir.join(name),
+        memory_mb,
+        config: config.clone(),
+        log_file: options.logs_dir.join(format!("{name}.log")),
+    }
+}
+
+/// Creates the warm run's users with the admin CLI, a few at a time.
+fn create_users(admin: &Path, count: usize) -> Result<()> {
+    const PARALLEL: usize = 4;
+    let names: Vec<String> = (0..count).map(known_user).collect();
+    for chunk in names.chunks(PARALLEL) {
+        let children = chunk
+            .iter()
+            .map(|name| {
+                Command::new(admin)
+                    .args([
+                        "user",
+                        "create",
+                        name,
+                        "--email",
+                        &format!("{name}@example.jp"),
+                        "--if-missing",
+                    ])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .with_context(|| format!("starting {}", admin.display()))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        for (child, name) in children.into_iter().zip(chunk) {
+            let output = child.wait_with_output()?;
+            if !output.status.success() {
+                bail!(
+                    "creating user {name} failed: {}",
+                    String::from_utf8_lossy(&output.stderr).trim()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct Store {
+    emails: Vec<StoredMail>,
+}
+
+#[derive(Deserialize)]
+struct StoredMail {
+    destination: Destination,
+    #[serde(default)]
+    body: MailBody,
+}
+
+#[derive(Deserialize)]
+struct Destination {
+    #[serde(default)]
+    to: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct MailBody {
+    #[serde(default)]
+    text: Option<String>,
+}
+
+/// The reset token in a mail's text: what follows `confirm?token=` up to the first character
+/// that is not base64url.
+fn token_in(text: &str) -> Option<String> {
+    let start = text.find("confirm?token=")? + "confirm?token=".len();
+    let token: String = text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    (token.len() == 43).then_some(token)
+}
+
+/// The newest reset link of every recipient in the SES emulator's store, by username.
+async fn minted_tokens(client: &reqwest::Client, ses_url: &str) -> Result<BTreeMap<String, String>> {
+    let store: Store = client
+        .get(format!("{ses_url}/store"))
+        .send()
+        .await
+        .context("reading the SES emulator's store")?
+        .error_for_status()?
+        .json()
+        .await
+        .context("parsing the SES emulator's store")?;
+    let mut tokens = BTreeMap::new();
+    for mail in store.emails {
+        let Some(token) = mail.body.text.as_deref().and_then(token_in) else {
+            continue;
+        };
+        for to in &mail.destination.to {
+            let address = to
+                .rsplit_once('<')
+                .map_or(to.as_str(), |(_, a)| a.trim_end_matches('>'));
+            if let Some((user, _)) = address.split_once('@') {
+                tokens.insert(user.to_owned(), token.clone());
+            }
+        }
+    }
+    Ok(tokens)
+}
+
+pub async fn run(options: &Options) -> Result<RuntimeReport> {
+    let started = std::time::Instant::now();
+    let load_average_before = load_average();
+    std::fs::create_dir_all(&options.logs_dir)?;
+    let env_file = std::fs::read_to_string(&options.config_env)
+        .with_context(|| format!("reading {}", options.config_env.display()))?;
+    let mut config: BTreeMap<String, String> = names_in(&env_file)
+        .into_iter()
+        .chain(ALSO_PASSED.iter().map(|n| (*n).to_owned()))
+        .filter(|name| !NOT_PASSED.contains(&name.as_str()))
+        .filter_map(|name| std::env::var(&name).ok().map(|v| (name, v)))
+        .collect();
+    config.extend(options.function_env.iter().cloned());
+    let configured_floor = config.remove(FLOOR_VARIABLE);
+    config.insert(FLOOR_VARIABLE.to_owned(), "0".to_owned());
+    let public_base_url = config
+        .get("PUBLIC_BASE_URL")
+        .cloned()
+        .ok_or_else(|| anyhow!("PUBLIC_BASE_URL is not set (source scripts/local.env)"))?;
+    let events = Events::load(&options.events_dir, public_base_url.trim_end_matches('/').to_owned())?;
+    let client = reqwest::Client::new();
+    client
+        .post(format!("{}/clear-store", options.ses_url))
+        .send()
+        .await
+        .context("clearing the SES emulator's store")?;
+
+    eprintln!("==> creating {} users with {}", options.users, options.admin.display());
+    create_users(&options.admin, options.users)?;
+
+    let mut functions = Vec::new();
+    let runs = options.cold_starts;
+    let hello = FunctionSpec {
+        binary: options.bin_dir.join("hello-lambda"),
+        ..function_spec(options, &BTreeMap::new(), "hello-lambda", 128)
+    };
+    let request_reset = function_spec(options, &config, "request-reset", 128);
+    let verify_token = function_spec(options, &config, "verify-token", 128);
+    let change_password = function_spec(options, &config, "change-password", 1024);
+
+    // Cold starts, round-robin over the functions so that a burst of load from elsewhere on the
+    // machine lands on all of them alike. The first request after each start needs no state:
+    // an unknown username, a token no table holds.
+    eprintln!("==> {runs} cold starts of each function, round-robin");
+    let mut cold: [ColdSamples; 4] = Default::default();
+    for i in 0..runs {
+        cold[0].sample(&hello, &events.form_get(), 200).await?;
+        cold[1]
+            .sample(&request_reset, &events.submit(&cold_user(i)), 200)
+            .await?;
+        cold[2]
+            .sample(&verify_token, &events.confirm_open(UNKNOWN_TOKEN), 400)
+            .await?;
+        cold[3]
+            .sample(&change_password, &events.complete(UNKNOWN_TOKEN, "Bench2026Kx"), 400)
+            .await?;
+    }
+
+    // The floor.
+    eprintln!("==> hello-lambda: {} requests", options.hello_requests);
+    let mut warm = Warm::start(&hello).await?;
+    for _ in 0..options.hello_requests {
+        warm.send(Some("hello"), &events.form_get(), 200).await?;
+    }
+    functions.push(result(&hello, cold[0].result("hello"), warm.finish()?));
+
+    // request-reset: the submit of a known and of an unknown username, alternating.
+    eprintln!("==> request-reset: {} requests", 2 * options.users + 4);
+    let mut warm = Warm::start(&request_reset).await?;
+    warm.send(None, &events.form_get(), 200).await?;
+    warm.send(None, &events.form_get(), 200).await?;
+    warm.send(None, &events.submit(&cold_user(runs)), 200).await?;
+    warm.send(None, &events.submit(&cold_user(runs + 1)), 200).await?;
+    for i in 0..options.users {
+        warm.send(Some("submit_known"), &events.submit(&known_user(i)), 200)
+            .await?;
+        warm.send(Some("submit_unknown"), &events.submit(&unknown_user(i)), 200)
+            .await?;
+    }
+    functions.push(result(&request_reset, cold[1].result("submit_unknown"), warm.finish()?));
+
+    let tokens = minted_tokens(&client, &options.ses_url).await?;
+    let tokens: Vec<String> = (0..options.users)
+        .map(|i| {
+            tokens
+                .get(&known_user(i))
+                .cloned()
+                .ok_or_else(|| anyhow!("no reset mail for {} in the SES emulator", known_user(i)))
+        })
+        .collect::<Result<_>>()?;
+
+    // verify-token: open the link (GET) and continue (POST) for each minted token.
+    eprintln!("==> verify-token: {} requests", 2 * tokens.len() + 2);
+    let mut warm = Warm::start(&verify_token).await?;
+    warm.send(None, &events.confirm_open(UNKNOWN_TOKEN), 400).await?;
+    warm.send(None, &events.confirm_open(UNKNOWN_TOKEN), 400).await?;
+    for token in &tokens {
+        warm.send(Some("confirm_open"), &events.confirm_open(token), 200)
+            .await?;
+        warm.send(Some("confirm_continue"), &events.confirm_continue(token), 200)
+            .await?;
+    }
+    functions.push(result(
+        &verify_token,
+        cold[2].result("confirm_open_unknown_token"),
+        warm.finish()?,
+    ));
+
+    // change-password: one successful change per token.
+    eprintln!("==> change-password: {} requests", tokens.len() + 2);
+    let mut warm = Warm::start(&change_password).await?;
+    warm.send(None, &events.complete(UNKNOWN_TOKEN, "Bench2026Kx"), 400)
+        .await?;
+    warm.send(None, &events.complete(UNKNOWN_TOKEN, "Bench2026Kx"), 400)
+        .await?;
+    for (i, token) in tokens.iter().enumerate() {
+        let password = format!("Bench{i:04}Kx");
+        warm.send(Some("change"), &events.complete(token, &password), 200)
+            .await?;
+    }
+    functions.push(result(
+        &change_password,
+        cold[3].result("change_unknown_token"),
+        warm.finish()?,
+    ));
+
+    // request-reset as deployed: with the response-time floor that hides which usernames exist.
+    let floor_check = if options.floor_check_requests > 0 {
+        let mut floored = config.clone();
+        match &configured_floor {
+            Some(value) => floored.insert(FLOOR_VARIABLE.to_owned(), value.clone()),
+            None => floored.remove(FLOOR_VARIABLE),
+        };
+        let spec = FunctionSpec {
+            log_file: options.logs_dir.join("request-reset-floor.log"),
+            ..function_spec(options, &floored, "request-reset", 128)
+        };
+        let n = options.floor_check_requests.min(options.users);
+        eprintln!(
+            "==> request-reset with the configured floor ({}={}): {} requests",
+            FLOOR_VARIABLE,
+            configured_floor.as_deref().unwrap_or("default"),
+            2 * n + 1
+        );
+        let mut warm = Warm::start(&spec).await?;
+        warm.send(None, &events.submit(&cold_user(runs + 2)), 200).await?;
+        for i in 0..n {
+            warm.send(Some("submit_known"), &events.submit(&known_user(i)), 200)
+                .await?;
+            warm.send(
+                Some("submit_unknown"),
+                &events.submit(&unknown_user(options.users + i)),
+                200,
+            )
+            .await?;
+        }
+        let mut kinds = warm.finish()?.kinds;
+        Some(FloorCheck {
+            floor_ms: configured_floor.clone().unwrap_or_default(),
+            known: kinds.remove("submit_known").unwrap_or_default(),
+            unknown: kinds.remove("submit_unknown").unwrap_or_default(),
+        })
+    } else {
+        None
+    };
+
+    Ok(RuntimeReport {
+        cold_starts: runs,
+        users: options.users,
+        load_average_before,
+        load_average_after: load_average(),
+        wall_seconds: started.elapsed().as_secs_f64(),
+        functions,
+        floor_check,
+    })
+}
+
+fn result(spec: &FunctionSpec, cold: ColdResult, warm: WarmResult) -> FunctionResult {
+    FunctionResult {
+        name: spec.name.clone(),
+        memory_mb: spec.memory_mb,
+        binary_bytes: std::fs::metadata(&spec.binary).map(|m| m.len()).unwrap_or(0),
+        cold,
+        warm,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_token_in_a_mail() {
+        let text = "下記のURLを開いてください。\nhttp://127.0.0.1:9000/password-reset/confirm?token=abcdefghijABCDEFGHIJ0123456789-_abcdefghijk\n以上";
+        assert_eq!(
+            token_in(text).as_deref(),
+            Some("abcdefghijABCDEFGHIJ0123456789-_abcdefghijk")
+        );
+        assert_eq!(token_in("no link"), None);
+    }
+
+    #[test]
+    fn encodes_form_values() {
+        assert_eq!(percent_encode("Ab1-_.~"), "Ab1-_.~");
+        assert_eq!(percent_encode("a b&c"), "a%20b%26c");
+    }
+}

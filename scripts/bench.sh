@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# make bench (issue 8): cold start, footprint and CPU per request of the three functions, next
+# to a hello-world lambda_http floor; criterion micro-benchmarks; arm64 zip sizes. Prints one
+# table, writes bench/results/latest.json (+ latest.md), and exits 3 with a banner when a
+# figure is more than 20 % worse than the committed bench/results/baseline.json.
+#
+# Everything is built first, then measured, so the run does not compete with its own compiles.
+# Knobs (environment):
+#   BENCH_COLD_STARTS=20   cold starts per function
+#   BENCH_USERS=300        users of the warm run (each: one reset link, two confirms, one change)
+#   BENCH_SKIP_ZIPS=1      skip the arm64 zip build (sizes then missing from the table)
+#   BENCH_SKIP_MICRO=1     skip the criterion micro-benchmarks
+#   BENCH_ALLOW_REGRESSION=1  report a regression but exit 0
+#   BENCH_UPDATE_BASELINE=1   copy the new latest.json over baseline.json (commit it yourself)
+#   BENCH_PORT_BASE=8600   DynamoDB Local on it, the SES emulator on +5
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+set -a; . scripts/local.env; set +a
+BENCH_PORT_BASE=${BENCH_PORT_BASE:-8600}
+export STACK_NAME=bench DYNAMODB_PORT=$BENCH_PORT_BASE SES_PORT=$((BENCH_PORT_BASE + 5))
+export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DYNAMODB_PORT
+export AWS_ENDPOINT_URL_SESV2=http://127.0.0.1:$SES_PORT
+export SES_STORE_URL=http://127.0.0.1:$SES_PORT
+# Every bench request comes from one client IP and asks for a few hundred links: lift the limits
+# (the counters are still read and written, as in production).
+export RATE_LIMIT_PER_IP_PER_HOUR=10000000 RATE_LIMIT_PER_USERNAME_PER_HOUR=10000000
+export PATH=$ROOT/.tools/venv/bin:$PATH
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+OUT=$ROOT/.local/bench
+RESULTS=$ROOT/bench/results
+FUNCTIONS=(request-reset verify-token change-password)
+
+say() { printf '\n==> %s\n' "$*"; }
+started=$(date +%s)
+
+scripts/bootstrap.sh
+mkdir -p "$OUT" "$RESULTS"
+rm -rf "$OUT/logs" "$OUT/runtime.json"
+
+say "building the release functions as shipped (cargo build --release, ${FUNCTIONS[*]})"
+cargo build --release "${FUNCTIONS[@]/#/-p}"
+say "building the bench driver and the hello-world floor (release)"
+cargo build --release -p reset-bench --bins
+if [ "${BENCH_SKIP_MICRO:-}" != 1 ]; then
+  say "building the criterion micro-benchmarks"
+  cargo bench -p reset-bench --bench domain --no-run
+fi
+
+zip_args=()
+if [ "${BENCH_SKIP_ZIPS:-}" != 1 ]; then
+  if ! rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu; then
+    say "adding the Rust standard library for aarch64-unknown-linux-gnu (rustup)"
+    rustup target add aarch64-unknown-linux-gnu
+  fi
+  say "building the arm64 release zips (cargo lambda build --release --arm64 --output-format zip)"
+  cargo lambda build --release --arm64 --output-format zip --lambda-dir "$OUT/lambda" "${FUNCTIONS[@]/#/--bin=}"
+  for f in "${FUNCTIONS[@]}"; do
+    zip_args+=(--zip "$f=$OUT/lambda/$f/bootstrap.zip")
+    printf '    %-16s %8d bytes\n' "$f" "$(stat -c %s "$OUT/lambda/$f/bootstrap.zip")"
+  done
+fi
+
+cleanup() { trap - EXIT INT TERM; scripts/stack.sh down; }
+trap cleanup EXIT INT TERM
+say "starting the bench stack (DynamoDB Local :$DYNAMODB_PORT, SES emulator :$SES_PORT)"
+scripts/stack.sh up
+
+say "cold starts and warm runs through the local Lambda Runtime API (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
+target/release/lambda-bench run --admin target/debug/reset-admin --logs-dir "$OUT/logs" --out "$OUT/runtime.json" \
+  --cold-starts "${BENCH_COLD_STARTS:-20}" --users "${BENCH_USERS:-300}"
+cleanup
+
+if [ "${BENCH_SKIP_MICRO:-}" != 1 ]; then
+  say "criterion micro-benchmarks"
+  rm -rf target/criterion
+  cargo bench -p reset-bench --bench domain -- --warm-up-time 1 --measurement-time 3
+fi
+
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+git diff --quiet HEAD -- 2>/dev/null || commit="$commit+changes"
+say "report"
+status=0
+target/release/lambda-bench report --runtime "$OUT/runtime.json" --criterion-dir target/criterion "${zip_args[@]}" \
+  --git-commit "$commit" --rustc "$(rustc -V)" --generated-at "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+  --out "$RESULTS/latest.json" --markdown "$RESULTS/latest.md" --baseline "$RESULTS/baseline.json" || status=$?
+
+if [ "${BENCH_UPDATE_BASELINE:-}" = 1 ]; then
+  cp "$RESULTS/latest.json" "$RESULTS/baseline.json"
+  say "bench/results/baseline.json replaced by this run (commit it)"
+  status=0
+fi
+say "make bench took $(( $(date +%s) - started )) s"
+if [ "$status" = 3 ] && [ "${BENCH_ALLOW_REGRESSION:-}" = 1 ]; then
+  echo "(BENCH_ALLOW_REGRESSION=1: exiting 0 despite the regression above)"
+  status=0
+fi
+exit "$status"
