@@ -134,3 +134,20 @@ async fn every_template_route_is_handled_by_its_function() -> Result<()> {
     }
     Ok(())
 }
+
+#[test]
+fn readme_explains_every_template_parameter() -> Result<()> {
+    let text = std::fs::read_to_string(root().join("infra/template.yaml"))?;
+    let template: serde_yaml::Value = serde_yaml::from_str(&text)?;
+    let parameters = template["Parameters"]
+        .as_mapping()
+        .ok_or_else(|| anyhow!("no Parameters"))?;
+    let readme = std::fs::read_to_string(root().join("README.md"))?;
+    for name in parameters.keys().filter_map(|k| k.as_str()) {
+        assert!(
+            readme.contains(&format!("| `{name}` |")),
+            "README's deploy section does not explain {name}"
+        );
+    }
+    Ok(())
+}
