@@ -3,7 +3,8 @@
 use lambda_http::{run, service_fn, Error};
 use reset_core::{telemetry, web, App};
 
-#[tokio::main]
+// One request at a time reaches a Lambda instance: a second worker thread only costs CPU.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init();
     let app = App::from_env().await?;
