@@ -60,6 +60,22 @@ for _ in $(seq 1 120); do
 done
 export WATCH_LOG=$PWD/.local/test/watch.log
 
+# cargo lambda watch starts (and, on a fresh clone, compiles) each function on its first
+# invocation; do that now, once, so no test waits on a compiler.
+say "warming up the four functions under cargo lambda watch (the first start may compile them)"
+warm() { # name, then curl arguments
+  local name=$1; shift
+  local code
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 900 "$@") || true
+  printf '    %-16s answered %s\n' "$name" "$code"
+  case "$code" in 2??|4??) ;; *) echo "error: $name did not start; see .local/test/watch.log" >&2; exit 1 ;; esac
+}
+warm request-reset "$WATCH_URL/password-reset"
+warm verify-token "$WATCH_URL/password-reset/confirm?token=warm-up"
+warm change-password -X POST -H 'content-type: application/json' -d '{}' "$WATCH_URL/api/password-reset/complete"
+warm mail-events -X POST -H 'content-type: application/json' --data-binary @events/mail-delivery.json \
+  "$WATCH_URL/2015-03-31/functions/mail-events/invocations"
+
 say "running the tests"
 cargo test --workspace --no-fail-fast -- --test-threads 4
 
