@@ -36,6 +36,9 @@ started=$(date +%s)
 
 scripts/bootstrap.sh
 mkdir -p "$OUT" "$RESULTS"
+# The commit the binaries are built from (taken before building: others may commit meanwhile).
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+git diff --quiet HEAD -- functions Cargo.toml Cargo.lock 2>/dev/null || commit="$commit+changes"
 rm -rf "$OUT/logs" "$OUT/runtime.json"
 
 say "building the release functions as shipped (cargo build --release, ${FUNCTIONS[*]})"
@@ -77,8 +80,6 @@ if [ "${BENCH_SKIP_MICRO:-}" != 1 ]; then
   cargo bench -p reset-bench --bench domain -- --warm-up-time 1 --measurement-time 3
 fi
 
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-git diff --quiet HEAD -- 2>/dev/null || commit="$commit+changes"
 say "report"
 status=0
 target/release/lambda-bench report --runtime "$OUT/runtime.json" --criterion-dir target/criterion "${zip_args[@]}" \

@@ -18,7 +18,10 @@ pub const PYTHON_CPU_MS: [(&str, f64); 4] = [
     ("change", 17.8),
 ];
 /// Regressions smaller than these absolute amounts are noise on a shared 2-core machine,
-/// whatever their percentage.
+/// whatever their percentage: cold-start figures (init, first request) move by a millisecond
+/// with the load of other processes, warm durations by half of one, CPU by a tenth.
+const FLOOR_COLD_MS: f64 = 1.0;
+const FLOOR_DURATION_MS: f64 = 0.5;
 const FLOOR_MS: f64 = 0.1;
 const FLOOR_MB: f64 = 0.5;
 const FLOOR_BYTES: f64 = 64.0 * 1024.0;
@@ -423,7 +426,11 @@ pub struct Regression {
 }
 
 fn floor(metric: &str) -> f64 {
-    if metric.ends_with("_ms") {
+    if metric.ends_with("init_p50_ms") || metric.ends_with("first_request_p50_ms") {
+        FLOOR_COLD_MS
+    } else if metric.ends_with("latency_p50_ms") {
+        FLOOR_DURATION_MS
+    } else if metric.ends_with("_ms") {
         FLOOR_MS
     } else if metric.ends_with("_mb") {
         FLOOR_MB
@@ -457,11 +464,13 @@ mod tests {
     fn flags_only_real_regressions() {
         let mut baseline = Results::default();
         baseline.metrics.insert("a.init_p50_ms".into(), 2.0);
+        baseline.metrics.insert("a.first_request_p50_ms".into(), 2.7);
         baseline.metrics.insert("a.cpu_p50_ms".into(), 0.05);
         baseline.metrics.insert("a.peak_rss_mb".into(), 8.0);
         baseline.metrics.insert("gone.init_p50_ms".into(), 1.0);
         let mut latest = Results::default();
-        latest.metrics.insert("a.init_p50_ms".into(), 2.6); // +30 %, +0.6 ms: regression
+        latest.metrics.insert("a.init_p50_ms".into(), 3.2); // +60 %, +1.2 ms: regression
+        latest.metrics.insert("a.first_request_p50_ms".into(), 3.4); // +26 % but +0.7 ms: noise
         latest.metrics.insert("a.cpu_p50_ms".into(), 0.08); // +60 % but +0.03 ms: noise
         latest.metrics.insert("a.peak_rss_mb".into(), 9.0); // +12.5 %: fine
         latest.metrics.insert("new.init_p50_ms".into(), 5.0); // no baseline
