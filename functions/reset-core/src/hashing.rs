@@ -4,7 +4,7 @@
 use crate::domain::NewPassword;
 use argon2::password_hash::{Output, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
-use std::cell::RefCell;
+use std::sync::Mutex;
 
 pub const MEMORY_KIB: u32 = 19_456;
 pub const ITERATIONS: u32 = 2;
@@ -27,13 +27,12 @@ fn hasher() -> Result<Argon2<'static>, HashingError> {
 /// Bytes of the derived hash in the PHC string (argon2's default).
 const OUTPUT_LEN: usize = 32;
 
-thread_local! {
-    /// argon2's 19 MiB working memory, kept by each blocking thread that hashes. Allocating it
-    /// afresh per hash made glibc raise its mmap threshold and keep every freed block in the
-    /// thread's arena: change-password's RSS grew to 370 MB over 300 requests (make bench).
-    /// Reused, it stays one working set per hashing thread.
-    static WORKING_MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
-}
+/// argon2's 19 MiB working memory, one for the whole process. Allocating it afresh per hash
+/// made glibc raise its mmap threshold and keep every freed block: change-password's RSS grew
+/// to 370 MB over 300 requests (make bench); one block per blocking thread still gave 48 MB once
+/// tokio started a second thread. Lambda sends one request at a time, so the lock never waits
+/// there.
+static WORKING_MEMORY: Mutex<Vec<Block>> = Mutex::new(Vec::new());
 
 /// The PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`) of a password, computed synchronously.
 pub fn hash_password_blocking(password: &str) -> Result<String, HashingError> {
@@ -44,15 +43,16 @@ pub fn hash_password_blocking(password: &str) -> Result<String, HashingError> {
     let hasher = hasher()?;
     let block_count = hasher.params().block_count();
     let mut output = [0u8; OUTPUT_LEN];
-    WORKING_MEMORY
-        .with(|memory| {
-            let mut blocks = memory.borrow_mut();
-            if blocks.len() != block_count {
-                *blocks = vec![Block::default(); block_count];
-            }
-            hasher.hash_password_into_with_memory(password.as_bytes(), &salt_bytes, &mut output, blocks.as_mut_slice())
-        })
-        .map_err(|e| fail(&e))?;
+    {
+        // A poisoned lock only means another hash panicked mid-way; the blocks are overwritten.
+        let mut blocks = WORKING_MEMORY.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if blocks.len() != block_count {
+            *blocks = vec![Block::default(); block_count];
+        }
+        hasher
+            .hash_password_into_with_memory(password.as_bytes(), &salt_bytes, &mut output, blocks.as_mut_slice())
+            .map_err(|e| fail(&e))?;
+    }
     let phc = PasswordHash {
         algorithm: argon2::ARGON2ID_IDENT,
         version: Some(Version::V0x13.into()),
