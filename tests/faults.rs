@@ -115,22 +115,9 @@ impl OwnStack {
     }
 
     async fn mails_to(&self, address: &str) -> Result<usize> {
-        let store: serde_json::Value = reqwest::get(format!("http://127.0.0.1:{}/store", self.ses_port))
+        Ok(mails_at(&format!("http://127.0.0.1:{}", self.ses_port), address)
             .await?
-            .json()
-            .await?;
-        Ok(store["emails"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|m| {
-                m["destination"]["to"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .any(|to| to == address)
-            })
-            .count())
+            .len())
     }
 
     async fn wait_for_mails(&self, address: &str, count: usize) -> Result<()> {
@@ -144,26 +131,10 @@ impl OwnStack {
     }
 
     async fn latest_token(&self, address: &str) -> Result<String> {
-        let store: serde_json::Value = reqwest::get(format!("http://127.0.0.1:{}/store", self.ses_port))
+        mails_at(&format!("http://127.0.0.1:{}", self.ses_port), address)
             .await?
-            .json()
-            .await?;
-        store["emails"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|m| {
-                m["destination"]["to"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .any(|to| to == address)
-            })
-            .filter_map(|m| m["body"]["text"].as_str())
-            .filter_map(|text| text.split("token=").nth(1))
-            .filter_map(|rest| rest.split_whitespace().next())
-            .next_back()
-            .map(str::to_owned)
+            .last()
+            .and_then(Mail::token)
             .ok_or_else(|| anyhow!("no link for {address}"))
     }
 }

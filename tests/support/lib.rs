@@ -320,8 +320,16 @@ impl Mail {
 
 /// Every mail the emulator holds for `address`, oldest first.
 pub async fn mails_to(address: &str) -> Result<Vec<Mail>> {
-    let url = format!("{}/store", env("SES_STORE_URL")?);
-    let store: Store = reqwest::get(&url).await?.error_for_status()?.json().await?;
+    mails_at(&env("SES_STORE_URL")?, address).await
+}
+
+/// The same, from the SES emulator at `store_url` (a test that runs its own emulator).
+pub async fn mails_at(store_url: &str, address: &str) -> Result<Vec<Mail>> {
+    let store: Store = reqwest::get(format!("{store_url}/store"))
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
     Ok(store
         .emails
         .into_iter()
