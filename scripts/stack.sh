@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The local stand-ins for AWS: DynamoDB Local and the SES v2 emulator.
-#   scripts/stack.sh up     start both (ports from DYNAMODB_PORT / SES_PORT), create the tables
-#                           from infra/template.yaml
+# The local stand-ins for AWS: DynamoDB Local, the SES v2 emulator and moto's server (SQS).
+#   scripts/stack.sh up     start them (ports from DYNAMODB_PORT / SES_PORT / MOTO_PORT), create
+#                           the tables and the queues of infra/template.yaml
 #   scripts/stack.sh down   stop what `up` started
 # State (pids, logs, DynamoDB Local's scratch folder) lives in .local/<STACK_NAME>/.
 set -euo pipefail
@@ -11,6 +11,10 @@ STACK_NAME=${STACK_NAME:-run}
 STATE=$ROOT/.local/$STACK_NAME
 DYNAMODB_PORT=${DYNAMODB_PORT:-8000}
 SES_PORT=${SES_PORT:-8005}
+MOTO_PORT=${MOTO_PORT:-8010}
+# moto's queue URLs: its address, its fixed account id, the local queue name.
+export MAIL_QUEUE_URL=${MAIL_QUEUE_URL:-http://127.0.0.1:$MOTO_PORT/123456789012/${MAIL_QUEUE_NAME:-reset-mail}}
+export MAIL_DEAD_LETTER_QUEUE_URL=${MAIL_DEAD_LETTER_QUEUE_URL:-http://127.0.0.1:$MOTO_PORT/123456789012/${MAIL_DEAD_LETTER_QUEUE_NAME:-reset-mail-dead-letter}}
 
 say() { printf '==> %s\n' "$*"; }
 
@@ -56,6 +60,20 @@ start_ses() {
   wait_for_port "SES v2 emulator" "$SES_PORT" "$STATE/ses.pid" "$STATE/ses.log"
 }
 
+start_moto() {
+  port_free "$MOTO_PORT"
+  say "starting moto's server (the local SQS) on 127.0.0.1:$MOTO_PORT"
+  "$ROOT/.tools/emulators/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$STATE/moto.log" 2>&1 &
+  echo $! >"$STATE/moto.pid"
+  wait_for_port "moto server" "$MOTO_PORT" "$STATE/moto.pid" "$STATE/moto.log"
+}
+
+create_queues() {
+  say "creating the queues of infra/template.yaml"
+  AWS_ENDPOINT_URL_SQS=http://127.0.0.1:$MOTO_PORT "$ROOT/.tools/emulators/bin/python" \
+    "$ROOT/scripts/local_sqs_trigger.py" --template infra/template.yaml create-queues
+}
+
 create_tables() {
   say "creating the tables of infra/template.yaml"
   AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DYNAMODB_PORT cargo run --quiet -p reset-admin -- tables create --template infra/template.yaml
@@ -79,10 +97,13 @@ case "${1:-}" in
     mkdir -p "$STATE"
     start_dynamodb
     start_ses
+    start_moto
     create_tables
+    create_queues
     ;;
   down)
     say "stopping the local stack ($STACK_NAME)"
+    stop_one moto
     stop_one ses
     stop_one dynamodb
     ;;
