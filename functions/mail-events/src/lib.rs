@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use reset_core::config::{ConfigError, Settings};
 use reset_core::domain::{Clock, SystemClock, Timestamp};
 use reset_core::metrics;
-use reset_core::store::{DynamoStore, MailEvent, MailEventKind, MailEventRecord, MailEventStore, StoreError};
+use reset_core::store::{DynamoStore, TableNames, MailEvent, MailEventKind, MailEventRecord, MailEventStore, StoreError};
 use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,12 +38,7 @@ impl MailEvents {
             )
             .load()
             .await;
-        let store = DynamoStore::new(
-            aws_sdk_dynamodb::Client::new(&sdk_config),
-            settings.users_table,
-            settings.reset_tokens_table,
-            settings.rate_limits_table,
-        );
+        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk_config), TableNames::from(&settings));
         Ok(Self {
             store: Arc::new(store),
             clock: Arc::new(SystemClock),

@@ -19,6 +19,12 @@ pub struct Settings {
     pub users_table: String,
     pub reset_tokens_table: String,
     pub rate_limits_table: String,
+    /// The mail ledger: one item per queued mail, so redeliveries send nothing.
+    pub mail_jobs_table: String,
+    /// Every mail is handed to this SQS queue; `send-mail` delivers it.
+    pub mail_queue_url: String,
+    /// Where `send-mail` moves malformed jobs (exhausted ones get there by the redrive policy).
+    pub mail_dead_letter_queue_url: String,
     /// CloudWatch namespace of the EMF metric lines (one per stack, so stacks never mix).
     pub metrics_namespace: String,
     pub sender_address: Email,
@@ -28,7 +34,10 @@ pub struct Settings {
     pub service_name: String,
     pub support_contact: String,
     pub sign_in_url: String,
+    /// Reset mails SES accepted for one account per hour (checked by `send-mail`).
     pub rate_limit_per_username_per_hour: u32,
+    /// Reset requests one client may make for one username per hour.
+    pub rate_limit_per_username_and_client_per_hour: u32,
     pub rate_limit_per_ip_per_hour: u32,
     pub ses_configuration_set: Option<String>,
     /// Floor on the reset request's response time, so no case of it can be told by timing.
@@ -41,11 +50,14 @@ pub const DEFAULT_METRICS_NAMESPACE: &str = "PasswordReset";
 /// Every variable the template gives the functions; the template drift test compares this
 /// list with `infra/template.yaml`. `AUDIT_LOG_TABLE` is there so that every table has its
 /// variable (the local table creator names tables by it); only `reset-admin` reads it.
-pub const ENVIRONMENT_VARIABLES: [&str; 15] = [
+pub const ENVIRONMENT_VARIABLES: [&str; 19] = [
     "USERS_TABLE",
     "RESET_TOKENS_TABLE",
     "RATE_LIMITS_TABLE",
     "AUDIT_LOG_TABLE",
+    "MAIL_JOBS_TABLE",
+    "MAIL_QUEUE_URL",
+    "MAIL_DEAD_LETTER_QUEUE_URL",
     "METRICS_NAMESPACE",
     "SENDER_ADDRESS",
     "PUBLIC_BASE_URL",
@@ -54,6 +66,7 @@ pub const ENVIRONMENT_VARIABLES: [&str; 15] = [
     "SUPPORT_CONTACT",
     "SIGN_IN_URL",
     "RATE_LIMIT_PER_USERNAME_PER_HOUR",
+    "RATE_LIMIT_PER_USERNAME_AND_CLIENT_PER_HOUR",
     "RATE_LIMIT_PER_IP_PER_HOUR",
     "SES_CONFIGURATION_SET",
     "REQUEST_MIN_RESPONSE_MS",
@@ -103,6 +116,9 @@ impl Settings {
             users_table: required("USERS_TABLE")?,
             reset_tokens_table: required("RESET_TOKENS_TABLE")?,
             rate_limits_table: required("RATE_LIMITS_TABLE")?,
+            mail_jobs_table: required("MAIL_JOBS_TABLE")?,
+            mail_queue_url: required("MAIL_QUEUE_URL")?,
+            mail_dead_letter_queue_url: required("MAIL_DEAD_LETTER_QUEUE_URL")?,
             metrics_namespace: lookup("METRICS_NAMESPACE")
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty())
@@ -114,6 +130,7 @@ impl Settings {
             support_contact: required("SUPPORT_CONTACT")?,
             sign_in_url: required("SIGN_IN_URL")?,
             rate_limit_per_username_per_hour: number("RATE_LIMIT_PER_USERNAME_PER_HOUR", 5)?,
+            rate_limit_per_username_and_client_per_hour: number("RATE_LIMIT_PER_USERNAME_AND_CLIENT_PER_HOUR", 3)?,
             rate_limit_per_ip_per_hour: number("RATE_LIMIT_PER_IP_PER_HOUR", 30)?,
             ses_configuration_set: lookup("SES_CONFIGURATION_SET")
                 .map(|v| v.trim().to_owned())
@@ -151,6 +168,9 @@ pub(crate) mod tests {
             ("USERS_TABLE", "users"),
             ("RESET_TOKENS_TABLE", "tokens"),
             ("RATE_LIMITS_TABLE", "limits"),
+            ("MAIL_JOBS_TABLE", "mail-jobs"),
+            ("MAIL_QUEUE_URL", "https://sqs.ap-northeast-1.amazonaws.com/123456789012/mail"),
+            ("MAIL_DEAD_LETTER_QUEUE_URL", "https://sqs.ap-northeast-1.amazonaws.com/123456789012/mail-dlq"),
             ("SENDER_ADDRESS", "no-reply@example.jp"),
             ("PUBLIC_BASE_URL", "https://id.example.jp/"),
             ("SERVICE_NAME", "医療機関等ID"),

@@ -6,6 +6,7 @@
 //! or JSON, with the one error-to-response mapping.
 
 pub mod app;
+pub mod aws_errors;
 pub mod config;
 pub mod domain;
 pub mod error;

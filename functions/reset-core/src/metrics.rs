@@ -11,10 +11,24 @@ use serde_json::{json, Map, Value};
 
 /// One per reset request that got past the per-client limit (form or JSON).
 pub const RESET_REQUESTS: &str = "ResetRequests";
-/// A reset mail SES accepted.
-pub const RESET_MAILS_SENT: &str = "ResetMailsSent";
-/// A reset mail SES refused or could not be reached for.
-pub const RESET_MAIL_SEND_FAILURES: &str = "ResetMailSendFailures";
+/// A mail job handed to the mail queue (reset link or notice).
+pub const MAILS_QUEUED: &str = "MailsQueued";
+/// A mail the request path could not hand to the queue (the request answered 503, or, for a
+/// password-changed notice, the change stood without its notice).
+pub const MAIL_QUEUE_FAILURES: &str = "MailQueueFailures";
+/// A mail SES accepted.
+pub const MAILS_SENT: &str = "MailsSent";
+/// A send attempt that failed; the job comes back through the queue with backoff.
+pub const MAIL_SEND_FAILURES: &str = "MailSendFailures";
+/// A job dropped because its link would already have expired when sent.
+pub const MAILS_EXPIRED_BEFORE_SENDING: &str = "MailsExpiredBeforeSending";
+/// A job that goes to the dead-letter queue: malformed, or failing on its last delivery.
+pub const MAILS_DEAD_LETTERED: &str = "MailsDeadLettered";
+/// A redelivered job whose mail had already been sent: nothing sent twice.
+pub const MAIL_DUPLICATES_SUPPRESSED: &str = "MailDuplicatesSuppressed";
+/// A reset job that sent nothing on purpose: unknown or disabled account, or the account's
+/// hourly mail budget spent.
+pub const RESET_JOBS_WITHOUT_MAIL: &str = "ResetJobsWithoutMail";
 /// SES events about sent mail, counted by `mail-events`.
 pub const MAIL_DELIVERIES: &str = "MailDeliveries";
 pub const MAIL_BOUNCES: &str = "MailBounces";
@@ -27,10 +41,16 @@ pub const MAIL_EVENTS_UNMATCHED: &str = "MailEventsUnmatched";
 pub const MAIL_EVENTS_MALFORMED: &str = "MailEventsMalformed";
 
 /// Every metric name the code emits; the template's alarms may only use these.
-pub const ALL: [&str; 9] = [
+pub const ALL: [&str; 15] = [
     RESET_REQUESTS,
-    RESET_MAILS_SENT,
-    RESET_MAIL_SEND_FAILURES,
+    MAILS_QUEUED,
+    MAIL_QUEUE_FAILURES,
+    MAILS_SENT,
+    MAIL_SEND_FAILURES,
+    MAILS_EXPIRED_BEFORE_SENDING,
+    MAILS_DEAD_LETTERED,
+    MAIL_DUPLICATES_SUPPRESSED,
+    RESET_JOBS_WITHOUT_MAIL,
     MAIL_DELIVERIES,
     MAIL_BOUNCES,
     MAIL_COMPLAINTS,
@@ -80,7 +100,7 @@ mod tests {
         let line = emf_line(
             "PasswordReset/test",
             Timestamp::from_millis(1_767_225_600_000),
-            &[(RESET_REQUESTS, 1), (RESET_MAIL_SEND_FAILURES, 0)],
+            &[(RESET_REQUESTS, 1), (MAIL_SEND_FAILURES, 0)],
         );
         assert!(!line.contains('\n'), "one line per document");
         let document: Value = serde_json::from_str(&line)?;
@@ -93,12 +113,12 @@ mod tests {
             directive["Metrics"],
             json!([
                 { "Name": "ResetRequests", "Unit": "Count" },
-                { "Name": "ResetMailSendFailures", "Unit": "Count" }
+                { "Name": "MailSendFailures", "Unit": "Count" }
             ])
         );
         // Every declared metric has its value as a top-level member of the same document.
         assert_eq!(document["ResetRequests"], json!(1));
-        assert_eq!(document["ResetMailSendFailures"], json!(0));
+        assert_eq!(document["MailSendFailures"], json!(0));
         Ok(())
     }
 

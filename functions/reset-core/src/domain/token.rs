@@ -19,7 +19,7 @@ pub struct MalformedToken;
 
 #[derive(Debug, thiserror::Error)]
 #[error("the operating system's random number generator failed: {0}")]
-pub struct RandomnessUnavailable(String);
+pub struct RandomnessUnavailable(pub(crate) String);
 
 impl ResetToken {
     /// 32 bytes from the OS CSPRNG.

@@ -1,7 +1,7 @@
 //! The wording of the two mails, in Japanese (default) and English.
 
 use super::OutgoingMail;
-use crate::domain::{Language, Timestamp, User};
+use crate::domain::{Email, Language, Timestamp, User, Username};
 use maud::{html, Markup, DOCTYPE};
 use time::{OffsetDateTime, UtcOffset};
 
@@ -10,6 +10,24 @@ use time::{OffsetDateTime, UtcOffset};
 pub struct MailContext<'a> {
     pub service_name: &'a str,
     pub support_contact: &'a str,
+}
+
+/// Whom a mail goes to, and in which language.
+#[derive(Debug, Clone, Copy)]
+pub struct Recipient<'a> {
+    pub username: &'a Username,
+    pub email: &'a Email,
+    pub language: Language,
+}
+
+impl<'a> From<&'a User> for Recipient<'a> {
+    fn from(user: &'a User) -> Self {
+        Self {
+            username: &user.username,
+            email: &user.email,
+            language: user.language,
+        }
+    }
 }
 
 const JST_OFFSET_SECS: i32 = 9 * 3600;
@@ -50,7 +68,7 @@ fn html_mail(language: Language, title: &str, paragraphs: &[Markup]) -> String {
     .into_string()
 }
 
-pub fn reset_link_mail(ctx: &MailContext<'_>, user: &User, link: &str, expires_at: Timestamp) -> OutgoingMail {
+pub fn reset_link_mail(ctx: &MailContext<'_>, user: Recipient<'_>, link: &str, expires_at: Timestamp) -> OutgoingMail {
     let expiry = format_jst(expires_at, user.language);
     let service = ctx.service_name;
     let support = ctx.support_contact;
@@ -98,7 +116,7 @@ pub fn reset_link_mail(ctx: &MailContext<'_>, user: &User, link: &str, expires_a
     }
 }
 
-pub fn password_changed_mail(ctx: &MailContext<'_>, user: &User, changed_at: Timestamp) -> OutgoingMail {
+pub fn password_changed_mail(ctx: &MailContext<'_>, user: Recipient<'_>, changed_at: Timestamp) -> OutgoingMail {
     let when = format_jst(changed_at, user.language);
     let service = ctx.service_name;
     let support = ctx.support_contact;
@@ -134,7 +152,7 @@ pub fn password_changed_mail(ctx: &MailContext<'_>, user: &User, changed_at: Tim
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{AccountStatus, Email, Username};
+    use crate::domain::AccountStatus;
 
     fn user(language: Language) -> User {
         User {
@@ -167,7 +185,7 @@ mod tests {
         let link = "https://id.example.jp/password-reset/confirm?token=abc";
         let mail = reset_link_mail(
             &CTX,
-            &user(Language::Ja),
+            (&user(Language::Ja)).into(),
             link,
             Timestamp::from_millis(1_795_608_000_000),
         );
@@ -189,9 +207,9 @@ mod tests {
 
     #[test]
     fn english_mails_for_english_users() {
-        let mail = reset_link_mail(&CTX, &user(Language::En), "https://x.jp/l", Timestamp::from_millis(0));
+        let mail = reset_link_mail(&CTX, (&user(Language::En)).into(), "https://x.jp/l", Timestamp::from_millis(0));
         assert!(mail.text.contains("did not ask for this"));
-        let changed = password_changed_mail(&CTX, &user(Language::En), Timestamp::from_millis(0));
+        let changed = password_changed_mail(&CTX, (&user(Language::En)).into(), Timestamp::from_millis(0));
         assert!(changed.subject.contains("password was changed"));
     }
 
@@ -201,7 +219,7 @@ mod tests {
             service_name: "<b>x</b>",
             support_contact: "s",
         };
-        let mail = password_changed_mail(&ctx, &user(Language::Ja), Timestamp::from_millis(0));
+        let mail = password_changed_mail(&ctx, (&user(Language::Ja)).into(), Timestamp::from_millis(0));
         assert!(mail.html.contains("&lt;b&gt;x&lt;/b&gt;"));
     }
 }

@@ -1,12 +1,16 @@
-//! The mail port: composing the two mails the flow sends, the SES v2 adapter, and a
-//! recording fake for unit tests.
+//! The mail ports: the queue every request hands its mail to, the SES v2 sender that
+//! `send-mail` delivers the queue with, the wording of the mails, and fakes for unit tests.
 
 pub mod compose;
+mod queue;
 mod recording;
 mod ses;
+mod sqs;
 
-pub use recording::RecordingMailer;
+pub use queue::{MailQueue, QueueError};
+pub use recording::{RecordingMailer, RecordingQueue};
 pub use ses::SesMailer;
+pub use sqs::SqsMailQueue;
 
 use crate::domain::Email;
 use async_trait::async_trait;
@@ -30,11 +34,18 @@ impl std::fmt::Debug for OutgoingMail {
     }
 }
 
+/// Why a send failed. Every kind is retried through the queue with backoff; the kind decides
+/// what the log and the operator see. The strings are error kinds and codes, never messages.
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
-    #[error("the mail service is unavailable: {0}")]
+    /// SES could not be reached or failed (network, timeout, 5xx).
+    #[error("the mail service is unavailable ({0})")]
     Unavailable(String),
-    #[error("the mail service rejected the message: {0}")]
+    /// SES is pacing this account: the sending rate or daily quota is exceeded.
+    #[error("the mail service is throttling ({0})")]
+    Throttled(String),
+    /// SES refused this message or this sender (unverified identity, sending paused, bad input).
+    #[error("the mail service rejected the message ({0})")]
     Rejected(String),
 }
 

@@ -1,7 +1,6 @@
 use super::{MailError, Mailer, OutgoingMail};
 use crate::domain::Email;
 use async_trait::async_trait;
-use aws_sdk_sesv2::error::DisplayErrorContext;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 use aws_sdk_sesv2::Client;
 
@@ -47,16 +46,22 @@ impl Mailer for SesMailer {
             .send()
             .await
             .map_err(|error| {
-                let rejected = error.as_service_error().is_some_and(|e| {
-                    e.is_message_rejected()
-                        || e.is_mail_from_domain_not_verified_exception()
-                        || e.is_bad_request_exception()
-                });
-                let detail = DisplayErrorContext(error).to_string();
-                if rejected {
-                    MailError::Rejected(detail)
-                } else {
-                    MailError::Unavailable(detail)
+                let kind = crate::aws_errors::describe(&error);
+                match error.as_service_error() {
+                    Some(e) if e.is_too_many_requests_exception() || e.is_limit_exceeded_exception() => {
+                        MailError::Throttled(kind)
+                    }
+                    Some(e)
+                        if e.is_message_rejected()
+                            || e.is_mail_from_domain_not_verified_exception()
+                            || e.is_sending_paused_exception()
+                            || e.is_account_suspended_exception()
+                            || e.is_not_found_exception()
+                            || e.is_bad_request_exception() =>
+                    {
+                        MailError::Rejected(kind)
+                    }
+                    _ => MailError::Unavailable(kind),
                 }
             })?;
         Ok(output.message_id.unwrap_or_default())

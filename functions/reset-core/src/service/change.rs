@@ -1,10 +1,10 @@
 use super::verify_link;
 use crate::app::App;
 use crate::domain::token::TokenRejection;
-use crate::domain::{NewPassword, PasswordRule, ResetToken, User, MAX_PASSWORD_CHARS};
+use crate::domain::{MailJob, NewPassword, PasswordRule, ResetToken, User, MAX_PASSWORD_CHARS};
 use crate::error::AppError;
 use crate::hashing::hash_password;
-use crate::mail::compose::{password_changed_mail, MailContext};
+use crate::metrics;
 use crate::store::ConsumeError;
 
 #[derive(Debug, Clone)]
@@ -54,14 +54,23 @@ pub async fn change_password(
         Err(ConsumeError::Store(error)) => return Err(error.into()),
     }
 
-    let ctx = MailContext {
-        service_name: &app.settings.service_name,
-        support_contact: &app.settings.support_contact,
+    // The change itself is done and must stand; the notice is queued like every mail, and a
+    // failure to queue it is counted (an alarm watches it) rather than undoing the change.
+    let user = &link.user;
+    let queued = match MailJob::password_changed(user.username.clone(), user.email.clone(), user.language, now) {
+        Ok(job) => app.mail_queue.enqueue(&job).await.map_err(|e| e.to_string()),
+        Err(error) => Err(error.to_string()),
     };
-    let mail = password_changed_mail(&ctx, &link.user, now);
-    if let Err(error) = app.mailer.send(&mail).await {
-        // The change itself is done and must stand; the notice is best effort.
-        tracing::error!(error = %error, to = %link.user.email.masked(), "password-changed notice could not be sent");
+    if let Err(error) = &queued {
+        tracing::error!(error = %error, username = %user.username, "password-changed notice could not be queued");
     }
+    metrics::emit(
+        &app.settings.metrics_namespace,
+        now,
+        &[
+            (metrics::MAILS_QUEUED, u64::from(queued.is_ok())),
+            (metrics::MAIL_QUEUE_FAILURES, u64::from(queued.is_err())),
+        ],
+    );
     Ok(PasswordChanged { user: link.user })
 }

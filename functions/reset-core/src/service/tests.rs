@@ -1,35 +1,75 @@
-//! Unit tests of the use cases over the in-memory store and the recording mailer. The same
-//! paths run against DynamoDB Local and the SES emulator in `tests/`.
+//! Unit tests of the use cases over the in-memory store, the recording queue and the recording
+//! mailer. The same paths run against DynamoDB Local, moto's SQS and the SES emulator in `tests/`.
 
 use super::*;
 use crate::app::App;
 use crate::config::tests::sample_settings;
 use crate::domain::token::TokenRejection;
-use crate::domain::{AccountStatus, Email, FixedClock, Language, ResetToken, Timestamp, User, Username};
+use crate::domain::{AccountStatus, Clock, Email, FixedClock, Language, MailJob, ResetToken, Timestamp, User, Username};
 use crate::error::AppError;
 use crate::hashing::verify_password;
-use crate::mail::RecordingMailer;
-use crate::store::{MemoryStore, ResetStore};
+use crate::mail::{RecordingMailer, RecordingQueue};
+use crate::store::{CounterKey, MemoryStore, ResetStore};
 use std::sync::Arc;
 
 struct Fixture {
     app: App,
+    sender: MailSender,
     store: Arc<MemoryStore>,
+    queue: Arc<RecordingQueue>,
     mailer: Arc<RecordingMailer>,
     clock: Arc<FixedClock>,
 }
 
 fn fixture() -> Fixture {
     let store = Arc::new(MemoryStore::default());
+    let queue = Arc::new(RecordingQueue::default());
     let mailer = Arc::new(RecordingMailer::default());
     let clock = Arc::new(FixedClock::at(Timestamp::from_millis(1_795_608_000_000)));
-    let app = App::new(sample_settings(), store.clone(), mailer.clone(), clock.clone());
+    let app = App::new(sample_settings(), store.clone(), queue.clone(), clock.clone());
+    let sender = MailSender {
+        settings: sample_settings(),
+        store: store.clone(),
+        ledger: store.clone(),
+        mailer: mailer.clone(),
+        clock: clock.clone(),
+    };
     Fixture {
         app,
+        sender,
         store,
+        queue,
         mailer,
         clock,
     }
+}
+
+impl Fixture {
+    /// Plays the sender over every queued job, as `send-mail` would.
+    async fn deliver_queued(&self) -> Vec<Result<Delivery, DeliveryError>> {
+        let mut results = Vec::new();
+        for job in self.queue.drain() {
+            results.push(deliver(&self.sender, &job).await);
+        }
+        results
+    }
+
+    async fn request_and_deliver(&self, name: &str, client: Option<&str>) -> Vec<Result<Delivery, DeliveryError>> {
+        request_reset(&self.app, &username(name), client)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        self.deliver_queued().await
+    }
+}
+
+fn codes(results: &[Result<Delivery, DeliveryError>]) -> Vec<&'static str> {
+    results
+        .iter()
+        .map(|r| match r {
+            Ok(delivery) => delivery.code(),
+            Err(error) => error.code(),
+        })
+        .collect()
 }
 
 fn username(name: &str) -> Username {
@@ -63,58 +103,134 @@ fn token_of_last_mail(mailer: &RecordingMailer) -> ResetToken {
 }
 
 #[tokio::test]
-async fn unknown_and_disabled_users_get_no_mail() {
-    let f = fixture();
-    add_user(&f.store, "dis00000", AccountStatus::Disabled).await;
-    assert_eq!(
-        request_reset(&f.app, &username("nobody00"), None).await.ok(),
-        Some(RequestOutcome::UnknownUser)
-    );
-    assert_eq!(
-        request_reset(&f.app, &username("dis00000"), None).await.ok(),
-        Some(RequestOutcome::AccountDisabled)
-    );
-    assert!(f.mailer.sent().is_empty());
-    assert_eq!(f.store.token_count(), 0);
-}
-
-#[tokio::test]
-async fn a_known_user_gets_a_link_on_the_configured_origin() {
+async fn known_and_unknown_usernames_queue_the_same_job_and_only_the_known_get_mail() {
     let f = fixture();
     add_user(&f.store, "ex000000", AccountStatus::Active).await;
-    assert_eq!(
-        request_reset(&f.app, &username("ex000000"), Some("192.0.2.1"))
-            .await
-            .ok(),
-        Some(RequestOutcome::MailSent)
-    );
+    add_user(&f.store, "dis00000", AccountStatus::Disabled).await;
+    for name in ["ex000000", "nobody00", "dis00000"] {
+        assert_eq!(
+            request_reset(&f.app, &username(name), Some("192.0.2.1")).await.ok(),
+            Some(RequestOutcome::Queued)
+        );
+    }
+    assert_eq!(f.queue.jobs().len(), 3, "the request does the same work for every username");
+    let results = f.deliver_queued().await;
+    assert_eq!(codes(&results), ["sent", "unknown_account", "account_disabled"]);
     let sent = f.mailer.sent();
     assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].to.as_str(), "ex000000@example.jp");
     assert!(sent[0]
         .text
         .contains("https://id.example.jp/password-reset/confirm?token="));
+    assert_eq!(f.store.token_count(), 1, "only a sent link has a token");
     let token = token_of_last_mail(&f.mailer);
     let link = verify_link(&f.app, &token).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(link.user.username, username("ex000000"));
+    assert_eq!(
+        f.store.mail_state(&username("ex000000")).reset_mail_message_id.as_deref(),
+        Some("recorded-1")
+    );
 }
 
 #[tokio::test]
-async fn limits_per_username_and_per_client() {
+async fn a_redelivered_job_sends_one_mail() {
     let f = fixture();
     add_user(&f.store, "ex000000", AccountStatus::Active).await;
-    for i in 0..5 {
-        let ip = format!("192.0.2.{i}");
-        assert_eq!(
-            request_reset(&f.app, &username("ex000000"), Some(&ip)).await.ok(),
-            Some(RequestOutcome::MailSent)
-        );
-    }
-    let sixth = request_reset(&f.app, &username("ex000000"), Some("192.0.2.99"))
+    request_reset(&f.app, &username("ex000000"), None)
         .await
-        .ok();
-    assert_eq!(sixth, Some(RequestOutcome::UsernameRateLimited));
-    assert_eq!(f.mailer.sent().len(), 5);
+        .unwrap_or_else(|e| panic!("{e}"));
+    let job = f.queue.drain().pop().unwrap_or_else(|| panic!("nothing queued"));
+    let first = deliver(&f.sender, &job).await;
+    let again = deliver(&f.sender, &job).await;
+    assert_eq!(codes(&[first, again]), ["sent", "duplicate"]);
+    assert_eq!(f.mailer.sent().len(), 1);
+}
 
+#[tokio::test]
+async fn a_failed_send_is_retried_and_then_sent_once() {
+    let f = fixture();
+    add_user(&f.store, "ex000000", AccountStatus::Active).await;
+    request_reset(&f.app, &username("ex000000"), None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let job = f.queue.drain().pop().unwrap_or_else(|| panic!("nothing queued"));
+    f.mailer.set_down(true);
+    let failed = deliver(&f.sender, &job).await;
+    assert_eq!(codes(&[failed]), ["ses_unavailable"]);
+    f.mailer.set_down(false);
+    let retried = deliver(&f.sender, &job).await;
+    let again = deliver(&f.sender, &job).await;
+    assert_eq!(codes(&[retried, again]), ["sent", "duplicate"]);
+    assert_eq!(f.mailer.sent().len(), 1);
+    // Only the sent mail counts against the account's budget.
+    let (window_start, _) = hour_window(f.clock.now());
+    assert_eq!(
+        f.store
+            .counter(&CounterKey::mails_per_username(&username("ex000000"), window_start)),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_job_that_waited_past_its_link_lifetime_is_not_sent() {
+    let f = fixture();
+    add_user(&f.store, "ex000000", AccountStatus::Active).await;
+    request_reset(&f.app, &username("ex000000"), None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    f.clock.advance_secs(3600);
+    assert_eq!(codes(&f.deliver_queued().await), ["expired"]);
+    assert!(f.mailer.sent().is_empty());
+}
+
+#[tokio::test]
+async fn a_job_held_by_another_sender_is_retried_not_sent_twice() {
+    let f = fixture();
+    add_user(&f.store, "ex000000", AccountStatus::Active).await;
+    let job = MailJob::reset_link(username("ex000000"), f.clock.now(), 3600).unwrap_or_else(|e| panic!("{e}"));
+    use crate::store::MailLedger;
+    f.store
+        .claim_job(&job.job_id, f.clock.now(), 60, 0)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(codes(&[deliver(&f.sender, &job).await]), ["held_elsewhere"]);
+    // The other sender died: after the lease, this one takes the job over.
+    f.clock.advance_secs(61);
+    assert_eq!(codes(&[deliver(&f.sender, &job).await]), ["sent"]);
+}
+
+#[tokio::test]
+async fn the_mail_budget_counts_sent_mails_and_one_client_cannot_spend_it() {
+    let f = fixture();
+    add_user(&f.store, "ex000000", AccountStatus::Active).await;
+    // One client: 3 requests for one username an hour, then nothing more is queued.
+    for _ in 0..3 {
+        assert_eq!(codes(&f.request_and_deliver("ex000000", Some("203.0.113.9")).await), ["sent"]);
+    }
+    assert_eq!(
+        request_reset(&f.app, &username("ex000000"), Some("203.0.113.9")).await.ok(),
+        Some(RequestOutcome::ClientUsernameLimited)
+    );
+    assert!(f.queue.jobs().is_empty());
+    // Failed sends spend nothing; other clients still reach the account's 5 mails.
+    f.mailer.set_down(true);
+    assert_eq!(
+        codes(&f.request_and_deliver("ex000000", Some("198.51.100.1")).await),
+        ["ses_unavailable"]
+    );
+    f.mailer.set_down(false);
+    assert_eq!(codes(&f.request_and_deliver("ex000000", Some("198.51.100.2")).await), ["sent"]);
+    assert_eq!(codes(&f.request_and_deliver("ex000000", Some("198.51.100.3")).await), ["sent"]);
+    assert_eq!(
+        codes(&f.request_and_deliver("ex000000", Some("198.51.100.4")).await),
+        ["mail_budget_spent"]
+    );
+    assert_eq!(f.mailer.sent().len(), 5);
+}
+
+#[tokio::test]
+async fn the_per_client_limit_answers_429_and_requests_without_an_address_share_one() {
+    let f = fixture();
     for _ in 0..30 {
         let _ = request_reset(&f.app, &username("other000"), Some("198.51.100.1")).await;
     }
@@ -122,17 +238,27 @@ async fn limits_per_username_and_per_client() {
     assert!(
         matches!(blocked, Err(AppError::RateLimited { retry_after_secs }) if (1..=3600).contains(&retry_after_secs))
     );
+    for _ in 0..30 {
+        let _ = request_reset(&f.app, &username("other000"), None).await;
+    }
+    assert!(matches!(
+        request_reset(&f.app, &username("another0"), None).await,
+        Err(AppError::RateLimited { .. })
+    ));
 }
 
 #[tokio::test]
-async fn a_mail_failure_still_answers_and_a_store_failure_is_unavailable() {
+async fn a_queue_or_store_failure_is_unavailable_for_every_username() {
     let f = fixture();
     add_user(&f.store, "ex000000", AccountStatus::Active).await;
-    f.mailer.set_down(true);
-    assert_eq!(
-        request_reset(&f.app, &username("ex000000"), None).await.ok(),
-        Some(RequestOutcome::MailFailed)
-    );
+    f.queue.set_down(true);
+    for name in ["ex000000", "nobody00"] {
+        assert!(matches!(
+            request_reset(&f.app, &username(name), None).await,
+            Err(AppError::Unavailable(_))
+        ));
+    }
+    f.queue.set_down(false);
     f.store.set_down(true);
     assert!(matches!(
         request_reset(&f.app, &username("ex000000"), None).await,
@@ -141,12 +267,10 @@ async fn a_mail_failure_still_answers_and_a_store_failure_is_unavailable() {
 }
 
 #[tokio::test]
-async fn change_password_consumes_the_link_and_notifies() {
+async fn change_password_consumes_the_link_and_queues_the_notice() {
     let f = fixture();
     add_user(&f.store, "ex000000", AccountStatus::Active).await;
-    request_reset(&f.app, &username("ex000000"), None)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    f.request_and_deliver("ex000000", None).await;
     let token = token_of_last_mail(&f.mailer);
 
     let rejected = change_password(&f.app, token.clone(), "short", "short").await;
@@ -167,23 +291,33 @@ async fn change_password_consumes_the_link_and_notifies() {
         "Kanagawa2026x",
         user.password_hash.as_deref().unwrap_or_default()
     ));
+    assert_eq!(codes(&f.deliver_queued().await), ["sent"]);
     assert!(f
         .mailer
         .sent()
         .last()
-        .is_some_and(|m| m.subject.contains("パスワードが変更されました")));
+        .is_some_and(|m| m.subject.contains("パスワードが変更されました") && m.to.as_str() == "ex000000@example.jp"));
 
     let again = change_password(&f.app, token, "Kanagawa2026y", "Kanagawa2026y").await;
     assert!(matches!(again, Err(AppError::InvalidLink(TokenRejection::Used))));
 }
 
 #[tokio::test]
+async fn a_change_stands_when_its_notice_cannot_be_queued() {
+    let f = fixture();
+    add_user(&f.store, "ex000000", AccountStatus::Active).await;
+    f.request_and_deliver("ex000000", None).await;
+    let token = token_of_last_mail(&f.mailer);
+    f.queue.set_down(true);
+    f.clock.advance_secs(1);
+    assert!(change_password(&f.app, token, "Kanagawa2026x", "Kanagawa2026x").await.is_ok());
+}
+
+#[tokio::test]
 async fn links_expire_by_the_clock() {
     let f = fixture();
     add_user(&f.store, "ex000000", AccountStatus::Active).await;
-    request_reset(&f.app, &username("ex000000"), None)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    f.request_and_deliver("ex000000", None).await;
     let token = token_of_last_mail(&f.mailer);
     f.clock.advance_secs(3600);
     assert!(matches!(

@@ -1,9 +1,11 @@
 use super::{
-    ConsumeError, CounterKey, CreateUserError, MailEvent, MailEventRecord, MailEventStore, ResetStore, StoreError,
+    ConsumeError, CounterKey, CreateUserError, JobClaim, JobEnd, MailEvent, MailEventRecord, MailEventStore,
+    MailLedger, ResetStore, StoreError,
 };
-use crate::domain::{Timestamp, TokenHash, TokenRecord, User, Username};
+use crate::config::Settings;
+use crate::domain::{JobId, Timestamp, TokenHash, TokenRecord, User, Username};
 use async_trait::async_trait;
-use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 use std::collections::HashMap;
@@ -15,6 +17,7 @@ pub mod attributes {
     pub const USERNAME: &str = "username";
     pub const TOKEN_HASH: &str = "token_hash";
     pub const COUNTER_KEY: &str = "counter_key";
+    pub const JOB_ID: &str = "job_id";
     pub const EXPIRES_AT: &str = "expires_at";
 
     // Users table, besides the fields of `domain::User`.
@@ -71,21 +74,51 @@ pub const MAIL_PROBLEM_FLAG_SET: &str = "1";
 /// retried. After the retry the loser sees the winner's write and fails its condition.
 const TRANSACTION_CONFLICT_RETRIES: u32 = 3;
 
+/// The tables the store works on (`infra/template.yaml` defines them).
+#[derive(Debug, Clone)]
+pub struct TableNames {
+    pub users: String,
+    pub tokens: String,
+    pub counters: String,
+    pub mail_jobs: String,
+}
+
+impl From<&Settings> for TableNames {
+    fn from(settings: &Settings) -> Self {
+        Self {
+            users: settings.users_table.clone(),
+            tokens: settings.reset_tokens_table.clone(),
+            counters: settings.rate_limits_table.clone(),
+            mail_jobs: settings.mail_jobs_table.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
     client: Client,
     users_table: String,
     tokens_table: String,
     counters_table: String,
+    mail_jobs_table: String,
+}
+
+/// The states of a mail ledger item.
+mod job_state {
+    pub const CLAIMED: &str = "claimed";
+    pub const RELEASED: &str = "released";
+    pub const SENT: &str = "sent";
+    pub const SKIPPED: &str = "skipped";
 }
 
 impl DynamoStore {
-    pub fn new(client: Client, users_table: String, tokens_table: String, counters_table: String) -> Self {
+    pub fn new(client: Client, tables: TableNames) -> Self {
         Self {
             client,
-            users_table,
-            tokens_table,
-            counters_table,
+            users_table: tables.users,
+            tokens_table: tables.tokens,
+            counters_table: tables.counters,
+            mail_jobs_table: tables.mail_jobs,
         }
     }
 
@@ -137,11 +170,12 @@ fn n(value: i64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
-fn unavailable<E>(error: E) -> StoreError
-where
-    E: std::error::Error,
-{
-    StoreError::Unavailable(DisplayErrorContext(error).to_string())
+fn unavailable<E: ProvideErrorMetadata, R>(error: SdkError<E, R>) -> StoreError {
+    StoreError::Unavailable(crate::aws_errors::describe(&error))
+}
+
+fn is_condition_failure<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
+    crate::aws_errors::code(error) == Some("ConditionalCheckFailedException")
 }
 
 fn from_item<T: serde::de::DeserializeOwned>(item: HashMap<String, AttributeValue>) -> Result<T, StoreError> {
@@ -280,6 +314,26 @@ impl ResetStore for DynamoStore {
         Ok(hits)
     }
 
+    async fn read_counter(&self, key: &CounterKey) -> Result<u32, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.counters_table)
+            .key(attributes::COUNTER_KEY, s(key.as_str()))
+            .projection_expression("hits")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(output
+            .item
+            .as_ref()
+            .and_then(|item| item.get("hits"))
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse::<u32>().ok())
+            .unwrap_or(0))
+    }
+
     async fn remember_reset_mail(
         &self,
         username: &Username,
@@ -308,6 +362,103 @@ impl ResetStore for DynamoStore {
             {
                 Ok(())
             }
+            Err(error) => Err(unavailable(error)),
+        }
+    }
+}
+
+#[async_trait]
+impl MailLedger for DynamoStore {
+    async fn claim_job(
+        &self,
+        job: &JobId,
+        now: Timestamp,
+        lease_secs: i64,
+        keep_until_secs: i64,
+    ) -> Result<JobClaim, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.mail_jobs_table)
+            .key(attributes::JOB_ID, s(job.as_str()))
+            .update_expression("SET #state = :claimed, claimed_at = :now, expires_at = :keep")
+            .condition_expression(
+                "attribute_not_exists(job_id) OR #state = :released \
+                 OR (#state = :claimed AND claimed_at < :lease_start)",
+            )
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":claimed", s(job_state::CLAIMED))
+            .expression_attribute_values(":released", s(job_state::RELEASED))
+            .expression_attribute_values(":now", n(now.as_millis()))
+            .expression_attribute_values(":lease_start", n(now.as_millis() - lease_secs * 1000))
+            .expression_attribute_values(":keep", n(keep_until_secs))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(JobClaim::Granted),
+            Err(error) if is_condition_failure(&error) => {
+                let item = self
+                    .client
+                    .get_item()
+                    .table_name(&self.mail_jobs_table)
+                    .key(attributes::JOB_ID, s(job.as_str()))
+                    .projection_expression("#state")
+                    .expression_attribute_names("#state", "state")
+                    .consistent_read(true)
+                    .send()
+                    .await
+                    .map_err(unavailable)?
+                    .item;
+                let state = item
+                    .as_ref()
+                    .and_then(|i| i.get("state"))
+                    .and_then(|v| v.as_s().ok())
+                    .map(String::as_str);
+                Ok(match state {
+                    Some(job_state::SENT | job_state::SKIPPED) => JobClaim::AlreadyDone,
+                    _ => JobClaim::HeldElsewhere,
+                })
+            }
+            Err(error) => Err(unavailable(error)),
+        }
+    }
+
+    async fn finish_job(&self, job: &JobId, end: JobEnd<'_>, now: Timestamp) -> Result<(), StoreError> {
+        let (state, detail) = match end {
+            JobEnd::Sent { message_id } => (job_state::SENT, message_id),
+            JobEnd::Skipped { reason } => (job_state::SKIPPED, reason),
+        };
+        self.client
+            .update_item()
+            .table_name(&self.mail_jobs_table)
+            .key(attributes::JOB_ID, s(job.as_str()))
+            .update_expression("SET #state = :state, finished_at = :now, detail = :detail")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":state", s(state))
+            .expression_attribute_values(":now", n(now.as_millis()))
+            .expression_attribute_values(":detail", s(detail))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn release_job(&self, job: &JobId) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.mail_jobs_table)
+            .key(attributes::JOB_ID, s(job.as_str()))
+            .update_expression("SET #state = :released")
+            .condition_expression("#state = :claimed")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":released", s(job_state::RELEASED))
+            .expression_attribute_values(":claimed", s(job_state::CLAIMED))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(error) if is_condition_failure(&error) => Ok(()),
             Err(error) => Err(unavailable(error)),
         }
     }

@@ -1,8 +1,8 @@
 use super::{
-    ConsumeError, CounterKey, CreateUserError, MailEvent, MailEventKind, MailEventRecord, MailEventStore, ResetStore,
-    StoreError,
+    ConsumeError, CounterKey, CreateUserError, JobClaim, JobEnd, MailEvent, MailEventKind, MailEventRecord,
+    MailEventStore, MailLedger, ResetStore, StoreError,
 };
-use crate::domain::{Timestamp, TokenHash, TokenRecord, User, Username};
+use crate::domain::{JobId, Timestamp, TokenHash, TokenRecord, User, Username};
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,6 +23,14 @@ struct State {
     tokens: HashMap<TokenHash, TokenRecord>,
     counters: HashMap<String, u32>,
     mail: HashMap<Username, MailState>,
+    jobs: HashMap<JobId, LedgerEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum LedgerEntry {
+    Claimed { at: Timestamp },
+    Released,
+    Done,
 }
 
 /// The mail-event attributes of one user item, as the DynamoDB adapter keeps them.
@@ -55,6 +63,13 @@ impl MemoryStore {
         self.state
             .lock()
             .map_err(|_| StoreError::Unavailable("memory store poisoned".into()))
+    }
+
+    pub fn counter(&self, key: &CounterKey) -> u32 {
+        self.state()
+            .ok()
+            .and_then(|s| s.counters.get(key.as_str()).copied())
+            .unwrap_or(0)
     }
 
     pub fn token_count(&self) -> usize {
@@ -128,6 +143,10 @@ impl ResetStore for MemoryStore {
         Ok(*hits)
     }
 
+    async fn read_counter(&self, key: &CounterKey) -> Result<u32, StoreError> {
+        Ok(self.state()?.counters.get(key.as_str()).copied().unwrap_or(0))
+    }
+
     async fn remember_reset_mail(
         &self,
         username: &Username,
@@ -141,6 +160,42 @@ impl ResetStore for MemoryStore {
         let mail = state.mail.entry(username.clone()).or_default();
         mail.reset_mail_message_id = Some(message_id.to_owned());
         mail.reset_mail_sent_at = Some(sent_at);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl MailLedger for MemoryStore {
+    async fn claim_job(
+        &self,
+        job: &JobId,
+        now: Timestamp,
+        lease_secs: i64,
+        _keep_until_secs: i64,
+    ) -> Result<JobClaim, StoreError> {
+        let mut state = self.state()?;
+        let claim = match state.jobs.get(job) {
+            None | Some(LedgerEntry::Released) => JobClaim::Granted,
+            Some(LedgerEntry::Claimed { at }) if at.plus_secs(lease_secs) < now => JobClaim::Granted,
+            Some(LedgerEntry::Claimed { .. }) => JobClaim::HeldElsewhere,
+            Some(LedgerEntry::Done) => JobClaim::AlreadyDone,
+        };
+        if claim == JobClaim::Granted {
+            state.jobs.insert(job.clone(), LedgerEntry::Claimed { at: now });
+        }
+        Ok(claim)
+    }
+
+    async fn finish_job(&self, job: &JobId, _end: JobEnd<'_>, _now: Timestamp) -> Result<(), StoreError> {
+        self.state()?.jobs.insert(job.clone(), LedgerEntry::Done);
+        Ok(())
+    }
+
+    async fn release_job(&self, job: &JobId) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        if matches!(state.jobs.get(job), Some(LedgerEntry::Claimed { .. })) {
+            state.jobs.insert(job.clone(), LedgerEntry::Released);
+        }
         Ok(())
     }
 }

@@ -1,13 +1,14 @@
-//! The persistence ports: one trait for what the reset flow needs of a store, one for what the
-//! mail-events function needs, the DynamoDB adapter, and an in-memory fake for unit tests.
+//! The persistence ports: one trait for what the reset flow needs of a store, one for the mail
+//! ledger that keeps the sender idempotent, one for what the mail-events function needs, the
+//! DynamoDB adapter, and an in-memory fake for unit tests.
 
 mod dynamo;
 mod memory;
 
-pub use dynamo::{attributes, indexes, DynamoStore, MAIL_PROBLEM_FLAG_SET};
+pub use dynamo::{attributes, indexes, DynamoStore, TableNames, MAIL_PROBLEM_FLAG_SET};
 pub use memory::{MailProblem, MailState, MemoryStore};
 
-use crate::domain::{Timestamp, TokenHash, TokenRecord, User, Username};
+use crate::domain::{JobId, Timestamp, TokenHash, TokenRecord, User, Username};
 use async_trait::async_trait;
 
 #[derive(Debug, thiserror::Error)]
@@ -102,6 +103,16 @@ impl CounterKey {
         Self(format!("ip#{client}#{window_start_secs}"))
     }
 
+    /// Requests one client made for one username: one client cannot spend an account's budget.
+    pub fn per_username_and_client(username: &Username, client: &str, window_start_secs: i64) -> Self {
+        Self(format!("user-ip#{username}#{client}#{window_start_secs}"))
+    }
+
+    /// Reset mails SES accepted for one account.
+    pub fn mails_per_username(username: &Username, window_start_secs: i64) -> Self {
+        Self(format!("mail#{username}#{window_start_secs}"))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -132,6 +143,9 @@ pub trait ResetStore: Send + Sync {
     /// `expires_at_secs`.
     async fn increment_counter(&self, key: &CounterKey, expires_at_secs: i64) -> Result<u32, StoreError>;
 
+    /// The counter's value (0 when it does not exist).
+    async fn read_counter(&self, key: &CounterKey) -> Result<u32, StoreError>;
+
     /// Remembers the SES message id of the account's latest reset mail, so that a bounce or a
     /// complaint about it can be tied to the account. Does nothing for an unknown account.
     async fn remember_reset_mail(
@@ -149,4 +163,45 @@ pub trait MailEventStore: Send + Sync {
     /// Records `event` on the account whose latest reset mail has `event.message_id`. Safe to
     /// repeat (SNS delivers at least once) and to receive out of order.
     async fn record_mail_event(&self, event: &MailEvent) -> Result<MailEventRecord, StoreError>;
+}
+
+/// What a sender learns when it claims a mail job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobClaim {
+    /// This sender may send it now.
+    Granted,
+    /// A sender already finished it (sent, or decided not to send): a redelivery.
+    AlreadyDone,
+    /// Another sender holds it right now (SQS may deliver one message twice at once).
+    HeldElsewhere,
+}
+
+/// How a finished job ended, as the ledger keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobEnd<'a> {
+    /// SES accepted it, under this message id.
+    Sent { message_id: &'a str },
+    /// Nothing was sent, on purpose (unknown or disabled account, budget spent).
+    Skipped { reason: &'static str },
+}
+
+/// The mail ledger: one item per queued mail, so that a job SQS delivers again (it delivers
+/// at least once) sends no second mail.
+#[async_trait]
+pub trait MailLedger: Send + Sync {
+    /// Claims `job` for sending. A claim older than `lease_secs` is taken over: its sender
+    /// died mid-way. The ledger item lives until `keep_until_secs`, past any redelivery.
+    async fn claim_job(
+        &self,
+        job: &JobId,
+        now: Timestamp,
+        lease_secs: i64,
+        keep_until_secs: i64,
+    ) -> Result<JobClaim, StoreError>;
+
+    /// Marks a claimed job finished; redeliveries of it will be `AlreadyDone`.
+    async fn finish_job(&self, job: &JobId, end: JobEnd<'_>, now: Timestamp) -> Result<(), StoreError>;
+
+    /// Gives a claimed job back after a failed send, so the retry may claim it at once.
+    async fn release_job(&self, job: &JobId) -> Result<(), StoreError>;
 }

@@ -1,0 +1,227 @@
+//! A mail waiting to be sent: what a request hands to the mail queue and the sender reads back.
+//!
+//! A job carries only what the sender needs. A reset-link job carries no link at all: the
+//! sender mints the token when it sends, so the secret exists only in the mail and its hash
+//! only in the token table; a queued job is worth nothing to whoever reads the queue.
+
+use crate::domain::token::RandomnessUnavailable;
+use crate::domain::{Email, Language, Timestamp, Username};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Random and unique per job: the mail ledger's key, so that a redelivered job sends nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct JobId(String);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("not a mail job id")]
+pub struct MalformedJobId;
+
+const JOB_ID_BYTES: usize = 16;
+
+impl JobId {
+    pub fn generate() -> Result<Self, RandomnessUnavailable> {
+        let mut bytes = [0u8; JOB_ID_BYTES];
+        getrandom::fill(&mut bytes).map_err(|e| RandomnessUnavailable(e.to_string()))?;
+        Ok(Self(bytes.iter().map(|b| format!("{b:02x}")).collect()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for JobId {
+    type Error = MalformedJobId;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        let well_formed =
+            value.len() == JOB_ID_BYTES * 2 && value.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if well_formed {
+            Ok(Self(value))
+        } else {
+            Err(MalformedJobId)
+        }
+    }
+}
+
+impl From<JobId> for String {
+    fn from(id: JobId) -> Self {
+        id.0
+    }
+}
+
+impl fmt::Display for JobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Which mail, for whom.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum QueuedMail {
+    /// A reset link for the account's registered address, if the account exists, is active and
+    /// has mail budget left when the sender gets to it. The request never reads the account:
+    /// known and unknown usernames cost the request exactly the same work.
+    ResetLink { username: Username, requested_at: i64 },
+    /// The notice that the password was changed, to the address registered at that moment.
+    PasswordChanged {
+        username: Username,
+        to: Email,
+        language: Language,
+        changed_at: i64,
+    },
+}
+
+impl QueuedMail {
+    /// For logs and metrics: never an address.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            QueuedMail::ResetLink { .. } => "reset_link",
+            QueuedMail::PasswordChanged { .. } => "password_changed",
+        }
+    }
+
+    pub fn username(&self) -> &Username {
+        match self {
+            QueuedMail::ResetLink { username, .. } | QueuedMail::PasswordChanged { username, .. } => username,
+        }
+    }
+}
+
+impl fmt::Debug for QueuedMail {
+    /// The username and kind only: the address stays out of every log line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("QueuedMail")
+            .field("kind", &self.kind())
+            .field("username", self.username())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One message of the mail queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailJob {
+    pub job_id: JobId,
+    /// Epoch seconds after which the mail is not worth sending (a reset link would already have
+    /// expired): the sender drops it and counts it.
+    pub send_before: i64,
+    pub mail: QueuedMail,
+}
+
+/// How long a password-changed notice stays worth sending: as long as the queue keeps it.
+pub const NOTICE_SEND_WITHIN_SECS: i64 = 24 * 3600;
+
+impl MailJob {
+    /// A reset link requested at `now`, worth sending while a link minted now would still live.
+    pub fn reset_link(username: Username, now: Timestamp, link_lifetime_secs: i64) -> Result<Self, RandomnessUnavailable> {
+        Ok(Self {
+            job_id: JobId::generate()?,
+            send_before: now.plus_secs(link_lifetime_secs).as_secs(),
+            mail: QueuedMail::ResetLink {
+                username,
+                requested_at: now.as_millis(),
+            },
+        })
+    }
+
+    pub fn password_changed(
+        username: Username,
+        to: Email,
+        language: Language,
+        now: Timestamp,
+    ) -> Result<Self, RandomnessUnavailable> {
+        Ok(Self {
+            job_id: JobId::generate()?,
+            send_before: now.plus_secs(NOTICE_SEND_WITHIN_SECS).as_secs(),
+            mail: QueuedMail::PasswordChanged {
+                username,
+                to,
+                language,
+                changed_at: now.as_millis(),
+            },
+        })
+    }
+
+    pub fn is_stale_at(&self, now: Timestamp) -> bool {
+        now.as_secs() >= self.send_before
+    }
+
+    /// The queue message body.
+    pub fn to_message(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(self)
+    }
+
+    /// Reads a queue message body; anything else is malformed and goes to the dead-letter queue.
+    pub fn from_message(body: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> Timestamp {
+        Timestamp::from_millis(1_795_608_000_000)
+    }
+
+    fn user() -> Username {
+        Username::parse("ex000000").unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn a_reset_job_round_trips_and_carries_no_secret() -> Result<(), Box<dyn std::error::Error>> {
+        let job = MailJob::reset_link(user(), now(), 3600)?;
+        let body = job.to_message()?;
+        assert_eq!(MailJob::from_message(&body)?, job);
+        let value: serde_json::Value = serde_json::from_str(&body)?;
+        assert_eq!(value["mail"]["kind"], "reset_link");
+        assert_eq!(value["send_before"], now().as_secs() + 3600);
+        assert!(!body.contains("token"), "{body}");
+        Ok(())
+    }
+
+    #[test]
+    fn staleness_follows_send_before() -> Result<(), Box<dyn std::error::Error>> {
+        let job = MailJob::reset_link(user(), now(), 3600)?;
+        assert!(!job.is_stale_at(now().plus_secs(3599)));
+        assert!(job.is_stale_at(now().plus_secs(3600)));
+        Ok(())
+    }
+
+    #[test]
+    fn debug_never_shows_the_address() -> Result<(), Box<dyn std::error::Error>> {
+        let job = MailJob::password_changed(user(), Email::parse("someone@example.jp")?, Language::Ja, now())?;
+        let debug = format!("{job:?}");
+        assert!(!debug.contains("someone@"), "{debug}");
+        assert!(debug.contains("password_changed"));
+        Ok(())
+    }
+
+    #[test]
+    fn malformed_messages_are_refused() {
+        for body in [
+            "",
+            "{}",
+            "not json",
+            r#"{"job_id":"x","send_before":1,"mail":{"kind":"reset_link","username":"ex000000","requested_at":1}}"#,
+            r#"{"job_id":"00112233445566778899aabbccddeeff","send_before":1,"mail":{"kind":"launch_missiles"}}"#,
+            r#"{"job_id":"00112233445566778899aabbccddeeff","send_before":1,"mail":{"kind":"reset_link","username":"bad","requested_at":1}}"#,
+        ] {
+            assert!(MailJob::from_message(body).is_err(), "{body}");
+        }
+    }
+
+    #[test]
+    fn job_ids_are_random_hex() -> Result<(), RandomnessUnavailable> {
+        let a = JobId::generate()?;
+        assert_ne!(a, JobId::generate()?);
+        assert_eq!(a.as_str().len(), 32);
+        assert_eq!(JobId::try_from(a.as_str().to_owned()), Ok(a));
+        Ok(())
+    }
+}

@@ -1,0 +1,33 @@
+use super::queue::{MailQueue, QueueError};
+use crate::domain::MailJob;
+use async_trait::async_trait;
+use aws_sdk_sqs::Client;
+
+/// The mail queue on SQS (server-side encrypted; see `MailQueue` in infra/template.yaml).
+#[derive(Debug, Clone)]
+pub struct SqsMailQueue {
+    client: Client,
+    queue_url: String,
+}
+
+impl SqsMailQueue {
+    pub fn new(client: Client, queue_url: String) -> Self {
+        Self { client, queue_url }
+    }
+}
+
+#[async_trait]
+impl MailQueue for SqsMailQueue {
+    async fn enqueue(&self, job: &MailJob) -> Result<(), QueueError> {
+        let body = job.to_message().map_err(|e| QueueError::Encoding(e.to_string()))?;
+        self.client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(body)
+            .send()
+            .await
+            // The error's code and kind only: the message text could echo the body.
+            .map_err(|error| QueueError::Unavailable(crate::aws_errors::describe(&error)))?;
+        Ok(())
+    }
+}

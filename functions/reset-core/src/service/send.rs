@@ -1,0 +1,204 @@
+//! Delivering one queued mail: the use case behind the `send-mail` function.
+//!
+//! SQS delivers a message at least once, so every job is claimed in the mail ledger before it
+//! is sent and marked done after: a redelivered job sends nothing. A reset link is minted here,
+//! at sending time, so the secret exists only in the mail.
+
+use super::hour_window;
+use crate::config::Settings;
+use crate::domain::{Clock, MailJob, QueuedMail, ResetToken, Timestamp, TokenRecord, Username};
+use crate::mail::compose::{password_changed_mail, reset_link_mail, MailContext, Recipient};
+use crate::mail::{MailError, Mailer, OutgoingMail};
+use crate::store::{CounterKey, JobClaim, JobEnd, MailLedger, ResetStore, StoreError};
+use std::sync::Arc;
+
+/// A claim older than this is taken over: its sender died (the function times out at 30 s).
+const CLAIM_LEASE_SECS: i64 = 60;
+/// How long the ledger remembers a job: past the queue's one-day retention, so no redelivery
+/// outlives its ledger item.
+const LEDGER_KEEP_SECS: i64 = 2 * 24 * 3600;
+
+/// What `send-mail` works with.
+pub struct MailSender {
+    pub settings: Settings,
+    pub store: Arc<dyn ResetStore>,
+    pub ledger: Arc<dyn MailLedger>,
+    pub mailer: Arc<dyn Mailer>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// How a job ended without error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// SES accepted the mail.
+    Sent { message_id: String },
+    /// A redelivery of a job already done: nothing sent.
+    Duplicate,
+    /// The job waited past its `send_before`: a link sent now would already be dead.
+    Expired,
+    /// A reset job that sends nothing, on purpose.
+    Skipped(SkipReason),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SkipReason {
+    UnknownAccount,
+    AccountDisabled,
+    /// The account's hourly mail budget is spent.
+    BudgetSpent,
+}
+
+impl SkipReason {
+    pub fn code(self) -> &'static str {
+        match self {
+            SkipReason::UnknownAccount => "unknown_account",
+            SkipReason::AccountDisabled => "account_disabled",
+            SkipReason::BudgetSpent => "mail_budget_spent",
+        }
+    }
+}
+
+impl Delivery {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Delivery::Sent { .. } => "sent",
+            Delivery::Duplicate => "duplicate",
+            Delivery::Expired => "expired",
+            Delivery::Skipped(reason) => reason.code(),
+        }
+    }
+}
+
+/// Why a job must be tried again later. Every variant is retried through the queue.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    #[error("another sender holds this job right now")]
+    HeldElsewhere,
+    #[error(transparent)]
+    Mail(#[from] MailError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the operating system's random number generator failed: {0}")]
+    Randomness(String),
+}
+
+impl DeliveryError {
+    /// A short code for logs: never an address or a message text.
+    pub fn code(&self) -> &'static str {
+        match self {
+            DeliveryError::HeldElsewhere => "held_elsewhere",
+            DeliveryError::Mail(MailError::Unavailable(_)) => "ses_unavailable",
+            DeliveryError::Mail(MailError::Throttled(_)) => "ses_throttled",
+            DeliveryError::Mail(MailError::Rejected(_)) => "ses_rejected",
+            DeliveryError::Store(_) => "store_unavailable",
+            DeliveryError::Randomness(_) => "randomness_unavailable",
+        }
+    }
+}
+
+/// Sends the mail of `job` once, however often the queue delivers it.
+pub async fn deliver(sender: &MailSender, job: &MailJob) -> Result<Delivery, DeliveryError> {
+    let now = sender.clock.now();
+    if job.is_stale_at(now) {
+        return Ok(Delivery::Expired);
+    }
+    let keep_until = now.plus_secs(LEDGER_KEEP_SECS).as_secs();
+    match sender
+        .ledger
+        .claim_job(&job.job_id, now, CLAIM_LEASE_SECS, keep_until)
+        .await?
+    {
+        JobClaim::Granted => {}
+        JobClaim::AlreadyDone => return Ok(Delivery::Duplicate),
+        JobClaim::HeldElsewhere => return Err(DeliveryError::HeldElsewhere),
+    }
+    let result = send_claimed(sender, &job.mail, now).await;
+    let end = match &result {
+        Ok(Delivery::Sent { message_id }) => Some(JobEnd::Sent { message_id }),
+        Ok(Delivery::Skipped(reason)) => Some(JobEnd::Skipped { reason: reason.code() }),
+        Ok(_) => None,
+        Err(_) => None,
+    };
+    match end {
+        // Once SES has the mail, a ledger failure must not fail the job: a retry would send
+        // the mail again. The claim then simply expires.
+        Some(end) => {
+            if let Err(error) = sender.ledger.finish_job(&job.job_id, end, now).await {
+                tracing::warn!(error = %error, job_id = %job.job_id, "the mail ledger could not mark the job done");
+            }
+        }
+        None => {
+            if let Err(error) = sender.ledger.release_job(&job.job_id).await {
+                tracing::warn!(error = %error, job_id = %job.job_id, "the mail ledger could not release the job");
+            }
+        }
+    }
+    result
+}
+
+async fn send_claimed(sender: &MailSender, mail: &QueuedMail, now: Timestamp) -> Result<Delivery, DeliveryError> {
+    let ctx = MailContext {
+        service_name: &sender.settings.service_name,
+        support_contact: &sender.settings.support_contact,
+    };
+    match mail {
+        QueuedMail::ResetLink { username, .. } => send_reset_link(sender, &ctx, username, now).await,
+        QueuedMail::PasswordChanged {
+            username,
+            to,
+            language,
+            changed_at,
+        } => {
+            let recipient = Recipient {
+                username,
+                email: to,
+                language: *language,
+            };
+            let mail = password_changed_mail(&ctx, recipient, Timestamp::from_millis(*changed_at));
+            let message_id = sender.mailer.send(&mail).await?;
+            Ok(Delivery::Sent { message_id })
+        }
+    }
+}
+
+async fn send_reset_link(
+    sender: &MailSender,
+    ctx: &MailContext<'_>,
+    username: &Username,
+    now: Timestamp,
+) -> Result<Delivery, DeliveryError> {
+    let Some(user) = sender.store.find_user(username).await? else {
+        return Ok(Delivery::Skipped(SkipReason::UnknownAccount));
+    };
+    if !user.can_reset_password() {
+        return Ok(Delivery::Skipped(SkipReason::AccountDisabled));
+    }
+    let (window_start, window_end) = hour_window(now);
+    let budget = CounterKey::mails_per_username(username, window_start);
+    if sender.store.read_counter(&budget).await? >= sender.settings.rate_limit_per_username_per_hour {
+        return Ok(Delivery::Skipped(SkipReason::BudgetSpent));
+    }
+
+    let token = ResetToken::generate().map_err(|e| DeliveryError::Randomness(e.to_string()))?;
+    let record = TokenRecord::new(&token, user.username.clone(), now, sender.settings.token_ttl_secs());
+    sender.store.save_token(&record).await?;
+    let link = sender.settings.confirm_url(&token.to_url_safe(), user.language);
+    let mail: OutgoingMail = reset_link_mail(ctx, (&user).into(), &link, record.expires_at());
+    let message_id = sender.mailer.send(&mail).await?;
+
+    // The mail is on its way: what follows only keeps books, and must not fail the job.
+    if let Err(error) = sender.store.increment_counter(&budget, window_end).await {
+        tracing::warn!(error = %error, username = %user.username, "the mail budget could not be counted");
+    }
+    // Ties a later bounce or complaint to the account (see the mail-events function).
+    if !message_id.is_empty() {
+        if let Err(error) = sender
+            .store
+            .remember_reset_mail(&user.username, &message_id, now)
+            .await
+        {
+            tracing::warn!(error = %error, username = %user.username, "the reset mail's message id could not be stored");
+        }
+    }
+    Ok(Delivery::Sent { message_id })
+}

@@ -1,0 +1,232 @@
+//! `send-mail`: delivers batches of the mail queue.
+//!
+//! Each record is one `MailJob`. The use case (`reset_core::service::deliver`) sends it at most
+//! once; this layer speaks SQS: it reports the records to retry (partial batch response, so one
+//! failure never re-sends the rest), pushes a failed record's next attempt out with growing
+//! backoff, moves malformed records straight to the dead-letter queue, and stops starting new
+//! sends when the invocation's deadline is near.
+
+mod queue_control;
+
+pub use queue_control::{QueueControl, SqsQueueControl};
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use reset_core::app::{sdk_config_with, SdkBounds};
+use reset_core::config::{ConfigError, Settings};
+use reset_core::domain::{MailJob, SystemClock};
+use reset_core::mail::SesMailer;
+use reset_core::metrics;
+use reset_core::service::{deliver, Delivery, MailSender};
+use reset_core::store::{DynamoStore, TableNames};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The queue's redrive policy moves a message to the dead-letter queue after this many
+/// receives (`maxReceiveCount` of `MailQueue` in infra/template.yaml; a drift test keeps them
+/// equal).
+pub const MAX_RECEIVE_COUNT: u32 = 20;
+/// Backoff of a failed job: 5 s, doubling per receive, at most 5 minutes; with
+/// `MAX_RECEIVE_COUNT` that is about 80 minutes of retries, past a reset link's lifetime.
+pub const FIRST_RETRY_SECS: u32 = 5;
+pub const MAX_RETRY_SECS: u32 = 300;
+/// Longest one job may take (an SES call that times out, plus the store calls around it): no
+/// job starts with less than this left before the invocation's deadline.
+const JOB_TIME_BUDGET: Duration = Duration::from_secs(24);
+
+/// SES gets one attempt of up to 20 s: retries go through the queue, with backoff, so a slow
+/// SES is waited for rather than sent to twice.
+const SEND_BOUNDS: SdkBounds = SdkBounds {
+    max_attempts: 1,
+    connect_timeout: Duration::from_secs(2),
+    attempt_timeout: Duration::from_secs(20),
+    operation_timeout: Duration::from_secs(20),
+};
+
+pub struct SendMail {
+    pub sender: MailSender,
+    pub queue: Arc<dyn QueueControl>,
+    pub metrics_namespace: String,
+}
+
+impl SendMail {
+    /// Reads the same settings as the other functions and builds the DynamoDB, SES and SQS
+    /// clients. Touches no network.
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let settings = Settings::from_env()?;
+        let config = sdk_config_with(SEND_BOUNDS).await;
+        let store = Arc::new(DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(&config),
+            TableNames::from(&settings),
+        ));
+        let mailer = SesMailer::new(
+            aws_sdk_sesv2::Client::new(&config),
+            settings.sender_address.clone(),
+            settings.ses_configuration_set.clone(),
+        );
+        let queue = SqsQueueControl::new(
+            aws_sdk_sqs::Client::new(&config),
+            settings.mail_queue_url.clone(),
+            settings.mail_dead_letter_queue_url.clone(),
+        );
+        Ok(Self {
+            metrics_namespace: settings.metrics_namespace.clone(),
+            sender: MailSender {
+                settings,
+                store: store.clone(),
+                ledger: store,
+                mailer: Arc::new(mailer),
+                clock: Arc::new(SystemClock),
+            },
+            queue: Arc::new(queue),
+        })
+    }
+}
+
+/// What one invocation did; the source of its metrics line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub sent: u64,
+    pub failed: u64,
+    pub expired: u64,
+    pub dead_lettered: u64,
+    pub duplicates: u64,
+    pub without_mail: u64,
+    pub deferred: u64,
+}
+
+/// Delivers one batch and answers which records to retry. `deadline_ms` is the invocation's
+/// deadline (epoch ms, from the Lambda context); 0 means none.
+pub async fn handle(deps: &SendMail, event: SqsEvent, deadline_ms: u64) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    let mut tally = Tally::default();
+    for record in event.records {
+        let message_id = record.message_id.clone().unwrap_or_default();
+        if time_left(deadline_ms) < JOB_TIME_BUDGET {
+            // Back on the queue at once, without a backoff: nothing was tried.
+            tally.deferred += 1;
+            retry_after(deps, &record, 0).await;
+            response.add_failure(message_id);
+            continue;
+        }
+        if !deliver_record(deps, &record, &mut tally).await {
+            response.add_failure(message_id);
+        }
+    }
+    metrics::emit(
+        &deps.metrics_namespace,
+        deps.sender.clock.now(),
+        &[
+            (metrics::MAILS_SENT, tally.sent),
+            (metrics::MAIL_SEND_FAILURES, tally.failed),
+            (metrics::MAILS_EXPIRED_BEFORE_SENDING, tally.expired),
+            (metrics::MAILS_DEAD_LETTERED, tally.dead_lettered),
+            (metrics::MAIL_DUPLICATES_SUPPRESSED, tally.duplicates),
+            (metrics::RESET_JOBS_WITHOUT_MAIL, tally.without_mail),
+        ],
+    );
+    response
+}
+
+/// True when the record is done with (sent, skipped or dead-lettered), false to retry it.
+async fn deliver_record(deps: &SendMail, record: &SqsMessage, tally: &mut Tally) -> bool {
+    let message_id = record.message_id.as_deref().unwrap_or_default();
+    let body = record.body.as_deref().unwrap_or_default();
+    let job = match MailJob::from_message(body) {
+        Ok(job) => job,
+        Err(error) => {
+            // Retrying cannot fix it: straight to the dead-letter queue, for a person to read.
+            tracing::error!(message_id, error = %error, "malformed mail job; moving it to the dead-letter queue");
+            return match deps.queue.dead_letter(body).await {
+                Ok(()) => {
+                    tally.dead_lettered += 1;
+                    true
+                }
+                Err(error) => {
+                    tracing::error!(message_id, error = %error, "the dead-letter queue refused the malformed job");
+                    false
+                }
+            };
+        }
+    };
+    let kind = job.mail.kind();
+    match deliver(&deps.sender, &job).await {
+        Ok(delivery) => {
+            match delivery {
+                Delivery::Sent { .. } => tally.sent += 1,
+                Delivery::Duplicate => tally.duplicates += 1,
+                Delivery::Expired => tally.expired += 1,
+                Delivery::Skipped(_) => tally.without_mail += 1,
+            }
+            tracing::info!(job_id = %job.job_id, kind, outcome = delivery.code(), "mail job done");
+            true
+        }
+        Err(error) => {
+            tally.failed += 1;
+            let receives = receive_count(record);
+            let last_try = receives >= MAX_RECEIVE_COUNT;
+            if last_try {
+                tally.dead_lettered += 1;
+            }
+            tracing::warn!(
+                job_id = %job.job_id,
+                kind,
+                reason = error.code(),
+                error = %error,
+                receives,
+                last_try,
+                "mail job failed; it will be retried"
+            );
+            retry_after(deps, record, backoff_secs(receives, jitter_percent())).await;
+            false
+        }
+    }
+}
+
+async fn retry_after(deps: &SendMail, record: &SqsMessage, delay_secs: u32) {
+    let Some(receipt) = record.receipt_handle.as_deref() else {
+        return;
+    };
+    // Without it the record simply comes back after the queue's visibility timeout.
+    if let Err(error) = deps.queue.retry_after(receipt, delay_secs).await {
+        tracing::warn!(error = %error, "the retry delay could not be set");
+    }
+}
+
+fn receive_count(record: &SqsMessage) -> u32 {
+    record
+        .attributes
+        .get("ApproximateReceiveCount")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+}
+
+/// The delay before the next attempt of a job received `receives` times: exponential, capped,
+/// and spread by ±20 % so that jobs failed together do not come back together.
+pub fn backoff_secs(receives: u32, jitter_percent: u32) -> u32 {
+    let exponent = receives.saturating_sub(1).min(16);
+    let base = FIRST_RETRY_SECS.saturating_mul(1 << exponent).min(MAX_RETRY_SECS);
+    let spread = 80 + jitter_percent.min(40);
+    (base * spread / 100).max(1)
+}
+
+fn jitter_percent() -> u32 {
+    let mut byte = [0u8; 1];
+    match getrandom::fill(&mut byte) {
+        Ok(()) => u32::from(byte[0]) % 41,
+        Err(_) => 20,
+    }
+}
+
+fn time_left(deadline_ms: u64) -> Duration {
+    if deadline_ms == 0 {
+        return Duration::MAX;
+    }
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0);
+    Duration::from_millis(deadline_ms.saturating_sub(now_ms))
+}
+
+#[cfg(test)]
+mod tests;

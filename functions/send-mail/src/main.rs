@@ -1,0 +1,19 @@
+//! The `send-mail` Lambda function: build the dependencies once per container, then deliver
+//! the batches of the mail queue that the SQS event source hands over.
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use reset_core::telemetry;
+use send_mail::{handle, SendMail};
+
+// One batch at a time reaches a Lambda instance: a second worker thread only costs CPU.
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    let deps = SendMail::from_env().await?;
+    let deps = &deps;
+    run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        Ok::<SqsBatchResponse, Error>(handle(deps, event.payload, event.context.deadline).await)
+    }))
+    .await
+}
