@@ -1,25 +1,34 @@
 #!/usr/bin/env bash
-# make run: the whole service on this machine. Installs what is missing, starts DynamoDB Local
-# and the SES v2 emulator, creates the tables, seeds the demo user, and serves the three
-# functions behind one origin with `cargo lambda watch`. Ctrl-C stops everything.
+# make run: the whole service on this machine. Installs what is missing, starts DynamoDB Local,
+# the SES v2 emulator and moto's SQS, creates the tables and queues, seeds the demo user, serves
+# the functions behind one origin with `cargo lambda watch`, and delivers the mail queue to
+# send-mail as Lambda's event source mapping would. Ctrl-C stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 set -a; . scripts/local.env; set +a
 export STACK_NAME=run
 export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DYNAMODB_PORT
 export AWS_ENDPOINT_URL_SESV2=http://127.0.0.1:$SES_PORT
+export AWS_ENDPOINT_URL_SQS=http://127.0.0.1:$MOTO_PORT
+export MAIL_QUEUE_URL=http://127.0.0.1:$MOTO_PORT/123456789012/$MAIL_QUEUE_NAME
+export MAIL_DEAD_LETTER_QUEUE_URL=http://127.0.0.1:$MOTO_PORT/123456789012/$MAIL_DEAD_LETTER_QUEUE_NAME
 export PATH=$PWD/.tools/venv/bin:$PATH
 
 say() { printf '==> %s\n' "$*"; }
 
 scripts/bootstrap.sh
-cleanup() { trap - EXIT INT TERM; scripts/stack.sh down; }
+TRIGGER_PID=
+cleanup() {
+  trap - EXIT INT TERM
+  if [ -n "$TRIGGER_PID" ]; then kill "$TRIGGER_PID" 2>/dev/null || true; fi
+  scripts/stack.sh down
+}
 trap cleanup EXIT INT TERM
 
 scripts/stack.sh up
 
 say "building the functions and the admin tool (first build takes a few minutes)"
-cargo build --quiet -p request-reset -p verify-token -p change-password -p reset-admin
+cargo build --quiet -p request-reset -p verify-token -p change-password -p send-mail -p reset-admin
 
 say "seeding the demo user ex000000 <ex000000@example.jp>"
 seed_output=$(cargo run --quiet -p reset-admin -- user create ex000000 --email ex000000@example.jp --if-missing)
@@ -42,6 +51,12 @@ cat <<INFO
   Ctrl-C stops everything.
 
 INFO
+
+say "delivering the mail queue to send-mail (local SQS event source mapping, concurrency $MAIL_SEND_CONCURRENCY)"
+mkdir -p .local/run
+.tools/emulators/bin/python scripts/local_sqs_trigger.py run --invoke-url "http://127.0.0.1:$WATCH_PORT" \
+  --max-concurrency "$MAIL_SEND_CONCURRENCY" >.local/run/sqs-trigger.log 2>&1 &
+TRIGGER_PID=$!
 
 say "serving the functions with cargo lambda watch on 127.0.0.1:$WATCH_PORT"
 cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$WATCH_PORT" --ignore-changes --disable-cors

@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
 # make test: lint, template checks, then every test against a local stack of its own
-# (DynamoDB Local :8100, SES v2 emulator :8105, cargo lambda watch :9100), torn down at the end.
+# (DynamoDB Local :8100, SES v2 emulator :8105, cargo lambda watch :8110, moto's SQS :8115 and
+# the local stand-in for the SQS event source mapping), torn down at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 set -a; . scripts/local.env; set +a
-# TEST_PORT_BASE lets two test runs share a machine (default 8100: DynamoDB 8100, SES 8105, watch 8110).
+# TEST_PORT_BASE lets two test runs share a machine (default 8100: DynamoDB 8100, SES 8105,
+# watch 8110, moto 8115).
 TEST_PORT_BASE=${TEST_PORT_BASE:-8100}
 export STACK_NAME=test-$TEST_PORT_BASE DYNAMODB_PORT=$TEST_PORT_BASE SES_PORT=$((TEST_PORT_BASE + 5)) WATCH_PORT=$((TEST_PORT_BASE + 10))
+export MOTO_PORT=$((TEST_PORT_BASE + 15))
 export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DYNAMODB_PORT
 export AWS_ENDPOINT_URL_SESV2=http://127.0.0.1:$SES_PORT
+export AWS_ENDPOINT_URL_SQS=http://127.0.0.1:$MOTO_PORT
+export MAIL_QUEUE_URL=http://127.0.0.1:$MOTO_PORT/123456789012/$MAIL_QUEUE_NAME
+export MAIL_DEAD_LETTER_QUEUE_URL=http://127.0.0.1:$MOTO_PORT/123456789012/$MAIL_DEAD_LETTER_QUEUE_NAME
 export PUBLIC_BASE_URL=http://127.0.0.1:$WATCH_PORT
 export SIGN_IN_URL=http://127.0.0.1:$WATCH_PORT/sign-in
 # Every HTTP test comes from 127.0.0.1: the limits are crossed by dedicated tests with their own settings.
-export RATE_LIMIT_PER_IP_PER_HOUR=100000 RATE_LIMIT_PER_USERNAME_PER_HOUR=100000
+export RATE_LIMIT_PER_IP_PER_HOUR=100000 RATE_LIMIT_PER_USERNAME_PER_HOUR=100000 RATE_LIMIT_PER_USERNAME_AND_CLIENT_PER_HOUR=100000
 # The timing floor is proven by its own test and benchmark; elsewhere it would only slow the suite.
 export REQUEST_MIN_RESPONSE_MS=0
 export SES_STORE_URL=http://127.0.0.1:$SES_PORT WATCH_URL=http://127.0.0.1:$WATCH_PORT
@@ -33,8 +39,10 @@ say "infrastructure checks"
 scripts/check-infra.sh
 
 WATCH_PID=
+TRIGGER_PID=
 cleanup() {
   trap - EXIT INT TERM
+  if [ -n "$TRIGGER_PID" ]; then kill "$TRIGGER_PID" 2>/dev/null || true; fi
   if [ -n "$WATCH_PID" ]; then kill -- "-$WATCH_PID" 2>/dev/null || kill "$WATCH_PID" 2>/dev/null || true; fi
   scripts/stack.sh down
 }
@@ -62,7 +70,7 @@ export WATCH_LOG=$PWD/.local/test/watch.log
 
 # cargo lambda watch starts (and, on a fresh clone, compiles) each function on its first
 # invocation; do that now, once, so no test waits on a compiler.
-say "warming up the four functions under cargo lambda watch (the first start may compile them)"
+say "warming up the five functions under cargo lambda watch (the first start may compile them)"
 warm() { # name, then curl arguments
   local name=$1; shift
   local code
@@ -75,6 +83,16 @@ warm verify-token "$WATCH_URL/password-reset/confirm?token=warm-up"
 warm change-password -X POST -H 'content-type: application/json' -d '{}' "$WATCH_URL/api/password-reset/complete"
 warm mail-events -X POST -H 'content-type: application/json' --data-binary @events/mail-delivery.json \
   "$WATCH_URL/2015-03-31/functions/mail-events/invocations"
+warm send-mail -X POST -H 'content-type: application/json' -d '{"Records":[]}' \
+  "$WATCH_URL/2015-03-31/functions/send-mail/invocations"
+
+# The mail queue's event source mapping, played locally: batches from moto's SQS to send-mail
+# under cargo lambda watch, at most MAIL_SEND_CONCURRENCY at once (the template's default, 2).
+say "delivering the mail queue to send-mail (local SQS event source mapping, concurrency $MAIL_SEND_CONCURRENCY)"
+.tools/emulators/bin/python scripts/local_sqs_trigger.py run --invoke-url "$WATCH_URL" \
+  --max-concurrency "$MAIL_SEND_CONCURRENCY" >.local/test/sqs-trigger.log 2>&1 &
+TRIGGER_PID=$!
+export SQS_TRIGGER_LOG=$PWD/.local/test/sqs-trigger.log
 
 say "running the tests"
 cargo test --workspace --no-fail-fast -- --test-threads 4

@@ -7,7 +7,7 @@ use password_reset_tests::reset_core::domain::{
     AccountStatus, Clock, Email, Language, ResetToken, SystemClock, User, Username,
 };
 use password_reset_tests::reset_core::hashing::verify_password;
-use password_reset_tests::reset_core::store::DynamoStore;
+use password_reset_tests::reset_core::store::{DynamoStore, TableNames};
 use password_reset_tests::reset_core::App;
 use password_reset_tests::*;
 use std::sync::Arc;
@@ -44,26 +44,36 @@ async fn set_status(app: &App, username: &Username, status: &str) -> Result<()> 
 #[tokio::test]
 async fn unknown_disabled_known_and_rate_limited_get_byte_identical_pages_no_faster_than_the_floor() -> Result<()> {
     let floor = Duration::from_millis(150);
-    let app = local_app_with(
-        |s| {
-            s.rate_limit_per_username_per_hour = 3;
-            s.request_min_response = floor;
-        },
+    // A queue of this test's own, delivered after each request, so that each job meets the
+    // account in the state its request saw.
+    let queue = OwnMailQueue::create(&format!("alike-{}", random_username())).await?;
+    let shared = local_app().await?;
+    let mut settings = shared.settings.clone();
+    settings.rate_limit_per_username_and_client_per_hour = 3;
+    settings.request_min_response = floor;
+    let app = App::new(
+        settings.clone(),
+        shared.store.clone(),
+        Arc::new(queue.mail_queue()),
         Arc::new(SystemClock),
-    )
-    .await?;
+    );
+    let sender = in_process_sender(settings, &queue).await?;
     let username = random_username();
     let email = Email::parse(&format!("{username}@example.jp")).map_err(|e| anyhow!(e))?;
+    let client = random_ip();
     let mut pages = Vec::new();
-    let timed = |started: Instant| assert!(started.elapsed() >= floor, "answered before the floor");
+    let ask = |case: &'static str| {
+        let (app, username, client) = (&app, username.clone(), client.clone());
+        async move {
+            let started = Instant::now();
+            let page = invoke(app, Function::RequestReset, submit(username.as_str(), &client)).await?;
+            assert!(started.elapsed() >= floor, "{case} answered before the floor");
+            Ok::<_, anyhow::Error>((case, page))
+        }
+    };
 
-    let started = Instant::now();
-    pages.push((
-        "unknown",
-        invoke(&app, Function::RequestReset, submit(username.as_str(), &random_ip())).await?,
-    ));
-    timed(started);
-
+    pages.push(ask("unknown").await?);
+    queue.deliver(&sender).await?;
     let user = User {
         username: username.clone(),
         email: email.clone(),
@@ -75,27 +85,14 @@ async fn unknown_disabled_known_and_rate_limited_get_byte_identical_pages_no_fas
         created_at: SystemClock.now().as_millis(),
     };
     app.store.create_user(&user).await?;
-    let started = Instant::now();
-    pages.push((
-        "disabled",
-        invoke(&app, Function::RequestReset, submit(username.as_str(), &random_ip())).await?,
-    ));
-    timed(started);
-
+    pages.push(ask("disabled").await?);
+    queue.deliver(&sender).await?;
     set_status(&app, &username, "active").await?;
-    let started = Instant::now();
-    pages.push((
-        "known",
-        invoke(&app, Function::RequestReset, submit(username.as_str(), &random_ip())).await?,
-    ));
-    timed(started);
-
-    let started = Instant::now();
-    pages.push((
-        "rate-limited",
-        invoke(&app, Function::RequestReset, submit(username.as_str(), &random_ip())).await?,
-    ));
-    timed(started);
+    pages.push(ask("known").await?);
+    queue.deliver(&sender).await?;
+    // The fourth request of this client for this username: nothing is queued.
+    pages.push(ask("rate-limited").await?);
+    assert_eq!(queue.deliver(&sender).await?, 0, "the limited request queued nothing");
 
     let (_, reference) = &pages[0];
     for (case, page) in &pages {
@@ -104,7 +101,7 @@ async fn unknown_disabled_known_and_rate_limited_get_byte_identical_pages_no_fas
         assert_eq!(page.headers, reference.headers, "{case} headers differ");
     }
     assert_eq!(
-        wait_for_mails(email.as_str(), 1).await?.len(),
+        mails_to(email.as_str()).await?.len(),
         1,
         "only the known, unthrottled request mails"
     );
@@ -112,11 +109,40 @@ async fn unknown_disabled_known_and_rate_limited_get_byte_identical_pages_no_fas
 }
 
 #[tokio::test]
-async fn per_username_limit_stops_mail_silently() -> Result<()> {
-    let app = local_app_with(|s| s.rate_limit_per_username_per_hour = 5, Arc::new(SystemClock)).await?;
+async fn the_account_mail_budget_counts_sent_mail_and_one_client_cannot_spend_it() -> Result<()> {
+    let queue = OwnMailQueue::create(&format!("budget-{}", random_username())).await?;
+    let shared = local_app().await?;
+    let mut settings = shared.settings.clone();
+    settings.rate_limit_per_username_per_hour = 5;
+    settings.rate_limit_per_username_and_client_per_hour = 3;
+    let app = App::new(
+        settings.clone(),
+        shared.store.clone(),
+        Arc::new(queue.mail_queue()),
+        Arc::new(SystemClock),
+    );
+    let sender = in_process_sender(settings, &queue).await?;
     let user = create_user(&app, Language::Ja).await?;
+
+    // One client asks five times: three jobs are queued, and the pages do not tell.
+    let one_client = random_ip();
     let mut bodies = Vec::new();
-    for _ in 0..7 {
+    for _ in 0..5 {
+        let answer = invoke(
+            &app,
+            Function::RequestReset,
+            submit(user.username.as_str(), &one_client),
+        )
+        .await?;
+        assert_eq!(answer.status, 200);
+        bodies.push(answer.body);
+    }
+    assert!(bodies.windows(2).all(|w| w[0] == w[1]));
+    assert_eq!(queue.deliver(&sender).await?, 3, "one client queues at most three");
+    assert_eq!(mails_to(user.email.as_str()).await?.len(), 3);
+
+    // Four other clients: the account's budget of five sent mails stops the fifth and sixth.
+    for _ in 0..4 {
         let answer = invoke(
             &app,
             Function::RequestReset,
@@ -124,11 +150,13 @@ async fn per_username_limit_stops_mail_silently() -> Result<()> {
         )
         .await?;
         assert_eq!(answer.status, 200);
-        bodies.push(answer.body);
     }
-    assert!(bodies.windows(2).all(|w| w[0] == w[1]));
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(mails_to(user.email.as_str()).await?.len(), 5, "mail stops at the limit");
+    assert_eq!(queue.deliver(&sender).await?, 4);
+    assert_eq!(
+        mails_to(user.email.as_str()).await?.len(),
+        5,
+        "mail stops at the budget"
+    );
     Ok(())
 }
 
@@ -255,16 +283,11 @@ async fn app_without_database() -> Result<App> {
         .retry_config(aws_config::retry::RetryConfig::disabled())
         .load()
         .await;
-    let store = DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(&config),
-        app.settings.users_table.clone(),
-        app.settings.reset_tokens_table.clone(),
-        app.settings.rate_limits_table.clone(),
-    );
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), TableNames::from(&app.settings));
     Ok(App::new(
         app.settings.clone(),
         Arc::new(store),
-        app.mailer.clone(),
+        app.mail_queue.clone(),
         app.clock.clone(),
     ))
 }

@@ -42,7 +42,7 @@ pub async fn local_app_with(change: impl FnOnce(&mut Settings), clock: Arc<dyn C
     let app = App::from_env().await?;
     let mut settings = app.settings.clone();
     change(&mut settings);
-    Ok(App::new(settings, app.store.clone(), app.mailer.clone(), clock))
+    Ok(App::new(settings, app.store.clone(), app.mail_queue.clone(), clock))
 }
 
 /// A random valid username (`t` + 7 alphanumerics), so parallel tests never share one.
@@ -323,6 +323,16 @@ pub async fn mails_to(address: &str) -> Result<Vec<Mail>> {
     mails_at(&env("SES_STORE_URL")?, address).await
 }
 
+/// Every mail the emulator holds, oldest first.
+pub async fn all_mails() -> Result<Vec<Mail>> {
+    let store: Store = reqwest::get(format!("{}/store", env("SES_STORE_URL")?))
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    Ok(store.emails)
+}
+
 /// The same, from the SES emulator at `store_url` (a test that runs its own emulator).
 pub async fn mails_at(store_url: &str, address: &str) -> Result<Vec<Mail>> {
     let store: Store = reqwest::get(format!("{store_url}/store"))
@@ -337,9 +347,10 @@ pub async fn mails_at(store_url: &str, address: &str) -> Result<Vec<Mail>> {
         .collect())
 }
 
-/// Waits (briefly) until `address` has at least `count` mails.
+/// Waits until `address` has at least `count` mails. Mail goes through the queue and
+/// send-mail, so it arrives a moment after the request; 30 s covers a busy machine.
 pub async fn wait_for_mails(address: &str, count: usize) -> Result<Vec<Mail>> {
-    for _ in 0..50 {
+    for _ in 0..300 {
         let mails = mails_to(address).await?;
         if mails.len() >= count {
             log(format!("{} mail(s) for {address}", mails.len()));
@@ -383,4 +394,129 @@ pub fn http() -> Result<reqwest::Client> {
 /// Which language a user should get mail in, for tables of cases.
 pub fn languages() -> [Language; 2] {
     [Language::Ja, Language::En]
+}
+
+/// A mail queue of a test's own on the local SQS (with its own dead-letter queue), for tests
+/// that run their own DynamoDB or SES and so cannot use the shared send-mail under `cargo
+/// lambda watch`. `deliver` plays the event source mapping in-process: it receives batches and
+/// hands them to send-mail's real handler, deleting what the handler did not report as failed.
+pub struct OwnMailQueue {
+    client: aws_sdk_sqs::Client,
+    pub url: String,
+    pub dead_letter_url: String,
+}
+
+impl OwnMailQueue {
+    pub async fn create(name: &str) -> Result<Self> {
+        let client = aws_sdk_sqs::Client::new(&reset_core::app::sdk_config().await);
+        let dead_letter_url = client
+            .create_queue()
+            .queue_name(format!("{name}-dead-letter"))
+            .send()
+            .await?
+            .queue_url
+            .ok_or_else(|| anyhow!("no queue url"))?;
+        let url = client
+            .create_queue()
+            .queue_name(name)
+            .send()
+            .await?
+            .queue_url
+            .ok_or_else(|| anyhow!("no queue url"))?;
+        Ok(Self {
+            client,
+            url,
+            dead_letter_url,
+        })
+    }
+
+    /// The queue adapter the request side hands its jobs to.
+    pub fn mail_queue(&self) -> reset_core::mail::SqsMailQueue {
+        reset_core::mail::SqsMailQueue::new(self.client.clone(), self.url.clone())
+    }
+
+    /// What send-mail's handler uses to back off and dead-letter, on these queues.
+    pub fn control(&self) -> send_mail::SqsQueueControl {
+        send_mail::SqsQueueControl::new(self.client.clone(), self.url.clone(), self.dead_letter_url.clone())
+    }
+
+    /// Delivers every visible message once through `deps`; returns how many were received.
+    pub async fn deliver(&self, deps: &send_mail::SendMail) -> Result<usize> {
+        use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+        let mut received = 0;
+        loop {
+            let output = self
+                .client
+                .receive_message()
+                .queue_url(&self.url)
+                .max_number_of_messages(10)
+                .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+                .send()
+                .await?;
+            let messages = output.messages.unwrap_or_default();
+            if messages.is_empty() {
+                return Ok(received);
+            }
+            received += messages.len();
+            let mut event = SqsEvent::default();
+            for message in &messages {
+                let mut record = SqsMessage::default();
+                record.message_id = message.message_id.clone();
+                record.receipt_handle = message.receipt_handle.clone();
+                record.body = message.body.clone();
+                for (name, value) in message.attributes.iter().flatten() {
+                    record.attributes.insert(name.as_str().to_owned(), value.clone());
+                }
+                event.records.push(record);
+            }
+            let response = send_mail::handle(deps, event, 0).await;
+            let failed: Vec<&str> = response
+                .batch_item_failures
+                .iter()
+                .map(|f| f.item_identifier.as_str())
+                .collect();
+            for message in &messages {
+                if failed.contains(&message.message_id.as_deref().unwrap_or_default()) {
+                    continue;
+                }
+                if let Some(receipt) = &message.receipt_handle {
+                    self.client
+                        .delete_message()
+                        .queue_url(&self.url)
+                        .receipt_handle(receipt)
+                        .send()
+                        .await?;
+                }
+            }
+            if !failed.is_empty() {
+                return Ok(received);
+            }
+        }
+    }
+}
+
+/// send-mail's dependencies as in production (`SendMail::from_env`), with `settings` and the
+/// test's own queue: for tests that change a sender-side setting, such as the mail budget.
+pub async fn in_process_sender(settings: Settings, queue: &OwnMailQueue) -> Result<send_mail::SendMail> {
+    let config = reset_core::app::sdk_config().await;
+    let store = Arc::new(reset_core::store::DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&config),
+        reset_core::store::TableNames::from(&settings),
+    ));
+    let mailer = reset_core::mail::SesMailer::new(
+        aws_sdk_sesv2::Client::new(&config),
+        settings.sender_address.clone(),
+        None,
+    );
+    Ok(send_mail::SendMail {
+        metrics_namespace: settings.metrics_namespace.clone(),
+        sender: reset_core::service::MailSender {
+            settings,
+            store: store.clone(),
+            ledger: store,
+            mailer: Arc::new(mailer),
+            clock: Arc::new(SystemClock),
+        },
+        queue: Arc::new(queue.control()),
+    })
 }

@@ -10,7 +10,9 @@ use chrono::{DateTime, Utc};
 use reset_core::config::{ConfigError, Settings};
 use reset_core::domain::{Clock, SystemClock, Timestamp};
 use reset_core::metrics;
-use reset_core::store::{DynamoStore, TableNames, MailEvent, MailEventKind, MailEventRecord, MailEventStore, StoreError};
+use reset_core::store::{
+    DynamoStore, MailEvent, MailEventKind, MailEventRecord, MailEventStore, StoreError, TableNames,
+};
 use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;

@@ -169,8 +169,14 @@ pub(crate) mod tests {
             ("RESET_TOKENS_TABLE", "tokens"),
             ("RATE_LIMITS_TABLE", "limits"),
             ("MAIL_JOBS_TABLE", "mail-jobs"),
-            ("MAIL_QUEUE_URL", "https://sqs.ap-northeast-1.amazonaws.com/123456789012/mail"),
-            ("MAIL_DEAD_LETTER_QUEUE_URL", "https://sqs.ap-northeast-1.amazonaws.com/123456789012/mail-dlq"),
+            (
+                "MAIL_QUEUE_URL",
+                "https://sqs.ap-northeast-1.amazonaws.com/123456789012/mail",
+            ),
+            (
+                "MAIL_DEAD_LETTER_QUEUE_URL",
+                "https://sqs.ap-northeast-1.amazonaws.com/123456789012/mail-dlq",
+            ),
             ("SENDER_ADDRESS", "no-reply@example.jp"),
             ("PUBLIC_BASE_URL", "https://id.example.jp/"),
             ("SERVICE_NAME", "医療機関等ID"),

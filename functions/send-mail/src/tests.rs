@@ -27,7 +27,10 @@ impl QueueControl for RecordingControl {
     }
 
     async fn dead_letter(&self, body: &str) -> Result<(), String> {
-        self.dead_letters.lock().map_err(|e| e.to_string())?.push(body.to_owned());
+        self.dead_letters
+            .lock()
+            .map_err(|e| e.to_string())?
+            .push(body.to_owned());
         Ok(())
     }
 }
@@ -150,7 +153,10 @@ async fn a_failed_send_is_reported_alone_and_backs_off() {
     let retries = f.control.retries.lock().map(|r| r.clone()).unwrap_or_default();
     assert_eq!(retries.len(), 1);
     assert_eq!(retries[0].0, "receipt-a");
-    assert!((16..=24).contains(&retries[0].1), "third receive waits about 20 s: {retries:?}");
+    assert!(
+        (16..=24).contains(&retries[0].1),
+        "third receive waits about 20 s: {retries:?}"
+    );
 
     f.mailer.set_down(false);
     let response = handle(&f.deps, batch(vec![record("a", &job, 4)]), 0).await;
@@ -168,18 +174,33 @@ async fn a_job_delivered_twice_in_one_batch_sends_one_mail() {
 }
 
 #[tokio::test]
-async fn no_send_starts_when_the_deadline_is_near() {
+async fn no_second_send_starts_when_the_deadline_is_near() {
     let f = fixture().await;
     let job = reset_job(&f);
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
-    let response = handle(&f.deps, batch(vec![record("a", &job, 1)]), now_ms + 1_000).await;
-    assert_eq!(failed_ids(&response), ["a"]);
-    assert!(f.mailer.sent().is_empty());
+    let other = reset_job(&f);
+    let response = handle(
+        &f.deps,
+        batch(vec![record("a", &job, 1), record("b", &other, 1)]),
+        now_ms + 1_000,
+    )
+    .await;
+    assert_eq!(failed_ids(&response), ["b"], "the first job runs, the next waits");
+    assert_eq!(f.mailer.sent().len(), 1);
     let retries = f.control.retries.lock().map(|r| r.clone()).unwrap_or_default();
-    assert_eq!(retries, [("receipt-a".to_owned(), 0)]);
+    assert_eq!(retries, [("receipt-b".to_owned(), 0)]);
+}
+
+#[tokio::test]
+async fn a_deadline_already_past_at_the_start_means_none_was_given() {
+    let f = fixture().await;
+    let (a, b) = (reset_job(&f), reset_job(&f));
+    let response = handle(&f.deps, batch(vec![record("a", &a, 1), record("b", &b, 1)]), 1).await;
+    assert!(failed_ids(&response).is_empty());
+    assert_eq!(f.mailer.sent().len(), 2);
 }
 
 #[test]

@@ -117,7 +117,11 @@ pub const NOTICE_SEND_WITHIN_SECS: i64 = 24 * 3600;
 
 impl MailJob {
     /// A reset link requested at `now`, worth sending while a link minted now would still live.
-    pub fn reset_link(username: Username, now: Timestamp, link_lifetime_secs: i64) -> Result<Self, RandomnessUnavailable> {
+    pub fn reset_link(
+        username: Username,
+        now: Timestamp,
+        link_lifetime_secs: i64,
+    ) -> Result<Self, RandomnessUnavailable> {
         Ok(Self {
             job_id: JobId::generate()?,
             send_before: now.plus_secs(link_lifetime_secs).as_secs(),

@@ -207,7 +207,12 @@ mod tests {
 
     #[test]
     fn english_mails_for_english_users() {
-        let mail = reset_link_mail(&CTX, (&user(Language::En)).into(), "https://x.jp/l", Timestamp::from_millis(0));
+        let mail = reset_link_mail(
+            &CTX,
+            (&user(Language::En)).into(),
+            "https://x.jp/l",
+            Timestamp::from_millis(0),
+        );
         assert!(mail.text.contains("did not ask for this"));
         let changed = password_changed_mail(&CTX, (&user(Language::En)).into(), Timestamp::from_millis(0));
         assert!(changed.subject.contains("password was changed"));

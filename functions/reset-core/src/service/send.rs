@@ -192,11 +192,7 @@ async fn send_reset_link(
     }
     // Ties a later bounce or complaint to the account (see the mail-events function).
     if !message_id.is_empty() {
-        if let Err(error) = sender
-            .store
-            .remember_reset_mail(&user.username, &message_id, now)
-            .await
-        {
+        if let Err(error) = sender.store.remember_reset_mail(&user.username, &message_id, now).await {
             tracing::warn!(error = %error, username = %user.username, "the reset mail's message id could not be stored");
         }
     }

@@ -5,7 +5,9 @@ use super::*;
 use crate::app::App;
 use crate::config::tests::sample_settings;
 use crate::domain::token::TokenRejection;
-use crate::domain::{AccountStatus, Clock, Email, FixedClock, Language, MailJob, ResetToken, Timestamp, User, Username};
+use crate::domain::{
+    AccountStatus, Clock, Email, FixedClock, Language, MailJob, ResetToken, Timestamp, User, Username,
+};
 use crate::error::AppError;
 use crate::hashing::verify_password;
 use crate::mail::{RecordingMailer, RecordingQueue};
@@ -113,7 +115,11 @@ async fn known_and_unknown_usernames_queue_the_same_job_and_only_the_known_get_m
             Some(RequestOutcome::Queued)
         );
     }
-    assert_eq!(f.queue.jobs().len(), 3, "the request does the same work for every username");
+    assert_eq!(
+        f.queue.jobs().len(),
+        3,
+        "the request does the same work for every username"
+    );
     let results = f.deliver_queued().await;
     assert_eq!(codes(&results), ["sent", "unknown_account", "account_disabled"]);
     let sent = f.mailer.sent();
@@ -127,7 +133,10 @@ async fn known_and_unknown_usernames_queue_the_same_job_and_only_the_known_get_m
     let link = verify_link(&f.app, &token).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(link.user.username, username("ex000000"));
     assert_eq!(
-        f.store.mail_state(&username("ex000000")).reset_mail_message_id.as_deref(),
+        f.store
+            .mail_state(&username("ex000000"))
+            .reset_mail_message_id
+            .as_deref(),
         Some("recorded-1")
     );
 }
@@ -205,10 +214,15 @@ async fn the_mail_budget_counts_sent_mails_and_one_client_cannot_spend_it() {
     add_user(&f.store, "ex000000", AccountStatus::Active).await;
     // One client: 3 requests for one username an hour, then nothing more is queued.
     for _ in 0..3 {
-        assert_eq!(codes(&f.request_and_deliver("ex000000", Some("203.0.113.9")).await), ["sent"]);
+        assert_eq!(
+            codes(&f.request_and_deliver("ex000000", Some("203.0.113.9")).await),
+            ["sent"]
+        );
     }
     assert_eq!(
-        request_reset(&f.app, &username("ex000000"), Some("203.0.113.9")).await.ok(),
+        request_reset(&f.app, &username("ex000000"), Some("203.0.113.9"))
+            .await
+            .ok(),
         Some(RequestOutcome::ClientUsernameLimited)
     );
     assert!(f.queue.jobs().is_empty());
@@ -219,8 +233,14 @@ async fn the_mail_budget_counts_sent_mails_and_one_client_cannot_spend_it() {
         ["ses_unavailable"]
     );
     f.mailer.set_down(false);
-    assert_eq!(codes(&f.request_and_deliver("ex000000", Some("198.51.100.2")).await), ["sent"]);
-    assert_eq!(codes(&f.request_and_deliver("ex000000", Some("198.51.100.3")).await), ["sent"]);
+    assert_eq!(
+        codes(&f.request_and_deliver("ex000000", Some("198.51.100.2")).await),
+        ["sent"]
+    );
+    assert_eq!(
+        codes(&f.request_and_deliver("ex000000", Some("198.51.100.3")).await),
+        ["sent"]
+    );
     assert_eq!(
         codes(&f.request_and_deliver("ex000000", Some("198.51.100.4")).await),
         ["mail_budget_spent"]
@@ -310,7 +330,9 @@ async fn a_change_stands_when_its_notice_cannot_be_queued() {
     let token = token_of_last_mail(&f.mailer);
     f.queue.set_down(true);
     f.clock.advance_secs(1);
-    assert!(change_password(&f.app, token, "Kanagawa2026x", "Kanagawa2026x").await.is_ok());
+    assert!(change_password(&f.app, token, "Kanagawa2026x", "Kanagawa2026x")
+        .await
+        .is_ok());
 }
 
 #[tokio::test]
