@@ -3,19 +3,15 @@
 //! nothing; an imported account sets its first password through the reset flow.
 
 use anyhow::{anyhow, Result};
-use password_reset_tests::reset_core::domain::{AccountStatus, Clock, Email, Language, SystemClock, User, Username};
+use password_reset_tests::reset_core::domain::{AccountStatus, Email, Language, User, Username};
 use password_reset_tests::*;
 use reset_admin::audit::AuditAction;
-use reset_admin::import::{self, ImportPlan, ProgressBar, RetryPolicy, RowProblem};
-use reset_admin::{Accounts, Actor, AdminError, Change, Reason};
+use reset_admin::import::{self, ImportPlan, ProgressBar, RowProblem};
+use reset_admin::{Accounts, AdminError, Change};
 use std::process::{Command, Output};
 
-fn change() -> Result<Change> {
-    Ok(Change {
-        actor: Actor::parse("import-test")?,
-        reason: Reason::parse("list of 2026-04 from the prefecture")?,
-        at: SystemClock.now(),
-    })
+async fn change() -> Result<Change> {
+    admin_change("import-test", "list of 2026-04 from the prefecture").await
 }
 
 async fn plan_of(accounts: &Accounts, csv: &str) -> Result<ImportPlan> {
@@ -78,14 +74,7 @@ async fn a_bad_file_is_reported_line_by_line_and_nothing_is_written() -> Result<
     );
     assert_eq!(report[4], (7, RowProblem::MissingField("username")));
 
-    let refused = import::apply(
-        &accounts,
-        &plan,
-        &change()?,
-        &ProgressBar::hidden(),
-        RetryPolicy::default(),
-    )
-    .await;
+    let refused = import::apply(&accounts, &plan, &change().await?, &ProgressBar::hidden()).await;
     assert!(matches!(refused, Err(AdminError::RowsRejected(5))), "{refused:?}");
     // Not even the good line was written.
     assert!(accounts.find(&good[0].0).await?.is_none());
@@ -101,7 +90,7 @@ async fn a_bad_file_is_reported_line_by_line_and_nothing_is_written() -> Result<
 #[tokio::test]
 async fn a_good_file_is_written_whole_and_a_rerun_changes_nothing() -> Result<()> {
     let accounts = Accounts::from_env().await?;
-    // More than one BatchGetItem (100 keys) and many BatchWriteItem calls (12 accounts each).
+    // More than one BatchGetItem (100 keys); one transaction per account.
     let users = fresh_users(130);
     let csv = csv_of(&users);
 
@@ -111,8 +100,8 @@ async fn a_good_file_is_written_whole_and_a_rerun_changes_nothing() -> Result<()
     assert!(accounts.find(&users[0].0).await?.is_none(), "planning writes nothing");
 
     let progress = ProgressBar::hidden();
-    let written = import::apply(&accounts, &dry_run, &change()?, &progress, RetryPolicy::default()).await?;
-    assert_eq!(written, 130);
+    let outcome = import::apply(&accounts, &dry_run, &change().await?, &progress).await?;
+    assert_eq!((outcome.created.len(), outcome.taken_meanwhile.len()), (130, 0));
     assert_eq!(progress.position(), 130);
     for (i, (username, email)) in users.iter().enumerate() {
         let account = accounts
@@ -131,20 +120,14 @@ async fn a_good_file_is_written_whole_and_a_rerun_changes_nothing() -> Result<()
     assert_eq!(trail.len(), 1);
     assert_eq!(trail[0].action, AuditAction::Import);
     assert_eq!(trail[0].actor, "import-test");
+    assert_eq!(trail[0].caller_arn.as_deref(), Some(LOCAL_CALLER_ARN));
     assert_eq!(trail[0].new_email_masked.as_deref(), Some("t***@clinic.example.jp"));
 
     // The same file again: everything is already there, nothing is written.
     let rerun = plan_of(&accounts, &csv).await?;
     assert_eq!((rerun.to_create.len(), rerun.already_registered.len()), (0, 130));
-    let written_again = import::apply(
-        &accounts,
-        &rerun,
-        &change()?,
-        &ProgressBar::hidden(),
-        RetryPolicy::default(),
-    )
-    .await?;
-    assert_eq!(written_again, 0);
+    let written_again = import::apply(&accounts, &rerun, &change().await?, &ProgressBar::hidden()).await?;
+    assert_eq!(written_again, import::ImportOutcome::default());
     assert_eq!(
         accounts.audit_trail(&users[7].0).await?.len(),
         1,
@@ -159,14 +142,7 @@ async fn an_imported_account_sets_its_first_password_through_the_reset_flow() ->
     let accounts = Accounts::from_env().await?;
     let users = fresh_users(1);
     let plan = plan_of(&accounts, &csv_of(&users)).await?;
-    import::apply(
-        &accounts,
-        &plan,
-        &change()?,
-        &ProgressBar::hidden(),
-        RetryPolicy::default(),
-    )
-    .await?;
+    import::apply(&accounts, &plan, &change().await?, &ProgressBar::hidden()).await?;
 
     let (username, address) = &users[0];
     let user = User {

@@ -2,21 +2,17 @@
 //! effect on the reset flow (real handlers, the SES v2 emulator), and the CLI binary itself.
 
 use anyhow::{anyhow, Result};
-use password_reset_tests::reset_core::domain::{AccountStatus, Clock, Email, Language, SystemClock, Username};
+use password_reset_tests::reset_core::domain::{AccountStatus, Email, Language, Username};
 use password_reset_tests::reset_core::hashing::verify_password;
 use password_reset_tests::*;
 use reset_admin::accounts::StatusChange;
 use reset_admin::audit::AuditAction;
-use reset_admin::users::{create_user as admin_create_user, NewUser};
-use reset_admin::{Accounts, Actor, AdminError, Change, Reason};
+use reset_admin::users::{checked_first_password, create_user as admin_create_user, NewUser};
+use reset_admin::{Accounts, AdminError, Change};
 use std::process::{Command, Output};
 
-fn change(reason: &str) -> Result<Change> {
-    Ok(Change {
-        actor: Actor::parse("helpdesk-test")?,
-        reason: Reason::parse(reason)?,
-        at: SystemClock.now(),
-    })
+async fn change(reason: &str) -> Result<Change> {
+    admin_change("helpdesk-test", reason).await
 }
 
 fn email(address: &str) -> Result<Email> {
@@ -45,9 +41,9 @@ async fn create_show_and_the_create_audit_entry() -> Result<()> {
         username: username.clone(),
         email: address.clone(),
         language: Language::En,
-        password: Some("Initial2026pw".into()),
+        password: Some(checked_first_password("Initial2026pw", &username, "test")?),
     };
-    admin_create_user(&accounts, new_user, &change("new staff member")?).await?;
+    admin_create_user(&accounts, new_user, &change("new staff member").await?).await?;
 
     let shown = accounts.find(&username).await?.ok_or_else(|| anyhow!("not created"))?;
     assert_eq!(shown.email, address);
@@ -75,7 +71,7 @@ async fn create_show_and_the_create_audit_entry() -> Result<()> {
         language: Language::Ja,
         password: None,
     };
-    let refused = admin_create_user(&accounts, again, &change("second try")?).await;
+    let refused = admin_create_user(&accounts, again, &change("second try").await?).await;
     assert!(matches!(refused, Err(AdminError::AlreadyExists(_))), "{refused:?}");
     assert_eq!(accounts.find(&username).await?.map(|a| a.email), Some(address));
 
@@ -101,12 +97,12 @@ async fn disable_stops_reset_mail_and_enable_brings_it_back() -> Result<()> {
         .set_status(
             &user.username,
             AccountStatus::Disabled,
-            &change("left the institution")?,
+            &change("left the institution").await?,
         )
         .await?;
     assert_eq!(disabled, StatusChange::Changed);
     let twice = accounts
-        .set_status(&user.username, AccountStatus::Disabled, &change("again")?)
+        .set_status(&user.username, AccountStatus::Disabled, &change("again").await?)
         .await?;
     assert_eq!(twice, StatusChange::AlreadySo);
 
@@ -131,7 +127,7 @@ async fn disable_stops_reset_mail_and_enable_brings_it_back() -> Result<()> {
 
     assert_eq!(
         accounts
-            .set_status(&user.username, AccountStatus::Active, &change("came back")?)
+            .set_status(&user.username, AccountStatus::Active, &change("came back").await?)
             .await?,
         StatusChange::Changed
     );
@@ -150,7 +146,7 @@ async fn disable_stops_reset_mail_and_enable_brings_it_back() -> Result<()> {
     );
 
     let missing = accounts
-        .set_status(&random_username(), AccountStatus::Disabled, &change("typo")?)
+        .set_status(&random_username(), AccountStatus::Disabled, &change("typo").await?)
         .await;
     assert!(matches!(missing, Err(AdminError::NoSuchUser(_))), "{missing:?}");
     Ok(())
@@ -167,7 +163,7 @@ async fn set_email_takes_effect_at_once_and_is_audited_masked() -> Result<()> {
         .set_email(
             &user.username,
             &new_address,
-            &change("ticket 4711: old address abolished")?,
+            &change("ticket 4711: old address abolished").await?,
         )
         .await?;
     assert_eq!(changed.old_masked, user.email.masked());
@@ -186,11 +182,11 @@ async fn set_email_takes_effect_at_once_and_is_audited_masked() -> Result<()> {
     assert!(stored.email_changed_at.is_some());
 
     let same = accounts
-        .set_email(&user.username, &new_address, &change("again")?)
+        .set_email(&user.username, &new_address, &change("again").await?)
         .await;
     assert!(matches!(same, Err(AdminError::SameAddress { .. })), "{same:?}");
     let missing = accounts
-        .set_email(&random_username(), &new_address, &change("typo")?)
+        .set_email(&random_username(), &new_address, &change("typo").await?)
         .await;
     assert!(matches!(missing, Err(AdminError::NoSuchUser(_))), "{missing:?}");
 
@@ -222,7 +218,9 @@ async fn the_audit_log_lists_newest_first() -> Result<()> {
         } else {
             AccountStatus::Active
         };
-        accounts.set_status(&user.username, status, &change(reason)?).await?;
+        accounts
+            .set_status(&user.username, status, &change(reason).await?)
+            .await?;
         // Distinct milliseconds, so "newest first" is well defined.
         tokio::time::sleep(std::time::Duration::from_millis(3)).await;
     }
@@ -340,7 +338,7 @@ async fn links_mailed_to_the_old_address_die_when_an_administrator_changes_it() 
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     let new_address = email(&format!("{}.moved@hospital.example.jp", user.username))?;
     accounts
-        .set_email(&user.username, &new_address, &change("address abolished")?)
+        .set_email(&user.username, &new_address, &change("address abolished").await?)
         .await?;
 
     // Whoever still reads the old mailbox can no longer use its link, in either step.

@@ -2,10 +2,10 @@
 //! Every change is one DynamoDB transaction: the conditional write of the user item and its
 //! audit item, so there is never a change without its audit record or the other way round.
 
-use crate::audit::{AuditAction, AuditEntry, Change};
+use crate::audit::{AuditAction, AuditEntry, AuditSubject, Change};
 use crate::error::{unavailable, AdminError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 use reset_core::domain::{AccountStatus, Email, Language, User, Username};
 use reset_core::store::attributes::*;
@@ -135,13 +135,16 @@ impl Accounts {
     /// `USERS_TABLE` and `AUDIT_LOG_TABLE`, as the functions get them; the SDK's standard
     /// configuration (region, credentials, `AWS_ENDPOINT_URL_DYNAMODB` locally).
     pub async fn from_env() -> Result<Self, AdminError> {
-        let users_table = env("USERS_TABLE")?;
-        let audit_table = env("AUDIT_LOG_TABLE")?;
         let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+        Self::from_config(&config)
+    }
+
+    /// The same, on an SDK configuration loaded once for the whole command.
+    pub fn from_config(config: &aws_config::SdkConfig) -> Result<Self, AdminError> {
         Ok(Self::new(
-            aws_sdk_dynamodb::Client::new(&config),
-            users_table,
-            audit_table,
+            aws_sdk_dynamodb::Client::new(config),
+            env("USERS_TABLE")?,
+            env("AUDIT_LOG_TABLE")?,
         ))
     }
 
@@ -184,6 +187,16 @@ impl Accounts {
     /// Creates `user` (never overwrites) with an audit item `create`.
     pub async fn create_user(&self, user: &User, action: AuditAction, change: &Change) -> Result<(), AdminError> {
         let entry = AuditEntry::new(&user.username, action, change)?.with_emails(None, Some(user.email.masked()));
+        if self.create_user_with_audit(user, &entry).await? {
+            Ok(())
+        } else {
+            Err(AdminError::AlreadyExists(user.username.clone()))
+        }
+    }
+
+    /// One transaction: the user item, conditioned on the username being free, and its audit
+    /// item. False (and nothing written) when the username is taken.
+    pub async fn create_user_with_audit(&self, user: &User, entry: &AuditEntry) -> Result<bool, AdminError> {
         let put_user = Put::builder()
             .table_name(&self.users_table)
             .set_item(Some(to_item(user)?))
@@ -192,13 +205,22 @@ impl Accounts {
             .map_err(|e| AdminError::Corrupt(e.to_string()))?;
         let items = vec![
             TransactWriteItem::builder().put(put_user).build(),
-            self.put_audit(&entry)?,
+            self.put_audit(entry)?,
         ];
-        if self.transact(items).await? {
-            Ok(())
-        } else {
-            Err(AdminError::AlreadyExists(user.username.clone()))
-        }
+        self.transact(items).await
+    }
+
+    /// An audit item on its own, for changes outside DynamoDB (the mail queue's redrive).
+    pub async fn record(&self, entry: &AuditEntry) -> Result<(), AdminError> {
+        self.client
+            .put_item()
+            .table_name(&self.audit_table)
+            .set_item(Some(to_item(entry)?))
+            .condition_expression(format!("attribute_not_exists({USERNAME})"))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
     }
 
     /// The account, read consistently.
@@ -303,8 +325,10 @@ impl Accounts {
         }
     }
 
-    /// The audit log of one account, newest first (a Query on its partition, no Scan).
-    pub async fn audit_trail(&self, username: &Username) -> Result<Vec<AuditEntry>, AdminError> {
+    /// The audit log of one account (or of the mail queue), newest first (a Query on its
+    /// partition, no Scan).
+    pub async fn audit_trail(&self, subject: impl Into<AuditSubject>) -> Result<Vec<AuditEntry>, AdminError> {
+        let subject = subject.into();
         let mut entries = Vec::new();
         let mut start: Option<HashMap<String, AttributeValue>> = None;
         loop {
@@ -313,7 +337,7 @@ impl Accounts {
                 .query()
                 .table_name(&self.audit_table)
                 .key_condition_expression(format!("{USERNAME} = :username"))
-                .expression_attribute_values(":username", s(username.as_str()))
+                .expression_attribute_values(":username", s(subject.key()))
                 .scan_index_forward(false)
                 .set_exclusive_start_key(start.take())
                 .send()
@@ -410,21 +434,6 @@ impl Accounts {
             }
         }
         Ok(found)
-    }
-
-    /// One BatchWriteItem call; returns what DynamoDB left unprocessed.
-    pub async fn batch_write_once(
-        &self,
-        requests: HashMap<String, Vec<WriteRequest>>,
-    ) -> Result<HashMap<String, Vec<WriteRequest>>, AdminError> {
-        let output = self
-            .client
-            .batch_write_item()
-            .set_request_items(Some(requests))
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(output.unprocessed_items.unwrap_or_default())
     }
 }
 
