@@ -1,6 +1,9 @@
 //! `reset-admin user …` and `audit` through the library against DynamoDB Local, with their
 //! effect on the reset flow (real handlers, the SES v2 emulator), and the CLI binary itself.
 
+mod admin_support;
+
+use admin_support::*;
 use anyhow::{anyhow, Result};
 use password_reset_tests::reset_core::domain::{AccountStatus, Email, Language, Username};
 use password_reset_tests::reset_core::hashing::verify_password;
@@ -237,13 +240,23 @@ async fn the_audit_log_lists_newest_first() -> Result<()> {
 
 /// `cargo run -q -p reset-admin -- ARGS` with the test's environment (the local stack).
 fn reset_admin(args: &[&str]) -> Result<Output> {
+    reset_admin_with(args, &[], &[])
+}
+
+/// The same, with variables `set` and `removed` from the environment.
+fn reset_admin_with(args: &[&str], set: &[(&str, &str)], removed: &[&str]) -> Result<Output> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    Ok(Command::new(cargo)
+    let mut command = Command::new(cargo);
+    command
         .args(["run", "-q", "-p", "reset-admin", "--"])
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("RESET_ADMIN_ACTOR", "cli-test")
-        .output()?)
+        .envs(set.iter().copied());
+    for name in removed {
+        command.env_remove(name);
+    }
+    Ok(command.output()?)
 }
 
 fn text(output: &Output) -> String {
@@ -297,6 +310,10 @@ async fn the_cli_binary_changes_shows_and_audits() -> Result<()> {
         .collect();
     assert_eq!(lines.len(), 3, "{lines:?}");
     assert!(lines[0].contains("disable") && lines[0].contains("by cli-test") && lines[0].contains("reason: on leave"));
+    assert!(
+        lines.iter().all(|l| l.contains(&format!("[{LOCAL_CALLER_ARN}]"))),
+        "every entry names the caller from STS: {lines:?}"
+    );
     assert!(lines[1].contains("set-email") && lines[1].contains("t***@example.jp -> t***@new.example.jp"));
     assert!(lines[2].contains("create"));
 
@@ -370,5 +387,250 @@ async fn links_mailed_to_the_old_address_die_when_an_administrator_changes_it() 
         invoke(&app, Function::VerifyToken, confirm(&new_link)).await?.status,
         200
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn without_an_answer_from_sts_nothing_is_written() -> Result<()> {
+    let accounts = Accounts::from_env().await?;
+    let username = random_username();
+    let name = username.as_str();
+    let created = reset_admin(&["user", "create", name, "--email", &format!("{name}@example.jp")])?;
+    assert!(created.status.success(), "{}", text(&created));
+
+    // Nothing listens on port 9: GetCallerIdentity cannot be answered.
+    let no_sts = [("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9")];
+    let other = random_username();
+    for args in [
+        vec!["user", "disable", name, "--reason", "on leave"],
+        vec!["user", "set-email", name, "moved@example.jp", "--reason", "ticket 7"],
+        vec!["user", "create", other.as_str(), "--email", "someone@example.jp"],
+    ] {
+        let refused = reset_admin_with(&args, &no_sts, &[])?;
+        assert!(!refused.status.success(), "{args:?}: {}", text(&refused));
+        assert!(
+            text(&refused).contains("cannot tell who is running this command, so nothing was written"),
+            "{args:?}: {}",
+            text(&refused)
+        );
+    }
+    let account = accounts.find(&username).await?.ok_or_else(|| anyhow!("gone"))?;
+    assert_eq!(account.status, AccountStatus::Active);
+    assert_eq!(account.email.as_str(), format!("{name}@example.jp"));
+    assert_eq!(accounts.audit_trail(&username).await?.len(), 1, "only the create");
+    assert!(accounts.find(&other).await?.is_none());
+    Ok(())
+}
+
+#[tokio::test]
+async fn hidden_characters_in_actor_or_reason_are_refused() -> Result<()> {
+    let accounts = Accounts::from_env().await?;
+    let username = random_username();
+    let name = username.as_str();
+    let created = reset_admin(&["user", "create", name, "--email", &format!("{name}@example.jp")])?;
+    assert!(created.status.success(), "{}", text(&created));
+
+    // Printed, this reason reads "refund ticket 4321"; stored, it is something else.
+    let refused = reset_admin(&["user", "disable", name, "--reason", "refund\u{202E}1234 tekcit"])?;
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused).contains("the reason contains U+202E (a bidirectional control"),
+        "{}",
+        text(&refused)
+    );
+    let refused = reset_admin(&["user", "disable", name, "--reason", "x", "--actor", "ya\u{200B}mada"])?;
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused).contains("the actor contains U+200B"),
+        "{}",
+        text(&refused)
+    );
+    let refused = reset_admin_with(
+        &["user", "disable", name, "--reason", "x"],
+        &[("RESET_ADMIN_ACTOR", "admin\u{2067}")],
+        &[],
+    )?;
+    assert!(
+        text(&refused).contains("the actor contains U+2067"),
+        "{}",
+        text(&refused)
+    );
+
+    assert_eq!(
+        accounts.find(&username).await?.map(|a| a.status),
+        Some(AccountStatus::Active)
+    );
+    assert_eq!(accounts.audit_trail(&username).await?.len(), 1, "only the create");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_first_password_must_pass_the_service_policy() -> Result<()> {
+    let accounts = Accounts::from_env().await?;
+    let username = random_username();
+    let name = username.as_str();
+    let address = format!("{name}@example.jp");
+    let weak = reset_admin_with(
+        &[
+            "user",
+            "create",
+            name,
+            "--email",
+            &address,
+            "--password-env",
+            "FIRST_PASSWORD",
+        ],
+        &[("FIRST_PASSWORD", "a")],
+        &[],
+    )?;
+    assert!(!weak.status.success(), "{}", text(&weak));
+    assert!(
+        text(&weak).contains(
+            "the password from FIRST_PASSWORD breaks the password policy: at least 8 characters, an uppercase letter, a digit"
+        ),
+        "{}",
+        text(&weak)
+    );
+    let with_username = format!("X{name}9");
+    let weak = reset_admin_with(
+        &[
+            "user",
+            "create",
+            name,
+            "--email",
+            &address,
+            "--password-env",
+            "FIRST_PASSWORD",
+        ],
+        &[("FIRST_PASSWORD", with_username.as_str())],
+        &[],
+    )?;
+    assert!(text(&weak).contains("must not contain the username"), "{}", text(&weak));
+    assert!(accounts.find(&username).await?.is_none(), "nothing written");
+
+    let good = reset_admin_with(
+        &[
+            "user",
+            "create",
+            name,
+            "--email",
+            &address,
+            "--password-env",
+            "FIRST_PASSWORD",
+        ],
+        &[("FIRST_PASSWORD", "Kanagawa2026x")],
+        &[],
+    )?;
+    assert!(good.status.success(), "{}", text(&good));
+    assert!(!text(&good).contains("Kanagawa2026x"), "a given password is not echoed");
+    let app = local_app().await?;
+    let stored = app
+        .store
+        .find_user(&username)
+        .await?
+        .ok_or_else(|| anyhow!("not created"))?;
+    assert!(verify_password(
+        "Kanagawa2026x",
+        stored.password_hash.as_deref().unwrap_or_default()
+    ));
+    Ok(())
+}
+
+#[tokio::test]
+async fn addresses_that_smuggle_another_mailbox_are_refused() -> Result<()> {
+    let accounts = Accounts::from_env().await?;
+    let username = random_username();
+    let name = username.as_str();
+    let address = format!("{name}@example.jp");
+    for smuggled in [
+        "x<attacker@evil.jp>",
+        "victim@hospital.jp>;attacker",
+        "Victim <victim@hospital.jp>",
+        "victim@hospital.jp,attacker@evil.jp",
+        "\"victim\"@hospital.jp",
+    ] {
+        let refused = reset_admin(&["user", "create", name, "--email", smuggled])?;
+        assert!(!refused.status.success(), "{smuggled}: {}", text(&refused));
+        assert!(text(&refused).contains("name@domain.example"), "{}", text(&refused));
+    }
+    assert!(accounts.find(&username).await?.is_none());
+    let created = reset_admin(&["user", "create", name, "--email", &address])?;
+    assert!(created.status.success(), "{}", text(&created));
+    let refused = reset_admin(&[
+        "user",
+        "set-email",
+        name,
+        "victim@hospital.jp>;attacker",
+        "--reason",
+        "x",
+    ])?;
+    assert!(!refused.status.success());
+    assert!(text(&refused).contains("the new address"), "{}", text(&refused));
+    assert_eq!(
+        accounts.find(&username).await?.map(|a| a.email.as_str().to_owned()),
+        Some(address)
+    );
+    Ok(())
+}
+
+/// A profile whose credentials come from a program (`credential_process`), as organisations
+/// hand them out: the admin tool signs with them and STS names the caller.
+#[tokio::test]
+async fn credential_process_profiles_work() -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("reset-admin-profile-{}", random_username()));
+    std::fs::create_dir_all(&dir)?;
+    let helper = dir.join("credentials.sh");
+    std::fs::write(
+        &helper,
+        "#!/bin/sh\necho '{\"Version\": 1, \"AccessKeyId\": \"process\", \"SecretAccessKey\": \"process\"}'\n",
+    )?;
+    std::fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+    let config = dir.join("config");
+    std::fs::write(
+        &config,
+        format!(
+            "[profile helpdesk]\nregion = ap-northeast-1\ncredential_process = {}\n",
+            helper.display()
+        ),
+    )?;
+    // An SSO profile whose sign-in is missing: the tool must say so, not that SSO is unsupported.
+    std::fs::write(
+        dir.join("config-sso"),
+        "[profile sso-admin]\nregion = ap-northeast-1\nsso_session = corp\nsso_account_id = 123456789012\nsso_role_name = ResetAdmin\n\
+         [sso-session corp]\nsso_region = ap-northeast-1\nsso_start_url = https://corp.awsapps.example/start\n",
+    )?;
+    let username = random_username();
+    let name = username.as_str();
+    let static_keys = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"];
+    let config = config.to_string_lossy().into_owned();
+    let helpdesk = [
+        ("AWS_CONFIG_FILE", config.as_str()),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent"),
+        ("AWS_PROFILE", "helpdesk"),
+    ];
+    let created = reset_admin_with(
+        &["user", "create", name, "--email", &format!("{name}@example.jp")],
+        &helpdesk,
+        &static_keys,
+    )?;
+    assert!(created.status.success(), "{}", text(&created));
+    let audit = reset_admin_with(&["audit", name], &helpdesk, &static_keys)?;
+    assert!(text(&audit).contains(LOCAL_CALLER_ARN), "{}", text(&audit));
+
+    let sso_config = dir.join("config-sso").to_string_lossy().into_owned();
+    let sso_admin = [
+        ("AWS_CONFIG_FILE", sso_config.as_str()),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent"),
+        ("AWS_PROFILE", "sso-admin"),
+    ];
+    let sso = reset_admin_with(&["user", "disable", name, "--reason", "x"], &sso_admin, &static_keys)?;
+    assert!(!sso.status.success(), "{}", text(&sso));
+    let out = text(&sso);
+    assert!(
+        !out.contains("FeatureNotEnabled") && !out.contains("not enabled"),
+        "the SSO provider is compiled in: {out}"
+    );
+    assert!(out.to_lowercase().contains("sso"), "{out}");
+    std::fs::remove_dir_all(&dir)?;
     Ok(())
 }

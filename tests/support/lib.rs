@@ -45,21 +45,6 @@ pub async fn local_app_with(change: impl FnOnce(&mut Settings), clock: Arc<dyn C
     Ok(App::new(settings, app.store.clone(), app.mailer.clone(), clock))
 }
 
-/// The who, why and when of an administrator's change, as `reset-admin` builds it: the
-/// caller's identity comes from STS GetCallerIdentity (moto's server, locally).
-pub async fn admin_change(actor: &str, reason: &str) -> Result<reset_admin::Change> {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
-    Ok(reset_admin::Change {
-        actor: reset_admin::Actor::parse(actor)?,
-        caller: reset_admin::CallerIdentity::look_up(&config).await?,
-        reason: reset_admin::Reason::parse(reason)?,
-        at: SystemClock.now(),
-    })
-}
-
-/// The identity moto's STS answers GetCallerIdentity with.
-pub const LOCAL_CALLER_ARN: &str = "arn:aws:sts::123456789012:user/moto";
-
 /// A random valid username (`t` + 7 alphanumerics), so parallel tests never share one.
 pub fn random_username() -> Username {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
