@@ -574,7 +574,7 @@ async fn addresses_that_smuggle_another_mailbox_are_refused() -> Result<()> {
 }
 
 /// A profile whose credentials come from a program (`credential_process`), as organisations
-/// hand them out: the admin tool signs with them and STS names the caller.
+/// hand them out: the admin tool runs it, signs with its keys, and STS names the caller.
 #[tokio::test]
 async fn credential_process_profiles_work() -> Result<()> {
     let dir = std::env::temp_dir().join(format!("reset-admin-profile-{}", random_username()));
@@ -592,12 +592,6 @@ async fn credential_process_profiles_work() -> Result<()> {
             "[profile helpdesk]\nregion = ap-northeast-1\ncredential_process = {}\n",
             helper.display()
         ),
-    )?;
-    // An SSO profile whose sign-in is missing: the tool must say so, not that SSO is unsupported.
-    std::fs::write(
-        dir.join("config-sso"),
-        "[profile sso-admin]\nregion = ap-northeast-1\nsso_session = corp\nsso_account_id = 123456789012\nsso_role_name = ResetAdmin\n\
-         [sso-session corp]\nsso_region = ap-northeast-1\nsso_start_url = https://corp.awsapps.example/start\n",
     )?;
     let username = random_username();
     let name = username.as_str();
@@ -617,20 +611,111 @@ async fn credential_process_profiles_work() -> Result<()> {
     let audit = reset_admin_with(&["audit", name], &helpdesk, &static_keys)?;
     assert!(text(&audit).contains(LOCAL_CALLER_ARN), "{}", text(&audit));
 
-    let sso_config = dir.join("config-sso").to_string_lossy().into_owned();
+    std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}
+
+/// Plays the IAM Identity Center portal (GetRoleCredentials) for one SSO sign-in: answers
+/// role credentials to a request that carries `token`, and counts the requests it answered.
+fn fake_sso_portal(token: &'static str) -> Result<(String, std::sync::Arc<std::sync::atomic::AtomicUsize>)> {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let address = format!("http://{}", listener.local_addr()?);
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = answered.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut request = Vec::new();
+            let mut buffer = [0u8; 4096];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buffer) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&buffer[..n]),
+                }
+            }
+            let request = String::from_utf8_lossy(&request).to_ascii_lowercase();
+            let authorised = request.starts_with("get /federation/credentials?")
+                && request.contains("role_name=resetadmin")
+                && request.contains(&format!("x-amz-sso_bearer_token: {token}"));
+            let (status, body) = if authorised {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                (
+                    "200 OK",
+                    r#"{"roleCredentials":{"accessKeyId":"sso","secretAccessKey":"sso","sessionToken":"sso","expiration":4102444800000}}"#,
+                )
+            } else {
+                ("401 Unauthorized", r#"{"message":"bad token"}"#)
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    Ok((address, answered))
+}
+
+/// An IAM Identity Center (SSO) profile, as `aws sso login` leaves it: the tool reads the
+/// cached sign-in, gets role credentials from the portal, and records the caller from STS.
+#[tokio::test]
+async fn sso_profiles_work() -> Result<()> {
+    let accounts = Accounts::from_env().await?;
+    let home = std::env::temp_dir().join(format!("reset-admin-sso-{}", random_username()));
+    let cache = home.join(".aws/sso/cache");
+    std::fs::create_dir_all(&cache)?;
+    std::fs::write(
+        home.join("config"),
+        "[profile sso-admin]\nregion = ap-northeast-1\nsso_session = corp\nsso_account_id = 123456789012\n\
+         sso_role_name = ResetAdmin\n[sso-session corp]\nsso_region = ap-northeast-1\n\
+         sso_start_url = https://corp.awsapps.example/start\n",
+    )?;
+    let config = home.join("config").to_string_lossy().into_owned();
+    let home_dir = home.to_string_lossy().into_owned();
+    // rustup (behind `cargo run`) looks for its toolchains under HOME unless told.
+    let real_home = std::env::var("HOME").unwrap_or_default();
+    let rustup_home = std::env::var("RUSTUP_HOME").unwrap_or_else(|_| format!("{real_home}/.rustup"));
+    let cargo_home = std::env::var("CARGO_HOME").unwrap_or_else(|_| format!("{real_home}/.cargo"));
+    let (portal, answered) = fake_sso_portal("cached-sign-in")?;
     let sso_admin = [
-        ("AWS_CONFIG_FILE", sso_config.as_str()),
+        ("HOME", home_dir.as_str()),
+        ("RUSTUP_HOME", rustup_home.as_str()),
+        ("CARGO_HOME", cargo_home.as_str()),
+        ("AWS_CONFIG_FILE", config.as_str()),
         ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent"),
         ("AWS_PROFILE", "sso-admin"),
+        ("AWS_ENDPOINT_URL_SSO", portal.as_str()),
     ];
-    let sso = reset_admin_with(&["user", "disable", name, "--reason", "x"], &sso_admin, &static_keys)?;
-    assert!(!sso.status.success(), "{}", text(&sso));
-    let out = text(&sso);
+    let static_keys = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"];
+    let username = random_username();
+    let name = username.as_str();
+    let create = ["user", "create", name, "--email", "sso@example.jp"];
+
+    // Not signed in yet: a clear refusal, nothing written.
+    let refused = reset_admin_with(&create, &sso_admin, &static_keys)?;
+    assert!(!refused.status.success(), "{}", text(&refused));
+    assert!(text(&refused).contains("SSO token"), "{}", text(&refused));
+    assert!(accounts.find(&username).await?.is_none());
+
+    // What `aws sso login` caches: the sign-in of the session, under the SHA-1 of its name
+    // (`printf corp | sha1sum`).
+    let key = "ee0bfd2552fbd840c02cc48b6e823320543c450f";
+    std::fs::write(
+        cache.join(format!("{key}.json")),
+        r#"{"accessToken":"cached-sign-in","expiresAt":"2099-01-01T00:00:00Z","region":"ap-northeast-1","startUrl":"https://corp.awsapps.example/start"}"#,
+    )?;
+    let created = reset_admin_with(&create, &sso_admin, &static_keys)?;
+    assert!(created.status.success(), "{}", text(&created));
     assert!(
-        !out.contains("FeatureNotEnabled") && !out.contains("not enabled"),
-        "the SSO provider is compiled in: {out}"
+        answered.load(std::sync::atomic::Ordering::SeqCst) >= 1,
+        "the portal was asked"
     );
-    assert!(out.to_lowercase().contains("sso"), "{out}");
-    std::fs::remove_dir_all(&dir)?;
+    let trail = accounts.audit_trail(&username).await?;
+    assert_eq!(
+        trail.first().and_then(|e| e.caller_arn.as_deref()),
+        Some(LOCAL_CALLER_ARN)
+    );
+    std::fs::remove_dir_all(&home)?;
     Ok(())
 }
