@@ -251,6 +251,18 @@ async fn redrive_moves_every_dead_letter_back_intact_and_is_audited() -> Result<
         text(&listed)
     );
 
+    // One queue under both names is refused before anything moves.
+    let same = Queues {
+        client: queues.client.clone(),
+        main: queues.main.clone(),
+        dead_letter: queues.main.clone(),
+    };
+    let refused = reset_admin(&same, &["mail-queue", "redrive", "--reason", &reason], None)?;
+    assert!(!refused.status.success(), "{}", text(&refused));
+    assert!(text(&refused).contains("both name"), "{}", text(&refused));
+    let (waiting, in_flight) = depth(&queues, &queues.main).await?;
+    assert_eq!(waiting + in_flight, 13);
+
     // Nothing left: nothing moved, nothing audited.
     let again = reset_admin(&queues, &["mail-queue", "redrive", "--reason", &reason], None)?;
     assert!(again.status.success(), "{}", text(&again));

@@ -55,6 +55,8 @@ pub enum AdminError {
     RedriveInterrupted { moved: usize, cause: String },
     #[error("DynamoDB is unavailable or refused the call: {0}")]
     Unavailable(String),
+    #[error("MAIL_QUEUE_URL and MAIL_DEAD_LETTER_QUEUE_URL both name {0}: set each to its own queue (the stack's MailQueue and MailDeadLetterQueue)")]
+    SameQueue(String),
     #[error("SQS is unavailable or refused the call: {0}")]
     QueueUnavailable(String),
     #[error("a stored item is malformed: {0}")]

@@ -72,11 +72,13 @@ impl MailQueues {
     /// `MAIL_QUEUE_URL` and `MAIL_DEAD_LETTER_QUEUE_URL`, as the functions get them; the SDK's
     /// standard configuration (`AWS_ENDPOINT_URL_SQS` locally).
     pub fn from_config(config: &aws_config::SdkConfig) -> Result<Self, AdminError> {
-        Ok(Self::new(
-            Client::new(config),
-            env("MAIL_QUEUE_URL")?,
-            env("MAIL_DEAD_LETTER_QUEUE_URL")?,
-        ))
+        let main_url = env("MAIL_QUEUE_URL")?;
+        let dead_letter_url = env("MAIL_DEAD_LETTER_QUEUE_URL")?;
+        // One queue under both names would make a re-drive move its messages onto itself forever.
+        if main_url.trim_end_matches('/') == dead_letter_url.trim_end_matches('/') {
+            return Err(AdminError::SameQueue(main_url));
+        }
+        Ok(Self::new(Client::new(config), main_url, dead_letter_url))
     }
 
     pub fn main_url(&self) -> &str {

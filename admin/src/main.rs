@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use reset_admin::accounts::{AccountRecord, StatusChange};
-use reset_admin::audit::AuditEntry;
+use reset_admin::audit::{AuditAction, AuditEntry};
 use reset_admin::import;
 use reset_admin::mail_queue::{human_age, queue_name, MailQueues, QueueDepth};
 use reset_admin::tables::{create_table, Created};
