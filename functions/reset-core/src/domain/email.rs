@@ -5,7 +5,7 @@ use std::fmt;
 ///
 /// The local part is a dot-atom (letters, digits and ``!#$%&'*+-/=?^_`{|}~``, single dots
 /// between them); the domain is a host name (letters, digits and inner hyphens, labels of at
-/// most 63, at least two labels, an alphabetic top-level label). Display names, angle
+/// most 63, at least two labels, a letter in the top-level label). Display names, angle
 /// brackets, quoted strings, comments, address lists (`,` `;`), spaces, IP literals and
 /// non-ASCII are refused: a value such as `x<attacker@evil.jp>` or `victim@hospital.jp>;attacker`
 /// may read as one address here and as another (or two) to a mail library or an MTA, and the
@@ -49,12 +49,13 @@ fn is_host_name(domain: &str) -> bool {
             && !label.starts_with('-')
             && !label.ends_with('-')
     };
-    // An alphabetic top-level label keeps `a@1.2.3.4` (an address literal in disguise) out.
+    // A top-level label with a letter keeps `a@1.2.3.4` (an address literal in disguise) out;
+    // punycode top-level domains (`xn--wgv71a`, .日本) stay in.
     labels.len() >= 2
         && labels.iter().all(label_ok)
         && labels
             .last()
-            .is_some_and(|tld| tld.len() >= 2 && tld.chars().all(|c| c.is_ascii_alphabetic()))
+            .is_some_and(|tld| tld.len() >= 2 && tld.chars().any(|c| c.is_ascii_alphabetic()))
 }
 
 impl Email {
@@ -116,6 +117,7 @@ mod tests {
             "o'brien@example.ie",
             "x_y-z@my-hospital.example.jp",
             "TZ000008@Example.JP",
+            "yamada@xn--eckwd4c7c.xn--wgv71a",
         ] {
             assert!(Email::parse(good).is_ok(), "{good}");
         }
@@ -145,6 +147,7 @@ mod tests {
             "a@example-.jp",
             "a@exa_mple.jp",
             "a@1.2.3.4",
+            "a@example.123",
             "a@[127.0.0.1]",
             "a@example.j",
             "\"a b\"@example.jp",
