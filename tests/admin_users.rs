@@ -719,3 +719,33 @@ async fn sso_profiles_work() -> Result<()> {
     std::fs::remove_dir_all(&home)?;
     Ok(())
 }
+
+/// Entries written before hidden characters were refused (and without a caller) still print
+/// truthfully: each hidden character as its code point.
+#[tokio::test]
+async fn old_audit_entries_print_their_hidden_characters_visibly() -> Result<()> {
+    let accounts = Accounts::from_env().await?;
+    let username = random_username();
+    let old = reset_admin::audit::AuditEntry {
+        subject: username.clone().into(),
+        audit_id: "0001700000000000#0000abcd".into(),
+        at: 1_700_000_000_000,
+        actor: "ya\u{200B}mada".into(),
+        caller_arn: None,
+        action: AuditAction::Disable,
+        reason: "refund\u{202E}4321 tekcit".into(),
+        old_email_masked: None,
+        new_email_masked: None,
+        count: None,
+    };
+    accounts.record(&old).await?;
+    let audit = reset_admin(&["audit", username.as_str()])?;
+    let out = String::from_utf8_lossy(&audit.stdout).into_owned();
+    assert!(audit.status.success(), "{}", text(&audit));
+    assert!(
+        out.contains("by ya<U+200B>mada [caller not recorded]  reason: refund<U+202E>4321 tekcit"),
+        "{out}"
+    );
+    assert!(!out.contains('\u{202E}') && !out.contains('\u{200B}'), "{out:?}");
+    Ok(())
+}

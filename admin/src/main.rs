@@ -14,6 +14,7 @@ use reset_admin::import;
 use reset_admin::mail_queue::{human_age, queue_name, MailQueues, QueueDepth};
 use reset_admin::tables::{create_table, Created};
 use reset_admin::template::Template;
+use reset_admin::text::visible;
 use reset_admin::times::{jst_display, jst_iso};
 use reset_admin::users::{checked_first_password, create_user, generate_first_password, NewUser};
 use reset_admin::{Accounts, Actor, AdminError, AuditSubject, CallerIdentity, Change, Reason};
@@ -180,14 +181,15 @@ fn audit_line(entry: &AuditEntry) -> String {
     let caller = entry
         .caller_arn
         .as_deref()
-        .map(|arn| format!(" [{arn}]"))
+        .map(|arn| format!(" [{}]", visible(arn)))
         .unwrap_or_else(|| " [caller not recorded]".into());
+    // Entries written before hidden characters were refused may hold some: show them.
     format!(
         "{} JST  {:<9}  by {}{caller}{emails}{count}  reason: {}",
         jst_display(entry.at),
         entry.action.code(),
-        entry.actor,
-        entry.reason
+        visible(&entry.actor),
+        visible(&entry.reason)
     )
 }
 
@@ -221,7 +223,7 @@ struct AccountView<'a> {
 struct MailEventView<'a> {
     kind: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    detail: Option<&'a str>,
+    detail: Option<std::borrow::Cow<'a, str>>,
     at: Option<String>,
 }
 
@@ -245,7 +247,7 @@ impl<'a> AccountView<'a> {
             }),
             mail_problem: account.mail_problem.as_deref().map(|kind| MailEventView {
                 kind,
-                detail: account.mail_problem_detail.as_deref(),
+                detail: account.mail_problem_detail.as_deref().map(visible),
                 at: time(account.mail_problem_at),
             }),
         }
@@ -383,12 +385,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             };
             if moved > 0 {
                 // Recorded even when the move stopped midway: what moved, moved.
-                let entry = AuditEntry::new(
-                    AuditSubject::MailQueue,
-                    reset_admin::audit::AuditAction::Redrive,
-                    &change,
-                )?
-                .with_count(u64::try_from(moved).unwrap_or(u64::MAX));
+                let entry = AuditEntry::new(AuditSubject::MailQueue, AuditAction::Redrive, &change)?
+                    .with_count(u64::try_from(moved).unwrap_or(u64::MAX));
                 accounts.record(&entry).await.with_context(|| {
                     format!("{moved} message(s) were moved back to the mail queue, but the audit record could not be written")
                 })?;
@@ -421,7 +419,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     jst_display(row.mail_problem_at),
                     row.username,
                     row.mail_problem,
-                    row.mail_problem_detail.as_deref().unwrap_or("-"),
+                    // Bounce diagnostics come from remote mail servers: show them as stored.
+                    visible(row.mail_problem_detail.as_deref().unwrap_or("-")),
                     row.email.masked(),
                     if row.status == AccountStatus::Disabled {
                         "disabled"

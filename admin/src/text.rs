@@ -7,6 +7,7 @@
 //! administrator reads on a terminal must show what is stored, so such text is refused, never
 //! cleaned up silently.
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// The Cf ranges of Unicode 16 (general category "Format"), bidirectional controls included.
@@ -86,9 +87,36 @@ pub fn find_hidden(text: &str) -> Option<HiddenCharacter> {
         })
 }
 
+/// Text as it may be printed: every hidden character shown as `<U+XXXX>`. For what was stored
+/// before these checks existed, and for text from outside (a remote mail server's bounce
+/// diagnostic): a printed line shows what is there, in the order it is stored.
+pub fn visible(text: &str) -> Cow<'_, str> {
+    if find_hidden(text).is_none() {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if is_hidden(c) {
+                    format!("<U+{:04X}>", u32::from(c))
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn printing_shows_hidden_characters_by_code_point() {
+        assert_eq!(visible("refund\u{202E}4321 tekcit"), "refund<U+202E>4321 tekcit");
+        assert_eq!(visible("a\tb\u{200B}"), "a<U+0009>b<U+200B>");
+        assert!(matches!(visible("plain チケット"), Cow::Borrowed("plain チケット")));
+    }
 
     #[test]
     fn finds_controls_formatting_and_bidi_characters() {
