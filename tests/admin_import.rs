@@ -85,7 +85,7 @@ async fn a_bad_file_is_reported_line_by_line_and_nothing_is_written() -> Result<
     assert!(accounts.audit_trail(&good[0].0).await?.is_empty());
     // And the registered account kept its address.
     assert_eq!(
-        accounts.find(&registered.username).await?.map(|a| a.email),
+        accounts.find(&registered.username).await?.and_then(|a| a.email.email()),
         Some(registered.email.clone())
     );
     Ok(())
@@ -373,7 +373,10 @@ async fn an_account_created_between_check_and_write_is_left_alone() -> Result<()
         vec![taken.clone()]
     );
     // Not overwritten, and no import record for it.
-    assert_eq!(accounts.find(taken).await?.map(|a| a.email), Some(other.email));
+    assert_eq!(
+        accounts.find(taken).await?.and_then(|a| a.email.email()),
+        Some(other.email)
+    );
     let trail = accounts.audit_trail(taken).await?;
     assert_eq!(
         trail.iter().map(|e| e.action).collect::<Vec<_>>(),

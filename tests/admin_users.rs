@@ -76,7 +76,10 @@ async fn create_show_and_the_create_audit_entry() -> Result<()> {
     };
     let refused = admin_create_user(&accounts, again, &change("second try").await?).await;
     assert!(matches!(refused, Err(AdminError::AlreadyExists(_))), "{refused:?}");
-    assert_eq!(accounts.find(&username).await?.map(|a| a.email), Some(address));
+    assert_eq!(
+        accounts.find(&username).await?.and_then(|a| a.email.email()),
+        Some(address)
+    );
 
     let trail = accounts.audit_trail(&username).await?;
     assert_eq!(trail.len(), 1, "the refused create left no audit entry");
@@ -747,5 +750,57 @@ async fn old_audit_entries_print_their_hidden_characters_visibly() -> Result<()>
         "{out}"
     );
     assert!(!out.contains('\u{202E}') && !out.contains('\u{200B}'), "{out:?}");
+    Ok(())
+}
+
+/// An address stored before the strict check (as the old admin tool accepted it) no longer
+/// parses; its account stays readable to administrators, shows no part of that address, and
+/// `user set-email` replaces it.
+#[tokio::test]
+async fn an_address_stored_before_the_strict_check_can_be_replaced() -> Result<()> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let accounts = Accounts::from_env().await?;
+    let username = random_username();
+    let name = username.as_str();
+    accounts
+        .client()
+        .put_item()
+        .table_name(accounts.users_table())
+        .item("username", AttributeValue::S(name.to_owned()))
+        .item(
+            "email",
+            AttributeValue::S("victim@hospital.jp>;attacker@evil.example".into()),
+        )
+        .item("status", AttributeValue::S("active".into()))
+        .item("language", AttributeValue::S("ja".into()))
+        .item("created_at", AttributeValue::N("1700000000000".into()))
+        .send()
+        .await?;
+
+    let shown = reset_admin(&["user", "show", name])?;
+    assert!(shown.status.success(), "{}", text(&shown));
+    let json: serde_json::Value = serde_json::from_slice(&shown.stdout)?;
+    assert_eq!(json["email"], "(not a valid address)");
+    assert!(!text(&shown).contains("attacker") && !text(&shown).contains("victim"));
+
+    let fixed = reset_admin(&[
+        "user",
+        "set-email",
+        name,
+        &format!("{name}@hospital.example.jp"),
+        "--reason",
+        "ticket 12: address from the old import",
+    ])?;
+    assert!(fixed.status.success(), "{}", text(&fixed));
+    assert!(
+        text(&fixed).contains("(not a valid address) -> t***@hospital.example.jp"),
+        "{}",
+        text(&fixed)
+    );
+    let account = accounts.find(&username).await?.ok_or_else(|| anyhow!("gone"))?;
+    assert_eq!(
+        account.email.email().map(|e| e.as_str().to_owned()),
+        Some(format!("{name}@hospital.example.jp"))
+    );
     Ok(())
 }

@@ -12,6 +12,7 @@ use reset_core::store::attributes::*;
 use reset_core::store::{indexes, MAIL_PROBLEM_FLAG_SET};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::fmt;
 use std::time::Duration;
 
 /// DynamoDB's limit of keys per BatchGetItem call.
@@ -27,11 +28,56 @@ pub struct Accounts {
     audit_table: String,
 }
 
+/// The registered address as stored. One stored before addresses were checked as strictly as
+/// now (`x<attacker@evil.jp>`) no longer parses as an [`Email`]; its account must still be
+/// readable here, shown (masked) and fixed with `user set-email`, not lock its administrators
+/// out as "malformed".
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(from = "String")]
+pub struct StoredAddress(String);
+
+impl From<String> for StoredAddress {
+    fn from(value: String) -> Self {
+        Self(value)
+    }
+}
+
+impl StoredAddress {
+    /// Exactly as stored (for conditions on it; never for output).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The address, when it is one by today's rules.
+    pub fn email(&self) -> Option<Email> {
+        Email::parse(&self.0).ok().filter(|email| email.as_str() == self.0)
+    }
+
+    /// `e***@example.jp`; an address that is not one by today's rules is not shown at all.
+    pub fn masked(&self) -> String {
+        self.email()
+            .map_or_else(|| "(not a valid address)".into(), |e| e.masked())
+    }
+}
+
+impl PartialEq<Email> for StoredAddress {
+    fn eq(&self, other: &Email) -> bool {
+        self.0 == other.as_str()
+    }
+}
+
+/// Like [`Email`]'s, never the full address.
+impl fmt::Debug for StoredAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "StoredAddress({})", self.masked())
+    }
+}
+
 /// An account as an administrator sees it: no password hash, the address masked on output.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct AccountRecord {
     pub username: Username,
-    pub email: Email,
+    pub email: StoredAddress,
     #[serde(default)]
     pub status: AccountStatus,
     #[serde(default)]
@@ -63,10 +109,10 @@ fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D:
 }
 
 /// One row of `reset-admin mail-problems`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct MailProblemRow {
     pub username: Username,
-    pub email: Email,
+    pub email: StoredAddress,
     #[serde(default)]
     pub status: AccountStatus,
     pub mail_problem: String,
@@ -386,7 +432,10 @@ impl Accounts {
 
     /// The registered address of each of `usernames` that exists (BatchGetItem, 100 keys a
     /// call, unprocessed keys asked for again).
-    pub async fn registered_addresses(&self, usernames: &[Username]) -> Result<HashMap<Username, Email>, AdminError> {
+    pub async fn registered_addresses(
+        &self,
+        usernames: &[Username],
+    ) -> Result<HashMap<Username, StoredAddress>, AdminError> {
         let mut found = HashMap::new();
         for chunk in usernames.chunks(BATCH_GET_LIMIT) {
             let keys: Vec<HashMap<String, AttributeValue>> = chunk
@@ -440,7 +489,7 @@ impl Accounts {
 #[derive(Deserialize)]
 struct UsernameAndEmail {
     username: Username,
-    email: Email,
+    email: StoredAddress,
 }
 
 /// Exponential backoff for unprocessed batch items: 50 ms, 100 ms, … capped at 3.2 s.
