@@ -1,6 +1,6 @@
 # The two commands of the README. Each installs what it needs (pinned, into node_modules/
 # and .tools/) and says what it is doing.
-.PHONY: run test lint infra-check zips bench clean
+.PHONY: run test lint audit infra-check zips bench clean
 
 ## make run: the service on http://127.0.0.1:9000/password-reset, mail viewer on :8005. Ctrl-C stops it.
 run:
@@ -14,6 +14,11 @@ test:
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+
+## cargo-audit (pinned, installed into .tools/) on Cargo.lock, offline, with the vendored RustSec
+## advisory database (audit/README.md: why vendored, how to refresh it).
+audit:
+	@scripts/audit.sh
 
 ## cfn-lint and sam validate on infra/template.yaml.
 infra-check:

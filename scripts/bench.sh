@@ -12,7 +12,7 @@
 #   BENCH_SKIP_MICRO=1     skip the criterion micro-benchmarks
 #   BENCH_ALLOW_REGRESSION=1  report a regression but exit 0
 #   BENCH_UPDATE_BASELINE=1   copy the new latest.json over baseline.json (commit it yourself)
-#   BENCH_PORT_BASE=8600   DynamoDB Local on it, the SES emulator on +5
+#   BENCH_PORT_BASE=8600   DynamoDB Local on it, the SES emulator on +5, moto on +15
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -22,6 +22,10 @@ export STACK_NAME=bench DYNAMODB_PORT=$BENCH_PORT_BASE SES_PORT=$((BENCH_PORT_BA
 export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DYNAMODB_PORT
 export AWS_ENDPOINT_URL_SESV2=http://127.0.0.1:$SES_PORT
 export SES_STORE_URL=http://127.0.0.1:$SES_PORT
+# moto's server (the local SQS and STS) on +15: reset-admin, which creates the bench's users,
+# records the caller from STS GetCallerIdentity and refuses to write without it.
+export MOTO_PORT=$((BENCH_PORT_BASE + 15))
+export AWS_ENDPOINT_URL_SQS=http://127.0.0.1:$MOTO_PORT AWS_ENDPOINT_URL_STS=http://127.0.0.1:$MOTO_PORT
 # Every bench request comes from one client IP and asks for a few hundred links: lift the limits
 # (the counters are still read and written, as in production).
 export RATE_LIMIT_PER_IP_PER_HOUR=10000000 RATE_LIMIT_PER_USERNAME_PER_HOUR=10000000

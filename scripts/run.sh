@@ -9,7 +9,8 @@ set -a; . scripts/local.env; set +a
 export STACK_NAME=run
 export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DYNAMODB_PORT
 export AWS_ENDPOINT_URL_SESV2=http://127.0.0.1:$SES_PORT
-export AWS_ENDPOINT_URL_SQS=http://127.0.0.1:$MOTO_PORT
+# moto's server is the local SQS and STS (reset-admin records the caller from GetCallerIdentity).
+export AWS_ENDPOINT_URL_SQS=http://127.0.0.1:$MOTO_PORT AWS_ENDPOINT_URL_STS=http://127.0.0.1:$MOTO_PORT
 export MAIL_QUEUE_URL=http://127.0.0.1:$MOTO_PORT/123456789012/$MAIL_QUEUE_NAME
 export MAIL_DEAD_LETTER_QUEUE_URL=http://127.0.0.1:$MOTO_PORT/123456789012/$MAIL_DEAD_LETTER_QUEUE_NAME
 export PATH=$PWD/.tools/venv/bin:$PATH
@@ -42,11 +43,14 @@ cat <<INFO
     Demo user      ex000000  ($(echo "$seed_output" | sed -n 's/^initial password: /initial password /p'))
 
   Administer the local users (docs/admin.md), in another terminal:
-    set -a; . scripts/local.env; set +a; export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DYNAMODB_PORT
+    set -a; . scripts/local.env; set +a; export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DYNAMODB_PORT \\
+      AWS_ENDPOINT_URL_SQS=http://127.0.0.1:$MOTO_PORT AWS_ENDPOINT_URL_STS=http://127.0.0.1:$MOTO_PORT \\
+      MAIL_QUEUE_URL=$MAIL_QUEUE_URL MAIL_DEAD_LETTER_QUEUE_URL=$MAIL_DEAD_LETTER_QUEUE_URL
     cargo run -q -p reset-admin -- user show ex000000
     cargo run -q -p reset-admin -- user set-email ex000000 new@example.jp --reason "old address abolished"
     cargo run -q -p reset-admin -- audit ex000000
     cargo run -q -p reset-admin -- mail-problems
+    cargo run -q -p reset-admin -- mail-queue
 
   Ctrl-C stops everything.
 

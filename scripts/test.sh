@@ -12,7 +12,9 @@ export STACK_NAME=test-$TEST_PORT_BASE DYNAMODB_PORT=$TEST_PORT_BASE SES_PORT=$(
 export MOTO_PORT=$((TEST_PORT_BASE + 15))
 export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DYNAMODB_PORT
 export AWS_ENDPOINT_URL_SESV2=http://127.0.0.1:$SES_PORT
-export AWS_ENDPOINT_URL_SQS=http://127.0.0.1:$MOTO_PORT
+# moto's server is the local SQS and STS (reset-admin records the caller from GetCallerIdentity).
+export AWS_ENDPOINT_URL_SQS=http://127.0.0.1:$MOTO_PORT AWS_ENDPOINT_URL_STS=http://127.0.0.1:$MOTO_PORT
+# The queue URLs as scripts/stack.sh creates them (moto's account id, the local names).
 export MAIL_QUEUE_URL=http://127.0.0.1:$MOTO_PORT/123456789012/$MAIL_QUEUE_NAME
 export MAIL_DEAD_LETTER_QUEUE_URL=http://127.0.0.1:$MOTO_PORT/123456789012/$MAIL_DEAD_LETTER_QUEUE_NAME
 export PUBLIC_BASE_URL=http://127.0.0.1:$WATCH_PORT

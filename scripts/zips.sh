@@ -7,8 +7,11 @@ scripts/bootstrap.sh
 export PATH=$PWD/.tools/venv/bin:$PATH
 functions=$(for f in functions/*/src/main.rs; do basename "$(dirname "$(dirname "$f")")"; done)
 printf '==> cargo lambda build --release --arm64 --output-format zip (%s)\n' "$(echo $functions | tr ' ' ',')"
+# By package (-p), not only by binary: features are unified across the selected packages, and
+# a plain --bin selects the workspace's default members; -p keeps any other crate's features
+# (the admin tool's SSO and credential_process code) out of the functions.
 # shellcheck disable=SC2046
-cargo lambda build --release --arm64 --output-format zip $(for f in $functions; do printf -- '--bin %s ' "$f"; done)
+cargo lambda build --release --arm64 --output-format zip $(for f in $functions; do printf -- '-p %s --bin %s ' "$f" "$f"; done)
 printf '\n%-18s %10s %10s\n' function "zip bytes" "zip MiB"
 for f in $functions; do
   zip=target/lambda/$f/bootstrap.zip

@@ -3,6 +3,9 @@
 //! SNS-shaped samples of events/ (with that message id) sent to the real `mail-events` binary
 //! served by `cargo lambda watch`, and the result read back as `reset-admin` reads it.
 
+mod admin_support;
+
+use admin_support::*;
 use anyhow::{anyhow, bail, Context, Result};
 use password_reset_tests::reset_core::domain::{AccountStatus, Clock, Email, Language, SystemClock, User};
 use password_reset_tests::reset_core::metrics;
@@ -10,7 +13,7 @@ use password_reset_tests::reset_core::store::{attributes, indexes};
 use password_reset_tests::*;
 use reset_admin::accounts::{AccountRecord, MailProblemRow};
 use reset_admin::template::Template;
-use reset_admin::{Accounts, Actor, Change, Reason};
+use reset_admin::Accounts;
 use serde::Deserialize;
 use serde_json::Value;
 use std::path::Path;
@@ -342,11 +345,7 @@ async fn an_address_change_resolves_the_problem_and_the_next_mail_goes_to_the_ne
     mail_problems_until(&accounts, |rows| rows.iter().any(|r| r.username == user.username)).await?;
 
     let new_address = Email::parse(&format!("{}@new.example.jp", user.username)).map_err(|e| anyhow!(e))?;
-    let change = Change {
-        actor: Actor::parse("helpdesk-test")?,
-        reason: Reason::parse("address abolished; new one confirmed by phone")?,
-        at: SystemClock.now(),
-    };
+    let change = admin_change("helpdesk-test", "address abolished; new one confirmed by phone").await?;
     accounts.set_email(&user.username, &new_address, &change).await?;
     let rows = mail_problems_until(&accounts, |rows| rows.iter().all(|r| r.username != user.username)).await?;
     assert!(
@@ -429,7 +428,7 @@ fn the_template_agrees_with_the_code_on_indexes_attributes_and_metrics() -> Resu
     );
 
     // mail-events may write exactly the attributes the store writes.
-    let yaml: serde_yaml::Value = serde_yaml::from_str(&text)?;
+    let yaml: serde_norway::Value = serde_norway::from_str(&text)?;
     let statements = yaml["Resources"]["MailEventsFunction"]["Properties"]["Policies"][0]["Statement"]
         .as_sequence()
         .ok_or_else(|| anyhow!("no mail-events policy"))?;
@@ -439,7 +438,7 @@ fn the_template_agrees_with_the_code_on_indexes_attributes_and_metrics() -> Resu
         .and_then(|s| s["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"].as_sequence())
         .ok_or_else(|| anyhow!("no attribute list"))?
         .iter()
-        .filter_map(serde_yaml::Value::as_str)
+        .filter_map(serde_norway::Value::as_str)
         .collect();
     for attribute in attributes::MAIL_EVENT_ATTRIBUTES {
         assert!(allowed.contains(&attribute), "mail-events may not write {attribute}");
@@ -477,11 +476,7 @@ async fn a_disabled_account_keeps_its_problem_listed_with_its_status() -> Result
         &iso(SystemClock.now().as_millis()),
     )?;
     assert_eq!(invoke_mail_events(&event).await?.recorded, 1);
-    let change = Change {
-        actor: Actor::parse("helpdesk-test")?,
-        reason: Reason::parse("left the institution")?,
-        at: SystemClock.now(),
-    };
+    let change = admin_change("helpdesk-test", "left the institution").await?;
     accounts
         .set_status(&user.username, AccountStatus::Disabled, &change)
         .await?;

@@ -138,7 +138,7 @@ async fn every_template_route_is_handled_by_its_function() -> Result<()> {
 #[test]
 fn readme_explains_every_template_parameter() -> Result<()> {
     let text = std::fs::read_to_string(root().join("infra/template.yaml"))?;
-    let template: serde_yaml::Value = serde_yaml::from_str(&text)?;
+    let template: serde_norway::Value = serde_norway::from_str(&text)?;
     let parameters = template["Parameters"]
         .as_mapping()
         .ok_or_else(|| anyhow!("no Parameters"))?;

@@ -2,16 +2,17 @@
 //! Every change is one DynamoDB transaction: the conditional write of the user item and its
 //! audit item, so there is never a change without its audit record or the other way round.
 
-use crate::audit::{AuditAction, AuditEntry, Change};
+use crate::audit::{AuditAction, AuditEntry, AuditSubject, Change};
 use crate::error::{unavailable, AdminError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 use reset_core::domain::{AccountStatus, Email, Language, User, Username};
 use reset_core::store::attributes::*;
 use reset_core::store::{indexes, MAIL_PROBLEM_FLAG_SET};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::fmt;
 use std::time::Duration;
 
 /// DynamoDB's limit of keys per BatchGetItem call.
@@ -27,11 +28,56 @@ pub struct Accounts {
     audit_table: String,
 }
 
+/// The registered address as stored. One stored before addresses were checked as strictly as
+/// now (`x<attacker@evil.jp>`) no longer parses as an [`Email`]; its account must still be
+/// readable here, shown (masked) and fixed with `user set-email`, not lock its administrators
+/// out as "malformed".
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(from = "String")]
+pub struct StoredAddress(String);
+
+impl From<String> for StoredAddress {
+    fn from(value: String) -> Self {
+        Self(value)
+    }
+}
+
+impl StoredAddress {
+    /// Exactly as stored (for conditions on it; never for output).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The address, when it is one by today's rules.
+    pub fn email(&self) -> Option<Email> {
+        Email::parse(&self.0).ok().filter(|email| email.as_str() == self.0)
+    }
+
+    /// `e***@example.jp`; an address that is not one by today's rules is not shown at all.
+    pub fn masked(&self) -> String {
+        self.email()
+            .map_or_else(|| "(not a valid address)".into(), |e| e.masked())
+    }
+}
+
+impl PartialEq<Email> for StoredAddress {
+    fn eq(&self, other: &Email) -> bool {
+        self.0 == other.as_str()
+    }
+}
+
+/// Like [`Email`]'s, never the full address.
+impl fmt::Debug for StoredAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "StoredAddress({})", self.masked())
+    }
+}
+
 /// An account as an administrator sees it: no password hash, the address masked on output.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct AccountRecord {
     pub username: Username,
-    pub email: Email,
+    pub email: StoredAddress,
     #[serde(default)]
     pub status: AccountStatus,
     #[serde(default)]
@@ -63,10 +109,10 @@ fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D:
 }
 
 /// One row of `reset-admin mail-problems`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct MailProblemRow {
     pub username: Username,
-    pub email: Email,
+    pub email: StoredAddress,
     #[serde(default)]
     pub status: AccountStatus,
     pub mail_problem: String,
@@ -135,13 +181,16 @@ impl Accounts {
     /// `USERS_TABLE` and `AUDIT_LOG_TABLE`, as the functions get them; the SDK's standard
     /// configuration (region, credentials, `AWS_ENDPOINT_URL_DYNAMODB` locally).
     pub async fn from_env() -> Result<Self, AdminError> {
-        let users_table = env("USERS_TABLE")?;
-        let audit_table = env("AUDIT_LOG_TABLE")?;
         let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+        Self::from_config(&config)
+    }
+
+    /// The same, on an SDK configuration loaded once for the whole command.
+    pub fn from_config(config: &aws_config::SdkConfig) -> Result<Self, AdminError> {
         Ok(Self::new(
-            aws_sdk_dynamodb::Client::new(&config),
-            users_table,
-            audit_table,
+            aws_sdk_dynamodb::Client::new(config),
+            env("USERS_TABLE")?,
+            env("AUDIT_LOG_TABLE")?,
         ))
     }
 
@@ -184,6 +233,16 @@ impl Accounts {
     /// Creates `user` (never overwrites) with an audit item `create`.
     pub async fn create_user(&self, user: &User, action: AuditAction, change: &Change) -> Result<(), AdminError> {
         let entry = AuditEntry::new(&user.username, action, change)?.with_emails(None, Some(user.email.masked()));
+        if self.create_user_with_audit(user, &entry).await? {
+            Ok(())
+        } else {
+            Err(AdminError::AlreadyExists(user.username.clone()))
+        }
+    }
+
+    /// One transaction: the user item, conditioned on the username being free, and its audit
+    /// item. False (and nothing written) when the username is taken.
+    pub async fn create_user_with_audit(&self, user: &User, entry: &AuditEntry) -> Result<bool, AdminError> {
         let put_user = Put::builder()
             .table_name(&self.users_table)
             .set_item(Some(to_item(user)?))
@@ -192,13 +251,22 @@ impl Accounts {
             .map_err(|e| AdminError::Corrupt(e.to_string()))?;
         let items = vec![
             TransactWriteItem::builder().put(put_user).build(),
-            self.put_audit(&entry)?,
+            self.put_audit(entry)?,
         ];
-        if self.transact(items).await? {
-            Ok(())
-        } else {
-            Err(AdminError::AlreadyExists(user.username.clone()))
-        }
+        self.transact(items).await
+    }
+
+    /// An audit item on its own, for changes outside DynamoDB (the mail queue's redrive).
+    pub async fn record(&self, entry: &AuditEntry) -> Result<(), AdminError> {
+        self.client
+            .put_item()
+            .table_name(&self.audit_table)
+            .set_item(Some(to_item(entry)?))
+            .condition_expression(format!("attribute_not_exists({USERNAME})"))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
     }
 
     /// The account, read consistently.
@@ -303,8 +371,10 @@ impl Accounts {
         }
     }
 
-    /// The audit log of one account, newest first (a Query on its partition, no Scan).
-    pub async fn audit_trail(&self, username: &Username) -> Result<Vec<AuditEntry>, AdminError> {
+    /// The audit log of one account (or of the mail queue), newest first (a Query on its
+    /// partition, no Scan).
+    pub async fn audit_trail(&self, subject: impl Into<AuditSubject>) -> Result<Vec<AuditEntry>, AdminError> {
+        let subject = subject.into();
         let mut entries = Vec::new();
         let mut start: Option<HashMap<String, AttributeValue>> = None;
         loop {
@@ -313,7 +383,7 @@ impl Accounts {
                 .query()
                 .table_name(&self.audit_table)
                 .key_condition_expression(format!("{USERNAME} = :username"))
-                .expression_attribute_values(":username", s(username.as_str()))
+                .expression_attribute_values(":username", s(subject.key()))
                 .scan_index_forward(false)
                 .set_exclusive_start_key(start.take())
                 .send()
@@ -362,7 +432,10 @@ impl Accounts {
 
     /// The registered address of each of `usernames` that exists (BatchGetItem, 100 keys a
     /// call, unprocessed keys asked for again).
-    pub async fn registered_addresses(&self, usernames: &[Username]) -> Result<HashMap<Username, Email>, AdminError> {
+    pub async fn registered_addresses(
+        &self,
+        usernames: &[Username],
+    ) -> Result<HashMap<Username, StoredAddress>, AdminError> {
         let mut found = HashMap::new();
         for chunk in usernames.chunks(BATCH_GET_LIMIT) {
             let keys: Vec<HashMap<String, AttributeValue>> = chunk
@@ -411,27 +484,12 @@ impl Accounts {
         }
         Ok(found)
     }
-
-    /// One BatchWriteItem call; returns what DynamoDB left unprocessed.
-    pub async fn batch_write_once(
-        &self,
-        requests: HashMap<String, Vec<WriteRequest>>,
-    ) -> Result<HashMap<String, Vec<WriteRequest>>, AdminError> {
-        let output = self
-            .client
-            .batch_write_item()
-            .set_request_items(Some(requests))
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(output.unprocessed_items.unwrap_or_default())
-    }
 }
 
 #[derive(Deserialize)]
 struct UsernameAndEmail {
     username: Username,
-    email: Email,
+    email: StoredAddress,
 }
 
 /// Exponential backoff for unprocessed batch items: 50 ms, 100 ms, … capped at 3.2 s.

@@ -1,9 +1,13 @@
-//! Who changed which account, when and why. Every change the admin tool makes writes one
-//! audit item in the same transaction (or the same batch) as the change itself. Addresses are
-//! kept masked only (`e***@example.jp`): the audit log says that an address changed, not what
-//! it is.
+//! Who changed which account, when and why. Every change the admin tool makes to an account
+//! writes one audit item in the same transaction as the change itself. Addresses are kept
+//! masked only (`e***@example.jp`): the audit log says that an address changed, not what it is.
+//!
+//! "Who" is two things: the free-text actor an administrator types (a name, a help-desk
+//! handle) and the AWS identity the command really ran as (STS GetCallerIdentity). The actor
+//! says whom to ask; the caller ARN is what nobody can type differently.
 
-use crate::error::AdminError;
+use crate::error::{context, AdminError};
+use crate::text::find_hidden;
 use reset_core::domain::{Timestamp, Username};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -24,8 +28,8 @@ impl Actor {
         if value.chars().count() > MAX_ACTOR_CHARS {
             return Err(AdminError::InvalidActor("is longer than 64 characters"));
         }
-        if value.chars().any(char::is_control) {
-            return Err(AdminError::InvalidActor("contains control characters"));
+        if let Some(found) = find_hidden(value) {
+            return Err(AdminError::HiddenCharacter { field: "actor", found });
         }
         Ok(Self(value.to_owned()))
     }
@@ -86,8 +90,8 @@ impl Reason {
         if value.chars().count() > MAX_REASON_CHARS {
             return Err(AdminError::InvalidReason("is longer than 500 characters"));
         }
-        if value.chars().any(char::is_control) {
-            return Err(AdminError::InvalidReason("contains control characters"));
+        if let Some(found) = find_hidden(value) {
+            return Err(AdminError::HiddenCharacter { field: "reason", found });
         }
         Ok(Self(value.to_owned()))
     }
@@ -97,12 +101,113 @@ impl Reason {
     }
 }
 
+/// The AWS identity (ARN) the command runs as, from STS GetCallerIdentity: an IAM user, an
+/// assumed role session (an SSO sign-in is one), or the account root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallerIdentity(String);
+
+impl CallerIdentity {
+    /// Asks STS (GetCallerIdentity needs no permission, so any valid credentials answer).
+    /// Fails when there are no credentials or STS cannot be reached: a change must not be
+    /// recorded without it.
+    pub async fn look_up(config: &aws_config::SdkConfig) -> Result<Self, AdminError> {
+        let output = aws_sdk_sts::Client::new(config)
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| AdminError::UnknownCaller(context(e)))?;
+        let arn = output
+            .arn()
+            .ok_or_else(|| AdminError::UnknownCaller("the answer has no ARN".into()))?;
+        Self::parse(arn)
+    }
+
+    pub fn parse(arn: &str) -> Result<Self, AdminError> {
+        let arn = arn.trim();
+        if !arn.starts_with("arn:") || arn.len() > 2048 || find_hidden(arn).is_some() {
+            return Err(AdminError::UnknownCaller(format!(
+                "{:?} is not an ARN",
+                arn.chars().take(80).collect::<String>()
+            )));
+        }
+        Ok(Self(arn.to_owned()))
+    }
+
+    pub fn arn(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CallerIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// Who, why and when: what every audited operation is given.
 #[derive(Debug, Clone)]
 pub struct Change {
     pub actor: Actor,
+    pub caller: CallerIdentity,
     pub reason: Reason,
     pub at: Timestamp,
+}
+
+/// What an audit entry is about: an account, or the mail queue (for `mail-queue redrive`).
+/// Stored in the table's partition key `username`: the queue's key `mail-queue` can never be a
+/// username (exactly 8 alphanumerics), so a Query on one partition still lists one account.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum AuditSubject {
+    Account(Username),
+    MailQueue,
+}
+
+impl AuditSubject {
+    pub const MAIL_QUEUE_KEY: &'static str = "mail-queue";
+
+    pub fn key(&self) -> &str {
+        match self {
+            AuditSubject::Account(username) => username.as_str(),
+            AuditSubject::MailQueue => Self::MAIL_QUEUE_KEY,
+        }
+    }
+}
+
+impl TryFrom<String> for AuditSubject {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        if value == Self::MAIL_QUEUE_KEY {
+            return Ok(AuditSubject::MailQueue);
+        }
+        Username::parse(&value)
+            .map(AuditSubject::Account)
+            .map_err(|e| format!("audit subject {value:?}: {e}"))
+    }
+}
+
+impl From<AuditSubject> for String {
+    fn from(value: AuditSubject) -> Self {
+        value.key().to_owned()
+    }
+}
+
+impl From<Username> for AuditSubject {
+    fn from(value: Username) -> Self {
+        AuditSubject::Account(value)
+    }
+}
+
+impl From<&Username> for AuditSubject {
+    fn from(value: &Username) -> Self {
+        AuditSubject::Account(value.clone())
+    }
+}
+
+impl fmt::Display for AuditSubject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.key())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -113,6 +218,8 @@ pub enum AuditAction {
     SetEmail,
     Disable,
     Enable,
+    /// Dead-lettered mails moved back to the mail queue.
+    Redrive,
 }
 
 impl AuditAction {
@@ -123,6 +230,7 @@ impl AuditAction {
             AuditAction::SetEmail => "set-email",
             AuditAction::Disable => "disable",
             AuditAction::Enable => "enable",
+            AuditAction::Redrive => "redrive",
         }
     }
 }
@@ -130,41 +238,55 @@ impl AuditAction {
 /// One item of the audit log table (key: `username` + `audit_id`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
-    pub username: Username,
+    #[serde(rename = "username")]
+    pub subject: AuditSubject,
     /// Zero-padded epoch ms, `#`, random hex: sorts by time, unique without coordination.
     pub audit_id: String,
     /// Epoch ms.
     pub at: i64,
     pub actor: String,
+    /// The AWS identity the command ran as. Entries written before it was recorded have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_arn: Option<String>,
     pub action: AuditAction,
     pub reason: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub old_email_masked: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_email_masked: Option<String>,
+    /// How many items the operation moved (`redrive`: messages).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
 }
 
 impl AuditEntry {
-    pub fn new(username: &Username, action: AuditAction, change: &Change) -> Result<Self, AdminError> {
+    pub fn new(subject: impl Into<AuditSubject>, action: AuditAction, change: &Change) -> Result<Self, AdminError> {
         let mut random = [0u8; 4];
         getrandom::fill(&mut random)
             .map_err(|e| AdminError::Unavailable(format!("OS random number generator: {e}")))?;
         let suffix: String = random.iter().map(|b| format!("{b:02x}")).collect();
         Ok(Self {
-            username: username.clone(),
+            subject: subject.into(),
             audit_id: format!("{:013}#{suffix}", change.at.as_millis()),
             at: change.at.as_millis(),
             actor: change.actor.as_str().to_owned(),
+            caller_arn: Some(change.caller.arn().to_owned()),
             action,
             reason: change.reason.as_str().to_owned(),
             old_email_masked: None,
             new_email_masked: None,
+            count: None,
         })
     }
 
     pub fn with_emails(mut self, old_masked: Option<String>, new_masked: Option<String>) -> Self {
         self.old_email_masked = old_masked;
         self.new_email_masked = new_masked;
+        self
+    }
+
+    pub fn with_count(mut self, count: u64) -> Self {
+        self.count = Some(count);
         self
     }
 }
@@ -182,6 +304,14 @@ mod tests {
             Reason::parse(" チケット#123 ").map(|r| r.as_str().to_owned()).ok(),
             Some("チケット#123".into())
         );
+        assert!(matches!(
+            Reason::parse("refund\u{202E}4321 tekcit"),
+            Err(AdminError::HiddenCharacter { field: "reason", .. })
+        ));
+        assert!(matches!(
+            Actor::parse("yamada\u{2066}"),
+            Err(AdminError::HiddenCharacter { field: "actor", .. })
+        ));
         assert!(Actor::parse("").is_err());
         assert!(Actor::parse(&"a".repeat(65)).is_err());
         assert_eq!(
@@ -195,15 +325,41 @@ mod tests {
         let username = Username::parse("ex000000").map_err(|e| AdminError::invalid_username("ex000000", e))?;
         let change = |ms| Change {
             actor: Actor("a".into()),
+            caller: CallerIdentity("arn:aws:sts::123456789012:assumed-role/Admin/yamada".into()),
             reason: Reason("r".into()),
             at: Timestamp::from_millis(ms),
         };
-        let early = AuditEntry::new(&username, AuditAction::Disable, &change(999))?;
-        let late = AuditEntry::new(&username, AuditAction::Enable, &change(1_775_005_203_250))?;
-        let same_time = AuditEntry::new(&username, AuditAction::Enable, &change(1_775_005_203_250))?;
+        let early = AuditEntry::new(username.clone(), AuditAction::Disable, &change(999))?;
+        let late = AuditEntry::new(username.clone(), AuditAction::Enable, &change(1_775_005_203_250))?;
+        let same_time = AuditEntry::new(username, AuditAction::Enable, &change(1_775_005_203_250))?;
         assert!(early.audit_id < late.audit_id);
         assert_ne!(late.audit_id, same_time.audit_id);
         assert!(early.audit_id.starts_with("0000000000999#"));
+        assert_eq!(
+            early.caller_arn.as_deref(),
+            Some("arn:aws:sts::123456789012:assumed-role/Admin/yamada")
+        );
         Ok(())
+    }
+
+    #[test]
+    fn the_mail_queue_has_its_own_audit_key_that_no_username_can_take() {
+        assert_eq!(
+            AuditSubject::try_from("mail-queue".to_owned()),
+            Ok(AuditSubject::MailQueue)
+        );
+        assert!(Username::parse(AuditSubject::MAIL_QUEUE_KEY).is_err());
+        assert!(matches!(
+            AuditSubject::try_from("ex000000".to_owned()),
+            Ok(AuditSubject::Account(_))
+        ));
+        assert!(AuditSubject::try_from("nobody".to_owned()).is_err());
+    }
+
+    #[test]
+    fn caller_identities_are_arns() {
+        assert!(CallerIdentity::parse("arn:aws:sts::123456789012:user/moto").is_ok());
+        assert!(CallerIdentity::parse("yamada").is_err());
+        assert!(CallerIdentity::parse("arn:aws:iam::1:user/a\u{202E}b").is_err());
     }
 }

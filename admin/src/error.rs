@@ -1,6 +1,7 @@
 //! The admin tool's errors, by what the administrator should do about them.
 
-use reset_core::domain::{EmailError, Username, UsernameError};
+use crate::text::HiddenCharacter;
+use reset_core::domain::{EmailError, PasswordRule, Username, UsernameError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -13,8 +14,17 @@ pub enum AdminError {
     InvalidReason(&'static str),
     #[error("the actor {0}")]
     InvalidActor(&'static str),
+    #[error("the {field} {found}: type it without (such characters can make a printed audit log say something else than what is stored)")]
+    HiddenCharacter {
+        field: &'static str,
+        found: HiddenCharacter,
+    },
     #[error("who is making this change? Pass --actor NAME (or set RESET_ADMIN_ACTOR)")]
     UnknownActor,
+    #[error("the password from {variable} breaks the password policy: {}; nothing written", describe_rules(.rules))]
+    WeakPassword { variable: String, rules: Vec<PasswordRule> },
+    #[error("cannot tell who is running this command, so nothing was written: STS GetCallerIdentity failed ({0}). Every change records the caller's AWS identity: sign in (for example `aws sso login --profile NAME` and AWS_PROFILE=NAME) and run the command again")]
+    UnknownCaller(String),
     #[error("environment variable {0} is not set (the same variables as the functions: see scripts/local.env)")]
     MissingEnvironment(&'static str),
 
@@ -35,17 +45,42 @@ pub enum AdminError {
     RowsRejected(usize),
 
     // --- try again later; nothing half-written ---
-    #[error("{written} of {total} users written; DynamoDB left {left} unprocessed after {attempts} attempts. Run the same import again: it skips what is already there")]
-    IncompleteBatch {
-        written: usize,
+    #[error("{created} of {total} new account(s) created (each with its audit record) before a write failed: {cause}. Run the same import again: it creates the rest and reports the ones already created")]
+    ImportInterrupted {
+        created: usize,
         total: usize,
-        left: usize,
-        attempts: u32,
+        cause: String,
     },
+    #[error("{moved} message(s) moved back to the mail queue before SQS failed: {cause}. Run `reset-admin mail-queue redrive` again for the rest")]
+    RedriveInterrupted { moved: usize, cause: String },
     #[error("DynamoDB is unavailable or refused the call: {0}")]
     Unavailable(String),
+    #[error("MAIL_QUEUE_URL and MAIL_DEAD_LETTER_QUEUE_URL both name {0}: set each to its own queue (the stack's MailQueue and MailDeadLetterQueue)")]
+    SameQueue(String),
+    #[error("SQS is unavailable or refused the call: {0}")]
+    QueueUnavailable(String),
     #[error("a stored item is malformed: {0}")]
     Corrupt(String),
+}
+
+/// The policy's rules in words, for the administrator (the pages have their own texts).
+fn describe_rules(rules: &[PasswordRule]) -> String {
+    rules
+        .iter()
+        .map(|rule| match rule {
+            PasswordRule::MinLength => "at least 8 characters",
+            PasswordRule::Uppercase => "an uppercase letter",
+            PasswordRule::Lowercase => "a lowercase letter",
+            PasswordRule::Digit => "a digit",
+            PasswordRule::HalfWidthOnly => "half-width characters only",
+            PasswordRule::PrintableOnly => "no control characters",
+            PasswordRule::MaxLength => "at most 128 characters",
+            PasswordRule::NotUsername => "must not contain the username",
+            PasswordRule::NotCommon => "must not be a common password",
+            PasswordRule::ConfirmationMatches => "the confirmation must match",
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl AdminError {
@@ -59,5 +94,14 @@ impl AdminError {
 
 /// Any SDK error, with its full context (service error code and message).
 pub(crate) fn unavailable<E: std::error::Error>(error: E) -> AdminError {
-    AdminError::Unavailable(aws_sdk_dynamodb::error::DisplayErrorContext(error).to_string())
+    AdminError::Unavailable(context(error))
+}
+
+/// An SQS error, with its full context.
+pub(crate) fn queue_unavailable<E: std::error::Error>(error: E) -> AdminError {
+    AdminError::QueueUnavailable(context(error))
+}
+
+pub(crate) fn context<E: std::error::Error>(error: E) -> String {
+    aws_sdk_dynamodb::error::DisplayErrorContext(error).to_string()
 }

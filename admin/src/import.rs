@@ -5,29 +5,29 @@
 //! 2. [`plan`] looks the usernames up (BatchGetItem): new accounts are to be created, accounts
 //!    already registered with the same address are left alone, and accounts registered with
 //!    another address are rejected (an address change is `user set-email`, with its reason).
-//! 3. [`apply`] writes the new accounts and their audit items with BatchWriteItem, retrying
-//!    what DynamoDB leaves unprocessed, and only when no line was rejected: a file is imported
-//!    whole or not at all. Running the same import again finds everything registered and
-//!    writes nothing.
+//! 3. [`apply`] writes each new account with its audit item in one transaction
+//!    (TransactWriteItems: the user conditioned on the username being free, and the audit
+//!    item), and only when no line was rejected. There is never a user without its audit
+//!    record, nor an overwritten account: a username taken since step 2 is reported as already
+//!    created and left alone.
+//!
+//! Resumable: when a write fails midway, what was written stays written (each account whole),
+//! and running the same import again creates the rest; the accounts an earlier run created are
+//! found in step 2 as already registered with the same address.
 //!
 //! Imported accounts have no password: their owners set the first one through the reset flow.
-//!
-//! BatchWriteItem cannot be conditional, so an account created by someone else between step 2
-//! and step 3 would be overwritten by the imported one; the window is the few seconds between
-//! the two steps of one run.
 
-use crate::accounts::{backoff, to_item, Accounts};
+use crate::accounts::Accounts;
 use crate::audit::{AuditAction, AuditEntry, Change};
 use crate::error::AdminError;
+use crate::text::{find_hidden, is_hidden, HiddenCharacter};
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 /// Re-exported so callers (and the tests) need no indicatif dependency of their own.
 pub use indicatif::ProgressBar;
 use reset_core::domain::{AccountStatus, Email, EmailError, Language, User, Username, UsernameError};
 use std::collections::HashMap;
 use std::fmt;
 use std::io::Read;
-use std::time::Duration;
 
 /// One account to import, from line `line` of the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,18 +42,33 @@ pub struct ImportRow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RowProblem {
     NotUtf8,
+    /// A control or formatting character (e.g. U+202E) in a field, named by its column.
+    HiddenCharacter {
+        column: String,
+        found: HiddenCharacter,
+    },
     MissingField(&'static str),
     BadUsername(UsernameError),
     BadAddress(EmailError),
     BadLanguage,
-    Duplicate { first_line: u64 },
-    RegisteredWithAnotherAddress { masked: String },
+    Duplicate {
+        first_line: u64,
+    },
+    RegisteredWithAnotherAddress {
+        masked: String,
+    },
 }
 
 impl fmt::Display for RowProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RowProblem::NotUtf8 => f.write_str("not UTF-8 text (save the file as UTF-8)"),
+            RowProblem::HiddenCharacter { column, found } => {
+                write!(
+                    f,
+                    "the field {column} {found}: remove it (it can make a report or the audit log misleading)"
+                )
+            }
             RowProblem::MissingField(name) => write!(f, "no {name}"),
             RowProblem::BadUsername(reason) => write!(f, "bad username: {reason}"),
             RowProblem::BadAddress(reason) => write!(f, "bad address: {reason}"),
@@ -116,11 +131,11 @@ fn csv_error(error: csv::Error) -> AdminError {
     AdminError::Csv(format!("the file cannot be read as CSV: {error}"))
 }
 
-/// The typed text, for the report: printable characters only, bounded.
+/// The typed text, for the report: no control or formatting characters, bounded.
 fn echo(typed: &str) -> Option<String> {
     let shown: String = typed
         .chars()
-        .filter(|c| !c.is_control())
+        .filter(|c| !is_hidden(*c))
         .take(MAX_ECHOED_CHARS)
         .collect();
     (!shown.is_empty()).then_some(shown)
@@ -136,6 +151,23 @@ pub fn read_csv(input: impl Read) -> Result<ParsedFile, AdminError> {
         .trim(csv::Trim::All)
         .from_reader(input);
     let headers = reader.byte_headers().map_err(csv_error)?.clone();
+    for (i, header) in headers.iter().enumerate() {
+        let header = header.strip_prefix(UTF8_BOM).unwrap_or(header);
+        if let Some(found) = std::str::from_utf8(header).ok().and_then(find_hidden) {
+            return Err(AdminError::Csv(format!(
+                "line 1 (the column names): column {} {found}; remove it",
+                i + 1
+            )));
+        }
+    }
+    let column_name = |i: usize| -> String {
+        let name = headers.get(i).unwrap_or_default();
+        let name = name.strip_prefix(UTF8_BOM).unwrap_or(name);
+        std::str::from_utf8(name).map_or_else(
+            |_| format!("{}", i + 1),
+            |n| echo(n).unwrap_or_else(|| format!("{}", i + 1)),
+        )
+    };
     let column = |name: &str| {
         headers.iter().enumerate().find_map(|(i, header)| {
             let header = header.strip_prefix(UTF8_BOM).unwrap_or(header);
@@ -164,6 +196,16 @@ pub fn read_csv(input: impl Read) -> Result<ParsedFile, AdminError> {
             problem,
         };
         let row = (|| {
+            // Every field, the ignored columns too: the report echoes them, and a hidden
+            // character anywhere is a sign of a file that says something else than it shows.
+            for (i, field) in record.iter().enumerate() {
+                if let Some(found) = std::str::from_utf8(field).ok().and_then(find_hidden) {
+                    return Err(RowProblem::HiddenCharacter {
+                        column: column_name(i),
+                        found,
+                    });
+                }
+            }
             let username = text(username_column)?;
             if username.is_empty() {
                 return Err(RowProblem::MissingField("username"));
@@ -231,147 +273,72 @@ pub async fn plan(accounts: &Accounts, parsed: ParsedFile, progress: &ProgressBa
     Ok(plan)
 }
 
-/// One BatchWriteItem call: what DynamoDB left unprocessed comes back.
+/// Writes one new account with its audit item, all or nothing.
 #[async_trait]
-pub trait BatchWriter: Send + Sync {
-    async fn write_batch(
-        &self,
-        requests: HashMap<String, Vec<WriteRequest>>,
-    ) -> Result<HashMap<String, Vec<WriteRequest>>, AdminError>;
+pub trait AccountWriter: Send + Sync {
+    /// False (and nothing written) when the username is already taken.
+    async fn create_with_audit(&self, user: &User, entry: &AuditEntry) -> Result<bool, AdminError>;
 }
 
 #[async_trait]
-impl BatchWriter for Accounts {
-    async fn write_batch(
-        &self,
-        requests: HashMap<String, Vec<WriteRequest>>,
-    ) -> Result<HashMap<String, Vec<WriteRequest>>, AdminError> {
-        self.batch_write_once(requests).await
+impl AccountWriter for Accounts {
+    async fn create_with_audit(&self, user: &User, entry: &AuditEntry) -> Result<bool, AdminError> {
+        self.create_user_with_audit(user, entry).await
     }
 }
 
-/// How unprocessed items are retried.
-#[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
-    /// Calls per batch, the first included.
-    pub max_attempts: u32,
-    /// Waits between calls double from this (capped at 64 times it).
-    pub first_delay: Duration,
+/// What `--apply` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportOutcome {
+    /// Created now, each with its audit item.
+    pub created: Vec<ImportRow>,
+    /// Planned as new, but the username was taken by the time of writing (another
+    /// administrator, or a run of the same import at the same time): left as it is.
+    pub taken_meanwhile: Vec<ImportRow>,
 }
 
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            max_attempts: 10,
-            first_delay: backoff(0),
-        }
-    }
-}
-
-/// A user item and its audit item: always sent in the same BatchWriteItem call.
-type ItemPair = (HashMap<String, AttributeValue>, HashMap<String, AttributeValue>);
-
-/// BatchWriteItem takes 25 items: 12 users with their audit items.
-const PAIRS_PER_BATCH: usize = 12;
-
-fn put(item: HashMap<String, AttributeValue>) -> Result<WriteRequest, AdminError> {
-    Ok(WriteRequest::builder()
-        .put_request(
-            PutRequest::builder()
-                .set_item(Some(item))
-                .build()
-                .map_err(|e| AdminError::Corrupt(e.to_string()))?,
-        )
-        .build())
-}
-
-/// Writes every pair, retrying unprocessed items with exponential backoff; returns the number
-/// of users written. Fails with how far it got when DynamoDB keeps refusing.
-pub async fn write_pairs<W: BatchWriter + ?Sized>(
+/// Creates the plan's new accounts, each with an audit item `import`, one transaction per
+/// account. Refuses (writing nothing) while the plan has rejected lines. A failure stops the
+/// import with how far it got: every account written so far is whole, and the same import run
+/// again creates the rest.
+pub async fn apply<W: AccountWriter + ?Sized>(
     writer: &W,
-    users_table: &str,
-    audit_table: &str,
-    pairs: Vec<ItemPair>,
-    progress: &ProgressBar,
-    retry: RetryPolicy,
-) -> Result<usize, AdminError> {
-    let total = pairs.len();
-    let mut written = 0;
-    let mut pairs = pairs.into_iter().peekable();
-    while pairs.peek().is_some() {
-        let mut pending: HashMap<String, Vec<WriteRequest>> = HashMap::new();
-        for (user, audit) in pairs.by_ref().take(PAIRS_PER_BATCH) {
-            pending.entry(users_table.to_owned()).or_default().push(put(user)?);
-            pending.entry(audit_table.to_owned()).or_default().push(put(audit)?);
-        }
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let users_sent = pending.get(users_table).map_or(0, Vec::len);
-            let unprocessed = writer.write_batch(pending).await?;
-            let users_left = unprocessed.get(users_table).map_or(0, Vec::len);
-            written += users_sent - users_left;
-            progress.inc((users_sent - users_left) as u64);
-            let left: usize = unprocessed.values().map(Vec::len).sum();
-            if left == 0 {
-                break;
-            }
-            if attempt >= retry.max_attempts {
-                return Err(AdminError::IncompleteBatch {
-                    written,
-                    total,
-                    left,
-                    attempts: attempt,
-                });
-            }
-            tokio::time::sleep(retry.first_delay * (1u32 << (attempt - 1).min(6))).await;
-            pending = unprocessed;
-        }
-    }
-    Ok(written)
-}
-
-/// Creates the plan's new accounts, each with an audit item `import`. Refuses (writing
-/// nothing) while the plan has rejected lines.
-pub async fn apply(
-    accounts: &Accounts,
     plan: &ImportPlan,
     change: &Change,
     progress: &ProgressBar,
-    retry: RetryPolicy,
-) -> Result<usize, AdminError> {
+) -> Result<ImportOutcome, AdminError> {
     if !plan.rejected.is_empty() {
         return Err(AdminError::RowsRejected(plan.rejected.len()));
     }
-    let pairs = plan
-        .to_create
-        .iter()
-        .map(|row| {
-            let user = User {
-                username: row.username.clone(),
-                email: row.email.clone(),
-                password_hash: None,
-                password_changed_at: None,
-                email_changed_at: None,
-                status: AccountStatus::Active,
-                language: row.language,
-                created_at: change.at.as_millis(),
-            };
-            let audit = AuditEntry::new(&row.username, AuditAction::Import, change)?
-                .with_emails(None, Some(row.email.masked()));
-            Ok((to_item(&user)?, to_item(&audit)?))
-        })
-        .collect::<Result<Vec<_>, AdminError>>()?;
-    progress.set_length(pairs.len() as u64);
-    write_pairs(
-        accounts,
-        accounts.users_table(),
-        accounts.audit_table(),
-        pairs,
-        progress,
-        retry,
-    )
-    .await
+    progress.set_length(plan.to_create.len() as u64);
+    let mut outcome = ImportOutcome::default();
+    for row in &plan.to_create {
+        let user = User {
+            username: row.username.clone(),
+            email: row.email.clone(),
+            password_hash: None,
+            password_changed_at: None,
+            email_changed_at: None,
+            status: AccountStatus::Active,
+            language: row.language,
+            created_at: change.at.as_millis(),
+        };
+        let entry =
+            AuditEntry::new(&row.username, AuditAction::Import, change)?.with_emails(None, Some(row.email.masked()));
+        match writer.create_with_audit(&user, &entry).await {
+            Ok(true) => outcome.created.push(row.clone()),
+            Ok(false) => outcome.taken_meanwhile.push(row.clone()),
+            Err(error) => {
+                return Err(AdminError::ImportInterrupted {
+                    created: outcome.created.len(),
+                    total: plan.to_create.len(),
+                    cause: error.to_string(),
+                })
+            }
+        }
+        progress.inc(1);
+    }
+    Ok(outcome)
 }
 
 #[cfg(test)]
@@ -443,89 +410,123 @@ mod tests {
         Ok(())
     }
 
-    /// Leaves every other request unprocessed on its first call, then takes everything.
-    #[derive(Default)]
-    struct Throttled {
-        calls: Mutex<Vec<usize>>,
-        stuck: bool,
+    fn change() -> Result<Change, AdminError> {
+        Ok(Change {
+            actor: crate::Actor::parse("unit-test")?,
+            caller: crate::CallerIdentity::parse("arn:aws:sts::123456789012:user/unit")?,
+            reason: crate::Reason::parse("import")?,
+            at: reset_core::domain::Timestamp::from_millis(1_775_005_203_250),
+        })
+    }
+
+    /// Takes `fail_after` accounts, then fails; a username in `taken` is refused as taken.
+    struct Flaky {
+        written: Mutex<Vec<(String, AuditEntry)>>,
+        fail_after: usize,
+        taken: &'static str,
     }
 
     #[async_trait]
-    impl BatchWriter for Throttled {
-        async fn write_batch(
-            &self,
-            mut requests: HashMap<String, Vec<WriteRequest>>,
-        ) -> Result<HashMap<String, Vec<WriteRequest>>, AdminError> {
-            let size = requests.values().map(Vec::len).sum::<usize>();
-            let mut calls = self.calls.lock().map_err(|_| AdminError::Corrupt("poisoned".into()))?;
-            calls.push(size);
-            if size > 25 {
-                return Err(AdminError::Corrupt(format!("{size} items in one BatchWriteItem")));
+    impl AccountWriter for Flaky {
+        async fn create_with_audit(&self, user: &User, entry: &AuditEntry) -> Result<bool, AdminError> {
+            let mut written = self
+                .written
+                .lock()
+                .map_err(|_| AdminError::Corrupt("poisoned".into()))?;
+            if user.username.as_str() == self.taken {
+                return Ok(false);
             }
-            if self.stuck {
-                return Ok(requests);
+            if written.len() >= self.fail_after {
+                return Err(AdminError::Unavailable("throttled".into()));
             }
-            if calls.len() % 2 == 1 {
-                for list in requests.values_mut() {
-                    let keep: Vec<WriteRequest> = list.iter().step_by(2).cloned().collect();
-                    *list = keep;
-                }
-                requests.retain(|_, list| !list.is_empty());
-                return Ok(requests);
-            }
-            Ok(HashMap::new())
+            written.push((user.username.to_string(), entry.clone()));
+            Ok(true)
         }
     }
 
-    fn pairs(count: usize) -> Vec<ItemPair> {
-        (0..count)
-            .map(|i| {
-                let item = HashMap::from([("username".to_owned(), AttributeValue::S(format!("tz{i:06}")))]);
-                (item.clone(), item)
-            })
-            .collect()
-    }
-
-    const NO_WAIT: RetryPolicy = RetryPolicy {
-        max_attempts: 4,
-        first_delay: Duration::ZERO,
-    };
-
-    #[tokio::test]
-    async fn unprocessed_items_are_sent_again_until_all_are_written() -> Result<(), AdminError> {
-        let writer = Throttled::default();
-        let progress = ProgressBar::hidden();
-        let written = write_pairs(&writer, "users", "audit", pairs(30), &progress, NO_WAIT).await?;
-        assert_eq!(written, 30);
-        assert_eq!(progress.position(), 30);
-        // 30 pairs = batches of 12, 12 and 6 pairs; each first call leaves half unprocessed.
-        let calls = writer
-            .calls
-            .lock()
-            .map_err(|_| AdminError::Corrupt("poisoned".into()))?
-            .clone();
-        assert_eq!(calls, vec![24, 12, 24, 12, 12, 6]);
-        Ok(())
+    fn plan_of(csv: &str) -> Result<ImportPlan, AdminError> {
+        let parsed = read_csv(csv.as_bytes())?;
+        Ok(ImportPlan {
+            to_create: parsed.rows,
+            ..ImportPlan::default()
+        })
     }
 
     #[tokio::test]
-    async fn a_batch_that_never_goes_through_says_how_far_it_got() {
-        let writer = Throttled {
-            stuck: true,
-            ..Throttled::default()
+    async fn each_account_is_written_with_its_audit_item_and_a_failure_says_how_far_it_got() -> Result<(), AdminError> {
+        let plan = plan_of("username,email\ntz000001,a@example.jp\ntz000002,b@example.jp\ntz000003,c@example.jp\ntz000004,d@example.jp\n")?;
+        let writer = Flaky {
+            written: Mutex::new(Vec::new()),
+            fail_after: 2,
+            taken: "tz000002",
         };
-        let result = write_pairs(&writer, "users", "audit", pairs(3), &ProgressBar::hidden(), NO_WAIT).await;
+        let result = apply(&writer, &plan, &change()?, &ProgressBar::hidden()).await;
         assert!(
             matches!(
                 result,
-                Err(AdminError::IncompleteBatch {
-                    written: 0,
-                    total: 3,
-                    left: 6,
-                    attempts: 4
+                Err(AdminError::ImportInterrupted {
+                    created: 2,
+                    total: 4,
+                    ..
                 })
             ),
             "{result:?}"
         );
+        let written = writer
+            .written
+            .lock()
+            .map_err(|_| AdminError::Corrupt("poisoned".into()))?;
+        assert_eq!(
+            written.iter().map(|(u, _)| u.as_str()).collect::<Vec<_>>(),
+            vec!["tz000001", "tz000003"]
+        );
+        for (username, entry) in written.iter() {
+            assert_eq!(entry.subject.key(), username);
+            assert_eq!(entry.action, AuditAction::Import);
+            assert_eq!(entry.caller_arn.as_deref(), Some("arn:aws:sts::123456789012:user/unit"));
+        }
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_username_taken_meanwhile_is_reported_not_overwritten() -> Result<(), AdminError> {
+        let plan = plan_of("username,email\ntz000001,a@example.jp\ntz000002,b@example.jp\n")?;
+        let writer = Flaky {
+            written: Mutex::new(Vec::new()),
+            fail_after: 10,
+            taken: "tz000002",
+        };
+        let outcome = apply(&writer, &plan, &change()?, &ProgressBar::hidden()).await?;
+        assert_eq!(outcome.created.len(), 1);
+        assert_eq!(
+            outcome.taken_meanwhile.iter().map(|r| r.line).collect::<Vec<_>>(),
+            vec![3]
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn hidden_characters_are_refused_in_every_field_by_line_and_column() -> Result<(), AdminError> {
+        let file = "username,email,name\n\
+                    tz000001,tz000001@example.jp,Sato\n\
+                    tz000002,tz000002@example.jp,Sa\u{202E}to\n\
+                    tz00\u{200B}0003,tz000003@example.jp,\n\
+                    tz000004,tz000004@example.jp\u{2066},\n";
+        let parsed = read_csv(file.as_bytes())?;
+        assert_eq!(parsed.rows.len(), 1);
+        assert_eq!(
+            problems(&parsed),
+            vec![
+                (3, "line 3 (tz000002): the field name contains U+202E (a bidirectional control that reorders what is printed) at character 3: remove it (it can make a report or the audit log misleading)".into()),
+                (4, "line 4 (tz000003): the field username contains U+200B (an invisible formatting character) at character 5: remove it (it can make a report or the audit log misleading)".into()),
+                (5, "line 5 (tz000004): the field email contains U+2066 (a bidirectional control that reorders what is printed) at character 20: remove it (it can make a report or the audit log misleading)".into()),
+            ]
+        );
+        let header = read_csv("username,email,no\u{202E}te\n".as_bytes());
+        assert!(
+            matches!(&header, Err(AdminError::Csv(m)) if m.starts_with("line 1 (the column names): column 3 contains U+202E")),
+            "{header:?}"
+        );
+        Ok(())
     }
 }

@@ -1,18 +1,23 @@
 //! `reset-admin`: the administrator's tool. Uses the same environment variables as the
 //! functions (`USERS_TABLE`, `AUDIT_LOG_TABLE`, …; `AWS_ENDPOINT_URL_DYNAMODB` locally) and
 //! works the same on the local stack and in the cloud. Every change is audited: who (`--actor`,
-//! else the login name), when, why (`--reason`).
+//! else the login name, beside the AWS identity from STS GetCallerIdentity), when, why
+//! (`--reason`). Credentials come from the SDK's standard chain, SSO (IAM Identity Center) and
+//! credential_process profiles included.
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use reset_admin::accounts::{AccountRecord, StatusChange};
-use reset_admin::import::{self, RetryPolicy};
+use reset_admin::audit::{AuditAction, AuditEntry};
+use reset_admin::import;
+use reset_admin::mail_queue::{human_age, queue_name, MailQueues, QueueDepth};
 use reset_admin::tables::{create_table, Created};
 use reset_admin::template::Template;
+use reset_admin::text::visible;
 use reset_admin::times::{jst_display, jst_iso};
-use reset_admin::users::{create_user, generate_initial_password, NewUser};
-use reset_admin::{Accounts, Actor, AdminError, Change, Reason};
+use reset_admin::users::{checked_first_password, create_user, generate_first_password, NewUser};
+use reset_admin::{Accounts, Actor, AdminError, AuditSubject, CallerIdentity, Change, Reason};
 use reset_core::domain::{AccountStatus, Clock, Email, Language, SystemClock, Username};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -43,8 +48,11 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
-    /// The audit log of one account, newest first.
-    Audit { username: String },
+    /// The audit log of one account (or of the mail queue: `audit mail-queue`), newest first.
+    Audit {
+        /// A username, or `mail-queue` for the re-drives of dead-lettered mail.
+        username: String,
+    },
     /// Create the accounts of a CSV file (username,email[,language]). Checks only, unless --apply.
     Import {
         /// UTF-8 CSV whose first line names the columns username,email (language optional,
@@ -61,6 +69,21 @@ enum Command {
     MailProblems {
         #[arg(long, default_value_t = 100)]
         limit: usize,
+    },
+    /// How much mail waits in the mail queue and its dead-letter queue (counts and ages only).
+    MailQueue {
+        #[command(subcommand)]
+        command: Option<MailQueueCommand>,
+    },
+}
+
+#[derive(Subcommand)]
+enum MailQueueCommand {
+    /// Move every dead-lettered mail back to the mail queue (after fixing what made it fail).
+    Redrive {
+        /// Why, for the audit log (e.g. "SES outage of 11/29 over").
+        #[arg(long)]
+        reason: String,
     },
 }
 
@@ -127,12 +150,57 @@ fn username(typed: &str) -> Result<Username, AdminError> {
     Username::parse(typed.trim()).map_err(|reason| AdminError::invalid_username(typed, reason))
 }
 
-fn change(actor: Option<&str>, reason: &str) -> Result<Change, AdminError> {
+fn audit_subject(typed: &str) -> Result<AuditSubject, AdminError> {
+    if typed.trim() == AuditSubject::MAIL_QUEUE_KEY {
+        return Ok(AuditSubject::MailQueue);
+    }
+    username(typed).map(AuditSubject::Account)
+}
+
+/// Who, why and when of a change. The typed parts are checked first, so a typo costs no call;
+/// then STS says who is really calling, and without that answer nothing is written.
+async fn change(config: &aws_config::SdkConfig, actor: Option<&str>, reason: &str) -> Result<Change, AdminError> {
+    let actor = Actor::resolve(actor)?;
+    let reason = Reason::parse(reason)?;
+    let caller = CallerIdentity::look_up(config).await?;
     Ok(Change {
-        actor: Actor::resolve(actor)?,
-        reason: Reason::parse(reason)?,
+        actor,
+        caller,
+        reason,
         at: SystemClock.now(),
     })
+}
+
+fn audit_line(entry: &AuditEntry) -> String {
+    let emails = match (&entry.old_email_masked, &entry.new_email_masked) {
+        (Some(old), Some(new)) => format!("  {old} -> {new}"),
+        (None, Some(new)) => format!("  {new}"),
+        _ => String::new(),
+    };
+    let count = entry.count.map(|n| format!("  {n} message(s)")).unwrap_or_default();
+    let caller = entry
+        .caller_arn
+        .as_deref()
+        .map(|arn| format!(" [{}]", visible(arn)))
+        .unwrap_or_else(|| " [caller not recorded]".into());
+    // Entries written before hidden characters were refused may hold some: show them.
+    format!(
+        "{} JST  {:<9}  by {}{caller}{emails}{count}  reason: {}",
+        jst_display(entry.at),
+        entry.action.code(),
+        visible(&entry.actor),
+        visible(&entry.reason)
+    )
+}
+
+fn depth_line(label: &str, url: &str, depth: &QueueDepth) -> String {
+    format!(
+        "{label:<18} {:<28} waiting {:>5}  in flight {:>5}  delayed {:>5}",
+        queue_name(url),
+        depth.waiting,
+        depth.in_flight,
+        depth.delayed
+    )
 }
 
 /// `user show`: field order as an administrator reads it; times in JST.
@@ -155,7 +223,7 @@ struct AccountView<'a> {
 struct MailEventView<'a> {
     kind: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    detail: Option<&'a str>,
+    detail: Option<std::borrow::Cow<'a, str>>,
     at: Option<String>,
 }
 
@@ -179,7 +247,7 @@ impl<'a> AccountView<'a> {
             }),
             mail_problem: account.mail_problem.as_deref().map(|kind| MailEventView {
                 kind,
-                detail: account.mail_problem_detail.as_deref(),
+                detail: account.mail_problem_detail.as_deref().map(visible),
                 at: time(account.mail_problem_at),
             }),
         }
@@ -197,11 +265,12 @@ fn progress_bar(message: &'static str) -> ProgressBar {
 
 async fn run(cli: Cli) -> Result<ExitCode> {
     let actor = cli.actor.as_deref();
+    // Loaded once: region, credentials (SSO and credential_process profiles too), endpoints.
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
     match cli.command {
         Command::Tables {
             command: TablesCommand::Create { template },
         } => {
-            let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
             let client = aws_sdk_dynamodb::Client::new(&config);
             for table in Template::load(&template)?.tables()? {
                 let name = std::env::var(&table.env_var)
@@ -215,27 +284,16 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 println!("table {name} ({}, from {}): {state}", table.env_var, table.logical_id);
             }
         }
-        Command::User { command } => return user_command(actor, command).await,
+        Command::User { command } => return user_command(&config, actor, command).await,
         Command::Audit { username: typed } => {
-            let username = username(&typed)?;
-            let accounts = Accounts::from_env().await?;
-            let entries = accounts.audit_trail(&username).await?;
+            let subject = audit_subject(&typed)?;
+            let accounts = Accounts::from_config(&config)?;
+            let entries = accounts.audit_trail(subject.clone()).await?;
             if entries.is_empty() {
-                println!("no audit entries for {username}");
+                println!("no audit entries for {subject}");
             }
             for entry in entries {
-                let emails = match (&entry.old_email_masked, &entry.new_email_masked) {
-                    (Some(old), Some(new)) => format!("  {old} -> {new}"),
-                    (None, Some(new)) => format!("  {new}"),
-                    _ => String::new(),
-                };
-                println!(
-                    "{} JST  {:<9}  by {}{emails}  reason: {}",
-                    jst_display(entry.at),
-                    entry.action.code(),
-                    entry.actor,
-                    entry.reason
-                );
+                println!("{}", audit_line(&entry));
             }
         }
         Command::Import { file, apply, reason } => {
@@ -245,7 +303,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 .unwrap_or_default();
             let reader = std::fs::File::open(&file).with_context(|| format!("opening {}", file.display()))?;
             let parsed = import::read_csv(std::io::BufReader::new(reader))?;
-            let accounts = Accounts::from_env().await?;
+            let accounts = Accounts::from_config(&config)?;
             let checking = progress_bar("checking");
             let plan = import::plan(&accounts, parsed, &checking).await?;
             checking.finish_and_clear();
@@ -267,18 +325,85 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 println!("dry run: nothing written; add --apply to create the new accounts");
                 return Ok(ExitCode::SUCCESS);
             }
-            let change = change(actor, reason.as_deref().unwrap_or(&format!("import of {name}")))?;
+            let change = change(
+                &config,
+                actor,
+                reason.as_deref().unwrap_or(&format!("import of {name}")),
+            )
+            .await?;
             let writing = progress_bar("writing");
-            let written = import::apply(&accounts, &plan, &change, &writing, RetryPolicy::default()).await?;
+            let outcome = import::apply(&accounts, &plan, &change, &writing).await;
             writing.finish_and_clear();
+            let outcome = outcome?;
+            for row in &outcome.taken_meanwhile {
+                println!(
+                    "  already created line {} ({}): registered since the check (by another run or administrator); left unchanged",
+                    row.line, row.username
+                );
+            }
+            let written = outcome.created.len();
             if written == 0 {
                 println!("written: 0 account(s): every account of the file is already registered");
             } else {
-                println!("written: {written} account(s) (no password yet: each owner sets one with the reset page)");
+                println!(
+                    "written: {written} account(s), each with its audit record (no password yet: each owner sets one with the reset page)"
+                );
+            }
+        }
+        Command::MailQueue { command: None } => {
+            let queues = MailQueues::from_config(&config)?;
+            let main = queues.main_depth().await?;
+            let dead = queues.dead_letter_depth().await?;
+            println!("{}", depth_line("mail queue", queues.main_url(), &main));
+            println!("{}", depth_line("dead-letter queue", queues.dead_letter_url(), &dead));
+            if dead.total() == 0 {
+                println!("no dead-lettered mail");
+            } else {
+                match queues.oldest_dead_letter_sent_at().await? {
+                    Some(sent) => println!(
+                        "oldest dead letter seen: first queued {} JST ({} ago); move them back with `reset-admin mail-queue redrive --reason ...`",
+                        jst_display(sent),
+                        human_age(SystemClock.now().as_millis() - sent)
+                    ),
+                    None => println!("the dead letters are all in flight right now; look again in a minute"),
+                }
+            }
+        }
+        Command::MailQueue {
+            command: Some(MailQueueCommand::Redrive { reason }),
+        } => {
+            let queues = MailQueues::from_config(&config)?;
+            let accounts = Accounts::from_config(&config)?;
+            let change = change(&config, actor, &reason).await?;
+            let moving = progress_bar("moving");
+            let result = queues.redrive(|_| moving.inc(1)).await;
+            moving.finish_and_clear();
+            let moved = match &result {
+                Ok(moved) => *moved,
+                Err(AdminError::RedriveInterrupted { moved, .. }) => *moved,
+                Err(_) => 0,
+            };
+            if moved > 0 {
+                // Recorded even when the move stopped midway: what moved, moved.
+                let entry = AuditEntry::new(AuditSubject::MailQueue, AuditAction::Redrive, &change)?
+                    .with_count(u64::try_from(moved).unwrap_or(u64::MAX));
+                accounts.record(&entry).await.with_context(|| {
+                    format!("{moved} message(s) were moved back to the mail queue, but the audit record could not be written")
+                })?;
+            }
+            let moved = result?;
+            if moved == 0 {
+                println!("the dead-letter queue is empty: nothing moved");
+            } else {
+                println!(
+                    "moved {moved} message(s) from {} back to {} (audited under `reset-admin audit mail-queue`)",
+                    queue_name(queues.dead_letter_url()),
+                    queue_name(queues.main_url())
+                );
             }
         }
         Command::MailProblems { limit } => {
-            let accounts = Accounts::from_env().await?;
+            let accounts = Accounts::from_config(&config)?;
             let rows = accounts.mail_problems(limit).await?;
             if rows.is_empty() {
                 println!("no account has an unresolved mail problem");
@@ -294,7 +419,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     jst_display(row.mail_problem_at),
                     row.username,
                     row.mail_problem,
-                    row.mail_problem_detail.as_deref().unwrap_or("-"),
+                    // Bounce diagnostics come from remote mail servers: show them as stored.
+                    visible(row.mail_problem_detail.as_deref().unwrap_or("-")),
                     row.email.masked(),
                     if row.status == AccountStatus::Disabled {
                         "disabled"
@@ -308,8 +434,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn user_command(actor: Option<&str>, command: UserCommand) -> Result<ExitCode> {
-    let accounts = Accounts::from_env().await?;
+async fn user_command(config: &aws_config::SdkConfig, actor: Option<&str>, command: UserCommand) -> Result<ExitCode> {
+    let accounts = Accounts::from_config(config)?;
     match command {
         UserCommand::Create {
             username: typed,
@@ -321,12 +447,14 @@ async fn user_command(actor: Option<&str>, command: UserCommand) -> Result<ExitC
         } => {
             let username = username(&typed)?;
             let email = Email::parse(&email).map_err(AdminError::InvalidEmail)?;
+            // Every password the tool sets passes the service's own policy, given or generated.
             let (password, generated) = match password_env {
-                Some(var) => (
-                    std::env::var(&var).with_context(|| format!("environment variable {var} is not set"))?,
-                    false,
-                ),
-                None => (generate_initial_password()?, true),
+                Some(var) => {
+                    let given =
+                        std::env::var(&var).with_context(|| format!("environment variable {var} is not set"))?;
+                    (checked_first_password(&given, &username, &var)?, false)
+                }
+                None => (generate_first_password(&username)?, true),
             };
             let language = match language {
                 LanguageArg::Ja => Language::Ja,
@@ -338,11 +466,11 @@ async fn user_command(actor: Option<&str>, command: UserCommand) -> Result<ExitC
                 language,
                 password: Some(password.clone()),
             };
-            match create_user(&accounts, new_user, &change(actor, &reason)?).await {
+            match create_user(&accounts, new_user, &change(config, actor, &reason).await?).await {
                 Ok(user) => {
                     println!("created user {} <{}>", user.username, user.email.masked());
                     if generated {
-                        println!("initial password: {password}");
+                        println!("initial password: {}", password.expose());
                     }
                 }
                 Err(AdminError::AlreadyExists(_)) if if_missing => {
@@ -365,7 +493,11 @@ async fn user_command(actor: Option<&str>, command: UserCommand) -> Result<ExitC
         } => {
             let username = username(&typed)?;
             match accounts
-                .set_status(&username, AccountStatus::Disabled, &change(actor, &reason)?)
+                .set_status(
+                    &username,
+                    AccountStatus::Disabled,
+                    &change(config, actor, &reason).await?,
+                )
                 .await?
             {
                 StatusChange::Changed => println!("disabled {username}: no reset mail, no working link"),
@@ -378,7 +510,7 @@ async fn user_command(actor: Option<&str>, command: UserCommand) -> Result<ExitC
         } => {
             let username = username(&typed)?;
             match accounts
-                .set_status(&username, AccountStatus::Active, &change(actor, &reason)?)
+                .set_status(&username, AccountStatus::Active, &change(config, actor, &reason).await?)
                 .await?
             {
                 StatusChange::Changed => println!("enabled {username}"),
@@ -393,7 +525,7 @@ async fn user_command(actor: Option<&str>, command: UserCommand) -> Result<ExitC
             let username = username(&typed)?;
             let new_email = Email::parse(&new_email).map_err(AdminError::InvalidEmail)?;
             let changed = accounts
-                .set_email(&username, &new_email, &change(actor, &reason)?)
+                .set_email(&username, &new_email, &change(config, actor, &reason).await?)
                 .await?;
             println!(
                 "changed the address of {username}: {} -> {} (in effect for the next reset request)",

@@ -3,8 +3,8 @@
 //! (`!Ref`, `!Sub`, …) are kept as tagged values, not resolved.
 
 use anyhow::{anyhow, bail, Context, Result};
-use serde_yaml::value::TaggedValue;
-use serde_yaml::{Mapping, Value};
+use serde_norway::value::TaggedValue;
+use serde_norway::{Mapping, Value};
 use std::path::Path;
 
 pub struct Template {
@@ -92,7 +92,7 @@ impl Template {
 
     pub fn parse(text: &str) -> Result<Self> {
         Ok(Self {
-            root: serde_yaml::from_str(text)?,
+            root: serde_norway::from_str(text)?,
         })
     }
 

@@ -3,8 +3,33 @@
 use crate::accounts::Accounts;
 use crate::audit::{AuditAction, Change};
 use crate::error::AdminError;
-use reset_core::domain::{AccountStatus, Email, Language, User, Username};
+use reset_core::domain::{AccountStatus, Email, Language, NewPassword, User, Username};
 use reset_core::hashing::hash_password_blocking;
+
+/// How many candidates [`generate_first_password`] draws before giving up: one in practice.
+const GENERATION_ATTEMPTS: usize = 16;
+
+/// A first password for `username` that passes the service's policy: a generated one is
+/// checked like any other (it could, in principle, contain the username).
+pub fn generate_first_password(username: &Username) -> Result<NewPassword, AdminError> {
+    for _ in 0..GENERATION_ATTEMPTS {
+        let candidate = generate_initial_password()?;
+        if let Ok(password) = NewPassword::parse(&candidate, &candidate, username) {
+            return Ok(password);
+        }
+    }
+    Err(AdminError::Unavailable(
+        "no generated password passed the policy; try again".into(),
+    ))
+}
+
+/// A first password given by the administrator, checked against the service's policy.
+pub fn checked_first_password(password: &str, username: &Username, variable: &str) -> Result<NewPassword, AdminError> {
+    NewPassword::parse(password, password, username).map_err(|rules| AdminError::WeakPassword {
+        variable: variable.to_owned(),
+        rules,
+    })
+}
 
 /// 16 characters from an alphabet without look-alikes, always with an upper, a lower and a
 /// digit, so the printed demo password satisfies the policy and is easy to type.
@@ -33,9 +58,9 @@ pub struct NewUser {
     pub username: Username,
     pub email: Email,
     pub language: Language,
-    /// The first password; `None` leaves the account without one, so that its owner sets it
-    /// through the reset flow (what `import` does).
-    pub password: Option<String>,
+    /// The first password, which passed the service's policy; `None` leaves the account
+    /// without one, so that its owner sets it through the reset flow (what `import` does).
+    pub password: Option<NewPassword>,
 }
 
 /// Creates the user (argon2id hash of the first password, if any) with an audit item;
@@ -43,7 +68,7 @@ pub struct NewUser {
 pub async fn create_user(accounts: &Accounts, new_user: NewUser, change: &Change) -> Result<User, AdminError> {
     let password_hash = match new_user.password {
         Some(password) => Some(
-            tokio::task::spawn_blocking(move || hash_password_blocking(&password))
+            tokio::task::spawn_blocking(move || hash_password_blocking(password.expose()))
                 .await
                 .map_err(|e| AdminError::Unavailable(e.to_string()))?
                 .map_err(|e| AdminError::Unavailable(e.to_string()))?,
@@ -79,7 +104,21 @@ mod tests {
                 NewPassword::parse(&password, &password, &username).is_ok(),
                 "{password}"
             );
+            assert!(generate_first_password(&username).is_ok());
         }
+        Ok(())
+    }
+
+    #[test]
+    fn a_given_password_must_pass_the_policy() -> anyhow::Result<()> {
+        let username = Username::parse("ex000000").map_err(|e| anyhow!(e))?;
+        let refused = checked_first_password("a", &username, "FIRST_PASSWORD").err();
+        assert_eq!(
+            refused.map(|e| e.to_string()).as_deref(),
+            Some("the password from FIRST_PASSWORD breaks the password policy: at least 8 characters, an uppercase letter, a digit; nothing written")
+        );
+        assert!(checked_first_password("Xex000000y1", &username, "P").is_err());
+        assert!(checked_first_password("Sakura2026x", &username, "P").is_ok());
         Ok(())
     }
 }

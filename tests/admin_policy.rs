@@ -1,0 +1,77 @@
+//! The administrators' managed policy in infra/template.yaml grants exactly what reset-admin
+//! calls, each action on the resources it needs it on, and nothing on `*`.
+
+use anyhow::{anyhow, Result};
+use serde_norway::Value;
+use std::collections::BTreeSet;
+
+fn template() -> Result<Value> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/infra/template.yaml");
+    Ok(serde_norway::from_str(&std::fs::read_to_string(path)?)?)
+}
+
+/// `!GetAtt UsersTable.Arn` → `GetAtt UsersTable.Arn`; plain strings as they are.
+fn reference(value: &Value) -> String {
+    match value {
+        Value::Tagged(tagged) => format!(
+            "{} {}",
+            tagged.tag.to_string().trim_start_matches('!'),
+            tagged.value.as_str().unwrap_or("?")
+        ),
+        Value::String(text) => text.clone(),
+        other => format!("{other:?}"),
+    }
+}
+
+fn one_or_many(value: &Value) -> Vec<&Value> {
+    match value.as_sequence() {
+        Some(list) => list.iter().collect(),
+        None => vec![value],
+    }
+}
+
+#[test]
+fn the_admin_policy_is_least_privilege_per_command() -> Result<()> {
+    let template = template()?;
+    let policy = &template["Resources"]["AdminPolicy"];
+    assert_eq!(policy["Type"].as_str(), Some("AWS::IAM::ManagedPolicy"));
+    let statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        .as_sequence()
+        .ok_or_else(|| anyhow!("no statements"))?;
+    let mut granted = BTreeSet::new();
+    for statement in statements {
+        assert_eq!(statement["Effect"].as_str(), Some("Allow"));
+        assert!(statement.get("NotAction").is_none() && statement.get("NotResource").is_none());
+        for action in one_or_many(&statement["Action"]) {
+            for resource in one_or_many(&statement["Resource"]) {
+                granted.insert((reference(action), reference(resource)));
+            }
+        }
+    }
+    let expected: BTreeSet<(String, String)> = [
+        ("dynamodb:GetItem", "GetAtt UsersTable.Arn"),
+        ("dynamodb:BatchGetItem", "GetAtt UsersTable.Arn"),
+        ("dynamodb:PutItem", "GetAtt UsersTable.Arn"),
+        ("dynamodb:UpdateItem", "GetAtt UsersTable.Arn"),
+        ("dynamodb:Query", "Sub ${UsersTable.Arn}/index/mail-problems"),
+        ("dynamodb:PutItem", "GetAtt AuditLogTable.Arn"),
+        ("dynamodb:Query", "GetAtt AuditLogTable.Arn"),
+        ("sqs:GetQueueAttributes", "GetAtt MailQueue.Arn"),
+        ("sqs:GetQueueAttributes", "GetAtt MailDeadLetterQueue.Arn"),
+        ("sqs:ReceiveMessage", "GetAtt MailDeadLetterQueue.Arn"),
+        ("sqs:DeleteMessage", "GetAtt MailDeadLetterQueue.Arn"),
+        ("sqs:SendMessage", "GetAtt MailQueue.Arn"),
+    ]
+    .into_iter()
+    .map(|(a, r)| (a.to_owned(), r.to_owned()))
+    .collect();
+    assert_eq!(granted, expected);
+    // Never a receive on the main queue: it would count toward its maxReceiveCount.
+    assert!(!granted.contains(&("sqs:ReceiveMessage".into(), "GetAtt MailQueue.Arn".into())));
+
+    assert_eq!(
+        reference(&template["Outputs"]["AdminPolicyArn"]["Value"]),
+        "Ref AdminPolicy"
+    );
+    Ok(())
+}
