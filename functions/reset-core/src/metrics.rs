@@ -15,6 +15,10 @@ pub const RESET_REQUESTS: &str = "ResetRequests";
 pub const RESET_MAILS_SENT: &str = "ResetMailsSent";
 /// A reset mail SES refused or could not be reached for.
 pub const RESET_MAIL_SEND_FAILURES: &str = "ResetMailSendFailures";
+/// The password-changed notice after a completed change: sent, or not (the change stands
+/// either way, so only this metric and its alarm tell anyone).
+pub const NOTICE_MAILS_SENT: &str = "NoticeMailsSent";
+pub const NOTICE_MAIL_SEND_FAILURES: &str = "NoticeMailSendFailures";
 /// SES events about sent mail, counted by `mail-events`.
 pub const MAIL_DELIVERIES: &str = "MailDeliveries";
 pub const MAIL_BOUNCES: &str = "MailBounces";
@@ -27,10 +31,12 @@ pub const MAIL_EVENTS_UNMATCHED: &str = "MailEventsUnmatched";
 pub const MAIL_EVENTS_MALFORMED: &str = "MailEventsMalformed";
 
 /// Every metric name the code emits; the template's alarms may only use these.
-pub const ALL: [&str; 9] = [
+pub const ALL: [&str; 11] = [
     RESET_REQUESTS,
     RESET_MAILS_SENT,
     RESET_MAIL_SEND_FAILURES,
+    NOTICE_MAILS_SENT,
+    NOTICE_MAIL_SEND_FAILURES,
     MAIL_DELIVERIES,
     MAIL_BOUNCES,
     MAIL_COMPLAINTS,

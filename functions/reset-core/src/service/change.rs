@@ -5,6 +5,7 @@ use crate::domain::{NewPassword, PasswordRule, ResetToken, User, MAX_PASSWORD_CH
 use crate::error::AppError;
 use crate::hashing::hash_password;
 use crate::mail::compose::{password_changed_mail, MailContext};
+use crate::metrics;
 use crate::store::ConsumeError;
 
 #[derive(Debug, Clone)]
@@ -59,9 +60,22 @@ pub async fn change_password(
         support_contact: &app.settings.support_contact,
     };
     let mail = password_changed_mail(&ctx, &link.user, now);
-    if let Err(error) = app.mailer.send(&mail).await {
-        // The change itself is done and must stand; the notice is best effort.
-        tracing::error!(error = %error, to = %link.user.email.masked(), "password-changed notice could not be sent");
-    }
+    let failed = match app.mailer.send(&mail).await {
+        Ok(_) => 0,
+        Err(error) => {
+            // The change itself is done and must stand; the notice is best effort, watched by
+            // the notice-failure alarm.
+            tracing::error!(error = %error, to = %link.user.email.masked(), "password-changed notice could not be sent");
+            1
+        }
+    };
+    metrics::emit(
+        &app.settings.metrics_namespace,
+        now,
+        &[
+            (metrics::NOTICE_MAILS_SENT, 1 - failed),
+            (metrics::NOTICE_MAIL_SEND_FAILURES, failed),
+        ],
+    );
     Ok(PasswordChanged { user: link.user })
 }

@@ -75,7 +75,7 @@ async fn send_reset_link(app: &App, username: &Username, client: Option<&str>) -
         return Ok(RequestOutcome::UsernameRateLimited);
     }
 
-    let Some(user) = app.store.find_user(username).await? else {
+    let Some(user) = app.store.find_user_without_hash(username).await? else {
         return Ok(RequestOutcome::UnknownUser);
     };
     if !user.can_reset_password() {
