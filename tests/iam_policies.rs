@@ -682,3 +682,30 @@ fn the_adapter_reader_sees_the_store_calls() -> Result<()> {
     assert!(!set_password.contains("email"));
     Ok(())
 }
+
+/// Against DynamoDB Local: the projected read really leaves the hash in the table.
+#[tokio::test]
+async fn the_projected_read_leaves_the_hash_in_the_table() -> Result<()> {
+    let app = password_reset_tests::local_app().await?;
+    let user = password_reset_tests::create_user(&app, Language::Ja).await?;
+    let whole = app
+        .store
+        .find_user(&user.username)
+        .await?
+        .ok_or_else(|| anyhow!("no user"))?;
+    assert!(whole.password_hash.is_some(), "the fixture user has a password");
+    let projected = app
+        .store
+        .find_user_without_hash(&user.username)
+        .await?
+        .ok_or_else(|| anyhow!("no user"))?;
+    assert_eq!(projected.password_hash, None);
+    assert_eq!(
+        projected,
+        User {
+            password_hash: None,
+            ..whole
+        }
+    );
+    Ok(())
+}
