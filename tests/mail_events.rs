@@ -444,14 +444,29 @@ fn the_template_agrees_with_the_code_on_indexes_attributes_and_metrics() -> Resu
         assert!(allowed.contains(&attribute), "mail-events may not write {attribute}");
     }
 
-    // Every metric an alarm watches is one the code emits.
+    // Every metric an alarm watches in the service's own namespace is one the code emits
+    // (alarms also watch AWS/Lambda, AWS/ApiGateway, AWS/SES and AWS/SQS metrics).
+    let own_namespace = |namespace: &serde_norway::Value| {
+        let namespace = match namespace {
+            serde_norway::Value::Tagged(tagged) => &tagged.value,
+            plain => plain,
+        };
+        namespace.as_str().is_some_and(|n| n.starts_with("PasswordReset/"))
+    };
     let mut watched = Vec::new();
     for (_, resource) in yaml["Resources"].as_mapping().into_iter().flatten() {
         if resource["Type"] != "AWS::CloudWatch::Alarm" {
             continue;
         }
-        for metric in resource["Properties"]["Metrics"].as_sequence().into_iter().flatten() {
-            if let Some(name) = metric["MetricStat"]["Metric"]["MetricName"].as_str() {
+        let properties = &resource["Properties"];
+        let single = std::iter::once(properties);
+        let math = properties["Metrics"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .map(|metric| &metric["MetricStat"]["Metric"]);
+        for metric in single.chain(math) {
+            if let (true, Some(name)) = (own_namespace(&metric["Namespace"]), metric["MetricName"].as_str()) {
                 watched.push(name.to_owned());
             }
         }

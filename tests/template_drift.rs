@@ -151,3 +151,113 @@ fn readme_explains_every_template_parameter() -> Result<()> {
     }
     Ok(())
 }
+
+fn template_yaml() -> Result<serde_norway::Value> {
+    Ok(serde_norway::from_str(&std::fs::read_to_string(
+        root().join("infra/template.yaml"),
+    )?)?)
+}
+
+fn untagged(value: &serde_norway::Value) -> &serde_norway::Value {
+    match value {
+        serde_norway::Value::Tagged(tagged) => &tagged.value,
+        plain => plain,
+    }
+}
+
+fn resources_of_type<'a>(template: &'a serde_norway::Value, kind: &str) -> Vec<(&'a str, &'a serde_norway::Value)> {
+    template["Resources"]
+        .as_mapping()
+        .into_iter()
+        .flatten()
+        .filter(|(_, r)| r["Type"].as_str() == Some(kind))
+        .filter_map(|(k, r)| Some((k.as_str()?, r)))
+        .collect()
+}
+
+/// Every alarm reaches people: the stack's AlarmTopic, or AlarmActionArn when set, on ALARM and
+/// on OK; and its description is a runbook paragraph, not a title.
+#[test]
+fn every_alarm_notifies_the_alarm_topic_and_carries_a_runbook() -> Result<()> {
+    let template = template_yaml()?;
+    let expected: serde_norway::Value =
+        serde_norway::from_str("[!If [HasAlarmActionArn, !Ref AlarmActionArn, !Ref AlarmTopic]]")?;
+    let alarms = resources_of_type(&template, "AWS::CloudWatch::Alarm");
+    assert!(alarms.len() >= 10, "{} alarms", alarms.len());
+    for (name, alarm) in alarms {
+        let properties = &alarm["Properties"];
+        assert_eq!(properties["AlarmActions"], expected, "{name}: AlarmActions");
+        assert_eq!(properties["OKActions"], expected, "{name}: OKActions");
+        let description = untagged(&properties["AlarmDescription"]).as_str().unwrap_or_default();
+        assert!(
+            description.len() >= 200 && description.contains("docs/operations.md"),
+            "{name}: the description should be a runbook paragraph pointing at docs/operations.md"
+        );
+    }
+    Ok(())
+}
+
+/// Every function has an Errors and a Throttles alarm, is published behind the alias with a
+/// canary deployment, and its Errors alarm is one of the canary's rollback triggers.
+#[test]
+fn every_function_is_watched_and_canary_deployed() -> Result<()> {
+    let template = template_yaml()?;
+    let globals = &template["Globals"]["Function"];
+    assert_eq!(globals["AutoPublishAlias"].as_str(), Some("live"));
+    assert_eq!(globals["Tracing"].as_str(), Some("Active"));
+    let alarms = resources_of_type(&template, "AWS::CloudWatch::Alarm");
+    for (function, resource) in resources_of_type(&template, "AWS::Serverless::Function") {
+        let alarm_on = |metric: &str| -> Option<String> {
+            alarms.iter().find_map(|(name, alarm)| {
+                let p = &alarm["Properties"];
+                let dimension = p["Dimensions"].as_sequence()?.first()?;
+                (p["Namespace"].as_str() == Some("AWS/Lambda")
+                    && p["MetricName"].as_str() == Some(metric)
+                    && dimension["Name"].as_str() == Some("FunctionName")
+                    && untagged(&dimension["Value"]).as_str() == Some(function))
+                .then(|| name.to_string())
+            })
+        };
+        let errors = alarm_on("Errors").ok_or_else(|| anyhow!("{function} has no Errors alarm"))?;
+        alarm_on("Throttles").ok_or_else(|| anyhow!("{function} has no Throttles alarm"))?;
+        let preference = &resource["Properties"]["DeploymentPreference"];
+        assert_eq!(
+            preference["Type"].as_str(),
+            Some("Canary10Percent5Minutes"),
+            "{function}"
+        );
+        let triggers: Vec<&str> = preference["Alarms"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| untagged(a).as_str())
+            .collect();
+        assert!(
+            triggers.contains(&errors.as_str()),
+            "{function}: {errors} is not a rollback trigger"
+        );
+    }
+    Ok(())
+}
+
+/// The mailed links point at the host the stack serves: with a custom domain, PUBLIC_BASE_URL is
+/// built from it (and the Rules refuse another PublicBaseUrl), and the execute-api endpoint is off.
+#[test]
+fn links_use_the_custom_domain_and_the_default_endpoint_is_off_with_it() -> Result<()> {
+    let template = template_yaml()?;
+    let base_url = &template["Globals"]["Function"]["Environment"]["Variables"]["PUBLIC_BASE_URL"];
+    let expected: serde_norway::Value =
+        serde_norway::from_str(r#"!If [HasCustomDomain, !Sub "https://${DomainName}", !Ref PublicBaseUrl]"#)?;
+    assert_eq!(base_url, &expected);
+    let disable = &template["Resources"]["HttpApi"]["Properties"]["DisableExecuteApiEndpoint"];
+    let expected: serde_norway::Value = serde_norway::from_str("!If [HasCustomDomain, true, false]")?;
+    assert_eq!(disable, &expected);
+    let rule = &template["Rules"]["MailedLinksUseTheServedHost"];
+    assert!(
+        !rule.is_null(),
+        "the rule that PublicBaseUrl stays empty with DomainName"
+    );
+    let prod = &template["Rules"]["ProdAlarmsReachSomeone"];
+    assert!(!prod.is_null(), "the rule that prod has an alarm recipient");
+    Ok(())
+}

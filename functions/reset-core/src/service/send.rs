@@ -167,7 +167,7 @@ async fn send_reset_link(
     username: &Username,
     now: Timestamp,
 ) -> Result<Delivery, DeliveryError> {
-    let Some(user) = sender.store.find_user(username).await? else {
+    let Some(user) = sender.store.find_user_without_hash(username).await? else {
         return Ok(Delivery::Skipped(SkipReason::UnknownAccount));
     };
     if !user.can_reset_password() {

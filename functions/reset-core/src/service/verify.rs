@@ -22,7 +22,7 @@ pub async fn verify_link(app: &App, token: &ResetToken) -> Result<ValidLink, App
     let Some(record) = app.store.find_token(&token.hash()).await? else {
         return Err(AppError::InvalidLink(TokenRejection::Unknown));
     };
-    let Some(user) = app.store.find_user(&record.username).await? else {
+    let Some(user) = app.store.find_user_without_hash(&record.username).await? else {
         return Err(AppError::InvalidLink(TokenRejection::AccountUnavailable));
     };
     if !user.can_reset_password() {

@@ -45,6 +45,18 @@ pub mod attributes {
     /// Sort key: zero-padded epoch ms, `#`, random hex, so a Query reads oldest or newest first.
     pub const AUDIT_ID: &str = "audit_id";
 
+    /// The user attributes the request paths read (`find_user_without_hash`): every field of
+    /// `domain::User` but `password_hash`. The functions' IAM policies allow reading these only.
+    pub const USER_FIELDS_WITHOUT_HASH: [&str; 7] = [
+        USERNAME,
+        EMAIL,
+        "password_changed_at",
+        EMAIL_CHANGED_AT,
+        STATUS,
+        "language",
+        "created_at",
+    ];
+
     /// Every attribute the mail-events function writes on a user item; its IAM policy allows
     /// exactly these (plus the key and the attributes its conditions read).
     pub const MAIL_EVENT_ATTRIBUTES: [&str; 7] = [
@@ -195,6 +207,28 @@ impl ResetStore for DynamoStore {
             .table_name(&self.users_table)
             .key(attributes::USERNAME, s(username.as_str()))
             .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        output.item.map(from_item).transpose()
+    }
+
+    async fn find_user_without_hash(&self, username: &Username) -> Result<Option<User>, StoreError> {
+        // Every name through a placeholder: `status` and `language` are reserved words.
+        let mut request = self
+            .client
+            .get_item()
+            .table_name(&self.users_table)
+            .key(attributes::USERNAME, s(username.as_str()))
+            .consistent_read(true);
+        let mut placeholders = Vec::new();
+        for (i, name) in attributes::USER_FIELDS_WITHOUT_HASH.iter().enumerate() {
+            let placeholder = format!("#a{i}");
+            request = request.expression_attribute_names(&placeholder, *name);
+            placeholders.push(placeholder);
+        }
+        let output = request
+            .projection_expression(placeholders.join(", "))
             .send()
             .await
             .map_err(unavailable)?;

@@ -89,6 +89,23 @@ impl Incoming {
         }
     }
 
+    /// The same request without its query, headers and body: enough to answer it with an
+    /// error page or JSON error in the right language when its router could not.
+    pub fn metadata(&self) -> Self {
+        Self {
+            method: self.method.clone(),
+            path: self.path.clone(),
+            mode: self.mode,
+            language: self.language,
+            explicit_language: self.explicit_language,
+            client_ip: self.client_ip.clone(),
+            request_id: self.request_id.clone(),
+            query: Vec::new(),
+            headers: HeaderMap::new(),
+            body: Vec::new(),
+        }
+    }
+
     pub fn query(&self, name: &str) -> Option<&str> {
         self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }

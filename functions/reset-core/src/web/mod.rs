@@ -16,10 +16,13 @@ use incoming::Incoming;
 use lambda_http::{Body, Request, Response};
 use respond::{respond, Reply};
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::task::Poll;
 use std::time::Instant;
 
 /// Reads the request, runs the function's router, and maps the result. Never fails: every
-/// error has become a response by the time it returns.
+/// error has become a response by the time it returns, a panic in the router included (a 500,
+/// logged; the instance keeps serving the next request, which needs `panic = "unwind"`).
 pub(crate) async fn serve<'a, F, Fut>(
     app: &'a App,
     request: Request,
@@ -32,8 +35,38 @@ where
 {
     let started = Instant::now();
     let incoming = Incoming::from_request(request);
-    let (incoming, result) = route(app, incoming).await;
+    // The router owns the request; if it panics, the answer is built from this copy of its
+    // metadata (language, page or JSON, request id).
+    let metadata = incoming.metadata();
+    let (incoming, result) = match catch_unwind(route(app, incoming)).await {
+        Ok(answer) => answer,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            let error = AppError::Internal(format!("handler panicked: {message}"));
+            (metadata, Err(error))
+        }
+    };
     Ok(respond(app, &incoming, function, started, result))
+}
+
+/// Runs `future`, turning a panic in any of its polls into `Err` (futures' `catch_unwind`
+/// without the dependency). The state a panic leaves behind is per request (the router's own
+/// future, dropped here): the routers only read `App`, and the DynamoDB store and SES mailer
+/// hold no locks a panic could poison.
+async fn catch_unwind<F: Future>(future: F) -> Result<F::Output, Box<dyn std::any::Any + Send>> {
+    let mut future = Box::pin(future);
+    std::future::poll_fn(
+        |cx| match std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Err(panic) => Poll::Ready(Err(panic)),
+        },
+    )
+    .await
 }
 
 /// 405 for a known path with the wrong method, 404 otherwise.

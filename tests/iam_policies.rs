@@ -1,0 +1,839 @@
+//! Each function's IAM policy in infra/template.yaml allows exactly the DynamoDB, SES and SQS
+//! calls its code makes, on the tables and queues it makes them on, and no other attributes of
+//! the users table. (The SQS receive and delete of send-mail's event source are Lambda's, added
+//! by SAM with the event, not the code's.)
+//!
+//! "What the code calls" comes from two sources, so that neither can drift alone:
+//! - which port methods a function uses: its `main.rs` names its handler; the handler is run
+//!   in-process through every route over a spy store and a spy mailer that record the methods;
+//! - which SDK operations, tables and attributes a port method touches: read out of the adapter
+//!   sources (`store/dynamo.rs`, `mail/ses.rs`, `mail/sqs.rs`, send-mail's `queue_control.rs`),
+//!   builder chain by builder chain.
+//!
+//! send-mail's handler runs over the same spies with a batch that sends, fails and holds a
+//! malformed job, so that every port method it can call is called.
+//!
+//! mail-events wires only the `MailEventStore` port, whose one method it calls on every event.
+
+use anyhow::{anyhow, bail, Result};
+use async_trait::async_trait;
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use password_reset_tests::reset_core::domain::{
+    Email, FixedClock, JobId, Language, MailJob, Timestamp, TokenHash, TokenRecord, User, Username,
+};
+use password_reset_tests::reset_core::mail::{
+    MailError, MailQueue, Mailer, OutgoingMail, QueueError, RecordingMailer, RecordingQueue,
+};
+use password_reset_tests::reset_core::service::MailSender;
+use password_reset_tests::reset_core::store::{
+    attributes, ConsumeError, CounterKey, CreateUserError, JobClaim, JobEnd, MailLedger, MemoryStore, ResetStore,
+    StoreError,
+};
+use password_reset_tests::reset_core::{App, Settings};
+use password_reset_tests::{invoke, EventBuilder, Function};
+use regex::Regex;
+use send_mail::{QueueControl, SendMail};
+use serde_norway::Value;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn read(path: &str) -> Result<String> {
+    std::fs::read_to_string(root().join(path)).map_err(|e| anyhow!("{path}: {e}"))
+}
+
+/// (IAM action, resource) where the resource is a table's logical id, `<table>/index`, or `ses`.
+type Access = (String, String);
+
+// ------------------------------------------------------------------------------------------
+// The adapters: SDK operations, tables and attributes per port method
+// ------------------------------------------------------------------------------------------
+
+/// One SDK call (or one item of a transaction) in an adapter method.
+#[derive(Debug, Default, Clone)]
+struct Call {
+    action: String,
+    resource: String,
+    /// Attribute names its expressions, key and projection mention.
+    attributes: BTreeSet<String>,
+}
+
+fn iam_action(sdk_call: &str) -> Option<&'static str> {
+    Some(match sdk_call {
+        "get_item" => "dynamodb:GetItem",
+        "put_item" => "dynamodb:PutItem",
+        "update_item" | "Update" => "dynamodb:UpdateItem",
+        "delete_item" | "Delete" => "dynamodb:DeleteItem",
+        "ConditionCheck" => "dynamodb:ConditionCheckItem",
+        "Put" => "dynamodb:PutItem",
+        "query" => "dynamodb:Query",
+        "scan" => "dynamodb:Scan",
+        "batch_get_item" => "dynamodb:BatchGetItem",
+        "batch_write_item" => "dynamodb:BatchWriteItem",
+        "send_email" => "ses:SendEmail",
+        "send_message" => "sqs:SendMessage",
+        "change_message_visibility" => "sqs:ChangeMessageVisibility",
+        _ => return None,
+    })
+}
+
+fn table_of_field(field: &str) -> Result<&'static str> {
+    Ok(match field {
+        "users_table" => "UsersTable",
+        "tokens_table" => "ResetTokensTable",
+        "counters_table" => "RateLimitsTable",
+        "mail_jobs_table" => "MailJobsTable",
+        "queue_url" => "MailQueue",
+        "dead_letter_queue_url" => "MailDeadLetterQueue",
+        other => bail!("unknown table field self.{other}"),
+    })
+}
+
+/// Words of an expression that are DynamoDB syntax, not attribute names.
+const EXPRESSION_WORDS: [&str; 14] = [
+    "SET",
+    "REMOVE",
+    "ADD",
+    "DELETE",
+    "AND",
+    "OR",
+    "NOT",
+    "IN",
+    "BETWEEN",
+    "attribute_exists",
+    "attribute_not_exists",
+    "if_not_exists",
+    "begins_with",
+    "size",
+];
+
+/// The SDK calls of every function (method or helper) in an adapter source, keyed by name;
+/// a method that calls a helper (`self.helper(`) gets the helper's calls too.
+fn adapter_calls(source: &str) -> Result<BTreeMap<String, Vec<Call>>> {
+    // `pub const NAME: &str = "value";` (attribute names used in format! expressions).
+    let constants: HashMap<String, String> = Regex::new(r#"const (\w+): &str = "([^"]+)";"#)?
+        .captures_iter(source)
+        .map(|c| (c[1].to_owned(), c[2].to_owned()))
+        .collect();
+    // format! arguments that are not attribute constants (`{set_detail}`) are dropped: the
+    // attributes they add are named in another expression of the same call.
+    let other_argument = Regex::new(r"\{\w+\}")?;
+    let resolve = |text: &str| -> String {
+        let mut out = text.to_owned();
+        for (name, value) in &constants {
+            out = out.replace(&format!("{{{name}}}"), value);
+        }
+        other_argument.replace_all(&out, "").into_owned()
+    };
+    let function_start = Regex::new(r"\n\s*(?:pub(?:\(crate\))? )?(?:async )?fn (\w+)")?;
+    let starts: Vec<(usize, String)> = function_start
+        .captures_iter(source)
+        .filter_map(|c| Some((c.get(0)?.start(), c[1].to_owned())))
+        .collect();
+    let token = Regex::new(concat!(
+        r#"\.(get_item|put_item|update_item|delete_item|query|scan|batch_get_item|batch_write_item|send_email|send_message|change_message_visibility)\(\)"#,
+        r#"|\b(Update|Put|Delete|ConditionCheck)::builder\(\)"#,
+        r#"|\.(?:table_name|queue_url)\(&self\.(\w+)\)"#,
+        r#"|\.(index_name)\("#,
+        r#"|\.key\((?:attributes::)?(\w+),"#,
+        r#"|\.(?:update_expression|condition_expression|projection_expression|key_condition_expression)\(\s*(?:format!\()?\s*"((?:[^"\\]|\\[\s\S])*)""#,
+        r#"|\.expression_attribute_names\(\s*"(#\w+)",\s*"(\w+)"\)"#,
+        r#"|\bself\.(\w+)\("#,
+        r#"|USER_FIELDS_WITHOUT_HASH"#,
+    ))?;
+    let identifier = Regex::new(r"[#:]?[A-Za-z_][A-Za-z0-9_]*")?;
+
+    let mut own: BTreeMap<String, (Vec<Call>, Vec<String>)> = BTreeMap::new();
+    for (i, (start, name)) in starts.iter().enumerate() {
+        let end = starts.get(i + 1).map(|s| s.0).unwrap_or(source.len());
+        let body = &source[*start..end];
+        let mut calls: Vec<Call> = Vec::new();
+        let mut helpers = Vec::new();
+        let mut expressions: Vec<Vec<String>> = Vec::new();
+        let mut names: Vec<HashMap<String, String>> = Vec::new();
+        for c in token.captures_iter(body) {
+            if let Some(op) = c.get(1).or_else(|| c.get(2)) {
+                if let Some(action) = iam_action(op.as_str()) {
+                    calls.push(Call {
+                        action: action.to_owned(),
+                        ..Call::default()
+                    });
+                    expressions.push(Vec::new());
+                    names.push(HashMap::new());
+                }
+                continue;
+            }
+            let Some(current) = calls.last_mut() else {
+                if let Some(helper) = c.get(9) {
+                    helpers.push(helper.as_str().to_owned());
+                }
+                continue;
+            };
+            if let Some(field) = c.get(3) {
+                current.resource = table_of_field(field.as_str())?.to_owned();
+            } else if c.get(4).is_some() {
+                current.resource.push_str("/index");
+            } else if let Some(key) = c.get(5) {
+                let key = constants
+                    .get(key.as_str())
+                    .cloned()
+                    .unwrap_or_else(|| key.as_str().to_owned());
+                current.attributes.insert(key);
+            } else if let Some(expression) = c.get(6) {
+                if let Some(list) = expressions.last_mut() {
+                    list.push(resolve(expression.as_str()));
+                }
+            } else if let (Some(placeholder), Some(attribute)) = (c.get(7), c.get(8)) {
+                if let Some(map) = names.last_mut() {
+                    map.insert(placeholder.as_str().to_owned(), attribute.as_str().to_owned());
+                }
+            } else if let Some(helper) = c.get(9) {
+                helpers.push(helper.as_str().to_owned());
+            } else if c.get(0).is_some_and(|m| m.as_str() == "USER_FIELDS_WITHOUT_HASH") {
+                current
+                    .attributes
+                    .extend(attributes::USER_FIELDS_WITHOUT_HASH.iter().map(|a| a.to_string()));
+            }
+        }
+        for ((call, texts), map) in calls.iter_mut().zip(&expressions).zip(&names) {
+            for text in texts {
+                for word in identifier.find_iter(text).map(|m| m.as_str()) {
+                    if word.starts_with(':') || EXPRESSION_WORDS.contains(&word) {
+                        continue;
+                    }
+                    if let Some(placeholder) = word.strip_prefix('#') {
+                        let attribute = map
+                            .get(word)
+                            .ok_or_else(|| anyhow!("{name}: #{placeholder} has no expression_attribute_names entry"))?;
+                        call.attributes.insert(attribute.clone());
+                        continue;
+                    }
+                    call.attributes.insert(word.to_owned());
+                }
+            }
+        }
+        own.insert(name.clone(), (calls, helpers));
+    }
+    // A method's calls include those of the helpers it calls.
+    let mut all = BTreeMap::new();
+    for (name, (calls, helpers)) in &own {
+        let mut calls = calls.clone();
+        for helper in helpers {
+            if let Some((helper_calls, _)) = own.get(helper) {
+                calls.extend(helper_calls.iter().cloned());
+            }
+        }
+        for call in &calls {
+            if call.resource.is_empty() && !call.action.starts_with("ses:") {
+                bail!(
+                    "{name}: {} without a table_name(&self.…) the test can read",
+                    call.action
+                );
+            }
+        }
+        all.insert(name.clone(), calls);
+    }
+    Ok(all)
+}
+
+/// Port method → its SDK calls, for every method of the DynamoDB store and the SES mailer.
+fn port_calls() -> Result<BTreeMap<String, Vec<Call>>> {
+    let mut calls = adapter_calls(&read("functions/reset-core/src/store/dynamo.rs")?)?;
+    let ses = adapter_calls(&read("functions/reset-core/src/mail/ses.rs")?)?;
+    let send = ses.get("send").cloned().unwrap_or_default();
+    if !send.iter().any(|c| c.action == "ses:SendEmail") {
+        bail!("SesMailer::send makes no send_email call the test can see");
+    }
+    calls.insert(
+        "mailer.send".into(),
+        send.into_iter()
+            .map(|c| Call {
+                resource: "ses".into(),
+                ..c
+            })
+            .collect(),
+    );
+    let sqs = adapter_calls(&read("functions/reset-core/src/mail/sqs.rs")?)?;
+    calls.insert("queue.enqueue".into(), sqs.get("enqueue").cloned().unwrap_or_default());
+    let control = adapter_calls(&read("functions/send-mail/src/queue_control.rs")?)?;
+    for method in ["retry_after", "dead_letter"] {
+        calls.insert(
+            format!("control.{method}"),
+            control.get(method).cloned().unwrap_or_default(),
+        );
+    }
+    Ok(calls)
+}
+
+// ------------------------------------------------------------------------------------------
+// The functions: which port methods each one's code calls
+// ------------------------------------------------------------------------------------------
+
+#[derive(Default)]
+struct Spy {
+    called: Mutex<BTreeSet<String>>,
+}
+
+impl Spy {
+    fn record(&self, method: &str) {
+        if let Ok(mut called) = self.called.lock() {
+            called.insert(method.to_owned());
+        }
+    }
+    fn take(&self) -> BTreeSet<String> {
+        self.called
+            .lock()
+            .map(|mut c| std::mem::take(&mut *c))
+            .unwrap_or_default()
+    }
+}
+
+struct SpyStore {
+    inner: MemoryStore,
+    spy: Arc<Spy>,
+}
+
+#[async_trait]
+impl ResetStore for SpyStore {
+    async fn find_user(&self, username: &Username) -> Result<Option<User>, StoreError> {
+        self.spy.record("find_user");
+        self.inner.find_user(username).await
+    }
+    async fn find_user_without_hash(&self, username: &Username) -> Result<Option<User>, StoreError> {
+        self.spy.record("find_user_without_hash");
+        self.inner.find_user_without_hash(username).await
+    }
+    async fn create_user(&self, user: &User) -> Result<(), CreateUserError> {
+        self.spy.record("create_user");
+        self.inner.create_user(user).await
+    }
+    async fn save_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
+        self.spy.record("save_token");
+        self.inner.save_token(token).await
+    }
+    async fn find_token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>, StoreError> {
+        self.spy.record("find_token");
+        self.inner.find_token(hash).await
+    }
+    async fn consume_token_and_set_password(
+        &self,
+        token: &TokenRecord,
+        password_hash: &str,
+        now: Timestamp,
+    ) -> Result<(), ConsumeError> {
+        self.spy.record("consume_token_and_set_password");
+        self.inner
+            .consume_token_and_set_password(token, password_hash, now)
+            .await
+    }
+    async fn increment_counter(&self, key: &CounterKey, expires_at_secs: i64) -> Result<u32, StoreError> {
+        self.spy.record("increment_counter");
+        self.inner.increment_counter(key, expires_at_secs).await
+    }
+    async fn read_counter(&self, key: &CounterKey) -> Result<u32, StoreError> {
+        self.spy.record("read_counter");
+        self.inner.read_counter(key).await
+    }
+    async fn remember_reset_mail(
+        &self,
+        username: &Username,
+        message_id: &str,
+        sent_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.spy.record("remember_reset_mail");
+        self.inner.remember_reset_mail(username, message_id, sent_at).await
+    }
+}
+
+#[async_trait]
+impl MailLedger for SpyStore {
+    async fn claim_job(&self, job: &JobId, now: Timestamp, lease: i64, keep: i64) -> Result<JobClaim, StoreError> {
+        self.spy.record("claim_job");
+        self.inner.claim_job(job, now, lease, keep).await
+    }
+    async fn finish_job(&self, job: &JobId, end: JobEnd<'_>, now: Timestamp) -> Result<(), StoreError> {
+        self.spy.record("finish_job");
+        self.inner.finish_job(job, end, now).await
+    }
+    async fn release_job(&self, job: &JobId) -> Result<(), StoreError> {
+        self.spy.record("release_job");
+        self.inner.release_job(job).await
+    }
+}
+
+struct SpyQueue {
+    inner: RecordingQueue,
+    spy: Arc<Spy>,
+}
+
+#[async_trait]
+impl MailQueue for SpyQueue {
+    async fn enqueue(&self, job: &MailJob) -> Result<(), QueueError> {
+        self.spy.record("queue.enqueue");
+        self.inner.enqueue(job).await
+    }
+}
+
+struct SpyControl {
+    spy: Arc<Spy>,
+}
+
+#[async_trait]
+impl QueueControl for SpyControl {
+    async fn retry_after(&self, _receipt_handle: &str, _delay_secs: u32) -> Result<(), String> {
+        self.spy.record("control.retry_after");
+        Ok(())
+    }
+    async fn dead_letter(&self, _body: &str) -> Result<(), String> {
+        self.spy.record("control.dead_letter");
+        Ok(())
+    }
+}
+
+/// The SQS event the event source would hand send-mail for `bodies`.
+fn batch(bodies: &[String]) -> SqsEvent {
+    let mut event = SqsEvent::default();
+    for (i, body) in bodies.iter().enumerate() {
+        let mut record = SqsMessage::default();
+        record.message_id = Some(format!("m{i}"));
+        record.receipt_handle = Some(format!("r{i}"));
+        record.body = Some(body.clone());
+        record.attributes.insert("ApproximateReceiveCount".into(), "1".into());
+        event.records.push(record);
+    }
+    event
+}
+
+struct SpyMailer {
+    inner: RecordingMailer,
+    spy: Arc<Spy>,
+}
+
+#[async_trait]
+impl Mailer for SpyMailer {
+    async fn send(&self, mail: &OutgoingMail) -> Result<String, MailError> {
+        self.spy.record("mailer.send");
+        self.inner.send(mail).await
+    }
+}
+
+/// The binary → handler module wiring, read from each function's main.rs.
+fn handler_of(binary: &str) -> Result<Function> {
+    let main = read(&format!("functions/{binary}/src/main.rs"))?;
+    let module = Regex::new(r"web::(\w+)::handle")?
+        .captures(&main)
+        .map(|c| c[1].to_owned())
+        .ok_or_else(|| anyhow!("{binary}/src/main.rs runs no web::<module>::handle"))?;
+    Function::from_binary(&module.replace('_', "-")).ok_or_else(|| anyhow!("no test Function for {module}"))
+}
+
+/// The port methods each HTTP function calls, from running every one of its routes (the
+/// events a real flow sends) over the spies.
+async fn methods_called_by_http_functions() -> Result<BTreeMap<String, BTreeSet<String>>> {
+    let spy = Arc::new(Spy::default());
+    let mailer = Arc::new(SpyMailer {
+        inner: RecordingMailer::default(),
+        spy: spy.clone(),
+    });
+    let store = Arc::new(SpyStore {
+        inner: MemoryStore::default(),
+        spy: spy.clone(),
+    });
+    let queue = Arc::new(SpyQueue {
+        inner: RecordingQueue::default(),
+        spy: spy.clone(),
+    });
+    let env = HashMap::from([
+        ("USERS_TABLE", "users"),
+        ("RESET_TOKENS_TABLE", "tokens"),
+        ("RATE_LIMITS_TABLE", "limits"),
+        ("MAIL_JOBS_TABLE", "jobs"),
+        ("MAIL_QUEUE_URL", "https://sqs.example/q"),
+        ("MAIL_DEAD_LETTER_QUEUE_URL", "https://sqs.example/dlq"),
+        ("SENDER_ADDRESS", "no-reply@example.jp"),
+        ("PUBLIC_BASE_URL", "https://id.example.jp"),
+        ("SERVICE_NAME", "医療機関等ID"),
+        ("SUPPORT_CONTACT", "ヘルプデスク"),
+        ("SIGN_IN_URL", "https://id.example.jp/sign-in"),
+        ("REQUEST_MIN_RESPONSE_MS", "0"),
+    ]);
+    let settings = Settings::from_lookup(|k| env.get(k).map(|v| v.to_string()))?;
+    let clock = Arc::new(FixedClock::at(Timestamp::from_millis(1_795_608_000_000)));
+    let app = App::new(settings.clone(), store.clone(), queue.clone(), clock.clone());
+    let sender = SendMail {
+        sender: MailSender {
+            settings,
+            store: store.clone(),
+            ledger: store.clone(),
+            mailer: mailer.clone(),
+            clock,
+        },
+        queue: Arc::new(SpyControl { spy: spy.clone() }),
+        metrics_namespace: "PasswordReset/iam".into(),
+    };
+    let user = User {
+        username: Username::parse("iam00000")?,
+        email: Email::parse("iam00000@example.jp")?,
+        password_hash: None,
+        password_changed_at: None,
+        email_changed_at: None,
+        status: Default::default(),
+        language: Language::Ja,
+        created_at: 0,
+    };
+    store.inner.create_user(&user).await?;
+    spy.take();
+
+    let mut called = BTreeMap::new();
+    let token_of_last_mail = || -> Result<String> {
+        let text = mailer.inner.sent().last().map(|m| m.text.clone()).unwrap_or_default();
+        text.split("token=")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow!("no reset mail"))
+    };
+
+    let binary = "request-reset";
+    let f = handler_of(binary)?;
+    for event in [
+        EventBuilder::get("/password-reset"),
+        EventBuilder::get("/password-reset/assets/style.css"),
+        EventBuilder::form("/password-reset", &[("username", "iam00000")]),
+        EventBuilder::json(
+            "/api/password-reset/request",
+            serde_json::json!({ "username": "iam00000" }),
+        ),
+    ] {
+        let answer = invoke(&app, f, event).await?;
+        assert!(answer.status < 500, "{binary}: {}", answer.status);
+    }
+    called.insert(binary.to_owned(), spy.take());
+
+    // send-mail: a batch that sends (the jobs above), one with a malformed job, one that fails.
+    let mut bodies: Vec<String> = queue
+        .inner
+        .drain()
+        .iter()
+        .map(MailJob::to_message)
+        .collect::<Result<_, _>>()?;
+    bodies.push("{not a mail job".into());
+    let response = send_mail::handle(&sender, batch(&bodies), 0).await;
+    assert!(response.batch_item_failures.is_empty(), "send-mail");
+    let first = token_of_last_mail()?;
+    mailer.inner.set_down(true);
+    let failing = MailJob::reset_link(
+        Username::parse("iam00000")?,
+        Timestamp::from_millis(1_795_608_000_000),
+        3600,
+    )?;
+    let response = send_mail::handle(&sender, batch(&[failing.to_message()?]), 0).await;
+    assert_eq!(response.batch_item_failures.len(), 1, "send-mail retries a failed send");
+    mailer.inner.set_down(false);
+    called.insert("send-mail".to_owned(), spy.take());
+
+    let binary = "verify-token";
+    let f = handler_of(binary)?;
+    for event in [
+        EventBuilder::get(&format!("/password-reset/confirm?token={first}")),
+        EventBuilder::form("/password-reset/confirm", &[("token", first.as_str())]),
+        EventBuilder::json("/api/password-reset/verify", serde_json::json!({ "token": first })),
+    ] {
+        let answer = invoke(&app, f, event).await?;
+        assert_eq!(answer.status, 200, "{binary}");
+    }
+    called.insert(binary.to_owned(), spy.take());
+
+    let binary = "change-password";
+    let f = handler_of(binary)?;
+    let password = "Smoke2026pass";
+    let answer = invoke(
+        &app,
+        f,
+        EventBuilder::form(
+            "/password-reset/complete",
+            &[
+                ("token", first.as_str()),
+                ("new_password", password),
+                ("new_password_confirmation", password),
+            ],
+        ),
+    )
+    .await?;
+    assert_eq!(answer.status, 200, "{binary}: {}", answer.body);
+    called.insert(binary.to_owned(), spy.take());
+    Ok(called)
+}
+
+// ------------------------------------------------------------------------------------------
+// The template: what each function's policy allows
+// ------------------------------------------------------------------------------------------
+
+#[derive(Debug, Default)]
+struct Policy {
+    allowed: BTreeSet<Access>,
+    /// (action, resource) → the dynamodb:Attributes the statement limits it to, if any.
+    attribute_limits: BTreeMap<Access, BTreeSet<String>>,
+}
+
+fn untag(value: &Value) -> &Value {
+    match value {
+        Value::Tagged(tagged) => &tagged.value,
+        other => other,
+    }
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    match untag(value) {
+        Value::String(s) => vec![s.clone()],
+        Value::Sequence(items) => items.iter().flat_map(strings).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// `!GetAtt UsersTable.Arn` → UsersTable; `!Sub ${UsersTable.Arn}/index/x` → UsersTable/index;
+/// an SES identity or configuration-set ARN → ses.
+fn resource_name(value: &Value) -> Vec<String> {
+    match untag(value) {
+        // A list, `!Sub [text, {vars}]` or `!If [cond, a, b]`: the resources in it.
+        Value::Sequence(items) => items.iter().flat_map(resource_name).collect(),
+        Value::String(text) => {
+            if text.contains(":ses:") {
+                vec!["ses".into()]
+            } else if let Some(table) = text.strip_suffix(".Arn") {
+                vec![table.to_owned()]
+            } else if let Some(rest) = text.strip_prefix("${") {
+                let table = rest.split('.').next().unwrap_or_default();
+                let index = if text.contains("/index/") { "/index" } else { "" };
+                vec![format!("{table}{index}")]
+            } else {
+                Vec::new()
+            }
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn template_policies() -> Result<BTreeMap<String, Policy>> {
+    let template: Value = serde_norway::from_str(&read("infra/template.yaml")?)?;
+    let resources = template["Resources"]
+        .as_mapping()
+        .ok_or_else(|| anyhow!("no Resources"))?;
+    let mut policies = BTreeMap::new();
+    for (_, resource) in resources {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let binary = resource["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .ok_or_else(|| anyhow!("a function without BuildProperties.Binary"))?;
+        let mut policy = Policy::default();
+        for document in resource["Properties"]["Policies"].as_sequence().into_iter().flatten() {
+            for statement in document["Statement"].as_sequence().into_iter().flatten() {
+                // `!If [cond, statement, NoValue]`: the statement.
+                let statement = match statement {
+                    Value::Tagged(tagged) => tagged.value.get(1).unwrap_or(&Value::Null),
+                    plain => plain,
+                };
+                if statement["Effect"].as_str() != Some("Allow") {
+                    continue;
+                }
+                let actions: Vec<String> = strings(&statement["Action"])
+                    .into_iter()
+                    .filter(|a| a.starts_with("dynamodb:") || a.starts_with("ses:") || a.starts_with("sqs:"))
+                    .collect();
+                let resources: BTreeSet<String> = resource_name(&statement["Resource"]).into_iter().collect();
+                let limit: Option<BTreeSet<String>> = statement["Condition"]["ForAllValues:StringEquals"]
+                    .get("dynamodb:Attributes")
+                    .map(|v| strings(v).into_iter().collect());
+                for action in &actions {
+                    for resource in &resources {
+                        let access = (action.clone(), resource.clone());
+                        if let Some(limit) = &limit {
+                            policy.attribute_limits.insert(access.clone(), limit.clone());
+                        }
+                        policy.allowed.insert(access);
+                    }
+                }
+            }
+        }
+        policies.insert(binary.to_owned(), policy);
+    }
+    Ok(policies)
+}
+
+// ------------------------------------------------------------------------------------------
+// The checks
+// ------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn every_policy_allows_exactly_what_its_function_calls() -> Result<()> {
+    let ports = port_calls()?;
+    let mut methods = methods_called_by_http_functions().await?;
+
+    // mail-events: main.rs builds MailEvents (a MailEventStore, no App) and its handler calls
+    // the port's one method for every event.
+    let main = read("functions/mail-events/src/main.rs")?;
+    let lib = read("functions/mail-events/src/lib.rs")?;
+    assert!(main.contains("MailEvents::from_env") && !main.contains("App::from_env"));
+    assert!(lib.contains("store.record_mail_event("));
+    methods.insert("mail-events".into(), BTreeSet::from(["record_mail_event".to_owned()]));
+
+    let policies = template_policies()?;
+    assert_eq!(
+        policies.keys().collect::<BTreeSet<_>>(),
+        methods.keys().collect::<BTreeSet<_>>(),
+        "every function of the template is checked"
+    );
+    let mut problems = Vec::new();
+    for (binary, called) in &methods {
+        let mut needed: BTreeMap<Access, BTreeSet<String>> = BTreeMap::new();
+        for method in called {
+            let calls = ports
+                .get(method)
+                .ok_or_else(|| anyhow!("{binary} calls {method}, which no adapter implements"))?;
+            for call in calls {
+                needed
+                    .entry((call.action.clone(), call.resource.clone()))
+                    .or_default()
+                    .extend(call.attributes.iter().cloned());
+            }
+        }
+        let policy = &policies[binary];
+        for access in needed.keys() {
+            if !policy.allowed.contains(access) {
+                problems.push(format!(
+                    "{binary}: code calls {} on {}, the policy lacks it",
+                    access.0, access.1
+                ));
+            }
+        }
+        for access in &policy.allowed {
+            if !needed.contains_key(access) {
+                problems.push(format!(
+                    "{binary}: policy allows {} on {}, the code never calls it",
+                    access.0, access.1
+                ));
+            }
+        }
+        // The users table: every read or write is limited to the attributes the code names.
+        for (access, attributes) in &needed {
+            if access.1 != "UsersTable" {
+                continue;
+            }
+            match policy.attribute_limits.get(access) {
+                None => problems.push(format!(
+                    "{binary}: {} on UsersTable has no dynamodb:Attributes condition",
+                    access.0
+                )),
+                Some(limit) if limit != attributes => problems.push(format!(
+                    "{binary}: {} on UsersTable is limited to {limit:?}, the code names {attributes:?}",
+                    access.0
+                )),
+                Some(_) => {}
+            }
+        }
+    }
+    assert!(problems.is_empty(), "IAM drift:\n{}", problems.join("\n"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn no_function_reads_the_password_hash() -> Result<()> {
+    let methods = methods_called_by_http_functions().await?;
+    for (binary, called) in &methods {
+        assert!(
+            !called.contains("find_user"),
+            "{binary} reads whole user items (find_user): use find_user_without_hash"
+        );
+    }
+    assert!(!attributes::USER_FIELDS_WITHOUT_HASH.contains(&"password_hash"));
+    let policies = template_policies()?;
+    for (binary, policy) in &policies {
+        for ((action, resource), limit) in &policy.attribute_limits {
+            if action == "dynamodb:GetItem" && resource == "UsersTable" {
+                assert!(!limit.contains("password_hash"), "{binary} may read password_hash");
+            }
+        }
+        if policy
+            .allowed
+            .contains(&("dynamodb:GetItem".to_owned(), "UsersTable".to_owned()))
+        {
+            assert!(
+                policy
+                    .attribute_limits
+                    .contains_key(&("dynamodb:GetItem".to_owned(), "UsersTable".to_owned())),
+                "{binary} may read whole user items"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The parser above must see what it claims to see: the known calls of the store.
+#[test]
+fn the_adapter_reader_sees_the_store_calls() -> Result<()> {
+    let ports = port_calls()?;
+    let actions = |method: &str| -> BTreeSet<Access> {
+        ports
+            .get(method)
+            .into_iter()
+            .flatten()
+            .map(|c| (c.action.clone(), c.resource.clone()))
+            .collect()
+    };
+    let access = |a: &str, r: &str| (a.to_owned(), r.to_owned());
+    assert_eq!(
+        actions("consume_token_and_set_password"),
+        BTreeSet::from([
+            access("dynamodb:UpdateItem", "ResetTokensTable"),
+            access("dynamodb:UpdateItem", "UsersTable")
+        ])
+    );
+    assert_eq!(
+        actions("record_mail_event"),
+        BTreeSet::from([
+            access("dynamodb:Query", "UsersTable/index"),
+            access("dynamodb:UpdateItem", "UsersTable")
+        ])
+    );
+    let set_password = ports["consume_token_and_set_password"]
+        .iter()
+        .find(|c| c.resource == "UsersTable")
+        .map(|c| c.attributes.clone())
+        .unwrap_or_default();
+    assert!(set_password.contains("password_hash") && set_password.contains("status"));
+    assert!(!set_password.contains("email"));
+    Ok(())
+}
+
+/// Against DynamoDB Local: the projected read really leaves the hash in the table.
+#[tokio::test]
+async fn the_projected_read_leaves_the_hash_in_the_table() -> Result<()> {
+    let app = password_reset_tests::local_app().await?;
+    let user = password_reset_tests::create_user(&app, Language::Ja).await?;
+    let whole = app
+        .store
+        .find_user(&user.username)
+        .await?
+        .ok_or_else(|| anyhow!("no user"))?;
+    assert!(whole.password_hash.is_some(), "the fixture user has a password");
+    let projected = app
+        .store
+        .find_user_without_hash(&user.username)
+        .await?
+        .ok_or_else(|| anyhow!("no user"))?;
+    assert_eq!(projected.password_hash, None);
+    assert_eq!(
+        projected,
+        User {
+            password_hash: None,
+            ..whole
+        }
+    );
+    Ok(())
+}
