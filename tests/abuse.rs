@@ -75,14 +75,13 @@ async fn unknown_disabled_known_and_rate_limited_get_byte_identical_pages_no_fas
     pages.push(ask("unknown").await?);
     queue.deliver(&sender).await?;
     let user = User {
-        username: username.clone(),
-        email: email.clone(),
-        password_hash: None,
-        password_changed_at: None,
-        email_changed_at: None,
         status: AccountStatus::Disabled,
-        language: Language::Ja,
-        created_at: SystemClock.now().as_millis(),
+        ..User::new_active(
+            username.clone(),
+            email.clone(),
+            Language::Ja,
+            password_reset_tests::reset_core::domain::SystemClock.now(),
+        )?
     };
     app.store.create_user(&user).await?;
     pages.push(ask("disabled").await?);

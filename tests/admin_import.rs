@@ -149,16 +149,12 @@ async fn an_imported_account_sets_its_first_password_through_the_reset_flow() ->
     import::apply(&accounts, &plan, &change().await?, &ProgressBar::hidden()).await?;
 
     let (username, address) = &users[0];
-    let user = User {
-        username: username.clone(),
-        email: Email::parse(address).map_err(|e| anyhow!(e))?,
-        password_hash: None,
-        password_changed_at: None,
-        email_changed_at: None,
-        status: AccountStatus::Active,
-        language: Language::En,
-        created_at: 0,
-    };
+    let user = User::new_active(
+        username.clone(),
+        Email::parse(address).map_err(|e| anyhow!(e))?,
+        Language::En,
+        password_reset_tests::reset_core::domain::Timestamp::from_millis(0),
+    )?;
     let token = request_link(&app, &user).await?;
     let done = invoke(
         &app,
@@ -344,16 +340,12 @@ async fn an_account_created_between_check_and_write_is_left_alone() -> Result<()
 
     // Another administrator creates one of them, with another address, meanwhile.
     let (taken, _) = &users[1];
-    let other = User {
-        username: taken.clone(),
-        email: Email::parse(&format!("{taken}@elsewhere.example.jp")).map_err(|e| anyhow!(e))?,
-        password_hash: None,
-        password_changed_at: None,
-        email_changed_at: None,
-        status: AccountStatus::Active,
-        language: Language::Ja,
-        created_at: 0,
-    };
+    let other = User::new_active(
+        taken.clone(),
+        Email::parse(&format!("{taken}@elsewhere.example.jp")).map_err(|e| anyhow!(e))?,
+        Language::Ja,
+        password_reset_tests::reset_core::domain::Timestamp::from_millis(0),
+    )?;
     accounts
         .create_user(
             &other,

@@ -3,7 +3,7 @@
 //! the code, or a new event without a row in the README, fails here.
 
 use anyhow::{anyhow, bail, Context, Result};
-use password_reset_tests::reset_core::domain::{AccountStatus, Clock, Email, Language, SystemClock, User, Username};
+use password_reset_tests::reset_core::domain::{Clock, Email, Language, SystemClock, User, Username};
 use password_reset_tests::reset_core::store::CreateUserError;
 use password_reset_tests::*;
 use reset_admin::template::Template;
@@ -38,16 +38,12 @@ async fn every_event_file_gets_its_documented_answer() -> Result<()> {
         std::sync::Arc::new(SystemClock),
     )
     .await?;
-    let demo = User {
-        username: Username::parse("ex000000").map_err(|e| anyhow!(e))?,
-        email: Email::parse("ex000000@example.jp").map_err(|e| anyhow!(e))?,
-        password_hash: None,
-        password_changed_at: None,
-        email_changed_at: None,
-        status: AccountStatus::Active,
-        language: Language::Ja,
-        created_at: SystemClock.now().as_millis(),
-    };
+    let demo = User::new_active(
+        Username::parse("ex000000").map_err(|e| anyhow!(e))?,
+        Email::parse("ex000000@example.jp").map_err(|e| anyhow!(e))?,
+        Language::Ja,
+        password_reset_tests::reset_core::domain::SystemClock.now(),
+    )?;
     match app.store.create_user(&demo).await {
         Ok(()) | Err(CreateUserError::AlreadyExists(_)) => {}
         Err(error) => return Err(error.into()),

@@ -169,16 +169,12 @@ impl Drop for OwnStack {
 
 async fn new_user(app: &App) -> Result<User> {
     let username = random_username();
-    let user = User {
-        email: Email::parse(&format!("{username}@example.jp")).map_err(|e| anyhow!(e))?,
-        username,
-        password_hash: None,
-        password_changed_at: None,
-        email_changed_at: None,
-        status: Default::default(),
-        language: Language::Ja,
-        created_at: SystemClock.now().as_millis(),
-    };
+    let user = User::new_active(
+        username.clone(),
+        Email::parse(&format!("{username}@example.jp")).map_err(|e| anyhow!(e))?,
+        Language::Ja,
+        password_reset_tests::reset_core::domain::SystemClock.now(),
+    )?;
     app.store.create_user(&user).await?;
     Ok(user)
 }

@@ -475,16 +475,12 @@ async fn methods_called_by_http_functions() -> Result<BTreeMap<String, BTreeSet<
         queue: Arc::new(SpyControl { spy: spy.clone() }),
         metrics_namespace: "PasswordReset/iam".into(),
     };
-    let user = User {
-        username: Username::parse("iam00000")?,
-        email: Email::parse("iam00000@example.jp")?,
-        password_hash: None,
-        password_changed_at: None,
-        email_changed_at: None,
-        status: Default::default(),
-        language: Language::Ja,
-        created_at: 0,
-    };
+    let user = User::new_active(
+        Username::parse("iam00000")?,
+        Email::parse("iam00000@example.jp")?,
+        Language::Ja,
+        password_reset_tests::reset_core::domain::Timestamp::from_millis(0),
+    )?;
     store.inner.create_user(&user).await?;
     spy.take();
 

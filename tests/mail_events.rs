@@ -70,14 +70,26 @@ async fn message_ids_to(address: &str) -> Result<Vec<String>> {
 }
 
 /// Requests a reset for `user` through the request-reset handler; returns the SES message id
-/// of the mail, as the emulator assigned it.
+/// of the mail, as the emulator assigned it, once send-mail has stored it on the account (it
+/// does so right after SES accepts the mail; SES's own events come seconds later).
 async fn send_reset_mail(user: &User) -> Result<String> {
     let app = local_app().await?;
     request_link(&app, user).await?;
-    message_ids_to(user.email.as_str())
+    let message_id = message_ids_to(user.email.as_str())
         .await?
         .pop()
-        .ok_or_else(|| anyhow!("no mail for {}", user.username))
+        .ok_or_else(|| anyhow!("no mail for {}", user.username))?;
+    let accounts = Accounts::from_env().await?;
+    for _ in 0..100 {
+        if stored_message_id(&accounts, user).await?.as_deref() == Some(message_id.as_str()) {
+            return Ok(message_id);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    Err(anyhow!(
+        "send-mail never stored the message id of {}'s mail",
+        user.username
+    ))
 }
 
 /// An events/ sample about `message_id` sent to `address`, with its event time set to `at`.

@@ -304,10 +304,13 @@ impl Accounts {
         let update = Update::builder()
             .table_name(&self.users_table)
             .key(USERNAME, s(username.as_str()))
-            .update_expression("SET #status = :status")
+            // Both directions kill every mailed link: disabling because the account must not be
+            // used, enabling because links from before the disable must not come back.
+            .update_expression(format!("SET #status = :status ADD {CREDENTIAL_EPOCH} :one"))
             .condition_expression(format!("attribute_exists({USERNAME}) AND NOT (#status = :status)"))
             .expression_attribute_names("#status", STATUS)
             .expression_attribute_values(":status", s(code))
+            .expression_attribute_values(":one", n(1))
             .build()
             .map_err(|e| AdminError::Corrupt(e.to_string()))?;
         let entry = AuditEntry::new(username, action, change)?;
@@ -344,7 +347,7 @@ impl Accounts {
             .table_name(&self.users_table)
             .key(USERNAME, s(username.as_str()))
             .update_expression(format!(
-                "SET {EMAIL} = :new, {EMAIL_CHANGED_AT} = :at \
+                "SET {EMAIL} = :new, {EMAIL_CHANGED_AT} = :at ADD {CREDENTIAL_EPOCH} :one \
                  REMOVE {RESET_MAIL_MESSAGE_ID}, {RESET_MAIL_SENT_AT}, {LAST_MAIL_EVENT}, {LAST_MAIL_EVENT_AT}, \
                  {MAIL_PROBLEM}, {MAIL_PROBLEM_DETAIL}, {MAIL_PROBLEM_AT}, {MAIL_PROBLEM_FLAG}, {MAIL_PROBLEM_MESSAGE_ID}"
             ))
@@ -352,6 +355,7 @@ impl Accounts {
             .expression_attribute_values(":new", s(new_email.as_str()))
             .expression_attribute_values(":old", s(current.email.as_str()))
             .expression_attribute_values(":at", n(change.at.as_millis()))
+            .expression_attribute_values(":one", n(1))
             .build()
             .map_err(|e| AdminError::Corrupt(e.to_string()))?;
         let result = EmailChange {

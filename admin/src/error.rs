@@ -61,6 +61,8 @@ pub enum AdminError {
     QueueUnavailable(String),
     #[error("a stored item is malformed: {0}")]
     Corrupt(String),
+    #[error("{0}; nothing written")]
+    Randomness(#[from] reset_core::domain::token::RandomnessUnavailable),
 }
 
 /// The policy's rules in words, for the administrator (the pages have their own texts).

@@ -24,7 +24,7 @@ use crate::text::{find_hidden, is_hidden, HiddenCharacter};
 use async_trait::async_trait;
 /// Re-exported so callers (and the tests) need no indicatif dependency of their own.
 pub use indicatif::ProgressBar;
-use reset_core::domain::{AccountStatus, Email, EmailError, Language, User, Username, UsernameError};
+use reset_core::domain::{Email, EmailError, Language, User, Username, UsernameError};
 use std::collections::HashMap;
 use std::fmt;
 use std::io::Read;
@@ -313,16 +313,12 @@ pub async fn apply<W: AccountWriter + ?Sized>(
     progress.set_length(plan.to_create.len() as u64);
     let mut outcome = ImportOutcome::default();
     for row in &plan.to_create {
-        let user = User {
-            username: row.username.clone(),
-            email: row.email.clone(),
-            password_hash: None,
-            password_changed_at: None,
-            email_changed_at: None,
-            status: AccountStatus::Active,
-            language: row.language,
-            created_at: change.at.as_millis(),
-        };
+        let user = User::new_active(
+            row.username.clone(),
+            row.email.clone(),
+            row.language,
+            reset_core::domain::Timestamp::from_millis(change.at.as_millis()),
+        )?;
         let entry =
             AuditEntry::new(&row.username, AuditAction::Import, change)?.with_emails(None, Some(row.email.masked()));
         match writer.create_with_audit(&user, &entry).await {

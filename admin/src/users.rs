@@ -3,7 +3,7 @@
 use crate::accounts::Accounts;
 use crate::audit::{AuditAction, Change};
 use crate::error::AdminError;
-use reset_core::domain::{AccountStatus, Email, Language, NewPassword, User, Username};
+use reset_core::domain::{Email, Language, NewPassword, User, Username};
 use reset_core::hashing::hash_password_blocking;
 
 /// How many candidates [`generate_first_password`] draws before giving up: one in practice.
@@ -76,14 +76,13 @@ pub async fn create_user(accounts: &Accounts, new_user: NewUser, change: &Change
         None => None,
     };
     let user = User {
-        username: new_user.username,
-        email: new_user.email,
         password_hash,
-        password_changed_at: None,
-        email_changed_at: None,
-        status: AccountStatus::Active,
-        language: new_user.language,
-        created_at: change.at.as_millis(),
+        ..User::new_active(
+            new_user.username,
+            new_user.email,
+            new_user.language,
+            reset_core::domain::Timestamp::from_millis(change.at.as_millis()),
+        )?
     };
     accounts.create_user(&user, AuditAction::Create, change).await?;
     Ok(user)

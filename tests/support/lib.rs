@@ -74,14 +74,14 @@ async fn reset_admin_like_create(
     language: Language,
 ) -> Result<User> {
     let user = User {
-        username,
-        email,
         password_hash: Some(reset_core::hashing::hash_password_blocking("Initial2026pw")?),
-        password_changed_at: None,
-        email_changed_at: None,
         status: reset_core::domain::AccountStatus::Active,
-        language,
-        created_at: SystemClock.now().as_millis(),
+        ..User::new_active(
+            username,
+            email,
+            language,
+            reset_core::domain::Timestamp::from_millis(SystemClock.now().as_millis()),
+        )?
     };
     store.create_user(&user).await?;
     Ok(user)

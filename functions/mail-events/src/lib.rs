@@ -300,7 +300,7 @@ pub fn parse_notification(message: &str) -> Result<Option<MailEvent>, Notificati
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reset_core::domain::{AccountStatus, Email, FixedClock, Language, User, Username};
+    use reset_core::domain::{Email, FixedClock, Language, User, Username};
     use reset_core::store::{MemoryStore, ResetStore};
     use serde_json::json;
 
@@ -478,16 +478,13 @@ mod tests {
     async fn deps_with_sent_mail(message_id: &str) -> Result<(MailEvents, Arc<MemoryStore>, Username), String> {
         let store = Arc::new(MemoryStore::default());
         let username = Username::parse("ex000001").map_err(|e| e.to_string())?;
-        let user = User {
-            username: username.clone(),
-            email: Email::parse("ex000001@example.jp").map_err(|e| e.to_string())?,
-            password_hash: None,
-            password_changed_at: None,
-            email_changed_at: None,
-            status: AccountStatus::Active,
-            language: Language::Ja,
-            created_at: 0,
-        };
+        let user = User::new_active(
+            username.clone(),
+            Email::parse("ex000001@example.jp").map_err(|e| e.to_string())?,
+            Language::Ja,
+            Timestamp::from_millis(0),
+        )
+        .map_err(|e| e.to_string())?;
         store.create_user(&user).await.map_err(|e| e.to_string())?;
         store
             .remember_reset_mail(&username, message_id, Timestamp::from_millis(1_775_005_200_000))

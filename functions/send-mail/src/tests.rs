@@ -4,7 +4,7 @@
 use super::*;
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::SqsMessage;
-use reset_core::domain::{AccountStatus, Clock, Email, FixedClock, Language, Timestamp, User, Username};
+use reset_core::domain::{Clock, Email, FixedClock, Language, Timestamp, User, Username};
 use reset_core::mail::RecordingMailer;
 use reset_core::store::{MemoryStore, ResetStore};
 use std::collections::HashMap;
@@ -61,16 +61,13 @@ fn settings() -> Settings {
 
 async fn fixture() -> Fixture {
     let store = Arc::new(MemoryStore::default());
-    let user = User {
-        username: Username::parse("ex000000").unwrap_or_else(|e| panic!("{e}")),
-        email: Email::parse("ex000000@example.jp").unwrap_or_else(|e| panic!("{e}")),
-        password_hash: None,
-        password_changed_at: None,
-        email_changed_at: None,
-        status: AccountStatus::Active,
-        language: Language::Ja,
-        created_at: 0,
-    };
+    let user = User::new_active(
+        Username::parse("ex000000").unwrap_or_else(|e| panic!("{e}")),
+        Email::parse("ex000000@example.jp").unwrap_or_else(|e| panic!("{e}")),
+        Language::Ja,
+        Timestamp::from_millis(0),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     store.create_user(&user).await.unwrap_or_else(|e| panic!("{e}"));
     let mailer = Arc::new(RecordingMailer::default());
     let control = Arc::new(RecordingControl::default());

@@ -3,6 +3,7 @@
 pub mod clock;
 pub mod common_passwords;
 pub mod email;
+pub mod epoch;
 pub mod language;
 pub mod mail_job;
 pub mod password;
@@ -12,6 +13,7 @@ pub mod username;
 
 pub use clock::{Clock, FixedClock, SystemClock, Timestamp};
 pub use email::{Email, EmailError};
+pub use epoch::CredentialEpoch;
 pub use language::Language;
 pub use mail_job::{JobId, MailJob, QueuedMail};
 pub use password::{NewPassword, PasswordRule, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};

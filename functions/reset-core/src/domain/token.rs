@@ -1,4 +1,4 @@
-use crate::domain::{Timestamp, Username};
+use crate::domain::{CredentialEpoch, Timestamp, Username};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -92,6 +92,10 @@ pub struct TokenRecord {
     /// Epoch milliseconds, once the link was used to change the password.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub used_at: Option<i64>,
+    /// The account's credential epoch when the link was minted; the link works only while the
+    /// account still has it. Links minted before epochs existed have none and are dead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<CredentialEpoch>,
 }
 
 /// Why a link can no longer be used. Shown to nobody (the page is the same for all), but
@@ -118,26 +122,33 @@ impl TokenRejection {
 }
 
 impl TokenRecord {
-    pub fn new(token: &ResetToken, username: Username, now: Timestamp, lifetime_secs: i64) -> Self {
+    pub fn new(
+        token: &ResetToken,
+        username: Username,
+        epoch: CredentialEpoch,
+        now: Timestamp,
+        lifetime_secs: i64,
+    ) -> Self {
         Self {
             token_hash: token.hash(),
             username,
             created_at: now.as_millis(),
             expires_at: now.plus_secs(lifetime_secs).as_secs(),
             used_at: None,
+            epoch: Some(epoch),
         }
     }
 
-    /// The token's own state at `now`; the account's state is checked by the caller.
-    /// `valid_after` is the account's last password or address change (`User::links_valid_after`).
-    pub fn check_usable(&self, now: Timestamp, valid_after: Option<i64>) -> Result<(), TokenRejection> {
+    /// The token's own state at `now`, against the account's current credential epoch; the
+    /// account's status is checked by the caller.
+    pub fn check_usable(&self, now: Timestamp, account_epoch: CredentialEpoch) -> Result<(), TokenRejection> {
         if self.used_at.is_some() {
             return Err(TokenRejection::Used);
         }
         if now.as_secs() >= self.expires_at {
             return Err(TokenRejection::Expired);
         }
-        if valid_after.is_some_and(|changed| self.created_at <= changed) {
+        if self.epoch != Some(account_epoch) {
             return Err(TokenRejection::SupersededByAccountChange);
         }
         Ok(())
@@ -200,25 +211,34 @@ mod tests {
     }
 
     #[test]
-    fn usable_until_expiry_use_or_password_change() {
+    fn usable_until_expiry_use_or_a_new_epoch() {
         let user = Username::parse("ex000000").unwrap_or_else(|e| panic!("{e}"));
         let now = Timestamp::from_millis(1_800_000_000_000);
-        let record = TokenRecord::new(&token(), user, now, 3600);
-        assert_eq!(record.check_usable(now, None), Ok(()));
-        assert_eq!(record.check_usable(now.plus_secs(3599), None), Ok(()));
+        let epoch = CredentialEpoch::from_value(41);
+        let record = TokenRecord::new(&token(), user, epoch, now, 3600);
+        assert_eq!(record.check_usable(now, epoch), Ok(()));
+        assert_eq!(record.check_usable(now.plus_secs(3599), epoch), Ok(()));
         assert_eq!(
-            record.check_usable(now.plus_secs(3600), None),
+            record.check_usable(now.plus_secs(3600), epoch),
             Err(TokenRejection::Expired)
         );
-        assert_eq!(record.check_usable(now, Some(now.as_millis() - 1)), Ok(()));
         assert_eq!(
-            record.check_usable(now, Some(now.as_millis())),
+            record.check_usable(now, epoch.next()),
             Err(TokenRejection::SupersededByAccountChange)
+        );
+        let legacy = TokenRecord {
+            epoch: None,
+            ..record.clone()
+        };
+        assert_eq!(
+            legacy.check_usable(now, CredentialEpoch::default()),
+            Err(TokenRejection::SupersededByAccountChange),
+            "links minted before epochs existed are dead"
         );
         let used = TokenRecord {
             used_at: Some(now.as_millis()),
             ..record
         };
-        assert_eq!(used.check_usable(now, None), Err(TokenRejection::Used));
+        assert_eq!(used.check_usable(now, epoch), Err(TokenRejection::Used));
     }
 }

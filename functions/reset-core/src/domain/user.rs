@@ -1,4 +1,5 @@
-use crate::domain::{Email, Language, Username};
+use crate::domain::token::RandomnessUnavailable;
+use crate::domain::{CredentialEpoch, Email, Language, Timestamp, Username};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -20,10 +21,14 @@ pub struct User {
     /// Epoch milliseconds of the last password change; the host system ends older sessions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_changed_at: Option<i64>,
-    /// Epoch milliseconds of the last change of the registered address (by an administrator):
-    /// links mailed before it went to the old address and must not work any more.
+    /// Epoch milliseconds of the last change of the registered address (for people; link
+    /// validity follows `credential_epoch`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email_changed_at: Option<i64>,
+    /// Moves on with every event that must kill mailed links (see `CredentialEpoch`). Accounts
+    /// written before epochs existed read as 0, and links minted before have none: they die.
+    #[serde(default)]
+    pub credential_epoch: CredentialEpoch,
     #[serde(default)]
     pub status: AccountStatus,
     #[serde(default)]
@@ -33,14 +38,29 @@ pub struct User {
 }
 
 impl User {
-    pub fn can_reset_password(&self) -> bool {
-        self.status == AccountStatus::Active
+    /// A new active account without a password, at a fresh random credential epoch: the one
+    /// way accounts come into being (administrators' create and import, tests).
+    pub fn new_active(
+        username: Username,
+        email: Email,
+        language: Language,
+        created_at: Timestamp,
+    ) -> Result<Self, RandomnessUnavailable> {
+        Ok(Self {
+            username,
+            email,
+            password_hash: None,
+            password_changed_at: None,
+            email_changed_at: None,
+            credential_epoch: CredentialEpoch::initial()?,
+            status: AccountStatus::Active,
+            language,
+            created_at: created_at.as_millis(),
+        })
     }
 
-    /// Links created at or before this moment are dead: the password or the registered
-    /// address changed since they were mailed.
-    pub fn links_valid_after(&self) -> Option<i64> {
-        self.password_changed_at.max(self.email_changed_at)
+    pub fn can_reset_password(&self) -> bool {
+        self.status == AccountStatus::Active
     }
 }
 
@@ -49,23 +69,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn links_die_with_the_later_of_a_password_or_an_address_change() {
-        let mut user = User {
-            username: Username::parse("ex000000").unwrap_or_else(|e| panic!("{e}")),
-            email: Email::parse("ex000000@example.jp").unwrap_or_else(|e| panic!("{e}")),
-            password_hash: None,
-            password_changed_at: None,
-            email_changed_at: None,
-            status: AccountStatus::Active,
-            language: Language::Ja,
-            created_at: 0,
+    fn new_accounts_are_active_without_a_password_at_a_fresh_epoch() -> Result<(), Box<dyn std::error::Error>> {
+        let make = || {
+            User::new_active(
+                Username::parse("ex000000")?,
+                Email::parse("ex000000@example.jp")?,
+                Language::Ja,
+                Timestamp::from_millis(5),
+            )
+            .map_err(|e| Box::new(e) as Box<dyn std::error::Error>)
         };
-        assert_eq!(user.links_valid_after(), None);
-        user.password_changed_at = Some(10);
-        assert_eq!(user.links_valid_after(), Some(10));
-        user.email_changed_at = Some(20);
-        assert_eq!(user.links_valid_after(), Some(20));
-        user.password_changed_at = Some(30);
-        assert_eq!(user.links_valid_after(), Some(30));
+        let (first, again) = (make()?, make()?);
+        assert!(first.can_reset_password());
+        assert_eq!(first.password_hash, None);
+        assert_eq!(first.created_at, 5);
+        assert_ne!(
+            first.credential_epoch, again.credential_epoch,
+            "a re-created account gets a new epoch"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn accounts_written_before_epochs_read_as_zero() -> Result<(), serde_json::Error> {
+        let legacy: User = serde_json::from_str(
+            r#"{"username":"ex000000","email":"ex000000@example.jp","status":"active","created_at":0}"#,
+        )?;
+        assert_eq!(legacy.credential_epoch, CredentialEpoch::default());
+        Ok(())
     }
 }

@@ -152,19 +152,15 @@ pub fn password_changed_mail(ctx: &MailContext<'_>, user: Recipient<'_>, changed
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::AccountStatus;
 
     fn user(language: Language) -> User {
-        User {
-            username: Username::parse("ex000000").unwrap_or_else(|e| panic!("{e}")),
-            email: Email::parse("ex000000@example.jp").unwrap_or_else(|e| panic!("{e}")),
-            password_hash: None,
-            password_changed_at: None,
-            email_changed_at: None,
-            status: AccountStatus::Active,
+        User::new_active(
+            Username::parse("ex000000").unwrap_or_else(|e| panic!("{e}")),
+            Email::parse("ex000000@example.jp").unwrap_or_else(|e| panic!("{e}")),
             language,
-            created_at: 0,
-        }
+            Timestamp::from_millis(0),
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
     }
 
     const CTX: MailContext<'static> = MailContext {

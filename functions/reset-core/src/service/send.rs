@@ -180,7 +180,13 @@ async fn send_reset_link(
     }
 
     let token = ResetToken::generate().map_err(|e| DeliveryError::Randomness(e.to_string()))?;
-    let record = TokenRecord::new(&token, user.username.clone(), now, sender.settings.token_ttl_secs());
+    let record = TokenRecord::new(
+        &token,
+        user.username.clone(),
+        user.credential_epoch,
+        now,
+        sender.settings.token_ttl_secs(),
+    );
     sender.store.save_token(&record).await?;
     let link = sender.settings.confirm_url(&token.to_url_safe(), user.language);
     let mail: OutgoingMail = reset_link_mail(ctx, (&user).into(), &link, record.expires_at());

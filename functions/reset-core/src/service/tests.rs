@@ -80,14 +80,14 @@ fn username(name: &str) -> Username {
 
 async fn add_user(store: &MemoryStore, name: &str, status: AccountStatus) -> User {
     let user = User {
-        username: username(name),
-        email: Email::parse(&format!("{name}@example.jp")).unwrap_or_else(|e| panic!("{e}")),
-        password_hash: None,
-        password_changed_at: None,
-        email_changed_at: None,
         status,
-        language: Language::Ja,
-        created_at: 0,
+        ..User::new_active(
+            username(name),
+            Email::parse(&format!("{name}@example.jp")).unwrap_or_else(|e| panic!("{e}")),
+            Language::Ja,
+            Timestamp::from_millis(0),
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
     };
     store.create_user(&user).await.unwrap_or_else(|e| panic!("{e}"));
     user

@@ -29,7 +29,7 @@ pub async fn verify_link(app: &App, token: &ResetToken) -> Result<ValidLink, App
         return Err(AppError::InvalidLink(TokenRejection::AccountUnavailable));
     }
     record
-        .check_usable(app.clock.now(), user.links_valid_after())
+        .check_usable(app.clock.now(), user.credential_epoch)
         .map_err(AppError::InvalidLink)?;
     Ok(ValidLink { record, user })
 }

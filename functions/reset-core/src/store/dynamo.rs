@@ -3,7 +3,7 @@ use super::{
     MailLedger, ResetStore, StoreError,
 };
 use crate::config::Settings;
-use crate::domain::{JobId, Timestamp, TokenHash, TokenRecord, User, Username};
+use crate::domain::{CredentialEpoch, JobId, Timestamp, TokenHash, TokenRecord, User, Username};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem, Update};
@@ -25,6 +25,9 @@ pub mod attributes {
     pub const STATUS: &str = "status";
     /// Epoch ms of the last address change by an administrator.
     pub const EMAIL_CHANGED_AT: &str = "email_changed_at";
+    /// The account's credential epoch (`domain::CredentialEpoch`): every link-killing change
+    /// moves it on, and a link works only while it is the one the link was minted under.
+    pub const CREDENTIAL_EPOCH: &str = "credential_epoch";
     /// SES message id of the latest reset mail (key of the `by-reset-mail-message` index).
     pub const RESET_MAIL_MESSAGE_ID: &str = "reset_mail_message_id";
     /// Epoch ms of the latest reset mail.
@@ -47,11 +50,12 @@ pub mod attributes {
 
     /// The user attributes the request paths read (`find_user_without_hash`): every field of
     /// `domain::User` but `password_hash`. The functions' IAM policies allow reading these only.
-    pub const USER_FIELDS_WITHOUT_HASH: [&str; 7] = [
+    pub const USER_FIELDS_WITHOUT_HASH: [&str; 8] = [
         USERNAME,
         EMAIL,
         "password_changed_at",
         EMAIL_CHANGED_AT,
+        CREDENTIAL_EPOCH,
         STATUS,
         "language",
         "created_at",
@@ -139,7 +143,7 @@ impl DynamoStore {
         token: &TokenRecord,
         password_hash: &str,
         now: Timestamp,
-    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+    ) -> Result<Vec<TransactWriteItem>, ConsumeError> {
         let mark_token_used = Update::builder()
             .table_name(&self.tokens_table)
             .key(attributes::TOKEN_HASH, s(token.token_hash.as_str()))
@@ -151,20 +155,30 @@ impl DynamoStore {
             .expression_attribute_values(":now_secs", n(now.as_secs()))
             .build()
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let Some(epoch) = token.epoch else {
+            return Err(ConsumeError::TokenNoLongerValid);
+        };
+        // The link's epoch must still be the account's; the change moves the account to the
+        // next one, killing every other link. An account written before epochs existed has no
+        // attribute, which reads as epoch 0.
+        let same_epoch = if epoch == CredentialEpoch::default() {
+            "(attribute_not_exists(credential_epoch) OR credential_epoch = :epoch)"
+        } else {
+            "credential_epoch = :epoch"
+        };
         let store_new_password = Update::builder()
             .table_name(&self.users_table)
             .key(attributes::USERNAME, s(token.username.as_str()))
-            .update_expression("SET password_hash = :hash, password_changed_at = :now")
-            .condition_expression(
-                "attribute_exists(username) AND #status = :active \
-                 AND (attribute_not_exists(password_changed_at) OR password_changed_at < :token_created) \
-                 AND (attribute_not_exists(email_changed_at) OR email_changed_at < :token_created)",
-            )
+            .update_expression("SET password_hash = :hash, password_changed_at = :now, credential_epoch = :next")
+            .condition_expression(format!(
+                "attribute_exists(username) AND #status = :active AND {same_epoch}"
+            ))
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":hash", s(password_hash))
             .expression_attribute_values(":now", n(now.as_millis()))
             .expression_attribute_values(":active", s("active"))
-            .expression_attribute_values(":token_created", n(token.created_at))
+            .expression_attribute_values(":epoch", n_u64(epoch.value()))
+            .expression_attribute_values(":next", n_u64(epoch.next().value()))
             .build()
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         Ok(vec![
@@ -179,6 +193,10 @@ fn s(value: &str) -> AttributeValue {
 }
 
 fn n(value: i64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn n_u64(value: u64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 

@@ -120,9 +120,10 @@ impl ResetStore for MemoryStore {
             .tokens
             .get(&token.token_hash)
             .is_some_and(|t| t.used_at.is_none() && t.expires_at > now.as_secs());
-        let user_ok = state.users.get(&token.username).is_some_and(|u| {
-            u.can_reset_password() && u.links_valid_after().is_none_or(|changed| changed < token.created_at)
-        });
+        let user_ok = state
+            .users
+            .get(&token.username)
+            .is_some_and(|u| u.can_reset_password() && token.epoch == Some(u.credential_epoch));
         if !(token_ok && user_ok) {
             return Err(ConsumeError::TokenNoLongerValid);
         }
@@ -132,6 +133,7 @@ impl ResetStore for MemoryStore {
         if let Some(user) = state.users.get_mut(&token.username) {
             user.password_hash = Some(password_hash.to_owned());
             user.password_changed_at = Some(now.as_millis());
+            user.credential_epoch = user.credential_epoch.next();
         }
         Ok(())
     }

@@ -140,8 +140,8 @@ pub trait ResetStore: Send + Sync {
     async fn find_token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>, StoreError>;
 
     /// In one transaction: marks the token used (only if still unused and unexpired) and
-    /// stores the new password hash (only if the account is active and its password has not
-    /// changed since the token was made). Either both happen or neither.
+    /// stores the new password hash, moving the account to its next credential epoch (only if
+    /// the account is active and still at the token's epoch). Either both happen or neither.
     async fn consume_token_and_set_password(
         &self,
         token: &TokenRecord,
