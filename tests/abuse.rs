@@ -549,3 +549,24 @@ async fn pages_carry_no_inline_script_or_style() -> Result<()> {
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn the_language_switch_never_links_off_the_site() -> Result<()> {
+    let app = local_app().await?;
+    for path in [
+        "//evil.example/x",
+        "//evil.example/x?lang=ja",
+        "/password-reset/..//evil.example",
+    ] {
+        for function in [Function::RequestReset, Function::VerifyToken, Function::ChangePassword] {
+            let page = invoke(&app, function, EventBuilder::get(path)).await?;
+            assert!(page.status >= 400, "{path}");
+            assert!(!page.body.contains("href=\"//"), "{path}: {}", page.body);
+            assert!(
+                page.body.contains("href=\"/password-reset?lang=en\""),
+                "{path}: the switch goes to the request page"
+            );
+        }
+    }
+    Ok(())
+}

@@ -261,3 +261,34 @@ fn links_use_the_custom_domain_and_the_default_endpoint_is_off_with_it() -> Resu
     assert!(!prod.is_null(), "the rule that prod has an alarm recipient");
     Ok(())
 }
+
+/// The JSON API is same-origin only: a CORS preflight that allowed another origin would be
+/// followed by the functions' own origin check refusing the POST, so there is no CORS block.
+#[test]
+fn the_api_answers_same_origin_callers_only() -> Result<()> {
+    let yaml = template_yaml()?;
+    for (name, api) in resources_of_type(&yaml, "AWS::Serverless::HttpApi") {
+        assert!(
+            api["Properties"].get("CorsConfiguration").is_none(),
+            "{name} has a CORS configuration the functions would contradict"
+        );
+    }
+    assert!(yaml["Parameters"].get("CorsAllowedOrigins").is_none());
+    let readme = std::fs::read_to_string(root().join("README.md"))?;
+    assert!(
+        readme.contains("same-origin only"),
+        "the README says the API is same-origin only"
+    );
+    Ok(())
+}
+
+/// send-mail's notion of the last delivery matches the queue's redrive policy.
+#[test]
+fn the_sender_knows_the_queues_redrive_limit() -> Result<()> {
+    let yaml = template_yaml()?;
+    let limit = yaml["Resources"]["MailQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"]
+        .as_u64()
+        .ok_or_else(|| anyhow!("MailQueue has no maxReceiveCount"))?;
+    assert_eq!(limit, u64::from(send_mail::MAX_RECEIVE_COUNT));
+    Ok(())
+}

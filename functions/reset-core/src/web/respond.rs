@@ -60,6 +60,8 @@ impl Reply {
     }
 }
 
+use super::routes;
+
 /// The page context for this request: language, service name, and the language switch link.
 pub fn page_context<'a>(app: &'a App, incoming: &Incoming) -> PageContext<'a> {
     let other = match incoming.language {
@@ -71,10 +73,15 @@ pub fn page_context<'a>(app: &'a App, incoming: &Incoming) -> PageContext<'a> {
     let token = incoming
         .query("token")
         .filter(|_| incoming.method == lambda_http::http::Method::GET);
-    let switch_language_href = match token {
-        Some(token) => format!("{}?token={}&lang={other}", incoming.path, urlencode(token)),
-        None if incoming.method == lambda_http::http::Method::GET => format!("{}?lang={other}", incoming.path),
-        None => format!("/password-reset?lang={other}"),
+    // Built from route constants only, never from the request path: a path such as
+    // `//evil.example/x` must not become a link off the site.
+    let is_get = incoming.method == lambda_http::http::Method::GET;
+    let switch_language_href = match (incoming.path.as_str(), token) {
+        (routes::CONFIRM_PAGE, Some(token)) => {
+            format!("{}?token={}&lang={other}", routes::CONFIRM_PAGE, urlencode(token))
+        }
+        (routes::CONFIRM_PAGE, None) if is_get => format!("{}?lang={other}", routes::CONFIRM_PAGE),
+        _ => format!("{}?lang={other}", routes::REQUEST_PAGE),
     };
     PageContext {
         language: incoming.language,
