@@ -38,6 +38,8 @@ struct Summary {
     unmatched: u64,
     ignored: u64,
     malformed: u64,
+    foreign: u64,
+    clamped: u64,
 }
 
 #[derive(Deserialize)]
@@ -517,5 +519,24 @@ async fn a_disabled_account_keeps_its_problem_listed_with_its_status() -> Result
         .find(|r| r.username == user.username)
         .ok_or_else(|| anyhow!("not listed"))?;
     assert_eq!(row.mail_problem, "reject");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_complaint_published_to_another_topic_is_refused() -> Result<()> {
+    let app = local_app().await?;
+    let accounts = Accounts::from_env().await?;
+    let user = create_user(&app, Language::Ja).await?;
+    let message_id = send_reset_mail(&user).await?;
+    let mut forged = sample_event(
+        "mail-complaint.json",
+        &message_id,
+        user.email.as_str(),
+        &iso(SystemClock.now().as_millis()),
+    )?;
+    forged["Records"][0]["Sns"]["TopicArn"] = Value::from("arn:aws:sns:ap-northeast-1:999999999999:anyone");
+    let summary = invoke_mail_events(&forged).await?;
+    assert_eq!((summary.foreign, summary.recorded), (1, 0), "{summary:?}");
+    assert_eq!(account(&accounts, &user).await?.mail_problem, None);
     Ok(())
 }

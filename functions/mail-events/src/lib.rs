@@ -22,7 +22,15 @@ pub struct MailEvents {
     pub store: Arc<dyn MailEventStore>,
     pub clock: Arc<dyn Clock>,
     pub metrics_namespace: String,
+    /// The one SNS topic SES publishes this stack's events to; anything else is refused.
+    pub topic_arn: String,
 }
+
+/// The variable the template sets to the stack's mail-events topic.
+pub const TOPIC_ARN_VARIABLE: &str = "MAIL_EVENTS_TOPIC_ARN";
+
+/// How far in the future an event may say it happened (clock skew between SES and Lambda).
+const FUTURE_TOLERANCE_SECS: i64 = 5 * 60;
 
 impl MailEvents {
     /// Reads the same settings as the other functions and builds the DynamoDB client.
@@ -41,10 +49,16 @@ impl MailEvents {
             .load()
             .await;
         let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk_config), TableNames::from(&settings));
+        let topic_arn = std::env::var(TOPIC_ARN_VARIABLE)
+            .ok()
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .ok_or(ConfigError::Missing(TOPIC_ARN_VARIABLE))?;
         Ok(Self {
             store: Arc::new(store),
             clock: Arc::new(SystemClock),
             metrics_namespace: settings.metrics_namespace,
+            topic_arn,
         })
     }
 }
@@ -67,6 +81,10 @@ pub struct Summary {
     pub ignored: u64,
     /// Not an SES event notification at all.
     pub malformed: u64,
+    /// From another topic than the stack's own: refused, whatever it says.
+    pub foreign: u64,
+    /// Event times outside [the mail's sending, now + 5 min], brought back inside.
+    pub clamped: u64,
 }
 
 impl Summary {
@@ -81,8 +99,9 @@ impl Summary {
 
     /// The metrics line of this invocation (bounces etc. counted whether or not they matched
     /// an account: SES's own bounce rate counts them all).
-    pub fn metric_counts(&self) -> [(&'static str, u64); 6] {
+    pub fn metric_counts(&self) -> [(&'static str, u64); 7] {
         [
+            (metrics::MAIL_EVENTS_FOREIGN, self.foreign),
             (metrics::MAIL_DELIVERIES, self.deliveries),
             (metrics::MAIL_BOUNCES, self.bounces),
             (metrics::MAIL_COMPLAINTS, self.complaints),
@@ -117,6 +136,8 @@ pub async fn handle(deps: &MailEvents, event: SnsEvent) -> Result<Summary, Store
         recorded = summary.recorded,
         stale = summary.stale,
         unmatched = summary.unmatched,
+        foreign = summary.foreign,
+        clamped = summary.clamped,
         ignored = summary.ignored,
         malformed = summary.malformed,
         "mail events handled"
@@ -126,8 +147,22 @@ pub async fn handle(deps: &MailEvents, event: SnsEvent) -> Result<Summary, Store
 
 async fn handle_record(deps: &MailEvents, record: &SnsRecord, summary: &mut Summary) -> Result<(), StoreError> {
     let sns_message_id = record.sns.message_id.as_str();
-    let mail_event = match parse_notification(&record.sns.message) {
-        Ok(Some(mail_event)) => mail_event,
+    // Lambda's SNS trigger can be subscribed to any topic, and anyone allowed to publish to one
+    // could forge an SES complaint: only the stack's own topic speaks for SES.
+    if record.sns.topic_arn != deps.topic_arn {
+        tracing::warn!(sns_message_id, topic_arn = %record.sns.topic_arn, "SNS message from a foreign topic refused");
+        summary.foreign += 1;
+        return Ok(());
+    }
+    let now = deps.clock.now();
+    let mail_event = match parse_notification_at(&record.sns.message, now) {
+        Ok(Some((mail_event, clamped))) => {
+            if clamped {
+                tracing::warn!(sns_message_id, "event time outside the mail's sending and now; clamped");
+                summary.clamped += 1;
+            }
+            mail_event
+        }
         Ok(None) => {
             summary.ignored += 1;
             return Ok(());
@@ -239,7 +274,25 @@ fn clean_detail(parts: &[Option<&str>]) -> Option<String> {
     (!cleaned.is_empty()).then_some(cleaned)
 }
 
-/// Reads one SNS message. `Ok(None)` for SES event types that are not recorded.
+/// Reads one SNS message at `now`, with the event's time clamped to [the mail's sending time,
+/// now + 5 min] (a forged or skewed time must not sort to the top of `mail-problems`); the flag
+/// says whether it had to be. `Ok(None)` for SES event types that are not recorded.
+pub fn parse_notification_at(message: &str, now: Timestamp) -> Result<Option<(MailEvent, bool)>, NotificationError> {
+    let Some(mut event) = parse_notification(message)? else {
+        return Ok(None);
+    };
+    let sent_at = serde_json::from_str::<SesNotification>(message)
+        .map(|n| millis(n.mail.timestamp))
+        .unwrap_or(event.occurred_at);
+    let latest = now.plus_secs(FUTURE_TOLERANCE_SECS);
+    let clamped = event.occurred_at.max(sent_at.min(latest)).min(latest);
+    let changed = clamped != event.occurred_at;
+    event.occurred_at = clamped;
+    Ok(Some((event, changed)))
+}
+
+/// Reads one SNS message, times as SES wrote them. `Ok(None)` for SES event types that are
+/// not recorded.
 pub fn parse_notification(message: &str) -> Result<Option<MailEvent>, NotificationError> {
     let notification: SesNotification = serde_json::from_str(message)?;
     if notification.mail.message_id.is_empty() {
@@ -304,6 +357,43 @@ mod tests {
     use reset_core::store::{MemoryStore, ResetStore};
     use serde_json::json;
 
+    const STACK_TOPIC: &str = "arn:aws:sns:ap-northeast-1:123456789012:password-reset-mail-events";
+
+    #[tokio::test]
+    async fn events_from_a_foreign_topic_are_refused() -> Result<(), String> {
+        let (deps, store, username) = deps_with_sent_mail("m-1").await?;
+        let mut event = sns(&[notification("Complaint", complaint(), "m-1")]).map_err(|e| e.to_string())?;
+        event.records[0].sns.topic_arn = "arn:aws:sns:ap-northeast-1:999999999999:anyone".into();
+        let summary = handle(&deps, event).await.map_err(|e| e.to_string())?;
+        assert_eq!((summary.foreign, summary.recorded), (1, 0));
+        assert_eq!(store.mail_state(&username).problem, None);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_complaint_dated_2099_is_clamped_to_now() -> Result<(), String> {
+        let (deps, store, username) = deps_with_sent_mail("m-1").await?;
+        let forged =
+            json!({ "complaint": { "timestamp": "2099-01-01T00:00:00.000Z", "complaintFeedbackType": "abuse" } });
+        let summary = handle(
+            &deps,
+            sns(&[notification("Complaint", forged, "m-1")]).map_err(|e| e.to_string())?,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        assert_eq!((summary.recorded, summary.clamped), (1, 1));
+        let at = store.mail_state(&username).problem.map(|p| p.at);
+        assert_eq!(at, Some(deps.clock.now().plus_secs(FUTURE_TOLERANCE_SECS)));
+
+        // Nor can an event claim to predate the mail it is about.
+        let early = json!({ "complaint": { "timestamp": "2001-01-01T00:00:00.000Z" } });
+        let parsed = parse_notification_at(&notification("Complaint", early, "m-1"), deps.clock.now())
+            .map_err(|e| e.to_string())?
+            .map(|(event, clamped)| (event.occurred_at, clamped));
+        assert_eq!(parsed, Some((Timestamp::from_millis(1_775_005_200_000), true)));
+        Ok(())
+    }
+
     fn notification(event_type: &str, details: serde_json::Value, message_id: &str) -> String {
         let mut value = json!({
             "eventType": event_type,
@@ -332,7 +422,7 @@ mod tests {
                     "Sns": {
                         "Type": "Notification",
                         "MessageId": format!("00000000-0000-0000-0000-00000000000{i}"),
-                        "TopicArn": "arn:aws:sns:ap-northeast-1:123456789012:password-reset-mail-events",
+                        "TopicArn": STACK_TOPIC,
                         "Subject": null,
                         "Message": message,
                         "Timestamp": "2026-04-01T01:00:05.000Z",
@@ -494,6 +584,7 @@ mod tests {
             store: store.clone(),
             clock: Arc::new(FixedClock::at(Timestamp::from_millis(1_775_005_210_000))),
             metrics_namespace: "PasswordReset/test".into(),
+            topic_arn: STACK_TOPIC.into(),
         };
         Ok((deps, store, username))
     }

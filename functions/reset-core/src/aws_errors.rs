@@ -27,3 +27,32 @@ pub fn code<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> Option<&str> 
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_sesv2::error::ErrorMetadata;
+    use aws_sdk_sesv2::operation::send_email::SendEmailError;
+
+    #[test]
+    fn a_service_error_is_described_by_its_code_never_its_message() {
+        let rejected = SendEmailError::generic(
+            ErrorMetadata::builder()
+                .code("MessageRejected")
+                .message("Email address is not verified: victim@hospital.example.jp")
+                .build(),
+        );
+        let error: SdkError<SendEmailError, ()> = SdkError::service_error(rejected, ());
+        let described = describe(&error);
+        assert_eq!(described, "service_error code=MessageRejected");
+        assert!(!described.contains('@'));
+        assert_eq!(code(&error), Some("MessageRejected"));
+    }
+
+    #[test]
+    fn failures_without_an_answer_are_described_by_kind() {
+        let error: SdkError<SendEmailError, ()> = SdkError::timeout_error("after 20 s: victim@hospital.example.jp");
+        assert_eq!(describe(&error), "timeout");
+        assert_eq!(code(&error), None);
+    }
+}

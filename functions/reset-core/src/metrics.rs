@@ -37,11 +37,13 @@ pub const MAIL_REJECTS: &str = "MailRejects";
 /// Events whose message id belongs to no account's latest reset mail (an older mail, the
 /// password-changed notice, or an address changed since).
 pub const MAIL_EVENTS_UNMATCHED: &str = "MailEventsUnmatched";
+/// SNS messages from another topic than the stack's own: refused.
+pub const MAIL_EVENTS_FOREIGN: &str = "MailEventsForeign";
 /// SNS messages that were not SES event notifications this function understands.
 pub const MAIL_EVENTS_MALFORMED: &str = "MailEventsMalformed";
 
 /// Every metric name the code emits; the template's alarms may only use these.
-pub const ALL: [&str; 15] = [
+pub const ALL: [&str; 16] = [
     RESET_REQUESTS,
     MAILS_QUEUED,
     MAIL_QUEUE_FAILURES,
@@ -57,6 +59,7 @@ pub const ALL: [&str; 15] = [
     MAIL_REJECTS,
     MAIL_EVENTS_UNMATCHED,
     MAIL_EVENTS_MALFORMED,
+    MAIL_EVENTS_FOREIGN,
 ];
 
 /// One EMF document: counts without dimensions in `namespace`, stamped `at`.
