@@ -52,6 +52,9 @@ cat <<INFO
     cargo run -q -p reset-admin -- mail-problems
     cargo run -q -p reset-admin -- mail-queue
 
+  Locally every client is 127.0.0.1 (cargo lambda watch's sourceIp), so all browsers share one
+  per-client budget: $RATE_LIMIT_PER_IP_PER_HOUR requests an hour here (30 in the cloud by default).
+
   Ctrl-C stops everything.
 
 INFO

@@ -16,8 +16,9 @@ use std::time::{Duration, Instant};
 fn random_ip() -> String {
     let mut bytes = [0u8; 4];
     let _ = getrandom::fill(&mut bytes);
+    // Random in the /64 part: clients are counted per /64.
     format!(
-        "2001:db8::{:x}:{:x}",
+        "2001:db8:{:x}:{:x}::1",
         u16::from_be_bytes([bytes[0], bytes[1]]),
         u16::from_be_bytes([bytes[2], bytes[3]])
     )
@@ -568,5 +569,84 @@ async fn the_language_switch_never_links_off_the_site() -> Result<()> {
             );
         }
     }
+    Ok(())
+}
+
+#[tokio::test]
+async fn ipv6_clients_are_counted_per_64_and_requests_without_an_address_share_one_budget() -> Result<()> {
+    let app = local_app_with(|s| s.rate_limit_per_ip_per_hour = 2, Arc::new(SystemClock)).await?;
+    let network = random_ip();
+    let prefix = network.trim_end_matches("::1");
+    for host in ["::1", "::2"] {
+        let answer = invoke(
+            &app,
+            Function::RequestReset,
+            submit(random_username().as_str(), &format!("{prefix}{host}")),
+        )
+        .await?;
+        assert_eq!(answer.status, 200);
+    }
+    let third = invoke(
+        &app,
+        Function::RequestReset,
+        submit(random_username().as_str(), &format!("{prefix}:abcd::9")),
+    )
+    .await?;
+    assert_eq!(third.status, 429, "another address of the same /64 is the same client");
+
+    // No sourceIp at all: such requests are counted together under one key, never skipped. The
+    // shared key is shared by every test, so this uses a limit of its own.
+    let strict = local_app_with(|s| s.rate_limit_per_ip_per_hour = 0, Arc::new(SystemClock)).await?;
+    let anonymous = invoke(&strict, Function::RequestReset, submit(random_username().as_str(), "")).await?;
+    assert_eq!(
+        anonymous.status, 429,
+        "a request without an address is limited, not let through"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn behind_cloudfront_only_the_distribution_is_answered_and_viewers_are_counted() -> Result<()> {
+    let app = local_app_with(
+        |s| {
+            s.client_ip_source = password_reset_tests::reset_core::domain::ClientIpSource::CloudFrontViewerAddress;
+            s.origin_verify_secret = Some("distribution-secret".into());
+            s.rate_limit_per_ip_per_hour = 1;
+        },
+        Arc::new(SystemClock),
+    )
+    .await?;
+    let edge = random_ip();
+    let direct = invoke(&app, Function::RequestReset, submit(random_username().as_str(), &edge)).await?;
+    assert_eq!(direct.status, 403, "a request that did not come through CloudFront");
+    let page = invoke(
+        &app,
+        Function::RequestReset,
+        EventBuilder::get("/password-reset").source_ip(&edge),
+    )
+    .await?;
+    assert_eq!(page.status, 403, "every route, pages included");
+
+    // Two viewers behind one edge address: each has a budget of its own.
+    for viewer in ["198.51.100.21:40001", "198.51.100.22:40002"] {
+        let answer = invoke(
+            &app,
+            Function::RequestReset,
+            submit(random_username().as_str(), &edge)
+                .header("x-origin-verify", "distribution-secret")
+                .header("cloudfront-viewer-address", viewer),
+        )
+        .await?;
+        assert_eq!(answer.status, 200, "{viewer}");
+    }
+    let again = invoke(
+        &app,
+        Function::RequestReset,
+        submit(random_username().as_str(), &edge)
+            .header("x-origin-verify", "distribution-secret")
+            .header("cloudfront-viewer-address", "198.51.100.21:40003"),
+    )
+    .await?;
+    assert_eq!(again.status, 429, "the same viewer again");
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! `scripts/local.env` locally). A missing or malformed variable stops the cold start with a
 //! message that names it.
 
-use crate::domain::{Email, Language};
+use crate::domain::{ClientIpSource, Email, Language};
 use std::env;
 use std::time::Duration;
 
@@ -40,6 +40,11 @@ pub struct Settings {
     pub rate_limit_per_username_and_client_per_hour: u32,
     pub rate_limit_per_ip_per_hour: u32,
     pub ses_configuration_set: Option<String>,
+    /// Where a client's address comes from (the per-client limits count it).
+    pub client_ip_source: ClientIpSource,
+    /// When set, every request must carry it in `X-Origin-Verify`: CloudFront adds it, so the
+    /// API answers only through that distribution (whose viewer address header is trusted).
+    pub origin_verify_secret: Option<String>,
     /// Floor on the reset request's response time, so no case of it can be told by timing.
     pub request_min_response: Duration,
 }
@@ -50,7 +55,7 @@ pub const DEFAULT_METRICS_NAMESPACE: &str = "PasswordReset";
 /// Every variable the template gives the functions; the template drift test compares this
 /// list with `infra/template.yaml`. `AUDIT_LOG_TABLE` is there so that every table has its
 /// variable (the local table creator names tables by it); only `reset-admin` reads it.
-pub const ENVIRONMENT_VARIABLES: [&str; 19] = [
+pub const ENVIRONMENT_VARIABLES: [&str; 21] = [
     "USERS_TABLE",
     "RESET_TOKENS_TABLE",
     "RATE_LIMITS_TABLE",
@@ -70,6 +75,8 @@ pub const ENVIRONMENT_VARIABLES: [&str; 19] = [
     "RATE_LIMIT_PER_IP_PER_HOUR",
     "SES_CONFIGURATION_SET",
     "REQUEST_MIN_RESPONSE_MS",
+    "CLIENT_IP_SOURCE",
+    "ORIGIN_VERIFY_SECRET",
 ];
 
 impl Settings {
@@ -112,7 +119,25 @@ impl Settings {
                 reason: "must be between 5 and 1440 minutes".into(),
             });
         }
+        let optional = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let client_ip_source = match optional("CLIENT_IP_SOURCE") {
+            None => ClientIpSource::default(),
+            Some(value) => ClientIpSource::parse(&value).ok_or(ConfigError::Invalid {
+                name: "CLIENT_IP_SOURCE",
+                reason: "must be source-ip or cloudfront-viewer-address".into(),
+            })?,
+        };
+        let origin_verify_secret = optional("ORIGIN_VERIFY_SECRET");
+        if client_ip_source == ClientIpSource::CloudFrontViewerAddress && origin_verify_secret.is_none() {
+            // Without it anyone could call the API directly with a forged viewer address.
+            return Err(ConfigError::Invalid {
+                name: "ORIGIN_VERIFY_SECRET",
+                reason: "must be set when CLIENT_IP_SOURCE is cloudfront-viewer-address".into(),
+            });
+        }
         Ok(Self {
+            client_ip_source,
+            origin_verify_secret,
             users_table: required("USERS_TABLE")?,
             reset_tokens_table: required("RESET_TOKENS_TABLE")?,
             rate_limits_table: required("RATE_LIMITS_TABLE")?,

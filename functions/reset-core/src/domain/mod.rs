@@ -1,5 +1,6 @@
 //! The rules of the reset flow, free of AWS and HTTP types.
 
+pub mod client;
 pub mod clock;
 pub mod common_passwords;
 pub mod email;
@@ -11,6 +12,7 @@ pub mod token;
 pub mod user;
 pub mod username;
 
+pub use client::{ClientIpSource, ClientKey};
 pub use clock::{Clock, FixedClock, SystemClock, Timestamp};
 pub use email::{Email, EmailError};
 pub use epoch::CredentialEpoch;

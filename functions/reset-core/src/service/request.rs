@@ -1,13 +1,9 @@
 use super::hour_window;
 use crate::app::App;
-use crate::domain::{MailJob, Username};
+use crate::domain::{ClientKey, MailJob, Username};
 use crate::error::AppError;
 use crate::metrics;
 use crate::store::CounterKey;
-
-/// The counter key of requests that arrive without a client address: they share one budget
-/// rather than escape the limit.
-pub const UNKNOWN_CLIENT: &str = "unknown";
 
 /// What happened behind the one generic "mail sent" answer. Only logs and metrics see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,8 +27,8 @@ impl RequestOutcome {
 /// so it does exactly the same work whether the username exists or not: two counters and one
 /// queue write. The caller shows the same answer in every case but a per-client rate limit.
 /// Emits one metrics line per call.
-pub async fn request_reset(app: &App, username: &Username, client: Option<&str>) -> Result<RequestOutcome, AppError> {
-    let result = queue_reset_link(app, username, client.unwrap_or(UNKNOWN_CLIENT)).await;
+pub async fn request_reset(app: &App, username: &Username, client: &ClientKey) -> Result<RequestOutcome, AppError> {
+    let result = queue_reset_link(app, username, client.as_str()).await;
     let (queued, failed) = match &result {
         Ok(RequestOutcome::Queued) => (1, 0),
         Err(AppError::Unavailable(_)) => (0, 1),

@@ -6,7 +6,7 @@ use crate::app::App;
 use crate::config::tests::sample_settings;
 use crate::domain::token::TokenRejection;
 use crate::domain::{
-    AccountStatus, Clock, Email, FixedClock, Language, MailJob, ResetToken, Timestamp, User, Username,
+    AccountStatus, ClientKey, Clock, Email, FixedClock, Language, MailJob, ResetToken, Timestamp, User, Username,
 };
 use crate::error::AppError;
 use crate::hashing::verify_password;
@@ -57,7 +57,7 @@ impl Fixture {
     }
 
     async fn request_and_deliver(&self, name: &str, client: Option<&str>) -> Vec<Result<Delivery, DeliveryError>> {
-        request_reset(&self.app, &username(name), client)
+        request_reset(&self.app, &username(name), &key(client))
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         self.deliver_queued().await
@@ -72,6 +72,13 @@ fn codes(results: &[Result<Delivery, DeliveryError>]) -> Vec<&'static str> {
             Err(error) => error.code(),
         })
         .collect()
+}
+
+/// The per-client key of a request from `address` (none: the shared key).
+fn key(address: Option<&str>) -> ClientKey {
+    address
+        .and_then(ClientKey::from_address)
+        .unwrap_or_else(ClientKey::unknown)
 }
 
 fn username(name: &str) -> Username {
@@ -111,7 +118,9 @@ async fn known_and_unknown_usernames_queue_the_same_job_and_only_the_known_get_m
     add_user(&f.store, "dis00000", AccountStatus::Disabled).await;
     for name in ["ex000000", "nobody00", "dis00000"] {
         assert_eq!(
-            request_reset(&f.app, &username(name), Some("192.0.2.1")).await.ok(),
+            request_reset(&f.app, &username(name), &key(Some("192.0.2.1")))
+                .await
+                .ok(),
             Some(RequestOutcome::Queued)
         );
     }
@@ -145,7 +154,7 @@ async fn known_and_unknown_usernames_queue_the_same_job_and_only_the_known_get_m
 async fn a_redelivered_job_sends_one_mail() {
     let f = fixture();
     add_user(&f.store, "ex000000", AccountStatus::Active).await;
-    request_reset(&f.app, &username("ex000000"), None)
+    request_reset(&f.app, &username("ex000000"), &key(None))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let job = f.queue.drain().pop().unwrap_or_else(|| panic!("nothing queued"));
@@ -159,7 +168,7 @@ async fn a_redelivered_job_sends_one_mail() {
 async fn a_failed_send_is_retried_and_then_sent_once() {
     let f = fixture();
     add_user(&f.store, "ex000000", AccountStatus::Active).await;
-    request_reset(&f.app, &username("ex000000"), None)
+    request_reset(&f.app, &username("ex000000"), &key(None))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let job = f.queue.drain().pop().unwrap_or_else(|| panic!("nothing queued"));
@@ -184,7 +193,7 @@ async fn a_failed_send_is_retried_and_then_sent_once() {
 async fn a_job_that_waited_past_its_link_lifetime_is_not_sent() {
     let f = fixture();
     add_user(&f.store, "ex000000", AccountStatus::Active).await;
-    request_reset(&f.app, &username("ex000000"), None)
+    request_reset(&f.app, &username("ex000000"), &key(None))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     f.clock.advance_secs(3600);
@@ -220,7 +229,7 @@ async fn the_mail_budget_counts_sent_mails_and_one_client_cannot_spend_it() {
         );
     }
     assert_eq!(
-        request_reset(&f.app, &username("ex000000"), Some("203.0.113.9"))
+        request_reset(&f.app, &username("ex000000"), &key(Some("203.0.113.9")))
             .await
             .ok(),
         Some(RequestOutcome::ClientUsernameLimited)
@@ -252,17 +261,17 @@ async fn the_mail_budget_counts_sent_mails_and_one_client_cannot_spend_it() {
 async fn the_per_client_limit_answers_429_and_requests_without_an_address_share_one() {
     let f = fixture();
     for _ in 0..30 {
-        let _ = request_reset(&f.app, &username("other000"), Some("198.51.100.1")).await;
+        let _ = request_reset(&f.app, &username("other000"), &key(Some("198.51.100.1"))).await;
     }
-    let blocked = request_reset(&f.app, &username("other000"), Some("198.51.100.1")).await;
+    let blocked = request_reset(&f.app, &username("other000"), &key(Some("198.51.100.1"))).await;
     assert!(
         matches!(blocked, Err(AppError::RateLimited { retry_after_secs }) if (1..=3600).contains(&retry_after_secs))
     );
     for _ in 0..30 {
-        let _ = request_reset(&f.app, &username("other000"), None).await;
+        let _ = request_reset(&f.app, &username("other000"), &key(None)).await;
     }
     assert!(matches!(
-        request_reset(&f.app, &username("another0"), None).await,
+        request_reset(&f.app, &username("another0"), &key(None)).await,
         Err(AppError::RateLimited { .. })
     ));
 }
@@ -274,14 +283,14 @@ async fn a_queue_or_store_failure_is_unavailable_for_every_username() {
     f.queue.set_down(true);
     for name in ["ex000000", "nobody00"] {
         assert!(matches!(
-            request_reset(&f.app, &username(name), None).await,
+            request_reset(&f.app, &username(name), &key(None)).await,
             Err(AppError::Unavailable(_))
         ));
     }
     f.queue.set_down(false);
     f.store.set_down(true);
     assert!(matches!(
-        request_reset(&f.app, &username("ex000000"), None).await,
+        request_reset(&f.app, &username("ex000000"), &key(None)).await,
         Err(AppError::Unavailable(_))
     ));
 }

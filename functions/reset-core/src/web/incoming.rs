@@ -1,7 +1,7 @@
 //! What a handler needs from an API Gateway request, read once, with the body checks
 //! (size, content type, UTF-8, NUL) that run before any parsing, database call or hashing.
 
-use crate::domain::Language;
+use crate::domain::{ClientIpSource, ClientKey, Language};
 use crate::error::{AppError, BadRequest};
 use lambda_http::http::{header, HeaderMap, Method};
 use lambda_http::request::RequestContext;
@@ -29,7 +29,8 @@ pub struct Incoming {
     pub language: Language,
     /// `?lang=` as given, so links can keep it.
     pub explicit_language: Option<Language>,
-    pub client_ip: Option<String>,
+    /// API Gateway's `sourceIp` (see `client_key` for the address the limits count).
+    pub source_ip: Option<String>,
     pub request_id: String,
     query: Vec<(String, String)>,
     headers: HeaderMap,
@@ -44,7 +45,7 @@ impl Incoming {
             .query()
             .and_then(|q| serde_urlencoded::from_str(q).ok())
             .unwrap_or_default();
-        let client_ip = match request.request_context_ref() {
+        let source_ip = match request.request_context_ref() {
             Some(RequestContext::ApiGatewayV2(context)) => context.http.source_ip.clone(),
             _ => None,
         };
@@ -81,7 +82,7 @@ impl Incoming {
             mode,
             language: explicit_language.or(accepted).unwrap_or_default(),
             explicit_language,
-            client_ip,
+            source_ip,
             request_id,
             query,
             headers: parts.headers,
@@ -98,12 +99,38 @@ impl Incoming {
             mode: self.mode,
             language: self.language,
             explicit_language: self.explicit_language,
-            client_ip: self.client_ip.clone(),
+            source_ip: self.source_ip.clone(),
             request_id: self.request_id.clone(),
             query: Vec::new(),
             headers: HeaderMap::new(),
             body: Vec::new(),
         }
+    }
+
+    /// The key the per-client limits count this request under (`CLIENT_IP_SOURCE`); requests
+    /// without a usable address share one.
+    pub fn client_key(&self, source: ClientIpSource) -> ClientKey {
+        match source {
+            ClientIpSource::SourceIp => self.source_ip.as_deref().and_then(ClientKey::from_address),
+            ClientIpSource::CloudFrontViewerAddress => self
+                .headers
+                .get("cloudfront-viewer-address")
+                .and_then(|v| v.to_str().ok())
+                .and_then(ClientKey::from_viewer_address),
+        }
+        .unwrap_or_else(ClientKey::unknown)
+    }
+
+    /// Whether the request came through the distribution that knows `secret`.
+    pub fn carries_origin_secret(&self, secret: &str) -> bool {
+        use sha2::{Digest, Sha256};
+        let given = self
+            .headers
+            .get("x-origin-verify")
+            .map(|v| Sha256::digest(v.as_bytes()))
+            .unwrap_or_default();
+        // Hashes compared, so the comparison takes the same time wherever the strings differ.
+        given == Sha256::digest(secret.as_bytes())
     }
 
     pub fn query(&self, name: &str) -> Option<&str> {

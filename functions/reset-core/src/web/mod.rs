@@ -43,6 +43,11 @@ where
 {
     let started = Instant::now();
     let incoming = Incoming::from_request(request);
+    if let Some(secret) = &app.settings.origin_verify_secret {
+        if !incoming.carries_origin_secret(secret) {
+            return Ok(respond(app, &incoming, function, started, Err(AppError::CrossOrigin)));
+        }
+    }
     // The router owns the request; if it panics, the answer is built from this copy of its
     // metadata (language, page or JSON, request id).
     let metadata = incoming.metadata();

@@ -99,7 +99,8 @@ fn parse_username(typed: &str) -> Result<UsernameInput, AppError> {
 }
 
 async fn submit(app: &App, incoming: &Incoming, input: &UsernameInput) -> Result<(), AppError> {
-    let outcome = request_reset(app, &input.username, incoming.client_ip.as_deref()).await?;
+    let client = incoming.client_key(app.settings.client_ip_source);
+    let outcome = request_reset(app, &input.username, &client).await?;
     // Only the log knows which case this was; the answer is the same for all of them.
     tracing::info!(request_id = %incoming.request_id, reset_outcome = outcome.code(), "reset requested");
     Ok(())
