@@ -66,7 +66,10 @@ async fn request_verify_complete_as_json() -> Result<()> {
         .flatten()
         .filter_map(|v| v["rule"].as_str())
         .collect();
-    assert_eq!(rules, ["min_length", "uppercase", "digit", "confirmation_matches"]);
+    assert_eq!(
+        rules,
+        ["min_length", "uppercase", "digit", "not_common", "confirmation_matches"]
+    );
 
     let changed = invoke(
         &app,

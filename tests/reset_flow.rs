@@ -216,6 +216,20 @@ async fn every_policy_rule_is_enforced_on_the_server_and_the_link_survives() -> 
         ("Password1", "Password1", "推測されやすい"),
         ("Kanagawa2026x", "Kanagawa2026y", "確認用と一致"),
     ];
+    // Each has 8+ characters, an uppercase letter, a lowercase letter and a digit: the guide's
+    // rules pass; the strength estimate does not.
+    let guessable = [
+        "Password123!",
+        "P@ssw0rd!",
+        "Qwerty123!",
+        "Welcome@2026",
+        "Summer2026!",
+        "Sakura2026!",
+        "Abcd1234!",
+        "Aa1!Aa1!",
+    ];
+    let mut cases = cases;
+    cases.extend(guessable.iter().map(|p| (*p, *p, "推測されやすい")));
     let too_long = format!("Aa1{}", "x".repeat(200));
     let mut all = cases.clone();
     all.push((&too_long, &too_long, "128文字以内"));
@@ -411,5 +425,42 @@ async fn security_headers_on_every_kind_of_response() -> Result<()> {
             .unwrap_or_default()
             .starts_with("max-age="));
     }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_longer_minimum_length_is_enforced_and_shown() -> Result<()> {
+    let app = local_app_with(|s| s.password_min_chars = 12, Arc::new(SystemClock)).await?;
+    let user = create_user(&app, Language::Ja).await?;
+    let token = request_link(&app, &user).await?;
+
+    let form = invoke(
+        &app,
+        Function::VerifyToken,
+        EventBuilder::form("/password-reset/confirm", &[("token", token.as_str())]),
+    )
+    .await?;
+    assert_eq!(form.status, 200);
+    assert!(
+        form.body.contains("12文字以上"),
+        "the checklist names the deployment's minimum"
+    );
+    assert!(form.body.contains("data-min-length=\"12\""), "the script gets it too");
+
+    let short = invoke(
+        &app,
+        Function::ChangePassword,
+        complete_form(&token, "Kanagawa26x", "Kanagawa26x"),
+    )
+    .await?;
+    assert_eq!(short.status, 400, "11 characters");
+    assert!(short.body.contains("12文字以上"));
+    let done = invoke(
+        &app,
+        Function::ChangePassword,
+        complete_form(&token, "Kanagawa2026x", "Kanagawa2026x"),
+    )
+    .await?;
+    assert_eq!(done.status, 200, "13 characters");
     Ok(())
 }

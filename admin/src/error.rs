@@ -78,7 +78,7 @@ fn describe_rules(rules: &[PasswordRule]) -> String {
             PasswordRule::PrintableOnly => "no control characters",
             PasswordRule::MaxLength => "at most 128 characters",
             PasswordRule::NotUsername => "must not contain the username",
-            PasswordRule::NotCommon => "must not be a common password",
+            PasswordRule::NotCommon => "must not be a common or easily guessed password",
             PasswordRule::ConfirmationMatches => "the confirmation must match",
         })
         .collect::<Vec<_>>()

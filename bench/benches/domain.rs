@@ -64,6 +64,7 @@ fn context(language: Language) -> PageContext<'static> {
         language,
         texts: texts(language),
         service_name: "医療機関等ID",
+        min_password_chars: 8,
         sign_in_url: "https://id.example.jp/sign-in",
         switch_language_href: "/password-reset?lang=en".to_owned(),
     }

@@ -49,12 +49,13 @@
   var capsWarning = document.getElementById("caps-lock-warning");
   var toggle = document.getElementById("show-password");
   var username = (form.getAttribute("data-username") || "").toLowerCase();
+  var minLength = parseInt(form.getAttribute("data-min-length"), 10) || 8;
   var metText = list.getAttribute("data-met");
   var unmetText = list.getAttribute("data-unmet");
 
   // Mirrors functions/reset-core/src/domain/password.rs (the common-password list stays on the server).
   var rules = {
-    min_length: function (p) { return p.length >= 8; },
+    min_length: function (p) { return p.length >= minLength; },
     uppercase: function (p) { return /[A-Z]/.test(p); },
     lowercase: function (p) { return /[a-z]/.test(p); },
     digit: function (p) { return /[0-9]/.test(p); },

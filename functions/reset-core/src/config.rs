@@ -40,6 +40,8 @@ pub struct Settings {
     pub rate_limit_per_username_and_client_per_hour: u32,
     pub rate_limit_per_ip_per_hour: u32,
     pub ses_configuration_set: Option<String>,
+    /// The new password's minimum length (the guide's 8 at least).
+    pub password_min_chars: usize,
     /// Where a client's address comes from (the per-client limits count it).
     pub client_ip_source: ClientIpSource,
     /// When set, every request must carry it in `X-Origin-Verify`: CloudFront adds it, so the
@@ -55,7 +57,7 @@ pub const DEFAULT_METRICS_NAMESPACE: &str = "PasswordReset";
 /// Every variable the template gives the functions; the template drift test compares this
 /// list with `infra/template.yaml`. `AUDIT_LOG_TABLE` is there so that every table has its
 /// variable (the local table creator names tables by it); only `reset-admin` reads it.
-pub const ENVIRONMENT_VARIABLES: [&str; 21] = [
+pub const ENVIRONMENT_VARIABLES: [&str; 22] = [
     "USERS_TABLE",
     "RESET_TOKENS_TABLE",
     "RATE_LIMITS_TABLE",
@@ -77,6 +79,7 @@ pub const ENVIRONMENT_VARIABLES: [&str; 21] = [
     "REQUEST_MIN_RESPONSE_MS",
     "CLIENT_IP_SOURCE",
     "ORIGIN_VERIFY_SECRET",
+    "PASSWORD_MIN_LENGTH",
 ];
 
 impl Settings {
@@ -135,7 +138,15 @@ impl Settings {
                 reason: "must be set when CLIENT_IP_SOURCE is cloudfront-viewer-address".into(),
             });
         }
+        let password_min_chars = number("PASSWORD_MIN_LENGTH", 8)?;
+        if !(8..=64).contains(&password_min_chars) {
+            return Err(ConfigError::Invalid {
+                name: "PASSWORD_MIN_LENGTH",
+                reason: "must be between 8 (the guide's minimum) and 64".into(),
+            });
+        }
         Ok(Self {
+            password_min_chars: password_min_chars as usize,
             client_ip_source,
             origin_verify_secret,
             users_table: required("USERS_TABLE")?,

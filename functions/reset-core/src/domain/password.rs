@@ -3,6 +3,39 @@ use crate::domain::Username;
 use std::fmt;
 
 pub const MIN_PASSWORD_CHARS: usize = 8;
+
+/// Below this many estimated guesses (10^8, zxcvbn's score 3: "safely unguessable" for an
+/// online attack), a password counts as easily guessed even when it has every kind of
+/// character: `Password123!`, `P@ssw0rd!`, `Summer2026!` all pass the four rules of the guide.
+pub const MIN_GUESSES_LOG10: f64 = 8.0;
+
+/// Words a password of this service must not lean on, besides the username: the service's own
+/// and the ones Japanese users reach for first. The estimator treats them as a dictionary.
+const SERVICE_WORDS: [&str; 16] = [
+    "医療機関等ID",
+    "iryou",
+    "iryo",
+    "kikan",
+    "byouin",
+    "clinic",
+    "hospital",
+    "kango",
+    "sakura",
+    "tokyo",
+    "osaka",
+    "nihon",
+    "nippon",
+    "japan",
+    "password",
+    "pasuwado",
+];
+
+/// log10 of the estimated number of guesses an attacker needs, knowing the username.
+pub fn estimated_guesses_log10(password: &str, username: &Username) -> f64 {
+    let mut inputs: Vec<&str> = SERVICE_WORDS.to_vec();
+    inputs.push(username.as_str());
+    zxcvbn::zxcvbn(password, &inputs).guesses_log10()
+}
 /// Upper bound checked before any hashing, so megabyte inputs cost nothing.
 pub const MAX_PASSWORD_CHARS: usize = 128;
 
@@ -21,6 +54,7 @@ pub enum PasswordRule {
     PrintableOnly,
     MaxLength,
     NotUsername,
+    /// Neither on the list of common passwords nor easily guessed (`MIN_GUESSES_LOG10`).
     NotCommon,
     ConfirmationMatches,
 }
@@ -64,13 +98,25 @@ impl NewPassword {
     /// Checks the password and its confirmation against every rule and returns all the
     /// failing ones at once, so the form can name each.
     pub fn parse(password: &str, confirmation: &str, username: &Username) -> Result<Self, Vec<PasswordRule>> {
+        Self::parse_with_min(password, confirmation, username, MIN_PASSWORD_CHARS)
+    }
+
+    /// The same with a longer minimum (the deployment's `PASSWORD_MIN_LENGTH`); never shorter
+    /// than the guide's 8.
+    pub fn parse_with_min(
+        password: &str,
+        confirmation: &str,
+        username: &Username,
+        min_chars: usize,
+    ) -> Result<Self, Vec<PasswordRule>> {
+        let min_chars = min_chars.max(MIN_PASSWORD_CHARS);
         let mut failing = Vec::new();
         let length = password.chars().count();
         if length > MAX_PASSWORD_CHARS {
             // Nothing else is worth computing on an oversize input.
             return Err(vec![PasswordRule::MaxLength]);
         }
-        if length < MIN_PASSWORD_CHARS {
+        if length < min_chars {
             failing.push(PasswordRule::MinLength);
         }
         if !password.chars().any(|c| c.is_ascii_uppercase()) {
@@ -94,7 +140,7 @@ impl NewPassword {
         {
             failing.push(PasswordRule::NotUsername);
         }
-        if is_common_password(password) {
+        if is_common_password(password) || estimated_guesses_log10(password, username) < MIN_GUESSES_LOG10 {
             failing.push(PasswordRule::NotCommon);
         }
         if password != confirmation {
@@ -134,19 +180,19 @@ mod tests {
 
     #[test]
     fn accepts_a_good_password() {
-        assert!(NewPassword::parse("Sakura2026x", "Sakura2026x", &user()).is_ok());
+        assert!(NewPassword::parse("Kanagawa2026x", "Kanagawa2026x", &user()).is_ok());
         assert!(NewPassword::parse("Ab1!  ~~xyz", "Ab1!  ~~xyz", &user()).is_ok());
     }
 
     #[test]
     fn names_each_failing_rule() {
-        assert_eq!(failing("Ab1"), vec![PasswordRule::MinLength]);
-        assert_eq!(failing("sakura2026x"), vec![PasswordRule::Uppercase]);
-        assert_eq!(failing("SAKURA2026X"), vec![PasswordRule::Lowercase]);
-        assert_eq!(failing("Sakuraabcx"), vec![PasswordRule::Digit]);
-        assert_eq!(failing("Sakura2026ｘ"), vec![PasswordRule::HalfWidthOnly]);
-        assert_eq!(failing("Sakura2026\tx"), vec![PasswordRule::PrintableOnly]);
-        assert_eq!(failing("Xex000000y"), vec![PasswordRule::NotUsername]);
+        assert_eq!(failing("Ab1"), vec![PasswordRule::MinLength, PasswordRule::NotCommon]);
+        assert_eq!(failing("kq8vzt3mwp"), vec![PasswordRule::Uppercase]);
+        assert_eq!(failing("KQ8VZT3MWP"), vec![PasswordRule::Lowercase]);
+        assert_eq!(failing("KqvZtmWpxy"), vec![PasswordRule::Digit]);
+        assert_eq!(failing("Kq8vZt3mWｐ"), vec![PasswordRule::HalfWidthOnly]);
+        assert_eq!(failing("Kq8vZt\t3mWp"), vec![PasswordRule::PrintableOnly]);
+        assert!(failing("Xex000000y7Q").contains(&PasswordRule::NotUsername));
         assert_eq!(failing("Password1"), vec![PasswordRule::NotCommon]);
         assert_eq!(
             failing(""),
@@ -154,9 +200,29 @@ mod tests {
                 PasswordRule::MinLength,
                 PasswordRule::Uppercase,
                 PasswordRule::Lowercase,
-                PasswordRule::Digit
+                PasswordRule::Digit,
+                PasswordRule::NotCommon
             ]
         );
+    }
+
+    #[test]
+    fn passwords_with_every_kind_of_character_can_still_be_easily_guessed() {
+        for guessable in [
+            "Password123!",
+            "P@ssw0rd!",
+            "Qwerty123!",
+            "Welcome@2026",
+            "Summer2026!",
+            "Sakura2026!",
+            "Abcd1234!",
+            "Aa1!Aa1!",
+        ] {
+            assert_eq!(failing(guessable), vec![PasswordRule::NotCommon], "{guessable}");
+        }
+        for strong in ["Kanagawa2026x", "Xk9mQ2vL", "Tokyo-Clinic-77"] {
+            assert!(failing(strong).is_empty(), "{strong}");
+        }
     }
 
     #[test]
@@ -168,7 +234,7 @@ mod tests {
 
     #[test]
     fn mismatch_is_its_own_rule() {
-        let result = NewPassword::parse("Sakura2026x", "Sakura2026y", &user()).err();
+        let result = NewPassword::parse("Kanagawa2026x", "Kanagawa2026y", &user()).err();
         assert_eq!(result, Some(vec![PasswordRule::ConfirmationMatches]));
     }
 
@@ -176,12 +242,13 @@ mod tests {
     fn oversize_is_refused_alone() {
         let huge = "A1a".repeat(1_000_000);
         assert_eq!(failing(&huge), vec![PasswordRule::MaxLength]);
-        assert!(NewPassword::parse(&"Aa1".repeat(42), &"Aa1".repeat(42), &user()).is_ok());
+        let longest: String = (0..126u32).filter_map(|i| char::from_u32(33 + (i * 37 % 94))).collect();
+        assert!(NewPassword::parse(&longest, &longest, &user()).is_ok(), "{longest}");
     }
 
     #[test]
     fn debug_redacts() {
-        let password = NewPassword::parse("Sakura2026x", "Sakura2026x", &user()).map(|p| format!("{p:?}"));
+        let password = NewPassword::parse("Kanagawa2026x", "Kanagawa2026x", &user()).map(|p| format!("{p:?}"));
         assert_eq!(password.ok().as_deref(), Some("NewPassword(<redacted>)"));
     }
 }

@@ -29,7 +29,12 @@ pub async fn change_password(
         });
     }
     let link = verify_link(app, &token).await?;
-    let new_password = match NewPassword::parse(password, confirmation, &link.user.username) {
+    let new_password = match NewPassword::parse_with_min(
+        password,
+        confirmation,
+        &link.user.username,
+        app.settings.password_min_chars,
+    ) {
         Ok(password) => password,
         Err(rules) => {
             return Err(AppError::PasswordRejected {

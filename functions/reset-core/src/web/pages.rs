@@ -14,6 +14,8 @@ pub struct PageContext<'a> {
     pub language: Language,
     pub texts: &'static Texts,
     pub service_name: &'a str,
+    /// The deployment's minimum password length, for the checklist and the script.
+    pub min_password_chars: usize,
     pub sign_in_url: &'a str,
     /// The current page's path and query without `lang`, for the language switch.
     pub switch_language_href: String,
@@ -164,14 +166,14 @@ pub fn password_form(ctx: &PageContext<'_>, token: &str, username: Option<&str>,
                 ul {
                     @for rule in failing {
                         @let target = if *rule == PasswordRule::ConfirmationMatches { "#new_password_confirmation" } else { "#new_password" };
-                        li { a href=(target) { (rule_text(*rule, ctx.language)) } }
+                        li { a href=(target) { (rule_text(*rule, ctx.language, ctx.min_password_chars)) } }
                     }
                 }
             }
         }
         p { (t.password_lead) }
         form method="post" action=(ctx.href("/password-reset/complete")) class="form" id="password-form"
-            data-username=(username.unwrap_or_default()) {
+            data-username=(username.unwrap_or_default()) data-min-length=(ctx.min_password_chars) {
             input type="hidden" name="token" value=(token);
             @if let Some(username) = username {
                 // For password managers: which account this new password belongs to. Not sent.
@@ -181,7 +183,7 @@ pub fn password_form(ctx: &PageContext<'_>, token: &str, username: Option<&str>,
                 label for="new_password" { (t.new_password_label) }
                 input id="new_password" name="new_password" type="password" autocomplete="new-password"
                     required maxlength="128" aria-describedby="policy-rules caps-lock-warning"
-                    passwordrules="minlength: 8; maxlength: 128; required: upper; required: lower; required: digit; allowed: ascii-printable;"
+                    passwordrules=(format!("minlength: {}; maxlength: 128; required: upper; required: lower; required: digit; allowed: ascii-printable;", ctx.min_password_chars))
                     autocapitalize="none" spellcheck="false"
                     aria-invalid=(if submitted && !(failing.len() == 1 && confirmation_failed) { "true" } else { "false" });
             }
@@ -208,7 +210,7 @@ pub fn password_form(ctx: &PageContext<'_>, token: &str, username: Option<&str>,
                         // checks what is typed. After one, the state of what was submitted.
                         @let state = if !submitted { "rule" } else if failing.contains(&rule) { "rule unmet" } else { "rule met" };
                         li data-rule=(rule.code()) class=(state) aria-atomic="true" {
-                            span class="rule-text" { (rule_text(rule, ctx.language)) }
+                            span class="rule-text" { (rule_text(rule, ctx.language, ctx.min_password_chars)) }
                             " "
                             span class="rule-state" {
                                 @if submitted { (if failing.contains(&rule) { t.rule_unmet } else { t.rule_met }) }
@@ -219,7 +221,7 @@ pub fn password_form(ctx: &PageContext<'_>, token: &str, username: Option<&str>,
                 @let common_failed = failing.contains(&PasswordRule::NotCommon);
                 p class=(if common_failed { "rule-note unmet" } else { "rule-note" }) data-rule=(PasswordRule::NotCommon.code()) {
                     @if common_failed { span class="rule-state" { (t.rule_unmet) } " " }
-                    (rule_text(PasswordRule::NotCommon, ctx.language)) (t.rule_checked_on_submit)
+                    (rule_text(PasswordRule::NotCommon, ctx.language, ctx.min_password_chars)) (t.rule_checked_on_submit)
                 }
             }
             p id="button-hint" class="button-hint" data-remaining=(t.button_hint_remaining) data-ready=(t.button_hint_ready) {

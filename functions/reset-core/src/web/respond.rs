@@ -87,6 +87,7 @@ pub fn page_context<'a>(app: &'a App, incoming: &Incoming) -> PageContext<'a> {
         language: incoming.language,
         texts: texts(incoming.language),
         service_name: &app.settings.service_name,
+        min_password_chars: app.settings.password_min_chars,
         sign_in_url: &app.settings.sign_in_url,
         switch_language_href,
     }
@@ -175,7 +176,9 @@ fn error_reply(app: &App, incoming: &Incoming, error: &AppError) -> Reply {
                 AppError::PasswordRejected { rules, .. } => {
                     value["violations"] = rules
                         .iter()
-                        .map(|rule| json!({ "rule": rule.code(), "message": rule_text(*rule, language) }))
+                        .map(|rule| {
+                            json!({ "rule": rule.code(), "message": rule_text(*rule, language, app.settings.password_min_chars) })
+                        })
                         .collect();
                 }
                 AppError::RateLimited { retry_after_secs } => value["retry_after_seconds"] = json!(retry_after_secs),

@@ -201,9 +201,18 @@ pub fn texts(language: Language) -> &'static Texts {
     }
 }
 
-pub fn rule_text(rule: PasswordRule, language: Language) -> &'static str {
+/// A rule in words; the minimum length is the deployment's.
+pub fn rule_text(rule: PasswordRule, language: Language, min_chars: usize) -> std::borrow::Cow<'static, str> {
     match (language, rule) {
-        (Language::Ja, PasswordRule::MinLength) => "8文字以上",
+        (Language::Ja, PasswordRule::MinLength) => format!("{min_chars}文字以上").into(),
+        (Language::En, PasswordRule::MinLength) => format!("At least {min_chars} characters").into(),
+        _ => fixed_rule_text(rule, language).into(),
+    }
+}
+
+fn fixed_rule_text(rule: PasswordRule, language: Language) -> &'static str {
+    match (language, rule) {
+        (_, PasswordRule::MinLength) => "",
         (Language::Ja, PasswordRule::Uppercase) => "英大文字（A〜Z）を1文字以上",
         (Language::Ja, PasswordRule::Lowercase) => "英小文字（a〜z）を1文字以上",
         (Language::Ja, PasswordRule::Digit) => "数字（0〜9）を1文字以上",
@@ -213,9 +222,8 @@ pub fn rule_text(rule: PasswordRule, language: Language) -> &'static str {
         (Language::Ja, PasswordRule::PrintableOnly) => "タブなどの制御文字は使えません",
         (Language::Ja, PasswordRule::MaxLength) => "128文字以内",
         (Language::Ja, PasswordRule::NotUsername) => "ユーザ名を含まない",
-        (Language::Ja, PasswordRule::NotCommon) => "よく使われる推測されやすいパスワードではない",
+        (Language::Ja, PasswordRule::NotCommon) => "推測されやすいパスワードではない（よく使われる単語・年・キーボードの並び・簡単な置き換えの組み合わせは不可）",
         (Language::Ja, PasswordRule::ConfirmationMatches) => "確認用と一致している",
-        (Language::En, PasswordRule::MinLength) => "At least 8 characters",
         (Language::En, PasswordRule::Uppercase) => "At least one uppercase letter (A\u{2013}Z)",
         (Language::En, PasswordRule::Lowercase) => "At least one lowercase letter (a\u{2013}z)",
         (Language::En, PasswordRule::Digit) => "At least one digit (0\u{2013}9)",
@@ -225,7 +233,7 @@ pub fn rule_text(rule: PasswordRule, language: Language) -> &'static str {
         (Language::En, PasswordRule::PrintableOnly) => "No tabs or other control characters",
         (Language::En, PasswordRule::MaxLength) => "At most 128 characters",
         (Language::En, PasswordRule::NotUsername) => "Does not contain your username",
-        (Language::En, PasswordRule::NotCommon) => "Is not a common, easily guessed password",
+        (Language::En, PasswordRule::NotCommon) => "Is not easily guessed (no common words, years, keyboard runs or simple substitutions strung together)",
         (Language::En, PasswordRule::ConfirmationMatches) => "Both fields match",
     }
 }
