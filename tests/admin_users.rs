@@ -804,3 +804,38 @@ async fn an_address_stored_before_the_strict_check_can_be_replaced() -> Result<(
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn an_address_change_is_announced_to_the_old_and_the_new_address() -> Result<()> {
+    let app = local_app().await?;
+    let accounts = Accounts::from_env().await?;
+    let user = create_user(&app, Language::Ja).await?;
+    let new_address = email(&format!("{}@moved.example.jp", user.username))?;
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+    let queue = reset_admin::users::mail_queue_from_env(&config)?;
+    reset_admin::users::change_address(
+        &accounts,
+        &queue,
+        &user.username,
+        &new_address,
+        &change("old address abolished").await?,
+    )
+    .await?;
+
+    let to_old = wait_for_mails(user.email.as_str(), 1).await?;
+    assert!(
+        to_old[0].subject.contains("登録メールアドレスが変更されました"),
+        "{}",
+        to_old[0].subject
+    );
+    assert!(to_old[0].text().contains("お心当たりがない場合"));
+    assert!(
+        !to_old[0].text().contains(new_address.as_str()),
+        "the old address is not told the new one"
+    );
+    let to_new = wait_for_mails(new_address.as_str(), 1).await?;
+    assert!(to_new[0]
+        .subject
+        .contains("このアドレスが登録メールアドレスになりました"));
+    Ok(())
+}

@@ -133,6 +133,10 @@ pub enum StatusChange {
 pub struct EmailChange {
     pub old_masked: String,
     pub new_masked: String,
+    /// The replaced address, for its notice; None when what was stored is not a valid address.
+    pub old_address: Option<Email>,
+    /// The account's language, for the notices.
+    pub language: Language,
 }
 
 fn s(value: &str) -> AttributeValue {
@@ -151,7 +155,7 @@ fn from_item<T: serde::de::DeserializeOwned>(item: HashMap<String, AttributeValu
     serde_dynamo::from_item(item).map_err(|e| AdminError::Corrupt(e.to_string()))
 }
 
-fn env(name: &'static str) -> Result<String, AdminError> {
+pub(crate) fn env(name: &'static str) -> Result<String, AdminError> {
     std::env::var(name)
         .ok()
         .filter(|v| !v.trim().is_empty())
@@ -361,6 +365,8 @@ impl Accounts {
         let result = EmailChange {
             old_masked: current.email.masked(),
             new_masked: new_email.masked(),
+            old_address: Email::parse(current.email.as_str()).ok(),
+            language: current.language,
         };
         let entry = AuditEntry::new(username, AuditAction::SetEmail, change)?
             .with_emails(Some(result.old_masked.clone()), Some(result.new_masked.clone()));

@@ -61,6 +61,8 @@ pub enum AdminError {
     QueueUnavailable(String),
     #[error("a stored item is malformed: {0}")]
     Corrupt(String),
+    #[error("the address of {username} was changed, but its notices to the old and the new address could not be queued ({cause}): tell the account holder another way")]
+    NoticesNotQueued { username: Username, cause: String },
     #[error("{0}; nothing written")]
     Randomness(#[from] reset_core::domain::token::RandomnessUnavailable),
 }

@@ -524,12 +524,27 @@ async fn user_command(config: &aws_config::SdkConfig, actor: Option<&str>, comma
         } => {
             let username = username(&typed)?;
             let new_email = Email::parse(&new_email).map_err(AdminError::InvalidEmail)?;
-            let changed = accounts
-                .set_email(&username, &new_email, &change(config, actor, &reason).await?)
-                .await?;
+            let queue = reset_admin::users::mail_queue_from_env(config)?;
+            let changed = reset_admin::users::change_address(
+                &accounts,
+                &queue,
+                &username,
+                &new_email,
+                &change(config, actor, &reason).await?,
+            )
+            .await?;
             println!(
-                "changed the address of {username}: {} -> {} (in effect for the next reset request)",
+                "changed the address of {username}: {} -> {} (in effect for the next reset request; \
+                 links mailed before are dead)",
                 changed.old_masked, changed.new_masked
+            );
+            println!(
+                "notices queued to {}the new address",
+                if changed.old_address.is_some() {
+                    "the old and "
+                } else {
+                    ""
+                }
             );
         }
     }

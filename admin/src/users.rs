@@ -1,10 +1,11 @@
 //! User records: creation (with a first password, audited) and the first password itself.
 
-use crate::accounts::Accounts;
+use crate::accounts::{Accounts, EmailChange};
 use crate::audit::{AuditAction, Change};
 use crate::error::AdminError;
-use reset_core::domain::{Email, Language, NewPassword, User, Username};
+use reset_core::domain::{Email, Language, MailJob, NewPassword, User, Username};
 use reset_core::hashing::hash_password_blocking;
+use reset_core::mail::{MailQueue, SqsMailQueue};
 
 /// How many candidates [`generate_first_password`] draws before giving up: one in practice.
 const GENERATION_ATTEMPTS: usize = 16;
@@ -86,6 +87,43 @@ pub async fn create_user(accounts: &Accounts, new_user: NewUser, change: &Change
     };
     accounts.create_user(&user, AuditAction::Create, change).await?;
     Ok(user)
+}
+
+/// The service's mail queue (`MAIL_QUEUE_URL`), for the notices the tool sends: the same path
+/// as every mail of the service.
+pub fn mail_queue_from_env(config: &aws_config::SdkConfig) -> Result<SqsMailQueue, AdminError> {
+    Ok(SqsMailQueue::new(
+        aws_sdk_sqs::Client::new(config),
+        crate::accounts::env("MAIL_QUEUE_URL")?,
+    ))
+}
+
+/// Changes the registered address (every link mailed to the old one dies with it) and tells
+/// both addresses, through the service's mail queue: the old one in case the change was not
+/// asked for, the new one so its owner knows what it now receives.
+pub async fn change_address(
+    accounts: &Accounts,
+    queue: &dyn MailQueue,
+    username: &Username,
+    new_email: &Email,
+    change: &Change,
+) -> Result<EmailChange, AdminError> {
+    let changed = accounts.set_email(username, new_email, change).await?;
+    let not_queued = |cause: String| AdminError::NoticesNotQueued {
+        username: username.clone(),
+        cause,
+    };
+    let jobs = MailJob::address_changed(
+        username,
+        changed.old_address.clone(),
+        new_email.clone(),
+        changed.language,
+        change.at,
+    )?;
+    for job in &jobs {
+        queue.enqueue(job).await.map_err(|e| not_queued(e.to_string()))?;
+    }
+    Ok(changed)
 }
 
 #[cfg(test)]

@@ -73,6 +73,16 @@ pub enum QueuedMail {
         language: Language,
         changed_at: i64,
     },
+    /// The notice that an administrator changed the registered address: one to the old address
+    /// ("if this was not you …"), one to the new.
+    AddressChanged {
+        username: Username,
+        to: Email,
+        language: Language,
+        changed_at: i64,
+        /// True for the mail to the address that was replaced.
+        to_old_address: bool,
+    },
 }
 
 impl QueuedMail {
@@ -81,12 +91,15 @@ impl QueuedMail {
         match self {
             QueuedMail::ResetLink { .. } => "reset_link",
             QueuedMail::PasswordChanged { .. } => "password_changed",
+            QueuedMail::AddressChanged { .. } => "address_changed",
         }
     }
 
     pub fn username(&self) -> &Username {
         match self {
-            QueuedMail::ResetLink { username, .. } | QueuedMail::PasswordChanged { username, .. } => username,
+            QueuedMail::ResetLink { username, .. }
+            | QueuedMail::PasswordChanged { username, .. }
+            | QueuedMail::AddressChanged { username, .. } => username,
         }
     }
 }
@@ -148,6 +161,35 @@ impl MailJob {
                 changed_at: now.as_millis(),
             },
         })
+    }
+
+    /// The notices of an address change: to the old address and to the new one.
+    pub fn address_changed(
+        username: &Username,
+        old: Option<Email>,
+        new: Email,
+        language: Language,
+        now: Timestamp,
+    ) -> Result<Vec<Self>, RandomnessUnavailable> {
+        let notice = |to: Email, to_old_address: bool| -> Result<Self, RandomnessUnavailable> {
+            Ok(Self {
+                job_id: JobId::generate()?,
+                send_before: now.plus_secs(NOTICE_SEND_WITHIN_SECS).as_secs(),
+                mail: QueuedMail::AddressChanged {
+                    username: username.clone(),
+                    to,
+                    language,
+                    changed_at: now.as_millis(),
+                    to_old_address,
+                },
+            })
+        };
+        let mut jobs = Vec::with_capacity(2);
+        if let Some(old) = old {
+            jobs.push(notice(old, true)?);
+        }
+        jobs.push(notice(new, false)?);
+        Ok(jobs)
     }
 
     pub fn is_stale_at(&self, now: Timestamp) -> bool {

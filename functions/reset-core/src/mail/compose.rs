@@ -149,6 +149,60 @@ pub fn password_changed_mail(ctx: &MailContext<'_>, user: Recipient<'_>, changed
     }
 }
 
+/// The notice of an address change, to the old address (`to_old_address`) or to the new one.
+pub fn address_changed_mail(
+    ctx: &MailContext<'_>,
+    user: Recipient<'_>,
+    changed_at: Timestamp,
+    to_old_address: bool,
+) -> OutgoingMail {
+    let when = format_jst(changed_at, user.language);
+    let service = ctx.service_name;
+    let support = ctx.support_contact;
+    let name = user.username;
+    let (subject, lines) = match (user.language, to_old_address) {
+        (Language::Ja, true) => (
+            format!("【{service}】登録メールアドレスが変更されました"),
+            vec![
+                format!("{service}のユーザ名 {name} の登録メールアドレスが {when}（日本時間）に管理者によって変更されました。このアドレスには、今後パスワードリセットのメールは届きません。"),
+                format!("お心当たりがない場合は、至急こちらへご連絡ください: {support}"),
+                "このメールは送信専用のアドレスから送信しています。ご返信いただいてもお答えできません。".to_owned(),
+            ],
+        ),
+        (Language::Ja, false) => (
+            format!("【{service}】このアドレスが登録メールアドレスになりました"),
+            vec![
+                format!("{service}のユーザ名 {name} の登録メールアドレスが {when}（日本時間）にこのアドレスに変更されました。パスワードリセットのメールは今後このアドレスに届きます。"),
+                format!("お心当たりがない場合は、至急こちらへご連絡ください: {support}"),
+                "このメールは送信専用のアドレスから送信しています。ご返信いただいてもお答えできません。".to_owned(),
+            ],
+        ),
+        (Language::En, true) => (
+            format!("[{service}] Your registered address was changed"),
+            vec![
+                format!("An administrator changed the registered address of {service} username {name} at {when} (Japan Standard Time). Password reset mails will no longer come to this address."),
+                format!("If you did not ask for this, contact us at once: {support}"),
+                "This mail was sent from a send-only address; replies are not read.".to_owned(),
+            ],
+        ),
+        (Language::En, false) => (
+            format!("[{service}] This is now your registered address"),
+            vec![
+                format!("The registered address of {service} username {name} was changed to this address at {when} (Japan Standard Time). Password reset mails will come here from now on."),
+                format!("If you did not ask for this, contact us at once: {support}"),
+                "This mail was sent from a send-only address; replies are not read.".to_owned(),
+            ],
+        ),
+    };
+    let paragraphs: Vec<Markup> = lines.iter().map(|line| html! { (line) }).collect();
+    OutgoingMail {
+        to: user.email.clone(),
+        html: html_mail(user.language, &subject, &paragraphs),
+        text: lines.join("\n\n") + "\n",
+        subject,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,7 @@
 use super::hour_window;
 use crate::config::Settings;
 use crate::domain::{Clock, MailJob, QueuedMail, ResetToken, Timestamp, TokenRecord, Username};
-use crate::mail::compose::{password_changed_mail, reset_link_mail, MailContext, Recipient};
+use crate::mail::compose::{address_changed_mail, password_changed_mail, reset_link_mail, MailContext, Recipient};
 use crate::mail::{MailError, Mailer, OutgoingMail};
 use crate::store::{CounterKey, JobClaim, JobEnd, MailLedger, ResetStore, StoreError};
 use std::sync::Arc;
@@ -155,6 +155,22 @@ async fn send_claimed(sender: &MailSender, mail: &QueuedMail, now: Timestamp) ->
                 language: *language,
             };
             let mail = password_changed_mail(&ctx, recipient, Timestamp::from_millis(*changed_at));
+            let message_id = sender.mailer.send(&mail).await?;
+            Ok(Delivery::Sent { message_id })
+        }
+        QueuedMail::AddressChanged {
+            username,
+            to,
+            language,
+            changed_at,
+            to_old_address,
+        } => {
+            let recipient = Recipient {
+                username,
+                email: to,
+                language: *language,
+            };
+            let mail = address_changed_mail(&ctx, recipient, Timestamp::from_millis(*changed_at), *to_old_address);
             let message_id = sender.mailer.send(&mail).await?;
             Ok(Delivery::Sent { message_id })
         }
