@@ -19,22 +19,63 @@ say() { printf '==> %s\n' "$*"; }
 
 scripts/bootstrap.sh
 TRIGGER_PID=
+WATCH_PID=
 cleanup() {
   trap - EXIT INT TERM
   if [ -n "$TRIGGER_PID" ]; then kill "$TRIGGER_PID" 2>/dev/null || true; fi
+  if [ -n "$WATCH_PID" ]; then kill -- "-$WATCH_PID" 2>/dev/null || kill "$WATCH_PID" 2>/dev/null || true; fi
   scripts/stack.sh down
 }
 trap cleanup EXIT INT TERM
 
 scripts/stack.sh up
 
-say "building the functions and the admin tool (first build takes a few minutes)"
-cargo build --quiet -p request-reset -p verify-token -p change-password -p send-mail -p reset-admin
+# cargo lambda watch starts each function with `cargo run --bin NAME`; building the same way
+# here means its first start compiles nothing (a `cargo build -p a -p b` unifies features
+# differently and would leave that work to the first visit).
+say "building the functions exactly as cargo lambda watch runs them (the first build takes a few minutes)"
+for function in request-reset verify-token change-password send-mail; do
+  cargo build --bin "$function"
+done
 
 say "seeding the demo user ex000000 <ex000000@example.jp>"
 seed_output=$(cargo run --quiet -p reset-admin -- user create ex000000 --email ex000000@example.jp --if-missing)
 echo "$seed_output"
 
+
+say "delivering the mail queue to send-mail (local SQS event source mapping, concurrency $MAIL_SEND_CONCURRENCY)"
+mkdir -p .local/run
+.tools/emulators/bin/python scripts/local_sqs_trigger.py run --invoke-url "http://127.0.0.1:$WATCH_PORT" \
+  --max-concurrency "$MAIL_SEND_CONCURRENCY" >.local/run/sqs-trigger.log 2>&1 &
+TRIGGER_PID=$!
+
+say "starting cargo lambda watch on 127.0.0.1:$WATCH_PORT (its own log at warn; the functions' at info)"
+set -m
+RUST_LOG=warn cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$WATCH_PORT" --ignore-changes \
+  --disable-cors --env-var "RUST_LOG=$RUST_LOG" &
+WATCH_PID=$!
+set +m
+for _ in $(seq 1 120); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$WATCH_PORT") 2>/dev/null && break
+  sleep 0.5
+done
+
+# "Ready" means every function has answered once: nobody waits on a cold start.
+say "starting each function once"
+warm() { # name, then curl arguments
+  local name=$1; shift
+  local answer
+  answer=$(curl -s -o /dev/null -w '%{http_code} in %{time_total} s' --max-time 900 "$@") || true
+  printf '    %-16s answered %s\n' "$name" "$answer"
+}
+base=http://127.0.0.1:$WATCH_PORT
+warm request-reset "$base/password-reset"
+warm verify-token "$base/password-reset/confirm?token=warm-up"
+warm change-password -X POST -H 'content-type: application/json' -d '{}' "$base/api/password-reset/complete"
+warm send-mail -X POST -H 'content-type: application/json' -d '{"Records":[]}' \
+  "$base/2015-03-31/functions/send-mail/invocations"
+
+say "ready"
 cat <<INFO
 
   Password reset, running locally:
@@ -59,11 +100,4 @@ cat <<INFO
 
 INFO
 
-say "delivering the mail queue to send-mail (local SQS event source mapping, concurrency $MAIL_SEND_CONCURRENCY)"
-mkdir -p .local/run
-.tools/emulators/bin/python scripts/local_sqs_trigger.py run --invoke-url "http://127.0.0.1:$WATCH_PORT" \
-  --max-concurrency "$MAIL_SEND_CONCURRENCY" >.local/run/sqs-trigger.log 2>&1 &
-TRIGGER_PID=$!
-
-say "serving the functions with cargo lambda watch on 127.0.0.1:$WATCH_PORT"
-cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$WATCH_PORT" --ignore-changes --disable-cors
+wait "$WATCH_PID"

@@ -75,6 +75,8 @@ create_queues() {
 }
 
 create_tables() {
+  say "building reset-admin, which creates the tables (the first build takes a few minutes)"
+  cargo build -p reset-admin
   say "creating the tables of infra/template.yaml"
   AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DYNAMODB_PORT cargo run --quiet -p reset-admin -- tables create --template infra/template.yaml
 }

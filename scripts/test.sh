@@ -60,7 +60,9 @@ cargo test --quiet --workspace --no-run
 say "serving the functions with cargo lambda watch on 127.0.0.1:$WATCH_PORT"
 mkdir -p .local/test
 set -m
-cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$WATCH_PORT" --ignore-changes --disable-cors \
+# cargo-lambda's own log at warn (at info it prints its whole configuration); the functions' at info.
+RUST_LOG=warn cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$WATCH_PORT" --ignore-changes --disable-cors \
+  --env-var "RUST_LOG=$RUST_LOG" \
   --concurrency 4 >.local/test/watch.log 2>&1 &
 WATCH_PID=$!
 set +m
@@ -86,6 +88,22 @@ warm change-password -X POST -H 'content-type: application/json' -d '{}' "$WATCH
 warm mail-events -X POST -H 'content-type: application/json' --data-binary @events/mail-delivery.json \
   "$WATCH_URL/2015-03-31/functions/mail-events/invocations"
 warm send-mail -X POST -H 'content-type: application/json' -d '{"Records":[]}' \
+  "$WATCH_URL/2015-03-31/functions/send-mail/invocations"
+
+# Once started, every function answers within a second (what a person meets after make run's
+# "ready"): a timed second call of each.
+say "every function answers within a second once started"
+timed() { # name, then curl arguments
+  local name=$1; shift
+  local seconds
+  seconds=$(curl -s -o /dev/null -w '%{time_total}' --max-time 10 "$@") || seconds=99
+  printf '    %-16s %s s\n' "$name" "$seconds"
+  awk -v s="$seconds" 'BEGIN { exit !(s < 1.0) }' || { echo "error: $name took $seconds s after its start" >&2; exit 1; }
+}
+timed request-reset "$WATCH_URL/password-reset"
+timed verify-token "$WATCH_URL/password-reset/confirm?token=warm-up"
+timed change-password -X POST -H 'content-type: application/json' -d '{}' "$WATCH_URL/api/password-reset/complete"
+timed send-mail -X POST -H 'content-type: application/json' -d '{"Records":[]}' \
   "$WATCH_URL/2015-03-31/functions/send-mail/invocations"
 
 # The mail queue's event source mapping, played locally: batches from moto's SQS to send-mail

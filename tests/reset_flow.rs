@@ -464,3 +464,23 @@ async fn a_longer_minimum_length_is_enforced_and_shown() -> Result<()> {
     assert_eq!(done.status, 200, "13 characters");
     Ok(())
 }
+
+#[tokio::test]
+async fn english_pages_carry_the_english_service_name() -> Result<()> {
+    let app = local_app_with(
+        |s| s.service_name_en = Some("Medical ID (test)".into()),
+        Arc::new(SystemClock),
+    )
+    .await?;
+    let english = invoke(
+        &app,
+        Function::RequestReset,
+        EventBuilder::get("/password-reset?lang=en"),
+    )
+    .await?;
+    assert!(english.body.contains("Medical ID (test)"));
+    assert!(!english.body.contains(&app.settings.service_name));
+    let japanese = invoke(&app, Function::RequestReset, EventBuilder::get("/password-reset")).await?;
+    assert!(japanese.body.contains(&app.settings.service_name));
+    Ok(())
+}

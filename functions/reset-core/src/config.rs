@@ -32,6 +32,8 @@ pub struct Settings {
     pub public_base_url: String,
     pub token_ttl: Duration,
     pub service_name: String,
+    /// The name on English pages and mails (`SERVICE_NAME_EN`); `service_name` when unset.
+    pub service_name_en: Option<String>,
     pub support_contact: String,
     pub sign_in_url: String,
     /// Reset mails SES accepted for one account per hour (checked by `send-mail`).
@@ -57,7 +59,7 @@ pub const DEFAULT_METRICS_NAMESPACE: &str = "PasswordReset";
 /// Every variable the template gives the functions; the template drift test compares this
 /// list with `infra/template.yaml`. `AUDIT_LOG_TABLE` is there so that every table has its
 /// variable (the local table creator names tables by it); only `reset-admin` reads it.
-pub const ENVIRONMENT_VARIABLES: [&str; 22] = [
+pub const ENVIRONMENT_VARIABLES: [&str; 23] = [
     "USERS_TABLE",
     "RESET_TOKENS_TABLE",
     "RATE_LIMITS_TABLE",
@@ -80,6 +82,7 @@ pub const ENVIRONMENT_VARIABLES: [&str; 22] = [
     "CLIENT_IP_SOURCE",
     "ORIGIN_VERIFY_SECRET",
     "PASSWORD_MIN_LENGTH",
+    "SERVICE_NAME_EN",
 ];
 
 impl Settings {
@@ -163,6 +166,7 @@ impl Settings {
             public_base_url,
             token_ttl: Duration::from_secs(u64::from(ttl_minutes) * 60),
             service_name: required("SERVICE_NAME")?,
+            service_name_en: optional("SERVICE_NAME_EN"),
             support_contact: required("SUPPORT_CONTACT")?,
             sign_in_url: required("SIGN_IN_URL")?,
             rate_limit_per_username_per_hour: number("RATE_LIMIT_PER_USERNAME_PER_HOUR", 5)?,
@@ -173,6 +177,14 @@ impl Settings {
                 .filter(|v| !v.is_empty()),
             request_min_response: Duration::from_millis(u64::from(number("REQUEST_MIN_RESPONSE_MS", 400)?)),
         })
+    }
+
+    /// The service's name in `language`.
+    pub fn service_name_in(&self, language: Language) -> &str {
+        match language {
+            Language::En => self.service_name_en.as_deref().unwrap_or(&self.service_name),
+            Language::Ja => &self.service_name,
+        }
     }
 
     pub fn token_ttl_secs(&self) -> i64 {

@@ -9,7 +9,19 @@ use time::{OffsetDateTime, UtcOffset};
 #[derive(Debug, Clone)]
 pub struct MailContext<'a> {
     pub service_name: &'a str,
+    /// The name in English mails; `service_name` when None.
+    pub service_name_en: Option<&'a str>,
     pub support_contact: &'a str,
+}
+
+impl MailContext<'_> {
+    /// The service's name in `language`.
+    pub fn service_name_in(&self, language: Language) -> &str {
+        match language {
+            Language::En => self.service_name_en.unwrap_or(self.service_name),
+            Language::Ja => self.service_name,
+        }
+    }
 }
 
 /// Whom a mail goes to, and in which language.
@@ -70,7 +82,7 @@ fn html_mail(language: Language, title: &str, paragraphs: &[Markup]) -> String {
 
 pub fn reset_link_mail(ctx: &MailContext<'_>, user: Recipient<'_>, link: &str, expires_at: Timestamp) -> OutgoingMail {
     let expiry = format_jst(expires_at, user.language);
-    let service = ctx.service_name;
+    let service = ctx.service_name_in(user.language);
     let support = ctx.support_contact;
     let (subject, lines, html_paragraphs) = match user.language {
         Language::Ja => (
@@ -118,7 +130,7 @@ pub fn reset_link_mail(ctx: &MailContext<'_>, user: Recipient<'_>, link: &str, e
 
 pub fn password_changed_mail(ctx: &MailContext<'_>, user: Recipient<'_>, changed_at: Timestamp) -> OutgoingMail {
     let when = format_jst(changed_at, user.language);
-    let service = ctx.service_name;
+    let service = ctx.service_name_in(user.language);
     let support = ctx.support_contact;
     let (subject, lines) = match user.language {
         Language::Ja => (
@@ -157,7 +169,7 @@ pub fn address_changed_mail(
     to_old_address: bool,
 ) -> OutgoingMail {
     let when = format_jst(changed_at, user.language);
-    let service = ctx.service_name;
+    let service = ctx.service_name_in(user.language);
     let support = ctx.support_contact;
     let name = user.username;
     let (subject, lines) = match (user.language, to_old_address) {
@@ -219,6 +231,7 @@ mod tests {
 
     const CTX: MailContext<'static> = MailContext {
         service_name: "医療機関等ID",
+        service_name_en: Some("Medical Institution ID"),
         support_contact: "0120-000-000",
     };
 
@@ -269,9 +282,19 @@ mod tests {
     }
 
     #[test]
+    fn english_mails_carry_the_english_name() {
+        let mail = password_changed_mail(&CTX, (&user(Language::En)).into(), Timestamp::from_millis(0));
+        assert!(mail.subject.contains("Medical Institution ID"), "{}", mail.subject);
+        assert!(!mail.text.contains("医療機関等ID"));
+        let japanese = password_changed_mail(&CTX, (&user(Language::Ja)).into(), Timestamp::from_millis(0));
+        assert!(japanese.subject.contains("医療機関等ID"));
+    }
+
+    #[test]
     fn html_escapes_service_name() {
         let ctx = MailContext {
             service_name: "<b>x</b>",
+            service_name_en: None,
             support_contact: "s",
         };
         let mail = password_changed_mail(&ctx, (&user(Language::Ja)).into(), Timestamp::from_millis(0));

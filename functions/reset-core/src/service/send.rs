@@ -139,6 +139,7 @@ pub async fn deliver(sender: &MailSender, job: &MailJob) -> Result<Delivery, Del
 async fn send_claimed(sender: &MailSender, mail: &QueuedMail, now: Timestamp) -> Result<Delivery, DeliveryError> {
     let ctx = MailContext {
         service_name: &sender.settings.service_name,
+        service_name_en: sender.settings.service_name_en.as_deref(),
         support_contact: &sender.settings.support_contact,
     };
     match mail {

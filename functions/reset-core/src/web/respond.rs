@@ -86,7 +86,7 @@ pub fn page_context<'a>(app: &'a App, incoming: &Incoming) -> PageContext<'a> {
     PageContext {
         language: incoming.language,
         texts: texts(incoming.language),
-        service_name: &app.settings.service_name,
+        service_name: app.settings.service_name_in(incoming.language),
         min_password_chars: app.settings.password_min_chars,
         sign_in_url: &app.settings.sign_in_url,
         switch_language_href,
