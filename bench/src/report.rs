@@ -59,6 +59,8 @@ const FLOOR_PER_CALL_MS: f64 = 0.02;
 /// Ratios (init in floors, change in hashes).
 const FLOOR_RATIO: f64 = 0.2;
 pub const REGRESSION_LIMIT: f64 = 1.20;
+/// 2: issue 17's targets (targets of an older baseline had other goals under the same names).
+pub const SCHEMA: u32 = 2;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Machine {
@@ -398,7 +400,7 @@ pub fn build(inputs: &Inputs) -> Result<Results> {
         zips.insert(name.clone(), bytes);
     }
     let mut results = Results {
-        schema: 1,
+        schema: SCHEMA,
         generated_at: inputs.generated_at.clone(),
         git_commit: inputs.git_commit.clone(),
         machine: machine(&inputs.rustc),
@@ -569,8 +571,12 @@ pub fn regressions(baseline: &Results, latest: &Results) -> Vec<Regression> {
         .collect()
 }
 
-/// Targets the baseline met and this run misses: a regression whatever the percentage.
+/// Targets the baseline met and this run misses: a regression whatever the percentage. Only
+/// against a baseline with the same targets (schema).
 pub fn lost_targets<'a>(baseline: &Results, latest: &'a Results) -> Vec<&'a Target> {
+    if baseline.schema != latest.schema {
+        return Vec::new();
+    }
     latest
         .targets
         .iter()
@@ -657,5 +663,8 @@ mod tests {
             .map(|t| t.name.as_str())
             .collect();
         assert_eq!(lost, ["a"]);
+        // Another schema had other goals under the same names.
+        baseline.schema = SCHEMA - 1;
+        assert!(lost_targets(&baseline, &latest).is_empty());
     }
 }
