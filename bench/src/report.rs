@@ -649,15 +649,19 @@ mod tests {
             met,
             ..Default::default()
         };
-        let mut baseline = Results::default();
-        baseline.targets = vec![target("a", true), target("b", false), target("c", true)];
-        let mut latest = Results::default();
-        latest.targets = vec![
-            target("a", false),
-            target("b", false),
-            target("c", true),
-            target("d", false),
-        ];
+        let mut baseline = Results {
+            targets: vec![target("a", true), target("b", false), target("c", true)],
+            ..Default::default()
+        };
+        let latest = Results {
+            targets: vec![
+                target("a", false),
+                target("b", false),
+                target("c", true),
+                target("d", false),
+            ],
+            ..Default::default()
+        };
         let lost: Vec<&str> = lost_targets(&baseline, &latest)
             .iter()
             .map(|t| t.name.as_str())
