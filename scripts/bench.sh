@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# make bench (issue 8): cold start, footprint and CPU per request of the three functions, next
-# to a hello-world lambda_http floor; criterion micro-benchmarks; arm64 zip sizes. Prints one
+# make bench: cold start, footprint and CPU per request of the three HTTP functions and of
+# send-mail (fed the jobs they queue, from moto's SQS), next to a hello-world lambda_http floor
+# measured in the same run; criterion micro-benchmarks; arm64 zip sizes. Prints one
 # table, writes bench/results/latest.json (+ latest.md), and exits 3 with a banner when a
 # figure is more than 20 % worse than the committed bench/results/baseline.json.
 #
@@ -10,6 +11,9 @@
 #   BENCH_USERS=300        users of the warm run (each: one reset link, two confirms, one change)
 #   BENCH_SKIP_ZIPS=1      skip the arm64 zip build (sizes then missing from the table)
 #   BENCH_SKIP_MICRO=1     skip the criterion micro-benchmarks
+#   BENCH_BIN_DIR=DIR      measure the function binaries in DIR (built elsewhere: another commit
+#                          or profile) instead of building them; the floor is still built here;
+#                          BENCH_BIN_LABEL names them in the report (instead of the commit)
 #   BENCH_ALLOW_REGRESSION=1  report a regression but exit 0
 #   BENCH_UPDATE_BASELINE=1   copy the new latest.json over baseline.json (commit it yourself)
 #   BENCH_PORT_BASE=8600   DynamoDB Local on it, the SES emulator on +5, moto on +15
@@ -26,6 +30,9 @@ export SES_STORE_URL=http://127.0.0.1:$SES_PORT
 # records the caller from STS GetCallerIdentity and refuses to write without it.
 export MOTO_PORT=$((BENCH_PORT_BASE + 15))
 export AWS_ENDPOINT_URL_SQS=http://127.0.0.1:$MOTO_PORT AWS_ENDPOINT_URL_STS=http://127.0.0.1:$MOTO_PORT
+# The queues request-reset and change-password write and send-mail is fed from (moto's URLs).
+export MAIL_QUEUE_URL=http://127.0.0.1:$MOTO_PORT/123456789012/$MAIL_QUEUE_NAME
+export MAIL_DEAD_LETTER_QUEUE_URL=http://127.0.0.1:$MOTO_PORT/123456789012/$MAIL_DEAD_LETTER_QUEUE_NAME
 # Every bench request comes from one client IP and asks for a few hundred links: lift the limits
 # (the counters are still read and written, as in production).
 export RATE_LIMIT_PER_IP_PER_HOUR=10000000 RATE_LIMIT_PER_USERNAME_PER_HOUR=10000000
@@ -33,7 +40,9 @@ export PATH=$ROOT/.tools/venv/bin:$PATH
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 OUT=$ROOT/.local/bench
 RESULTS=$ROOT/bench/results
-FUNCTIONS=(request-reset verify-token change-password)
+# Cargo's output folder (CARGO_TARGET_DIR moves it).
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+FUNCTIONS=(request-reset verify-token change-password send-mail)
 
 say() { printf '\n==> %s\n' "$*"; }
 started=$(date +%s)
@@ -45,10 +54,18 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 git diff --quiet HEAD -- functions Cargo.toml Cargo.lock 2>/dev/null || commit="$commit+changes"
 rm -rf "$OUT/logs" "$OUT/runtime.json"
 
-say "building the release functions as shipped (cargo build --release, ${FUNCTIONS[*]})"
-cargo build --release "${FUNCTIONS[@]/#/-p}"
+BIN_DIR=${BENCH_BIN_DIR:-$TARGET/release}
+if [ -n "${BENCH_BIN_DIR:-}" ]; then
+  say "measuring the function binaries in $BENCH_BIN_DIR (BENCH_BIN_DIR; not built here)"
+  commit=${BENCH_BIN_LABEL:-"binaries from $BENCH_BIN_DIR"}
+else
+  say "building the release functions as shipped (cargo build --release, ${FUNCTIONS[*]})"
+  cargo build --release "${FUNCTIONS[@]/#/-p}"
+fi
 say "building the bench driver and the hello-world floor (release)"
 cargo build --release -p reset-bench --bins
+say "building the admin tool that creates the bench's users"
+cargo build -p reset-admin
 if [ "${BENCH_SKIP_MICRO:-}" != 1 ]; then
   say "building the criterion micro-benchmarks"
   cargo bench -p reset-bench --bench domain --no-run
@@ -70,23 +87,23 @@ fi
 
 cleanup() { trap - EXIT INT TERM; scripts/stack.sh down; }
 trap cleanup EXIT INT TERM
-say "starting the bench stack (DynamoDB Local :$DYNAMODB_PORT, SES emulator :$SES_PORT)"
+say "starting the bench stack (DynamoDB Local :$DYNAMODB_PORT, SES emulator :$SES_PORT, moto's SQS/STS :$MOTO_PORT)"
 scripts/stack.sh up
 
 say "cold starts and warm runs through the local Lambda Runtime API (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
-target/release/lambda-bench run --admin target/debug/reset-admin --logs-dir "$OUT/logs" --out "$OUT/runtime.json" \
+"$TARGET/release/lambda-bench" run --bin-dir "$BIN_DIR" --floor-binary "$TARGET/release/hello-lambda" --admin "$TARGET/debug/reset-admin" --logs-dir "$OUT/logs" --out "$OUT/runtime.json" \
   --cold-starts "${BENCH_COLD_STARTS:-20}" --users "${BENCH_USERS:-300}"
 cleanup
 
 if [ "${BENCH_SKIP_MICRO:-}" != 1 ]; then
   say "criterion micro-benchmarks"
-  rm -rf target/criterion
+  rm -rf "$TARGET/criterion"
   cargo bench -p reset-bench --bench domain -- --warm-up-time 1 --measurement-time 3
 fi
 
 say "report"
 status=0
-target/release/lambda-bench report --runtime "$OUT/runtime.json" --criterion-dir target/criterion "${zip_args[@]}" \
+"$TARGET/release/lambda-bench" report --runtime "$OUT/runtime.json" --criterion-dir "$TARGET/criterion" "${zip_args[@]}" \
   --git-commit "$commit" --rustc "$(rustc -V)" --generated-at "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
   --out "$RESULTS/latest.json" --markdown "$RESULTS/latest.md" --baseline "$RESULTS/baseline.json" || status=$?
 

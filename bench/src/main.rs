@@ -11,6 +11,7 @@ mod proc_stats;
 mod report;
 mod runtime_api;
 mod scenario;
+mod sqs;
 mod stats;
 
 use anyhow::{anyhow, Context, Result};
@@ -29,11 +30,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Cold starts and a warm run of each function against the local stack (environment:
-    /// scripts/local.env plus the SDK endpoint variables).
+    /// Cold starts and a warm run of each function (send-mail fed from the mail queue) against
+    /// the local stack (environment: scripts/local.env plus the SDK endpoint variables and the
+    /// queue URLs).
     Run {
         #[arg(long, default_value = "target/release")]
         bin_dir: PathBuf,
+        /// The hello-world floor (default: `hello-lambda` in --bin-dir).
+        #[arg(long)]
+        floor_binary: Option<PathBuf>,
         #[arg(long, default_value = "events")]
         events_dir: PathBuf,
         /// The env file naming the functions' settings (values from this environment).
@@ -46,6 +51,9 @@ enum Cmd {
         admin: PathBuf,
         #[arg(long, env = "SES_STORE_URL")]
         ses_url: String,
+        /// The mail queue on the local SQS (moto's server).
+        #[arg(long, env = "MAIL_QUEUE_URL")]
+        queue_url: String,
         #[arg(long, default_value = ".local/bench/logs")]
         logs_dir: PathBuf,
         #[arg(long, default_value_t = 20)]
@@ -54,7 +62,7 @@ enum Cmd {
         users: usize,
         #[arg(long, default_value_t = 300)]
         hello_requests: usize,
-        /// Extra `NAME=value` for the three functions' environment (experiments), repeatable.
+        /// Extra `NAME=value` for the functions' environment (experiments), repeatable.
         #[arg(long = "function-env")]
         function_env: Vec<String>,
         #[arg(long)]
@@ -89,12 +97,14 @@ enum Cmd {
 async fn main() -> Result<()> {
     match Cli::parse().command {
         Cmd::Run {
+            floor_binary,
             bin_dir,
             events_dir,
             config_env,
             floor_check_requests,
             admin,
             ses_url,
+            queue_url,
             logs_dir,
             cold_starts,
             users,
@@ -111,12 +121,14 @@ async fn main() -> Result<()> {
                 })
                 .collect::<Result<Vec<_>>>()?;
             let options = scenario::Options {
+                floor_binary: floor_binary.unwrap_or_else(|| bin_dir.join("hello-lambda")),
                 config_env,
                 floor_check_requests,
                 bin_dir,
                 events_dir,
                 admin,
                 ses_url: ses_url.trim_end_matches('/').to_owned(),
+                queue_url,
                 logs_dir,
                 cold_starts,
                 users,
@@ -183,7 +195,8 @@ async fn main() -> Result<()> {
             let base: report::Results =
                 serde_json::from_str(&baseline_text).with_context(|| format!("parsing {}", baseline.display()))?;
             let found = report::regressions(&base, &results);
-            if found.is_empty() {
+            let lost = report::lost_targets(&base, &results);
+            if found.is_empty() && lost.is_empty() {
                 println!(
                     "No figure is more than {:.0} % worse than the baseline ({}, commit {}).",
                     (report::REGRESSION_LIMIT - 1.0) * 100.0,
@@ -194,10 +207,17 @@ async fn main() -> Result<()> {
             }
             let bar = "!".repeat(78);
             println!(
-                "\n{bar}\n!!  PERFORMANCE REGRESSION: {} figure(s) more than 20 % worse than {}",
+                "\n{bar}\n!!  PERFORMANCE REGRESSION: {} figure(s) more than 20 % worse than {}, {} target(s) it met now missed",
                 found.len(),
-                baseline.display()
+                baseline.display(),
+                lost.len()
             );
+            for t in &lost {
+                println!(
+                    "!!    target missed: {} ({}; measured {})",
+                    t.name, t.target, t.measured
+                );
+            }
             for r in &found {
                 println!(
                     "!!    {:<55} {:>12.3} -> {:>12.3}  (+{:.0} %)",

@@ -1,6 +1,6 @@
 //! `bench/results/latest.json`: the runtime run, the criterion micro-benchmarks, the zip sizes
-//! and the machine, one table, the targets of issue 8, and the comparison with the committed
-//! baseline.
+//! and the machine, one table, the targets (docs/performance.md), and the comparison with the
+//! committed baseline.
 
 use crate::scenario::{FunctionResult, RuntimeReport};
 use anyhow::{Context, Result};
@@ -9,14 +9,42 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-/// CPU per request of the straightforward Python 3.11 + boto3 + argon2-cffi implementation on
-/// the same machine (issue 8): submit known / unknown / confirm / change.
+/// CPU per request of the Python 3.11 + boto3 + argon2-cffi peer, measured side by side on a
+/// 2-core machine under the same Runtime API harness (before the mail queue: its submit still
+/// read the account and sent the mail): submit known / unknown / confirm / change.
 pub const PYTHON_CPU_MS: [(&str, f64); 4] = [
-    ("submit_known", 1.9),
-    ("submit_unknown", 0.7),
-    ("confirm", 1.3),
-    ("change", 17.8),
+    ("submit_known", 4.6),
+    ("submit_unknown", 1.53),
+    ("confirm", 3.47),
+    ("change", 34.5),
 ];
+/// AWS SDK calls one request of each kind makes (read from the service code): a submit is two
+/// rate counters and one SQS SendMessage; a confirm reads the token and the account; a change
+/// reads both, writes one transaction and queues the notice; send-mail claims the job in the
+/// ledger, reads the account, reads the mail budget, stores the token hash, sends through SES,
+/// counts the budget, records the message id and finishes the job (a job for an unknown
+/// username stops after the account read; a notice is claim, send, finish).
+pub const SDK_CALLS: [(&str, &str, u32); 8] = [
+    ("request-reset", "submit_known", 3),
+    ("request-reset", "submit_unknown", 3),
+    ("verify-token", "confirm_open", 2),
+    ("verify-token", "confirm_continue", 2),
+    ("change-password", "change", 4),
+    ("send-mail", "reset_link_sent", 8),
+    ("send-mail", "reset_no_account", 3),
+    ("send-mail", "notice_sent", 3),
+];
+/// The floor every function is compared with, measured in the same run.
+pub const FLOOR_FUNCTION: &str = "hello-lambda";
+/// Targets: CPU per SDK call above the floor; CPU per request as a share of the Python peer's;
+/// change-password's duration in hashes; init in floors; peak RSS.
+pub const MAX_CPU_PER_SDK_CALL_MS: f64 = 0.1;
+pub const MAX_SHARE_OF_PYTHON: f64 = 0.25;
+pub const MAX_CHANGE_IN_HASHES: f64 = 1.3;
+pub const MAX_INIT_IN_FLOORS: f64 = 1.5;
+pub const MAX_RSS_MB: f64 = 12.0;
+/// argon2's working memory (m = 19456 KiB), which change-password may hold on top of that.
+pub const HASH_MEMORY_MB: f64 = 19_456.0 / 1024.0;
 /// Regressions smaller than these absolute amounts are noise on a shared 2-core machine,
 /// whatever their percentage: cold-start figures (init, first request) move by a millisecond
 /// with the load of other processes, warm durations by half of one, CPU by a tenth.
@@ -26,7 +54,13 @@ const FLOOR_MS: f64 = 0.1;
 const FLOOR_MB: f64 = 0.5;
 const FLOOR_BYTES: f64 = 64.0 * 1024.0;
 const FLOOR_NS: f64 = 5.0;
+/// CPU per SDK call is a tenth of a millisecond or less: a smaller step is noise.
+const FLOOR_PER_CALL_MS: f64 = 0.02;
+/// Ratios (init in floors, change in hashes).
+const FLOOR_RATIO: f64 = 0.2;
 pub const REGRESSION_LIMIT: f64 = 1.20;
+/// 2: issue 17's targets (targets of an older baseline had other goals under the same names).
+pub const SCHEMA: u32 = 2;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Machine {
@@ -160,48 +194,98 @@ fn kind_p50(runtime: &RuntimeReport, function_name: &str, kind: &str) -> Option<
 pub const ARGON2_ID: &str = "argon2id/hash_password_blocking";
 const MB: f64 = 1_000_000.0;
 
+/// CPU of one request of `kind` above the floor's, per AWS SDK call it makes (the hash taken
+/// out for change-password).
+pub fn cpu_per_sdk_call(results: &Results, function_name: &str, kind: &str) -> Option<f64> {
+    let calls = SDK_CALLS
+        .iter()
+        .find(|(f, k, _)| *f == function_name && *k == kind)
+        .map(|(_, _, n)| f64::from(*n))?;
+    let (_, cpu) = kind_p50(&results.runtime, function_name, kind)?;
+    let (_, floor) = kind_p50(&results.runtime, FLOOR_FUNCTION, "hello")?;
+    let hash = if kind == "change" {
+        results.micro.get(ARGON2_ID)?.median_ns / 1e6
+    } else {
+        0.0
+    };
+    Some((cpu - floor - hash).max(0.0) / calls)
+}
+
+fn floor_init_ms(runtime: &RuntimeReport) -> Option<f64> {
+    function(runtime, FLOOR_FUNCTION).map(|f| f.cold.init_ms.p50)
+}
+
 fn targets(results: &Results) -> Vec<Target> {
     let runtime = &results.runtime;
     let mut out = Vec::new();
-    let functions = ["request-reset", "verify-token", "change-password"];
-    for name in functions {
-        if let Some(f) = function(runtime, name) {
-            out.push(Target {
-                name: format!("init {name}"),
-                target: format!("≤ 10 ms median over {} cold starts", f.cold.runs),
-                measured: format!("{:.2} ms", f.cold.init_ms.p50),
-                met: f.cold.init_ms.p50 <= 10.0,
-            });
+    let functions = ["request-reset", "verify-token", "change-password", "send-mail"];
+    if let Some(floor) = floor_init_ms(runtime) {
+        for name in functions {
+            if let Some(f) = function(runtime, name) {
+                let init = f.cold.init_ms.p50;
+                out.push(Target {
+                    name: format!("init {name}"),
+                    target: format!(
+                        "≤ {MAX_INIT_IN_FLOORS} × the floor's {floor:.2} ms = {:.2} ms (median of {} cold starts)",
+                        MAX_INIT_IN_FLOORS * floor,
+                        f.cold.runs
+                    ),
+                    measured: format!("{init:.2} ms ({:.2} × the floor)", init / floor),
+                    met: init <= MAX_INIT_IN_FLOORS * floor,
+                });
+            }
         }
     }
     for name in functions {
         if let Some(f) = function(runtime, name) {
+            let (limit, goal) = if name == "change-password" {
+                (
+                    HASH_MEMORY_MB + MAX_RSS_MB,
+                    format!("≤ hash working memory {HASH_MEMORY_MB:.1} + {MAX_RSS_MB} MB"),
+                )
+            } else if name == "send-mail" {
+                // Not among the issue's targets; held to the same bound as the other 128 MB functions.
+                (MAX_RSS_MB, format!("≤ {MAX_RSS_MB} MB (as request and verify)"))
+            } else {
+                (MAX_RSS_MB, format!("≤ {MAX_RSS_MB} MB"))
+            };
             out.push(Target {
                 name: format!("peak RSS {name}"),
-                target: "≤ 15 MB after ≥ 300 requests".into(),
+                target: goal,
                 measured: format!("{:.1} MB after {} requests", f.warm.peak_rss_mb, f.warm.requests),
-                met: f.warm.peak_rss_mb <= 15.0 && f.warm.requests >= 300,
+                met: f.warm.peak_rss_mb <= limit,
+            });
+        }
+    }
+    for (name, kind, _) in SDK_CALLS {
+        if let Some(per_call) = cpu_per_sdk_call(results, name, kind) {
+            out.push(Target {
+                name: format!("CPU per SDK call {kind}"),
+                target: format!(
+                    "≤ {MAX_CPU_PER_SDK_CALL_MS} ms (CPU/request − floor{}) ÷ calls",
+                    if kind == "change" { " − hash" } else { "" }
+                ),
+                measured: format!("{per_call:.3} ms"),
+                met: per_call <= MAX_CPU_PER_SDK_CALL_MS,
             });
         }
     }
     let cpu_rows = [
-        ("request-reset", "submit_known", 1.9),
-        ("request-reset", "submit_unknown", 0.7),
-        ("verify-token", "confirm_open", 1.3),
-        ("verify-token", "confirm_continue", 1.3),
-        ("change-password", "change", 17.8),
+        ("request-reset", "submit_known"),
+        ("request-reset", "submit_unknown"),
+        ("verify-token", "confirm_open"),
+        ("verify-token", "confirm_continue"),
     ];
-    for (name, kind, python) in cpu_rows {
-        if let Some((_, cpu)) = kind_p50(runtime, name, kind) {
+    for (name, kind) in cpu_rows {
+        if let (Some((_, cpu)), Some(python)) = (kind_p50(runtime, name, kind), python_cpu(kind)) {
             out.push(Target {
                 name: format!("CPU/request {kind}"),
                 target: format!(
-                    "≤ 1/5 of Python {python} ms = {:.2} ms (stretch 1/10 = {:.2} ms)",
-                    python / 5.0,
-                    python / 10.0
+                    "≤ {MAX_SHARE_OF_PYTHON} × Python {python} ms = {:.2} ms",
+                    MAX_SHARE_OF_PYTHON * python
                 ),
                 measured: format!("{cpu:.3} ms ({:.2}× Python)", cpu / python),
-                met: cpu <= python / 5.0,
+                met: cpu <= MAX_SHARE_OF_PYTHON * python,
             });
         }
     }
@@ -212,9 +296,12 @@ fn targets(results: &Results) -> Vec<Target> {
         let hash_ms = hash.median_ns / 1e6;
         out.push(Target {
             name: "change-password vs one argon2id hash".into(),
-            target: format!("≤ 1.1 × {hash_ms:.1} ms = {:.1} ms", 1.1 * hash_ms),
+            target: format!(
+                "≤ {MAX_CHANGE_IN_HASHES} × {hash_ms:.1} ms = {:.1} ms",
+                MAX_CHANGE_IN_HASHES * hash_ms
+            ),
             measured: format!("{latency:.1} ms ({:.2} ×)", latency / hash_ms),
-            met: latency <= 1.1 * hash_ms,
+            met: latency <= MAX_CHANGE_IN_HASHES * hash_ms,
         });
     }
     let raw = kind_p50(runtime, "request-reset", "submit_known")
@@ -271,6 +358,27 @@ fn metrics(results: &Results) -> BTreeMap<String, f64> {
             m.insert(format!("{}.{kind}.cpu_p50_ms", f.name), k.cpu_ms.p50);
         }
     }
+    for (name, kind, _) in SDK_CALLS {
+        if let Some(per_call) = cpu_per_sdk_call(results, name, kind) {
+            m.insert(format!("{name}.{kind}.cpu_per_sdk_call_ms"), per_call);
+        }
+    }
+    if let Some(floor) = floor_init_ms(&results.runtime).filter(|f| *f > 0.0) {
+        for f in &results.runtime.functions {
+            if f.name != FLOOR_FUNCTION {
+                m.insert(format!("{}.init_in_floors", f.name), f.cold.init_ms.p50 / floor);
+            }
+        }
+    }
+    if let (Some((latency, _)), Some(hash)) = (
+        kind_p50(&results.runtime, "change-password", "change"),
+        results.micro.get(ARGON2_ID).filter(|h| h.median_ns > 0.0),
+    ) {
+        m.insert(
+            "change-password.change.latency_in_hashes".into(),
+            latency / (hash.median_ns / 1e6),
+        );
+    }
     for (name, bytes) in &results.zips {
         m.insert(format!("zip.{name}.bytes"), *bytes as f64);
     }
@@ -292,7 +400,7 @@ pub fn build(inputs: &Inputs) -> Result<Results> {
         zips.insert(name.clone(), bytes);
     }
     let mut results = Results {
-        schema: 1,
+        schema: SCHEMA,
         generated_at: inputs.generated_at.clone(),
         git_commit: inputs.git_commit.clone(),
         machine: machine(&inputs.rustc),
@@ -318,9 +426,9 @@ pub fn table(results: &Results) -> String {
     let runtime = &results.runtime;
     let _ = writeln!(
         out,
-        "| function (memory) | init p50 (min–p90) | 1st request p50 | peak RSS | request | duration p50 / p99 | CPU/request p50 | CPU ÷ Python's | arm64 zip |"
+        "| function (memory) | init p50 (min–p90) | 1st request p50 | peak RSS | request | duration p50 / p99 | CPU/request p50 | CPU per SDK call | CPU ÷ Python's | arm64 zip |"
     );
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|");
     for f in &runtime.functions {
         let zip = results
             .zips
@@ -332,10 +440,13 @@ pub fn table(results: &Results) -> String {
                 .filter(|_| k.cpu_ms.p50 > 0.0)
                 .map(|p| format!("{:.2}×", k.cpu_ms.p50 / p))
                 .unwrap_or_else(|| "–".into());
+            let per_call = cpu_per_sdk_call(results, &f.name, kind)
+                .map(|c| format!("{c:.3} ms"))
+                .unwrap_or_else(|| "–".into());
             if i == 0 {
                 let _ = writeln!(
                     out,
-                    "| {} ({} MB) | {:.2} ms ({:.1}–{:.1}) | {:.2} ms | {:.1} MB ({} req) | {kind} | {:.2} / {:.2} ms | {:.3} ms | {versus} | {zip} |",
+                    "| {} ({} MB) | {:.2} ms ({:.1}–{:.1}) | {:.2} ms | {:.1} MB ({} req) | {kind} | {:.2} / {:.2} ms | {:.3} ms | {per_call} | {versus} | {zip} |",
                     f.name,
                     f.memory_mb,
                     f.cold.init_ms.p50,
@@ -351,7 +462,7 @@ pub fn table(results: &Results) -> String {
             } else {
                 let _ = writeln!(
                     out,
-                    "| | | | | {kind} | {:.2} / {:.2} ms | {:.3} ms | {versus} | |",
+                    "| | | | | {kind} | {:.2} / {:.2} ms | {:.3} ms | {per_call} | {versus} | |",
                     k.latency_ms.p50, k.latency_ms.p99, k.cpu_ms.p50,
                 );
             }
@@ -426,7 +537,11 @@ pub struct Regression {
 }
 
 fn floor(metric: &str) -> f64 {
-    if metric.ends_with("init_p50_ms") || metric.ends_with("first_request_p50_ms") {
+    if metric.ends_with("cpu_per_sdk_call_ms") {
+        FLOOR_PER_CALL_MS
+    } else if metric.ends_with("_in_floors") || metric.ends_with("_in_hashes") {
+        FLOOR_RATIO
+    } else if metric.ends_with("init_p50_ms") || metric.ends_with("first_request_p50_ms") {
         FLOOR_COLD_MS
     } else if metric.ends_with("latency_p50_ms") {
         FLOOR_DURATION_MS
@@ -456,6 +571,19 @@ pub fn regressions(baseline: &Results, latest: &Results) -> Vec<Regression> {
         .collect()
 }
 
+/// Targets the baseline met and this run misses: a regression whatever the percentage. Only
+/// against a baseline with the same targets (schema).
+pub fn lost_targets<'a>(baseline: &Results, latest: &'a Results) -> Vec<&'a Target> {
+    if baseline.schema != latest.schema {
+        return Vec::new();
+    }
+    latest
+        .targets
+        .iter()
+        .filter(|t| !t.met && baseline.targets.iter().any(|b| b.name == t.name && b.met))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -477,5 +605,70 @@ mod tests {
         let found = regressions(&baseline, &latest);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].metric, "a.init_p50_ms");
+    }
+
+    fn with_kind(results: &mut Results, function_name: &str, kind: &str, cpu_p50: f64) {
+        let position = results.runtime.functions.iter().position(|f| f.name == function_name);
+        let index = position.unwrap_or_else(|| {
+            results.runtime.functions.push(FunctionResult {
+                name: function_name.to_owned(),
+                ..Default::default()
+            });
+            results.runtime.functions.len() - 1
+        });
+        let mut k = crate::scenario::KindResult::default();
+        k.cpu_ms.p50 = cpu_p50;
+        results.runtime.functions[index].warm.kinds.insert(kind.to_owned(), k);
+    }
+
+    #[test]
+    fn cpu_per_sdk_call_is_above_the_floor_and_without_the_hash() {
+        let mut results = Results::default();
+        with_kind(&mut results, FLOOR_FUNCTION, "hello", 0.1);
+        with_kind(&mut results, "request-reset", "submit_known", 0.4);
+        with_kind(&mut results, "change-password", "change", 18.5);
+        let per_call = cpu_per_sdk_call(&results, "request-reset", "submit_known").unwrap_or_default();
+        assert!((per_call - 0.1).abs() < 1e-9, "{per_call}");
+        // No hash measured: no figure rather than a wrong one.
+        assert_eq!(cpu_per_sdk_call(&results, "change-password", "change"), None);
+        results.micro.insert(
+            ARGON2_ID.into(),
+            MicroResult {
+                median_ns: 18.0e6,
+                mean_ns: 18.0e6,
+            },
+        );
+        let per_call = cpu_per_sdk_call(&results, "change-password", "change").unwrap_or_default();
+        assert!((per_call - 0.1).abs() < 1e-9, "{per_call}");
+    }
+
+    #[test]
+    fn a_target_lost_since_the_baseline_is_a_regression() {
+        let target = |name: &str, met: bool| Target {
+            name: name.into(),
+            met,
+            ..Default::default()
+        };
+        let mut baseline = Results {
+            targets: vec![target("a", true), target("b", false), target("c", true)],
+            ..Default::default()
+        };
+        let latest = Results {
+            targets: vec![
+                target("a", false),
+                target("b", false),
+                target("c", true),
+                target("d", false),
+            ],
+            ..Default::default()
+        };
+        let lost: Vec<&str> = lost_targets(&baseline, &latest)
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect();
+        assert_eq!(lost, ["a"]);
+        // Another schema had other goals under the same names.
+        baseline.schema = SCHEMA - 1;
+        assert!(lost_targets(&baseline, &latest).is_empty());
     }
 }

@@ -37,7 +37,7 @@ use tokio::sync::{mpsc, Mutex};
 use tokio::task::{JoinHandle, JoinSet};
 
 const PREFIX: &str = "/2018-06-01/runtime";
-/// The function timeout of the template (`Globals.Function.Timeout`).
+/// The function timeout of the template (`Globals.Function.Timeout`); send-mail has its own.
 pub const FUNCTION_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a process may take to reach its first `GET /next` before the run gives up.
 const INIT_LIMIT: Duration = Duration::from_secs(10);
@@ -49,6 +49,8 @@ pub struct FunctionSpec {
     pub name: String,
     pub binary: PathBuf,
     pub memory_mb: u32,
+    /// The function timeout (the invocation's deadline, and how long the bench waits).
+    pub timeout: Duration,
     /// The function's configuration (table names, URLs, limits, SDK endpoints, `RUST_LOG`).
     pub config: BTreeMap<String, String>,
     /// Where the process's stdout/stderr (its JSON logs) go.
@@ -94,6 +96,7 @@ pub struct Instance {
     completions: mpsc::UnboundedReceiver<Completion>,
     /// Set while the process is known to be blocked in `GET /next`, with its CPU time then.
     idle_cpu: Option<Cpu>,
+    timeout: Duration,
     /// Spawn → first `GET /next`.
     pub init: Duration,
     /// CPU time and peak RSS when the first `GET /next` arrived.
@@ -321,6 +324,7 @@ impl Instance {
             events,
             completions,
             idle_cpu: None,
+            timeout: spec.timeout,
             init: Duration::ZERO,
             init_cpu: Cpu::default(),
             init_hwm_kib: 0,
@@ -372,7 +376,7 @@ impl Instance {
         let cpu_before = match self.idle_cpu.take() {
             Some(cpu) => cpu,
             None => {
-                self.wait_ready(FUNCTION_TIMEOUT).await?;
+                self.wait_ready(self.timeout).await?;
                 self.idle_cpu.take().unwrap_or_default()
             }
         };
@@ -382,14 +386,15 @@ impl Instance {
         self.events
             .send(Invocation {
                 request_id: request_id.clone(),
-                deadline_ms: epoch_ms() + FUNCTION_TIMEOUT.as_millis(),
+                deadline_ms: epoch_ms() + self.timeout.as_millis(),
                 body,
             })
             .await
             .map_err(|_| anyhow!("the Runtime API server stopped"))?;
-        let completion = tokio::time::timeout(FUNCTION_TIMEOUT, self.completions.recv())
+        let timeout = self.timeout;
+        let completion = tokio::time::timeout(timeout, self.completions.recv())
             .await
-            .map_err(|_| anyhow!("no response within the function timeout ({FUNCTION_TIMEOUT:?})"))?
+            .map_err(|_| anyhow!("no response within the function timeout ({timeout:?})"))?
             .ok_or_else(|| anyhow!("the Runtime API server stopped"))?;
         let (body, at) = match completion {
             Completion::Response {
@@ -406,7 +411,7 @@ impl Instance {
             other => bail!("unexpected completion: {other:?}"),
         };
         let duration = at.saturating_duration_since(handed_over);
-        self.wait_ready(FUNCTION_TIMEOUT).await?;
+        self.wait_ready(self.timeout).await?;
         let cpu_after = self.idle_cpu.unwrap_or_default();
         let response: serde_json::Value = serde_json::from_slice(&body).context("the response is not JSON")?;
         let status = response

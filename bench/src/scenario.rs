@@ -2,7 +2,8 @@
 //! against the local stack, with real API Gateway v2 events and reset links minted through the
 //! real request path.
 
-use crate::runtime_api::{FunctionSpec, Instance, Invoked};
+use crate::runtime_api::{FunctionSpec, Instance, Invoked, FUNCTION_TIMEOUT};
+use crate::sqs::{self, Queue};
 use crate::stats::Summary;
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -13,23 +14,34 @@ use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Passed to the functions besides the variables named in the config file (`scripts/local.env`):
-/// the SDK's standard endpoint variables of a local run, and settings a newer function may read
-/// before local.env names them.
-const ALSO_PASSED: [&str; 4] = [
+/// the SDK's standard endpoint variables of a local run, the queue URLs the scripts derive from
+/// moto's address, and settings a newer function may read before local.env names them.
+const ALSO_PASSED: [&str; 8] = [
     "AWS_ENDPOINT_URL_DYNAMODB",
     "AWS_ENDPOINT_URL_SESV2",
+    "AWS_ENDPOINT_URL_SQS",
+    "MAIL_QUEUE_URL",
+    "MAIL_DEAD_LETTER_QUEUE_URL",
+    "MAIL_JOBS_TABLE",
     "AUDIT_LOG_TABLE",
     "METRICS_NAMESPACE",
 ];
 /// Names in the config file that are for the scripts, not the functions, or that Lambda sets
 /// itself (the execution role's credentials).
-const NOT_PASSED: [&str; 5] = [
+const NOT_PASSED: [&str; 10] = [
     "DYNAMODB_PORT",
     "SES_PORT",
+    "MOTO_PORT",
     "WATCH_PORT",
+    "MAIL_QUEUE_NAME",
+    "MAIL_DEAD_LETTER_QUEUE_NAME",
+    "MAIL_SEND_CONCURRENCY",
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
+    "AWS_EC2_METADATA_DISABLED",
 ];
+/// send-mail's timeout in the template (its invocations get this deadline).
+const SEND_MAIL_TIMEOUT: Duration = Duration::from_secs(30);
 /// The response-time floor of reset requests (`reset_core::config`): the main run sets it to 0
 /// so durations show the work; a separate check runs with the configured floor.
 const FLOOR_VARIABLE: &str = "REQUEST_MIN_RESPONSE_MS";
@@ -60,17 +72,22 @@ pub struct Options {
     pub floor_check_requests: usize,
     /// Folder of the release binaries (`target/release`).
     pub bin_dir: PathBuf,
+    /// The hello-world floor's binary.
+    pub floor_binary: PathBuf,
     pub events_dir: PathBuf,
     /// The admin CLI that creates the users (`reset-admin`).
     pub admin: PathBuf,
     /// The SES v2 emulator (`http://127.0.0.1:<port>`).
     pub ses_url: String,
+    /// The mail queue (moto's SQS) that request-reset and change-password write and send-mail
+    /// is fed from.
+    pub queue_url: String,
     pub logs_dir: PathBuf,
     pub cold_starts: usize,
     /// Users (and so reset links, confirmations and password changes) of the warm run.
     pub users: usize,
     pub hello_requests: usize,
-    /// Extra `NAME=value` settings for the three functions (experiments, e.g. allocator tunables).
+    /// Extra `NAME=value` settings for the functions (experiments, e.g. allocator tunables).
     pub function_env: Vec<(String, String)>,
 }
 
@@ -340,6 +357,35 @@ impl Warm {
         Ok(invoked)
     }
 
+    /// Hands one queued job to send-mail as a batch of one (so each job is one measured
+    /// invocation), checks it was done with, and deletes it from the queue as the event source
+    /// mapping would.
+    async fn deliver(&mut self, kind: Option<&str>, queue: &Queue, message: &sqs::Message) -> Result<()> {
+        let invoked = self.instance.invoke(&sqs::event(std::slice::from_ref(message))).await?;
+        self.requests += 1;
+        if HWM_CHECKPOINTS.contains(&self.requests) {
+            let (_, memory) = self.instance.stats()?;
+            self.hwm_after.insert(self.requests, memory.hwm_kib as f64 / 1024.0);
+        }
+        if !sqs::batch_item_failures(&invoked.response).is_empty() {
+            bail!(
+                "send-mail did not finish a {} job (its log has why)",
+                kind.unwrap_or("warm-up")
+            );
+        }
+        queue.delete(message).await?;
+        if let Some(kind) = kind {
+            let sample = Invoked {
+                status: invoked.status,
+                response: Value::Null,
+                duration: invoked.duration,
+                cpu: invoked.cpu,
+            };
+            self.samples.entry(kind.to_owned()).or_default().push(sample);
+        }
+        Ok(())
+    }
+
     fn finish(self) -> Result<WarmResult> {
         let (cpu, memory) = self.instance.stats()?;
         let threads = std::fs::read_dir(format!("/proc/{}/task", self.instance.pid))
@@ -390,13 +436,7 @@ struct ColdSamples {
 impl ColdSamples {
     /// One cold start of `spec` followed by `first`, which must answer `expected`.
     async fn sample(&mut self, spec: &FunctionSpec, first: &Value, expected: u16) -> Result<()> {
-        let mut instance = Instance::start(spec).await?;
-        self.init.push(instance.init);
-        self.init_cpu.push(instance.init_cpu.precise);
-        self.init_rss.push(instance.init_hwm_kib as f64 / 1024.0);
-        let invoked = instance.invoke(first).await;
-        instance.stop();
-        let invoked = invoked?;
+        let invoked = self.sample_any(spec, first).await?;
         if invoked.status != expected {
             bail!(
                 "{}: the first request after a cold start answered {} instead of {expected}",
@@ -404,10 +444,34 @@ impl ColdSamples {
                 invoked.status
             );
         }
+        Ok(())
+    }
+
+    /// One cold start of send-mail with one message of the queue, which must be done with.
+    async fn sample_job(&mut self, spec: &FunctionSpec, queue: &Queue) -> Result<()> {
+        let message = receive_one(queue).await?;
+        let invoked = self
+            .sample_any(spec, &sqs::event(std::slice::from_ref(&message)))
+            .await?;
+        let failures = sqs::batch_item_failures(&invoked.response);
+        if !failures.is_empty() {
+            bail!("{}: the first job after a cold start was not done with", spec.name);
+        }
+        queue.delete(&message).await
+    }
+
+    async fn sample_any(&mut self, spec: &FunctionSpec, first: &Value) -> Result<Invoked> {
+        let mut instance = Instance::start(spec).await?;
+        self.init.push(instance.init);
+        self.init_cpu.push(instance.init_cpu.precise);
+        self.init_rss.push(instance.init_hwm_kib as f64 / 1024.0);
+        let invoked = instance.invoke(first).await;
+        instance.stop();
+        let invoked = invoked?;
         self.first_request.push(invoked.duration);
         // Let the exit settle so the next start does not compete with the teardown.
         tokio::time::sleep(Duration::from_millis(20)).await;
-        Ok(())
+        Ok(invoked)
     }
 
     fn result(&self, kind: &str) -> ColdResult {
@@ -427,6 +491,7 @@ fn function_spec(options: &Options, config: &BTreeMap<String, String>, name: &st
         name: name.to_owned(),
         binary: options.bin_dir.join(name),
         memory_mb,
+        timeout: FUNCTION_TIMEOUT,
         config: config.clone(),
         log_file: options.logs_dir.join(format!("{name}.log")),
     }
@@ -463,6 +528,57 @@ fn create_users(admin: &Path, count: usize) -> Result<()> {
                     String::from_utf8_lossy(&output.stderr).trim()
                 );
             }
+        }
+    }
+    Ok(())
+}
+
+/// One message of the queue, waiting a few seconds for it.
+async fn receive_one(queue: &Queue) -> Result<sqs::Message> {
+    for _ in 0..5 {
+        if let Some(message) = queue.receive(1, 2).await?.pop() {
+            return Ok(message);
+        }
+    }
+    bail!("the mail queue stayed empty: request-reset queued nothing?")
+}
+
+/// What a queued job is for send-mail: a reset link for an account the bench created, one for a
+/// username that does not exist, or a password-changed notice; `None` for the warm-up jobs.
+fn job_kind(message: &sqs::Message) -> Option<&'static str> {
+    match message.mail_kind().as_str() {
+        "password_changed" => Some("notice_sent"),
+        "reset_link" => {
+            let user = message.username();
+            if user.starts_with("bk") {
+                Some("reset_link_sent")
+            } else if user.starts_with("bx") {
+                Some("reset_no_account")
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
+/// Feeds `expected` queued jobs to the warm send-mail, one per invocation.
+async fn drain(warm: &mut Warm, queue: &Queue, expected: usize) -> Result<()> {
+    let mut done = 0;
+    let mut idle = 0;
+    while done < expected {
+        let batch = queue.receive(10, 1).await?;
+        if batch.is_empty() {
+            idle += 1;
+            if idle >= 10 {
+                bail!("the mail queue ran dry after {done} of {expected} jobs");
+            }
+            continue;
+        }
+        idle = 0;
+        for message in &batch {
+            warm.deliver(job_kind(message), queue, message).await?;
+            done += 1;
         }
     }
     Ok(())
@@ -564,18 +680,28 @@ pub async fn run(options: &Options) -> Result<RuntimeReport> {
     let mut functions = Vec::new();
     let runs = options.cold_starts;
     let hello = FunctionSpec {
-        binary: options.bin_dir.join("hello-lambda"),
+        binary: options.floor_binary.clone(),
         ..function_spec(options, &BTreeMap::new(), "hello-lambda", 128)
     };
     let request_reset = function_spec(options, &config, "request-reset", 128);
     let verify_token = function_spec(options, &config, "verify-token", 128);
     let change_password = function_spec(options, &config, "change-password", 1024);
+    let send_mail = FunctionSpec {
+        timeout: SEND_MAIL_TIMEOUT,
+        ..function_spec(options, &config, "send-mail", 128)
+    };
+    let region = config
+        .get("AWS_REGION")
+        .cloned()
+        .unwrap_or_else(|| "ap-northeast-1".to_owned());
+    let queue = Queue::open(client.clone(), &options.queue_url, &region).await?;
 
     // Cold starts, round-robin over the functions so that a burst of load from elsewhere on the
     // machine lands on all of them alike. The first request after each start needs no state:
-    // an unknown username, a token no table holds.
+    // an unknown username, a token no table holds; send-mail's is the job request-reset has
+    // just queued (for that unknown username).
     eprintln!("==> {runs} cold starts of each function, round-robin");
-    let mut cold: [ColdSamples; 4] = Default::default();
+    let mut cold: [ColdSamples; 5] = Default::default();
     for i in 0..runs {
         cold[0].sample(&hello, &events.form_get(), 200).await?;
         cold[1]
@@ -587,6 +713,7 @@ pub async fn run(options: &Options) -> Result<RuntimeReport> {
         cold[3]
             .sample(&change_password, &events.complete(UNKNOWN_TOKEN, "Bench2026Kx"), 400)
             .await?;
+        cold[4].sample_job(&send_mail, &queue).await?;
     }
 
     // The floor.
@@ -611,6 +738,14 @@ pub async fn run(options: &Options) -> Result<RuntimeReport> {
             .await?;
     }
     functions.push(result(&request_reset, cold[1].result("submit_unknown"), warm.finish()?));
+
+    // send-mail: the jobs request-reset queued (two warm-ups, then one per known and one per
+    // unknown username), one job per invocation, as a warm instance of the event source
+    // mapping would get them at low traffic. It mints the links.
+    let jobs = 2 * options.users + 2;
+    eprintln!("==> send-mail: {jobs} queued reset jobs");
+    let mut sender = Warm::start(&send_mail).await?;
+    drain(&mut sender, &queue, jobs).await?;
 
     let tokens = minted_tokens(&client, &options.ses_url).await?;
     let tokens: Vec<String> = (0..options.users)
@@ -656,6 +791,11 @@ pub async fn run(options: &Options) -> Result<RuntimeReport> {
         cold[3].result("change_unknown_token"),
         warm.finish()?,
     ));
+
+    // send-mail again: the password-changed notices change-password queued.
+    eprintln!("==> send-mail: {} queued notices", tokens.len());
+    drain(&mut sender, &queue, tokens.len()).await?;
+    functions.push(result(&send_mail, cold[4].result("reset_no_account"), sender.finish()?));
 
     // request-reset as deployed: with the response-time floor that hides which usernames exist.
     let floor_check = if options.floor_check_requests > 0 {

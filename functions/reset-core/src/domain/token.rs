@@ -142,14 +142,21 @@ impl TokenRecord {
     /// The token's own state at `now`, against the account's current credential epoch; the
     /// account's status is checked by the caller.
     pub fn check_usable(&self, now: Timestamp, account_epoch: CredentialEpoch) -> Result<(), TokenRejection> {
+        self.check_fresh(now)?;
+        if self.epoch != Some(account_epoch) {
+            return Err(TokenRejection::SupersededByAccountChange);
+        }
+        Ok(())
+    }
+
+    /// The token's own state only, unused and unexpired: what can be known before the account
+    /// is read.
+    pub fn check_fresh(&self, now: Timestamp) -> Result<(), TokenRejection> {
         if self.used_at.is_some() {
             return Err(TokenRejection::Used);
         }
         if now.as_secs() >= self.expires_at {
             return Err(TokenRejection::Expired);
-        }
-        if self.epoch != Some(account_epoch) {
-            return Err(TokenRejection::SupersededByAccountChange);
         }
         Ok(())
     }

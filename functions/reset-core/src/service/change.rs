@@ -1,4 +1,4 @@
-use super::verify_link;
+use super::verify::{check_link, find_link_record};
 use crate::app::App;
 use crate::domain::token::TokenRejection;
 use crate::domain::{MailJob, NewPassword, PasswordRule, ResetToken, User, MAX_PASSWORD_CHARS};
@@ -28,25 +28,38 @@ pub async fn change_password(
             rules: vec![PasswordRule::MaxLength],
         });
     }
-    let link = verify_link(app, &token).await?;
-    let new_password = match NewPassword::parse_with_min(
-        password,
-        confirmation,
-        &link.user.username,
-        app.settings.password_min_chars,
-    ) {
-        Ok(password) => password,
-        Err(rules) => {
-            return Err(AppError::PasswordRejected {
-                token,
-                username: Some(link.user.username.to_string()),
-                rules,
-            })
+    // The token's record names the account, which is all the policy ("not the username") and
+    // the hash need: the account read that finishes the link's checks can overlap the hash
+    // (about 17 ms of argon2id) instead of preceding it.
+    let record = find_link_record(app, &token).await?;
+    let username = record.username.clone();
+    let read_user = app.store.find_user_without_hash(&username);
+    let parsed = NewPassword::parse_with_min(password, confirmation, &username, app.settings.password_min_chars);
+    let (link, password_hash) = match parsed {
+        // The token's own state (used, expired) needs no account: a dead link costs no hash.
+        Ok(new_password) if record.check_fresh(app.clock.now()).is_ok() => {
+            let (user, hashed) = tokio::join!(read_user, hash_password(new_password));
+            (check_link(app, record, user?)?, hashed)
+        }
+        parsed => {
+            // The link's verdict comes first, whatever the password, as it always did.
+            let link = check_link(app, record, read_user.await?)?;
+            match parsed {
+                Ok(new_password) => {
+                    let hashed = hash_password(new_password).await;
+                    (link, hashed)
+                }
+                Err(rules) => {
+                    return Err(AppError::PasswordRejected {
+                        token,
+                        username: Some(link.user.username.to_string()),
+                        rules,
+                    })
+                }
+            }
         }
     };
-    let password_hash = hash_password(new_password)
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let password_hash = password_hash.map_err(|e| AppError::Internal(e.to_string()))?;
 
     let now = app.clock.now();
     match app

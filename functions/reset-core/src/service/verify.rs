@@ -19,10 +19,23 @@ impl ValidLink {
 /// Checks a link without consuming it: opening the mail (or a scanner prefetching it) changes
 /// nothing.
 pub async fn verify_link(app: &App, token: &ResetToken) -> Result<ValidLink, AppError> {
-    let Some(record) = app.store.find_token(&token.hash()).await? else {
-        return Err(AppError::InvalidLink(TokenRejection::Unknown));
-    };
-    let Some(user) = app.store.find_user_without_hash(&record.username).await? else {
+    let record = find_link_record(app, token).await?;
+    let user = app.store.find_user_without_hash(&record.username).await?;
+    check_link(app, record, user)
+}
+
+/// The stored record of a link: the first half of `verify_link`, which names the account.
+pub(super) async fn find_link_record(app: &App, token: &ResetToken) -> Result<TokenRecord, AppError> {
+    app.store
+        .find_token(&token.hash())
+        .await?
+        .ok_or(AppError::InvalidLink(TokenRejection::Unknown))
+}
+
+/// The second half of `verify_link`: whether the link of `record` may still be used, given its
+/// account as read (`None`: no such account).
+pub(super) fn check_link(app: &App, record: TokenRecord, user: Option<User>) -> Result<ValidLink, AppError> {
+    let Some(user) = user else {
         return Err(AppError::InvalidLink(TokenRejection::AccountUnavailable));
     };
     if !user.can_reset_password() {
