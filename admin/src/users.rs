@@ -152,10 +152,17 @@ mod tests {
         let refused = checked_first_password("a", &username, "FIRST_PASSWORD").err();
         assert_eq!(
             refused.map(|e| e.to_string()).as_deref(),
-            Some("the password from FIRST_PASSWORD breaks the password policy: at least 8 characters, an uppercase letter, a digit; nothing written")
+            Some(
+                "the password from FIRST_PASSWORD breaks the password policy: at least 8 characters, an uppercase \
+                 letter, a digit, must not be a common or easily guessed password; nothing written"
+            )
         );
         assert!(checked_first_password("Xex000000y1", &username, "P").is_err());
-        assert!(checked_first_password("Sakura2026x", &username, "P").is_ok());
+        assert!(
+            checked_first_password("Sakura2026!", &username, "P").is_err(),
+            "easily guessed"
+        );
+        assert!(checked_first_password("Kanagawa2026x", &username, "P").is_ok());
         Ok(())
     }
 }
