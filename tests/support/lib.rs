@@ -508,6 +508,7 @@ pub async fn in_process_sender(settings: Settings, queue: &OwnMailQueue) -> Resu
         settings.sender_address.clone(),
         None,
     );
+    let address_table = settings.address.requests_table.clone();
     Ok(send_mail::SendMail {
         metrics_namespace: settings.metrics_namespace.clone(),
         sender: reset_core::service::MailSender {
@@ -516,6 +517,10 @@ pub async fn in_process_sender(settings: Settings, queue: &OwnMailQueue) -> Resu
             ledger: store,
             mailer: Arc::new(mailer),
             clock: Arc::new(SystemClock),
+            address_requests: Arc::new(reset_core::store::DynamoAddressRequests::new(
+                aws_sdk_dynamodb::Client::new(&config),
+                address_table,
+            )),
         },
         queue: Arc::new(queue.control()),
     })

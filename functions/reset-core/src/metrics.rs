@@ -40,8 +40,21 @@ pub const MAIL_EVENTS_UNMATCHED: &str = "MailEventsUnmatched";
 /// SNS messages that were not SES event notifications this function understands.
 pub const MAIL_EVENTS_MALFORMED: &str = "MailEventsMalformed";
 
+/// An address-change request that got past the per-client limit (stored or, beyond the
+/// per-username limit, silently dropped), from `address-change`.
+pub const ADDRESS_REQUESTS: &str = "AddressRequests";
+/// A request confirmed from its new address: it entered the administrators' queue.
+pub const ADDRESS_REQUESTS_VERIFIED: &str = "AddressRequestsVerified";
+/// Decided by an administrator (`reset-admin address-requests approve / reject`).
+pub const ADDRESS_REQUESTS_APPROVED: &str = "AddressRequestsApproved";
+pub const ADDRESS_REQUESTS_REJECTED: &str = "AddressRequestsRejected";
+/// Seconds the oldest pending request has waited since it was verified (0 when none waits):
+/// a Query on the sparse pending index, made by `address-change` after every submission and
+/// confirmation and by `reset-admin address-requests list`.
+pub const OLDEST_PENDING_ADDRESS_REQUEST_AGE: &str = "OldestPendingAddressRequestAge";
+
 /// Every metric name the code emits; the template's alarms may only use these.
-pub const ALL: [&str; 15] = [
+pub const ALL: [&str; 20] = [
     RESET_REQUESTS,
     MAILS_QUEUED,
     MAIL_QUEUE_FAILURES,
@@ -57,6 +70,11 @@ pub const ALL: [&str; 15] = [
     MAIL_REJECTS,
     MAIL_EVENTS_UNMATCHED,
     MAIL_EVENTS_MALFORMED,
+    ADDRESS_REQUESTS,
+    ADDRESS_REQUESTS_VERIFIED,
+    ADDRESS_REQUESTS_APPROVED,
+    ADDRESS_REQUESTS_REJECTED,
+    OLDEST_PENDING_ADDRESS_REQUEST_AGE,
 ];
 
 /// One EMF document: counts without dimensions in `namespace`, stamped `at`.

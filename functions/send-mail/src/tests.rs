@@ -82,6 +82,7 @@ async fn fixture() -> Fixture {
             ledger: store,
             mailer: mailer.clone(),
             clock: clock.clone(),
+            address_requests: Arc::new(reset_core::store::MemoryAddressRequests::default()),
         },
         queue: control.clone(),
         metrics_namespace: "PasswordReset/test".into(),

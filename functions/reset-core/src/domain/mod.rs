@@ -1,5 +1,6 @@
 //! The rules of the reset flow, free of AWS and HTTP types.
 
+pub mod address_request;
 pub mod clock;
 pub mod common_passwords;
 pub mod email;
@@ -10,6 +11,9 @@ pub mod token;
 pub mod user;
 pub mod username;
 
+pub use address_request::{
+    AddressRequest, AddressRequestForm, AddressRequestId, AddressRequestInput, AddressRequestState, RequestText,
+};
 pub use clock::{Clock, FixedClock, SystemClock, Timestamp};
 pub use email::{Email, EmailError};
 pub use language::Language;
