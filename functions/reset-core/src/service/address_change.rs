@@ -219,8 +219,7 @@ pub async fn oldest_pending_age(desk: &AddressDesk, now: Timestamp) -> Option<u6
         Ok(pending) => Some(
             pending
                 .first()
-                .and_then(|r| r.waiting_secs(now))
-                .map_or(0, |secs| u64::try_from(secs).unwrap_or(0)),
+                .map_or(0, |r| u64::try_from(r.waiting_secs(now)).unwrap_or(0)),
         ),
         Err(error) => {
             tracing::warn!(error = %error, "the pending address requests could not be read");

@@ -29,6 +29,36 @@ pub mod address_attributes {
 /// The sparse index of pending requests: `pending_flag` (only while pending) + `verified_at`.
 pub const PENDING_INDEX: &str = "pending";
 
+/// One row of the pending index (which projects no address and no person's name).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PendingRequest {
+    pub request_id: AddressRequestId,
+    pub username: crate::domain::Username,
+    pub institution: crate::domain::RequestText,
+    pub created_at: i64,
+    pub verified_at: i64,
+    pub expires_at: i64,
+}
+
+impl PendingRequest {
+    pub fn waiting_secs(&self, now: Timestamp) -> i64 {
+        (now.as_millis() - self.verified_at).max(0) / 1000
+    }
+}
+
+impl From<&AddressRequest> for PendingRequest {
+    fn from(r: &AddressRequest) -> Self {
+        Self {
+            request_id: r.request_id.clone(),
+            username: r.username.clone(),
+            institution: r.institution.clone(),
+            created_at: r.created_at,
+            verified_at: r.verified_at.unwrap_or(r.created_at),
+            expires_at: r.expires_at,
+        }
+    }
+}
+
 /// How many pending requests one listing returns at most.
 pub const PENDING_PAGE: i32 = 100;
 
@@ -55,7 +85,7 @@ pub trait AddressRequestStore: Send + Sync {
 
     /// Pending requests, oldest first, without expired ones (at most [`PENDING_PAGE`]). A
     /// Query on the sparse index: never a scan.
-    async fn pending_requests(&self, now: Timestamp) -> Result<Vec<AddressRequest>, StoreError>;
+    async fn pending_requests(&self, now: Timestamp) -> Result<Vec<PendingRequest>, StoreError>;
 }
 
 /// The DynamoDB adapter.
@@ -192,7 +222,7 @@ impl AddressRequestStore for DynamoAddressRequests {
         }
     }
 
-    async fn pending_requests(&self, now: Timestamp) -> Result<Vec<AddressRequest>, StoreError> {
+    async fn pending_requests(&self, now: Timestamp) -> Result<Vec<PendingRequest>, StoreError> {
         use address_attributes::{EXPIRES_AT, PENDING_FLAG as FLAG};
         let mut found = Vec::new();
         let mut start: Option<HashMap<String, AttributeValue>> = None;
@@ -213,14 +243,16 @@ impl AddressRequestStore for DynamoAddressRequests {
                 .await
                 .map_err(unavailable)?;
             for item in output.items.unwrap_or_default() {
-                found.push(from_item(item)?);
+                let row: PendingRequest =
+                    serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                found.push(row);
             }
             start = output.last_evaluated_key;
             if start.is_none() || found.len() >= PENDING_PAGE as usize {
                 break;
             }
         }
-        found.retain(|r| r.state == AddressRequestState::Pending && !r.is_expired_at(now));
+        found.retain(|r| r.expires_at > now.as_secs());
         found.truncate(PENDING_PAGE as usize);
         Ok(found)
     }
@@ -297,12 +329,12 @@ impl AddressRequestStore for MemoryAddressRequests {
         }
     }
 
-    async fn pending_requests(&self, now: Timestamp) -> Result<Vec<AddressRequest>, StoreError> {
-        let mut pending: Vec<AddressRequest> = self
+    async fn pending_requests(&self, now: Timestamp) -> Result<Vec<PendingRequest>, StoreError> {
+        let mut pending: Vec<PendingRequest> = self
             .lock()?
             .values()
             .filter(|r| r.pending_flag.is_some() && !r.is_expired_at(now))
-            .cloned()
+            .map(PendingRequest::from)
             .collect();
         pending.sort_by_key(|r| r.verified_at);
         Ok(pending)

@@ -7,7 +7,8 @@ mod dynamo;
 mod memory;
 
 pub use address_requests::{
-    address_attributes, AddressRequestStore, DynamoAddressRequests, MemoryAddressRequests, PENDING_INDEX,
+    address_attributes, AddressRequestStore, DynamoAddressRequests, MemoryAddressRequests, PendingRequest,
+    PENDING_INDEX,
 };
 
 pub use dynamo::{attributes, indexes, DynamoStore, TableNames, MAIL_PROBLEM_FLAG_SET};
