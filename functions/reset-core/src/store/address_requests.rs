@@ -6,14 +6,12 @@
 //! caller's clock on every read: DynamoDB's TTL deletes late.
 
 use super::StoreError;
-use crate::domain::address_request::PENDING_FLAG;
 use crate::domain::{AddressRequest, AddressRequestId, AddressRequestState, Timestamp, TokenHash};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
 
 /// Attribute names of the address-requests table (the template and the IAM test use them).
 pub mod address_attributes {
@@ -165,7 +163,7 @@ impl AddressRequestStore for DynamoAddressRequests {
         hash: &TokenHash,
         link_expires_at_secs: i64,
     ) -> Result<bool, StoreError> {
-        use address_attributes::{REQUEST_ID, STATE, VERIFICATION_EXPIRES_AT, VERIFICATION_HASH};
+        use address_attributes::{REQUEST_ID, VERIFICATION_EXPIRES_AT, VERIFICATION_HASH};
         let result = self
             .client
             .update_item()
@@ -175,7 +173,7 @@ impl AddressRequestStore for DynamoAddressRequests {
                 "SET {VERIFICATION_HASH} = :hash, {VERIFICATION_EXPIRES_AT} = :until"
             ))
             .condition_expression(format!("attribute_exists({REQUEST_ID}) AND #state = :unverified"))
-            .expression_attribute_names("#state", STATE)
+            .expression_attribute_names("#state", "state")
             .expression_attribute_values(":hash", s(hash.as_str()))
             .expression_attribute_values(":until", n(link_expires_at_secs))
             .expression_attribute_values(":unverified", s(AddressRequestState::Unverified.code()))
@@ -190,8 +188,7 @@ impl AddressRequestStore for DynamoAddressRequests {
 
     async fn mark_verified(&self, id: &AddressRequestId, hash: &TokenHash, now: Timestamp) -> Result<bool, StoreError> {
         use address_attributes::{
-            EXPIRES_AT, PENDING_FLAG as FLAG, REQUEST_ID, STATE, VERIFICATION_EXPIRES_AT, VERIFICATION_HASH,
-            VERIFIED_AT,
+            EXPIRES_AT, PENDING_FLAG, REQUEST_ID, VERIFICATION_EXPIRES_AT, VERIFICATION_HASH, VERIFIED_AT,
         };
         let result = self
             .client
@@ -199,18 +196,18 @@ impl AddressRequestStore for DynamoAddressRequests {
             .table_name(&self.table)
             .key(REQUEST_ID, s(id.as_str()))
             .update_expression(format!(
-                "SET #state = :pending, {VERIFIED_AT} = :at, {FLAG} = :flag \
+                "SET #state = :pending, {VERIFIED_AT} = :at, {PENDING_FLAG} = :flag \
                  REMOVE {VERIFICATION_HASH}, {VERIFICATION_EXPIRES_AT}"
             ))
             .condition_expression(format!(
                 "#state = :unverified AND {VERIFICATION_HASH} = :hash AND {VERIFICATION_EXPIRES_AT} > :now \
                  AND {EXPIRES_AT} > :now"
             ))
-            .expression_attribute_names("#state", STATE)
+            .expression_attribute_names("#state", "state")
             .expression_attribute_values(":pending", s(AddressRequestState::Pending.code()))
             .expression_attribute_values(":unverified", s(AddressRequestState::Unverified.code()))
             .expression_attribute_values(":at", n(now.as_millis()))
-            .expression_attribute_values(":flag", s(PENDING_FLAG))
+            .expression_attribute_values(":flag", s(crate::domain::address_request::PENDING_FLAG))
             .expression_attribute_values(":hash", s(hash.as_str()))
             .expression_attribute_values(":now", n(now.as_secs()))
             .send()
@@ -223,7 +220,7 @@ impl AddressRequestStore for DynamoAddressRequests {
     }
 
     async fn pending_requests(&self, now: Timestamp) -> Result<Vec<PendingRequest>, StoreError> {
-        use address_attributes::{EXPIRES_AT, PENDING_FLAG as FLAG};
+        use address_attributes::{EXPIRES_AT, PENDING_FLAG};
         let mut found = Vec::new();
         let mut start: Option<HashMap<String, AttributeValue>> = None;
         loop {
@@ -232,9 +229,9 @@ impl AddressRequestStore for DynamoAddressRequests {
                 .query()
                 .table_name(&self.table)
                 .index_name(PENDING_INDEX)
-                .key_condition_expression(format!("{FLAG} = :flag"))
+                .key_condition_expression(format!("{PENDING_FLAG} = :flag"))
                 .filter_expression(format!("{EXPIRES_AT} > :now"))
-                .expression_attribute_values(":flag", s(PENDING_FLAG))
+                .expression_attribute_values(":flag", s(crate::domain::address_request::PENDING_FLAG))
                 .expression_attribute_values(":now", n(now.as_secs()))
                 .scan_index_forward(true)
                 .limit(PENDING_PAGE)
@@ -255,88 +252,5 @@ impl AddressRequestStore for DynamoAddressRequests {
         found.retain(|r| r.expires_at > now.as_secs());
         found.truncate(PENDING_PAGE as usize);
         Ok(found)
-    }
-}
-
-/// In-memory stand-in with the adapter's conditions.
-#[derive(Debug, Default)]
-pub struct MemoryAddressRequests {
-    requests: Mutex<HashMap<AddressRequestId, AddressRequest>>,
-}
-
-impl MemoryAddressRequests {
-    fn lock(&self) -> Result<MutexGuard<'_, HashMap<AddressRequestId, AddressRequest>>, StoreError> {
-        self.requests
-            .lock()
-            .map_err(|_| StoreError::Unavailable("poisoned".into()))
-    }
-
-    /// Every stored request (tests only look).
-    pub fn all(&self) -> Vec<AddressRequest> {
-        self.lock().map(|m| m.values().cloned().collect()).unwrap_or_default()
-    }
-}
-
-#[async_trait]
-impl AddressRequestStore for MemoryAddressRequests {
-    async fn create_request(&self, request: &AddressRequest) -> Result<(), StoreError> {
-        let mut requests = self.lock()?;
-        if requests.contains_key(&request.request_id) {
-            return Err(StoreError::Corrupt("request id taken".into()));
-        }
-        requests.insert(request.request_id.clone(), request.clone());
-        Ok(())
-    }
-
-    async fn find_request(&self, id: &AddressRequestId) -> Result<Option<AddressRequest>, StoreError> {
-        Ok(self.lock()?.get(id).cloned())
-    }
-
-    async fn set_verification(
-        &self,
-        id: &AddressRequestId,
-        hash: &TokenHash,
-        link_expires_at_secs: i64,
-    ) -> Result<bool, StoreError> {
-        let mut requests = self.lock()?;
-        match requests.get_mut(id) {
-            Some(request) if request.state == AddressRequestState::Unverified => {
-                request.verification_hash = Some(hash.as_str().to_owned());
-                request.verification_expires_at = Some(link_expires_at_secs);
-                Ok(true)
-            }
-            _ => Ok(false),
-        }
-    }
-
-    async fn mark_verified(&self, id: &AddressRequestId, hash: &TokenHash, now: Timestamp) -> Result<bool, StoreError> {
-        let mut requests = self.lock()?;
-        match requests.get_mut(id) {
-            Some(request)
-                if request.state == AddressRequestState::Unverified
-                    && request.verification_hash.as_deref() == Some(hash.as_str())
-                    && request.verification_expires_at.is_some_and(|t| t > now.as_secs())
-                    && request.expires_at > now.as_secs() =>
-            {
-                request.state = AddressRequestState::Pending;
-                request.verified_at = Some(now.as_millis());
-                request.pending_flag = Some(PENDING_FLAG.to_owned());
-                request.verification_hash = None;
-                request.verification_expires_at = None;
-                Ok(true)
-            }
-            _ => Ok(false),
-        }
-    }
-
-    async fn pending_requests(&self, now: Timestamp) -> Result<Vec<PendingRequest>, StoreError> {
-        let mut pending: Vec<PendingRequest> = self
-            .lock()?
-            .values()
-            .filter(|r| r.pending_flag.is_some() && !r.is_expired_at(now))
-            .map(PendingRequest::from)
-            .collect();
-        pending.sort_by_key(|r| r.verified_at);
-        Ok(pending)
     }
 }

@@ -3,13 +3,14 @@
 //! DynamoDB adapter, and an in-memory fake for unit tests.
 
 mod address_requests;
+mod address_requests_memory;
 mod dynamo;
 mod memory;
 
 pub use address_requests::{
-    address_attributes, AddressRequestStore, DynamoAddressRequests, MemoryAddressRequests, PendingRequest,
-    PENDING_INDEX,
+    address_attributes, AddressRequestStore, DynamoAddressRequests, PendingRequest, PENDING_INDEX,
 };
+pub use address_requests_memory::MemoryAddressRequests;
 
 pub use dynamo::{attributes, indexes, DynamoStore, TableNames, MAIL_PROBLEM_FLAG_SET};
 pub use memory::{MailProblem, MailState, MemoryStore};
