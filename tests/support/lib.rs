@@ -67,7 +67,11 @@ pub async fn local_desk_with(
 
 /// Calls the address-change function's real handler in-process.
 pub async fn invoke_address(desk: &reset_core::service::AddressDesk, event: EventBuilder) -> Result<Answer> {
-    match reset_core::web::address_change::handle(desk, event.build()?).await {
+    invoke_address_request(desk, event.build()?).await
+}
+
+pub async fn invoke_address_request(desk: &reset_core::service::AddressDesk, request: Request) -> Result<Answer> {
+    match reset_core::web::address_change::handle(desk, request).await {
         Ok(response) => Ok(Answer::from_response(response)),
         Err(never) => match never {},
     }
