@@ -26,8 +26,8 @@ export SES_STORE_URL=http://127.0.0.1:$SES_PORT
 # records the caller from STS GetCallerIdentity and refuses to write without it.
 export MOTO_PORT=$((BENCH_PORT_BASE + 15))
 export AWS_ENDPOINT_URL_SQS=http://127.0.0.1:$MOTO_PORT AWS_ENDPOINT_URL_STS=http://127.0.0.1:$MOTO_PORT
-# and CloudWatch, where reset-admin publishes its metrics (PutMetricData).
-export AWS_ENDPOINT_URL_CLOUDWATCH=http://127.0.0.1:$MOTO_PORT
+# and CloudWatch Logs, where reset-admin writes its metrics (EMF lines, PutLogEvents).
+export AWS_ENDPOINT_URL_CLOUDWATCH_LOGS=http://127.0.0.1:$MOTO_PORT
 # Every bench request comes from one client IP and asks for a few hundred links: lift the limits
 # (the counters are still read and written, as in production).
 export RATE_LIMIT_PER_IP_PER_HOUR=10000000 RATE_LIMIT_PER_USERNAME_PER_HOUR=10000000

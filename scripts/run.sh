@@ -11,8 +11,8 @@ export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DYNAMODB_PORT
 export AWS_ENDPOINT_URL_SESV2=http://127.0.0.1:$SES_PORT
 # moto's server is the local SQS and STS (reset-admin records the caller from GetCallerIdentity).
 export AWS_ENDPOINT_URL_SQS=http://127.0.0.1:$MOTO_PORT AWS_ENDPOINT_URL_STS=http://127.0.0.1:$MOTO_PORT
-# and CloudWatch, where reset-admin publishes its metrics (PutMetricData).
-export AWS_ENDPOINT_URL_CLOUDWATCH=http://127.0.0.1:$MOTO_PORT
+# and CloudWatch Logs, where reset-admin writes its metrics (EMF lines, PutLogEvents).
+export AWS_ENDPOINT_URL_CLOUDWATCH_LOGS=http://127.0.0.1:$MOTO_PORT
 export MAIL_QUEUE_URL=http://127.0.0.1:$MOTO_PORT/123456789012/$MAIL_QUEUE_NAME
 export MAIL_DEAD_LETTER_QUEUE_URL=http://127.0.0.1:$MOTO_PORT/123456789012/$MAIL_DEAD_LETTER_QUEUE_NAME
 export PATH=$PWD/.tools/venv/bin:$PATH
@@ -47,7 +47,7 @@ cat <<INFO
   Administer the local users (docs/admin.md), in another terminal:
     set -a; . scripts/local.env; set +a; export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DYNAMODB_PORT \\
       AWS_ENDPOINT_URL_SQS=http://127.0.0.1:$MOTO_PORT AWS_ENDPOINT_URL_STS=http://127.0.0.1:$MOTO_PORT \\
-      AWS_ENDPOINT_URL_CLOUDWATCH=http://127.0.0.1:$MOTO_PORT \\
+      AWS_ENDPOINT_URL_CLOUDWATCH_LOGS=http://127.0.0.1:$MOTO_PORT \\
       MAIL_QUEUE_URL=$MAIL_QUEUE_URL MAIL_DEAD_LETTER_QUEUE_URL=$MAIL_DEAD_LETTER_QUEUE_URL
     cargo run -q -p reset-admin -- user show ex000000
     cargo run -q -p reset-admin -- user set-email ex000000 new@example.jp --reason "old address abolished"

@@ -648,6 +648,7 @@ async fn address_requests_command(
             metrics::publish(
                 config,
                 &namespace,
+                now,
                 &[(
                     reset_core::metrics::OLDEST_PENDING_ADDRESS_REQUEST_AGE,
                     u64::try_from(oldest).unwrap_or(0),
@@ -704,6 +705,7 @@ async fn address_requests_command(
             metrics::publish(
                 config,
                 &namespace,
+                change.at,
                 &[(reset_core::metrics::ADDRESS_REQUESTS_APPROVED, 1)],
             )
             .await;
@@ -720,6 +722,7 @@ async fn address_requests_command(
             metrics::publish(
                 config,
                 &namespace,
+                change.at,
                 &[(reset_core::metrics::ADDRESS_REQUESTS_REJECTED, 1)],
             )
             .await;
