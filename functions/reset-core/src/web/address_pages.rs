@@ -235,7 +235,9 @@ pub fn request_form(ctx: &PageContext<'_>, typed: &AddressRequestForm, errors: &
         ol class="guidance" {
             @for step in t.form_steps { li { (step) } }
         }
-        form method="post" action=(ctx.href(FORM_PATH)) class="form" id="address-request-form" {
+        // `novalidate`: the server checks every item and lists every mistake in the page's own
+        // words and language; the browser's bubbles would stop at the first, in the browser's.
+        form method="post" action=(ctx.href(FORM_PATH)) class="form" id="address-request-form" novalidate {
             (field(RequestField::Username, "text", "username", &typed.username, t.username_hint))
             (field(RequestField::Institution, "text", "organization", &typed.institution, t.institution_hint))
             (field(RequestField::Location, "text", "street-address", &typed.location, t.location_hint))
