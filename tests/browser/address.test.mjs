@@ -83,7 +83,7 @@ describe('address-change request', () => {
       await submitForm(page, () => page.getByRole('button', { name: 'パスワードリセット' }).click());
       await page.waitForSelector('text=メールを送信しました');
       oldLink = resetLinkOf((await waitForMails(user.email, 1))[0]);
-      await screenshots(page, 'ja-2-mail-sent');
+      await screenshots(page, 'ja-address-0-mail-sent');
     });
 
     await step('the "mail sent" page links to 「メールアドレス変更の申請」 under 「10分以上たっても…」', async () => {
