@@ -27,7 +27,8 @@ pub const MAILS_DEAD_LETTERED: &str = "MailsDeadLettered";
 /// A redelivered job whose mail had already been sent: nothing sent twice.
 pub const MAIL_DUPLICATES_SUPPRESSED: &str = "MailDuplicatesSuppressed";
 /// A reset job that sent nothing on purpose: unknown or disabled account, or the account's
-/// hourly mail budget spent.
+/// hourly mail budget spent. Address-request mails with nobody to send to (the request expired
+/// or was confirmed meanwhile, an unknown account, no administrators' address) count here too.
 pub const RESET_JOBS_WITHOUT_MAIL: &str = "ResetJobsWithoutMail";
 /// SES events about sent mail, counted by `mail-events`.
 pub const MAIL_DELIVERIES: &str = "MailDeliveries";
