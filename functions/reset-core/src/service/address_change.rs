@@ -38,8 +38,9 @@ impl AddressDesk {
 
     /// Reads the environment and builds the clients, touching no network.
     pub async fn from_env() -> Result<Self, crate::config::ConfigError> {
-        let app = App::from_env().await?;
+        let settings = crate::config::Settings::from_env()?;
         let config = crate::app::sdk_config().await;
+        let app = App::from_sdk_config(settings, &config);
         let requests = DynamoAddressRequests::new(
             aws_sdk_dynamodb::Client::new(&config),
             app.settings.address.requests_table.clone(),

@@ -29,4 +29,6 @@ fn hour_window(now: Timestamp) -> (i64, i64) {
 }
 
 #[cfg(test)]
+mod address_tests;
+#[cfg(test)]
 mod tests;
