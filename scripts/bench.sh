@@ -33,6 +33,8 @@ export AWS_ENDPOINT_URL_SQS=http://127.0.0.1:$MOTO_PORT AWS_ENDPOINT_URL_STS=htt
 # The queues request-reset and change-password write and send-mail is fed from (moto's URLs).
 export MAIL_QUEUE_URL=http://127.0.0.1:$MOTO_PORT/123456789012/$MAIL_QUEUE_NAME
 export MAIL_DEAD_LETTER_QUEUE_URL=http://127.0.0.1:$MOTO_PORT/123456789012/$MAIL_DEAD_LETTER_QUEUE_NAME
+# and CloudWatch Logs, where reset-admin writes its metrics (EMF lines, PutLogEvents).
+export AWS_ENDPOINT_URL_CLOUDWATCH_LOGS=http://127.0.0.1:$MOTO_PORT
 # Every bench request comes from one client IP and asks for a few hundred links: lift the limits
 # (the counters are still read and written, as in production).
 export RATE_LIMIT_PER_IP_PER_HOUR=10000000 RATE_LIMIT_PER_USERNAME_PER_HOUR=10000000

@@ -11,6 +11,8 @@ export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DYNAMODB_PORT
 export AWS_ENDPOINT_URL_SESV2=http://127.0.0.1:$SES_PORT
 # moto's server is the local SQS and STS (reset-admin records the caller from GetCallerIdentity).
 export AWS_ENDPOINT_URL_SQS=http://127.0.0.1:$MOTO_PORT AWS_ENDPOINT_URL_STS=http://127.0.0.1:$MOTO_PORT
+# and CloudWatch Logs, where reset-admin writes its metrics (EMF lines, PutLogEvents).
+export AWS_ENDPOINT_URL_CLOUDWATCH_LOGS=http://127.0.0.1:$MOTO_PORT
 export MAIL_QUEUE_URL=http://127.0.0.1:$MOTO_PORT/123456789012/$MAIL_QUEUE_NAME
 export MAIL_DEAD_LETTER_QUEUE_URL=http://127.0.0.1:$MOTO_PORT/123456789012/$MAIL_DEAD_LETTER_QUEUE_NAME
 export PATH=$PWD/.tools/venv/bin:$PATH
@@ -34,7 +36,7 @@ scripts/stack.sh up
 # here means its first start compiles nothing (a `cargo build -p a -p b` unifies features
 # differently and would leave that work to the first visit).
 say "building the functions exactly as cargo lambda watch runs them (the first build takes a few minutes)"
-for function in request-reset verify-token change-password send-mail; do
+for function in request-reset verify-token change-password send-mail address-change; do
   cargo build --bin "$function"
 done
 
@@ -86,12 +88,14 @@ cat <<INFO
   Administer the local users (docs/admin.md), in another terminal:
     set -a; . scripts/local.env; set +a; export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DYNAMODB_PORT \\
       AWS_ENDPOINT_URL_SQS=http://127.0.0.1:$MOTO_PORT AWS_ENDPOINT_URL_STS=http://127.0.0.1:$MOTO_PORT \\
+      AWS_ENDPOINT_URL_CLOUDWATCH_LOGS=http://127.0.0.1:$MOTO_PORT \\
       MAIL_QUEUE_URL=$MAIL_QUEUE_URL MAIL_DEAD_LETTER_QUEUE_URL=$MAIL_DEAD_LETTER_QUEUE_URL
     cargo run -q -p reset-admin -- user show ex000000
     cargo run -q -p reset-admin -- user set-email ex000000 new@example.jp --reason "old address abolished"
     cargo run -q -p reset-admin -- audit ex000000
     cargo run -q -p reset-admin -- mail-problems
     cargo run -q -p reset-admin -- mail-queue
+    cargo run -q -p reset-admin -- address-requests list
 
   Locally every client is 127.0.0.1 (cargo lambda watch's sourceIp), so all browsers share one
   per-client budget: $RATE_LIMIT_PER_IP_PER_HOUR requests an hour here (30 in the cloud by default).

@@ -74,6 +74,19 @@ create_queues() {
     "$ROOT/scripts/local_sqs_trigger.py" --template infra/template.yaml create-queues
 }
 
+create_admin_metrics_log_group() {
+  say "creating reset-admin's metrics log group $ADMIN_METRICS_LOG_GROUP"
+  "$ROOT/.tools/emulators/bin/python" - "$MOTO_PORT" "$ADMIN_METRICS_LOG_GROUP" <<'PY'
+import sys, boto3
+logs = boto3.client("logs", endpoint_url=f"http://127.0.0.1:{sys.argv[1]}", region_name="ap-northeast-1",
+                    aws_access_key_id="local", aws_secret_access_key="local")
+try:
+    logs.create_log_group(logGroupName=sys.argv[2])
+except logs.exceptions.ResourceAlreadyExistsException:
+    pass
+PY
+}
+
 create_tables() {
   say "building reset-admin, which creates the tables (the first build takes a few minutes)"
   cargo build -p reset-admin
@@ -102,6 +115,7 @@ case "${1:-}" in
     start_moto
     create_tables
     create_queues
+    create_admin_metrics_log_group
     ;;
   down)
     say "stopping the local stack ($STACK_NAME)"

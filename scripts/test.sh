@@ -14,6 +14,8 @@ export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DYNAMODB_PORT
 export AWS_ENDPOINT_URL_SESV2=http://127.0.0.1:$SES_PORT
 # moto's server is the local SQS and STS (reset-admin records the caller from GetCallerIdentity).
 export AWS_ENDPOINT_URL_SQS=http://127.0.0.1:$MOTO_PORT AWS_ENDPOINT_URL_STS=http://127.0.0.1:$MOTO_PORT
+# and CloudWatch Logs, where reset-admin writes its metrics (EMF lines, PutLogEvents).
+export AWS_ENDPOINT_URL_CLOUDWATCH_LOGS=http://127.0.0.1:$MOTO_PORT
 # The queue URLs as scripts/stack.sh creates them (moto's account id, the local names).
 export MAIL_QUEUE_URL=http://127.0.0.1:$MOTO_PORT/123456789012/$MAIL_QUEUE_NAME
 export MAIL_DEAD_LETTER_QUEUE_URL=http://127.0.0.1:$MOTO_PORT/123456789012/$MAIL_DEAD_LETTER_QUEUE_NAME
@@ -21,6 +23,7 @@ export PUBLIC_BASE_URL=http://127.0.0.1:$WATCH_PORT
 export SIGN_IN_URL=http://127.0.0.1:$WATCH_PORT/sign-in
 # Every HTTP test comes from 127.0.0.1: the limits are crossed by dedicated tests with their own settings.
 export RATE_LIMIT_PER_IP_PER_HOUR=100000 RATE_LIMIT_PER_USERNAME_PER_HOUR=100000 RATE_LIMIT_PER_USERNAME_AND_CLIENT_PER_HOUR=100000
+export ADDRESS_REQUESTS_PER_CLIENT_PER_HOUR=100000 ADDRESS_REQUESTS_PER_USERNAME_PER_DAY=100000
 # The timing floor is proven by its own test and benchmark; elsewhere it would only slow the suite.
 export REQUEST_MIN_RESPONSE_MS=0
 export SES_STORE_URL=http://127.0.0.1:$SES_PORT WATCH_URL=http://127.0.0.1:$WATCH_PORT
@@ -74,7 +77,7 @@ export WATCH_LOG=$PWD/.local/test/watch.log
 
 # cargo lambda watch starts (and, on a fresh clone, compiles) each function on its first
 # invocation; do that now, once, so no test waits on a compiler.
-say "warming up the five functions under cargo lambda watch (the first start may compile them)"
+say "warming up the six functions under cargo lambda watch (the first start may compile them)"
 warm() { # name, then curl arguments
   local name=$1; shift
   local code
@@ -84,6 +87,7 @@ warm() { # name, then curl arguments
 }
 warm request-reset "$WATCH_URL/password-reset"
 warm verify-token "$WATCH_URL/password-reset/confirm?token=warm-up"
+warm address-change "$WATCH_URL/password-reset/address-change"
 warm change-password -X POST -H 'content-type: application/json' -d '{}' "$WATCH_URL/api/password-reset/complete"
 warm mail-events -X POST -H 'content-type: application/json' --data-binary @events/mail-delivery.json \
   "$WATCH_URL/2015-03-31/functions/mail-events/invocations"

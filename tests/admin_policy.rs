@@ -1,5 +1,6 @@
 //! The administrators' managed policy in infra/template.yaml grants exactly what reset-admin
-//! calls, each action on the resources it needs it on, and nothing on `*`.
+//! calls, each action on the resources it needs it on, and nothing on `*`. (The address-request
+//! decisions' transaction also writes the audit table, granted above for every change.)
 
 use anyhow::{anyhow, Result};
 use serde_norway::Value;
@@ -61,6 +62,11 @@ fn the_admin_policy_is_least_privilege_per_command() -> Result<()> {
         ("sqs:ReceiveMessage", "GetAtt MailDeadLetterQueue.Arn"),
         ("sqs:DeleteMessage", "GetAtt MailDeadLetterQueue.Arn"),
         ("sqs:SendMessage", "GetAtt MailQueue.Arn"),
+        ("dynamodb:GetItem", "GetAtt AddressRequestsTable.Arn"),
+        ("dynamodb:UpdateItem", "GetAtt AddressRequestsTable.Arn"),
+        ("dynamodb:Query", "Sub ${AddressRequestsTable.Arn}/index/pending"),
+        ("logs:CreateLogStream", "GetAtt AdminMetricsLogGroup.Arn"),
+        ("logs:PutLogEvents", "GetAtt AdminMetricsLogGroup.Arn"),
     ]
     .into_iter()
     .map(|(a, r)| (a.to_owned(), r.to_owned()))

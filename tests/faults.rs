@@ -126,6 +126,7 @@ impl OwnStack {
                 ledger: store,
                 mailer: Arc::new(SesMailer::new(ses, app.settings.sender_address.clone(), None)),
                 clock: Arc::new(SystemClock),
+                address_requests: Arc::new(reset_core::store::MemoryAddressRequests::default()),
             },
             queue: Arc::new(self.queue.control()),
             metrics_namespace: app.settings.metrics_namespace.clone(),

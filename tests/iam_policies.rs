@@ -14,23 +14,29 @@
 //! malformed job, so that every port method it can call is called.
 //!
 //! mail-events wires only the `MailEventStore` port, whose one method it calls on every event.
+//!
+//! address-change runs its handler over an `AddressDesk` whose request store is a spy too; its
+//! adapter (`store/address_requests.rs`) is read like the others, its methods prefixed
+//! `requests.`.
 
 use anyhow::{anyhow, bail, Result};
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use password_reset_tests::reset_core::domain::{AddressRequest, AddressRequestId};
 use password_reset_tests::reset_core::domain::{
     Email, FixedClock, JobId, Language, MailJob, Timestamp, TokenHash, TokenRecord, User, Username,
 };
 use password_reset_tests::reset_core::mail::{
     MailError, MailQueue, Mailer, OutgoingMail, QueueError, RecordingMailer, RecordingQueue,
 };
-use password_reset_tests::reset_core::service::MailSender;
+use password_reset_tests::reset_core::service::{AddressDesk, MailSender};
 use password_reset_tests::reset_core::store::{
     attributes, ConsumeError, CounterKey, CreateUserError, JobClaim, JobEnd, MailLedger, MemoryStore, ResetStore,
     StoreError,
 };
+use password_reset_tests::reset_core::store::{AddressRequestStore, MemoryAddressRequests, PendingRequest};
 use password_reset_tests::reset_core::{App, Settings};
-use password_reset_tests::{invoke, EventBuilder, Function};
+use password_reset_tests::{invoke, invoke_address, EventBuilder, Function};
 use regex::Regex;
 use send_mail::{QueueControl, SendMail};
 use serde_norway::Value;
@@ -89,6 +95,7 @@ fn table_of_field(field: &str) -> Result<&'static str> {
         "mail_jobs_table" => "MailJobsTable",
         "queue_url" => "MailQueue",
         "dead_letter_queue_url" => "MailDeadLetterQueue",
+        "table" => "AddressRequestsTable",
         other => bail!("unknown table field self.{other}"),
     })
 }
@@ -257,6 +264,20 @@ fn port_calls() -> Result<BTreeMap<String, Vec<Call>>> {
             })
             .collect(),
     );
+    let requests = adapter_calls(&read("functions/reset-core/src/store/address_requests.rs")?)?;
+    for method in [
+        "create_request",
+        "find_request",
+        "set_verification",
+        "mark_verified",
+        "pending_requests",
+    ] {
+        let found = requests
+            .get(method)
+            .cloned()
+            .ok_or_else(|| anyhow!("DynamoAddressRequests::{method} not found"))?;
+        calls.insert(format!("requests.{method}"), found);
+    }
     let sqs = adapter_calls(&read("functions/reset-core/src/mail/sqs.rs")?)?;
     calls.insert("queue.enqueue".into(), sqs.get("enqueue").cloned().unwrap_or_default());
     let control = adapter_calls(&read("functions/send-mail/src/queue_control.rs")?)?;
@@ -365,6 +386,35 @@ impl MailLedger for SpyStore {
     }
 }
 
+struct SpyRequests {
+    inner: MemoryAddressRequests,
+    spy: Arc<Spy>,
+}
+
+#[async_trait]
+impl AddressRequestStore for SpyRequests {
+    async fn create_request(&self, request: &AddressRequest) -> Result<(), StoreError> {
+        self.spy.record("requests.create_request");
+        self.inner.create_request(request).await
+    }
+    async fn find_request(&self, id: &AddressRequestId) -> Result<Option<AddressRequest>, StoreError> {
+        self.spy.record("requests.find_request");
+        self.inner.find_request(id).await
+    }
+    async fn set_verification(&self, id: &AddressRequestId, hash: &TokenHash, until: i64) -> Result<bool, StoreError> {
+        self.spy.record("requests.set_verification");
+        self.inner.set_verification(id, hash, until).await
+    }
+    async fn mark_verified(&self, id: &AddressRequestId, hash: &TokenHash, now: Timestamp) -> Result<bool, StoreError> {
+        self.spy.record("requests.mark_verified");
+        self.inner.mark_verified(id, hash, now).await
+    }
+    async fn pending_requests(&self, now: Timestamp) -> Result<Vec<PendingRequest>, StoreError> {
+        self.spy.record("requests.pending_requests");
+        self.inner.pending_requests(now).await
+    }
+}
+
 struct SpyQueue {
     inner: RecordingQueue,
     spy: Arc<Spy>,
@@ -460,10 +510,20 @@ async fn methods_called_by_http_functions() -> Result<BTreeMap<String, BTreeSet<
         ("SUPPORT_CONTACT", "ヘルプデスク"),
         ("SIGN_IN_URL", "https://id.example.jp/sign-in"),
         ("REQUEST_MIN_RESPONSE_MS", "0"),
+        ("ADDRESS_REQUESTS_TABLE", "address-requests"),
+        ("ADDRESS_REQUEST_NOTIFY_ADDRESS", "admins@example.jp"),
     ]);
     let settings = Settings::from_lookup(|k| env.get(k).map(|v| v.to_string()))?;
     let clock = Arc::new(FixedClock::at(Timestamp::from_millis(1_795_608_000_000)));
     let app = App::new(settings.clone(), store.clone(), queue.clone(), clock.clone());
+    let requests = Arc::new(SpyRequests {
+        inner: MemoryAddressRequests::default(),
+        spy: spy.clone(),
+    });
+    let desk = AddressDesk::new(
+        App::new(settings.clone(), store.clone(), queue.clone(), clock.clone()),
+        requests.clone(),
+    );
     let sender = SendMail {
         sender: MailSender {
             settings,
@@ -471,6 +531,7 @@ async fn methods_called_by_http_functions() -> Result<BTreeMap<String, BTreeSet<
             ledger: store.clone(),
             mailer: mailer.clone(),
             clock,
+            address_requests: requests.clone(),
         },
         queue: Arc::new(SpyControl { spy: spy.clone() }),
         metrics_namespace: "PasswordReset/iam".into(),
@@ -486,8 +547,16 @@ async fn methods_called_by_http_functions() -> Result<BTreeMap<String, BTreeSet<
 
     let mut called = BTreeMap::new();
     let token_of_last_mail = || -> Result<String> {
-        let text = mailer.inner.sent().last().map(|m| m.text.clone()).unwrap_or_default();
-        text.split("token=")
+        // The last reset mail (the address request's verification mail has a link too).
+        let text = mailer
+            .inner
+            .sent()
+            .iter()
+            .rev()
+            .find(|m| m.text.contains("/password-reset/confirm?token="))
+            .map(|m| m.text.clone())
+            .unwrap_or_default();
+        text.split("confirm?token=")
             .nth(1)
             .and_then(|rest| rest.split_whitespace().next())
             .map(str::to_owned)
@@ -510,6 +579,26 @@ async fn methods_called_by_http_functions() -> Result<BTreeMap<String, BTreeSet<
     }
     called.insert(binary.to_owned(), spy.take());
 
+    // address-change: main.rs builds an AddressDesk and runs web::address_change::handle.
+    let binary = "address-change";
+    let main = read("functions/address-change/src/main.rs")?;
+    assert!(main.contains("AddressDesk::from_env") && main.contains("web::address_change::handle"));
+    let form = [
+        ("username", "iam00000"),
+        ("institution", "さくら内科"),
+        ("location", "東京都千代田区"),
+        ("contact_person", "山田 花子"),
+        ("new_email", "new@clinic.example.jp"),
+    ];
+    for event in [
+        EventBuilder::get("/password-reset/address-change"),
+        EventBuilder::form("/password-reset/address-change", &form),
+    ] {
+        let answer = invoke_address(&desk, event).await?;
+        assert_eq!(answer.status, 200, "{binary}: {}", answer.body);
+    }
+    let mut address_change = spy.take();
+
     // send-mail: a batch that sends (the jobs above), one with a malformed job, one that fails.
     let mut bodies: Vec<String> = queue
         .inner
@@ -530,7 +619,46 @@ async fn methods_called_by_http_functions() -> Result<BTreeMap<String, BTreeSet<
     let response = send_mail::handle(&sender, batch(&[failing.to_message()?]), 0).await;
     assert_eq!(response.batch_item_failures.len(), 1, "send-mail retries a failed send");
     mailer.inner.set_down(false);
-    called.insert("send-mail".to_owned(), spy.take());
+    let mut send_mail_called = spy.take();
+
+    // The address request's link, confirmed; then send-mail delivers the two notices it queued.
+    let (id, token) = mailer
+        .inner
+        .sent()
+        .iter()
+        .find_map(|m| {
+            let link = m
+                .text
+                .split_whitespace()
+                .find(|w| w.contains("address-change/verify?"))?;
+            let pairs: Vec<(String, String)> = serde_urlencoded::from_str(link.split_once('?')?.1).ok()?;
+            let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+            Some((get("id")?, get("token")?))
+        })
+        .ok_or_else(|| anyhow!("no address verification mail"))?;
+    for event in [
+        EventBuilder::get(&format!("/password-reset/address-change/verify?id={id}&token={token}")),
+        EventBuilder::form(
+            "/password-reset/address-change/verify",
+            &[("id", id.as_str()), ("token", token.as_str())],
+        ),
+    ] {
+        let answer = invoke_address(&desk, event).await?;
+        assert_eq!(answer.status, 200, "{binary}: {}", answer.body);
+    }
+    address_change.extend(spy.take());
+    called.insert(binary.to_owned(), address_change);
+    let notices: Vec<String> = queue
+        .inner
+        .drain()
+        .iter()
+        .map(MailJob::to_message)
+        .collect::<Result<_, _>>()?;
+    assert_eq!(notices.len(), 2, "the notice and the administrators' note");
+    let response = send_mail::handle(&sender, batch(&notices), 0).await;
+    assert!(response.batch_item_failures.is_empty(), "send-mail");
+    send_mail_called.extend(spy.take());
+    called.insert("send-mail".to_owned(), send_mail_called);
 
     let binary = "verify-token";
     let f = handler_of(binary)?;

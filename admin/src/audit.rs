@@ -220,6 +220,9 @@ pub enum AuditAction {
     Enable,
     /// Dead-lettered mails moved back to the mail queue.
     Redrive,
+    /// An address-change request decided (`address-requests approve / reject`).
+    ApproveAddressRequest,
+    RejectAddressRequest,
 }
 
 impl AuditAction {
@@ -231,6 +234,8 @@ impl AuditAction {
             AuditAction::Disable => "disable",
             AuditAction::Enable => "enable",
             AuditAction::Redrive => "redrive",
+            AuditAction::ApproveAddressRequest => "approve-address-request",
+            AuditAction::RejectAddressRequest => "reject-address-request",
         }
     }
 }

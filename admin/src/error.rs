@@ -1,7 +1,7 @@
 //! The admin tool's errors, by what the administrator should do about them.
 
 use crate::text::HiddenCharacter;
-use reset_core::domain::{EmailError, PasswordRule, Username, UsernameError};
+use reset_core::domain::{AddressRequestId, EmailError, PasswordRule, Username, UsernameError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -37,6 +37,16 @@ pub enum AdminError {
     SameAddress { username: Username, masked: String },
     #[error("the address of {0} changed while this command ran; nothing changed. Check it with `reset-admin user show {0}` and run the command again")]
     ChangedMeanwhile(Username),
+    #[error("{0} is not an address request id (32 lowercase hexadecimal characters, as `address-requests list` prints them)")]
+    MalformedRequestId(String),
+    #[error("no address request {0} (expired requests are deleted after a while)")]
+    NoSuchRequest(AddressRequestId),
+    #[error("address request {id} is {state}, not pending: nothing changed")]
+    RequestNotPending { id: AddressRequestId, state: &'static str },
+    #[error("address request {0} has expired: nothing changed. The institution can send a new request")]
+    RequestExpired(AddressRequestId),
+    #[error("address request {0} was decided or expired while this command ran; check it with `reset-admin address-requests show {0}`")]
+    DecidedMeanwhile(AddressRequestId),
 
     // --- fix the input file ---
     #[error("{0}")]

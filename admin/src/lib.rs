@@ -4,10 +4,12 @@
 //! local stack (DynamoDB Local, moto's SQS and STS) and in the cloud.
 
 pub mod accounts;
+pub mod address_requests;
 pub mod audit;
 pub mod error;
 pub mod import;
 pub mod mail_queue;
+pub mod metrics;
 pub mod tables;
 pub mod template;
 pub mod text;

@@ -9,16 +9,19 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use reset_admin::accounts::{AccountRecord, StatusChange};
+use reset_admin::address_requests::AddressRequests;
 use reset_admin::audit::{AuditAction, AuditEntry};
 use reset_admin::import;
 use reset_admin::mail_queue::{human_age, queue_name, MailQueues, QueueDepth};
+use reset_admin::metrics;
 use reset_admin::tables::{create_table, Created};
 use reset_admin::template::Template;
 use reset_admin::text::visible;
 use reset_admin::times::{jst_display, jst_iso};
 use reset_admin::users::{checked_first_password, create_user, generate_first_password, NewUser};
 use reset_admin::{Accounts, Actor, AdminError, AuditSubject, CallerIdentity, Change, Reason};
-use reset_core::domain::{AccountStatus, Clock, Email, Language, SystemClock, Username};
+use reset_core::config::DEFAULT_METRICS_NAMESPACE;
+use reset_core::domain::{AccountStatus, AddressRequestId, Clock, Email, Language, SystemClock, Username};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -74,6 +77,34 @@ enum Command {
     MailQueue {
         #[command(subcommand)]
         command: Option<MailQueueCommand>,
+    },
+    /// Address-change requests confirmed from their new address, waiting for a decision.
+    AddressRequests {
+        #[command(subcommand)]
+        command: AddressRequestsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AddressRequestsCommand {
+    /// The pending requests, oldest first (a Query on the pending index; expired ones left out).
+    List,
+    /// One request: the institution's four items, the new address, the account it is about.
+    Show { id: String },
+    /// Change the account's address to the request's (as `user set-email`, audited), then mark
+    /// the request approved.
+    Approve {
+        id: String,
+        /// Why, for the audit log.
+        #[arg(long, default_value = "verified request of the institution")]
+        reason: String,
+    },
+    /// Mark the request rejected; the account is not changed.
+    Reject {
+        id: String,
+        /// Why, for the audit log (e.g. "institution name does not match the account").
+        #[arg(long)]
+        reason: String,
     },
 }
 
@@ -285,6 +316,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::User { command } => return user_command(&config, actor, command).await,
+        Command::AddressRequests { command } => address_requests_command(&config, actor, command).await?,
         Command::Audit { username: typed } => {
             let subject = audit_subject(&typed)?;
             let accounts = Accounts::from_config(&config)?;
@@ -549,6 +581,169 @@ async fn user_command(config: &aws_config::SdkConfig, actor: Option<&str>, comma
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn request_id(typed: &str) -> Result<AddressRequestId, AdminError> {
+    AddressRequestId::parse(typed).map_err(|_| AdminError::MalformedRequestId(visible(typed.trim()).into_owned()))
+}
+
+/// `2 d 3 h`, `3 h 5 min`, `4 min`: how long a request has waited.
+fn waited(secs: i64) -> String {
+    let (d, h, m) = (secs / 86_400, secs % 86_400 / 3600, secs % 3600 / 60);
+    match (d, h) {
+        (0, 0) => format!("{m} min"),
+        (0, _) => format!("{h} h {m} min"),
+        _ => format!("{d} d {h} h"),
+    }
+}
+
+/// `address-requests show`: the request as an administrator decides on it. The new address is
+/// shown in full (it is what an approval makes the registered address); the current one masked.
+#[derive(Serialize)]
+struct RequestView<'a> {
+    id: &'a str,
+    state: &'a str,
+    username: &'a str,
+    institution: &'a str,
+    location: &'a str,
+    contact_person: &'a str,
+    new_email: &'a str,
+    language: Language,
+    created_at: String,
+    verified_at: Option<String>,
+    expires_at: String,
+    expired: bool,
+    account: Option<RequestAccountView>,
+    decided_at: Option<String>,
+    decided_by: Option<String>,
+    decision_reason: Option<String>,
+}
+
+#[derive(Serialize)]
+struct RequestAccountView {
+    email: String,
+    status: AccountStatus,
+    email_changed_at: Option<String>,
+}
+
+async fn address_requests_command(
+    config: &aws_config::SdkConfig,
+    actor: Option<&str>,
+    command: AddressRequestsCommand,
+) -> Result<()> {
+    let requests = AddressRequests::from_config(config)?;
+    let namespace = std::env::var("METRICS_NAMESPACE").unwrap_or_else(|_| DEFAULT_METRICS_NAMESPACE.to_owned());
+    match command {
+        AddressRequestsCommand::List => {
+            let now = SystemClock.now();
+            let pending = requests.pending(now).await?;
+            if pending.is_empty() {
+                println!("no pending address requests");
+            } else {
+                println!(
+                    "{} pending address request(s), oldest first (expired ones are not listed):",
+                    pending.len()
+                );
+                println!(
+                    "{:<32}  {:<8}  {:<19}  {:>11}  INSTITUTION",
+                    "ID", "USERNAME", "CONFIRMED (JST)", "WAITING"
+                );
+                for row in &pending {
+                    println!(
+                        "{:<32}  {:<8}  {:<19}  {:>11}  {}",
+                        row.request_id,
+                        row.username,
+                        jst_display(row.verified_at),
+                        waited(row.waiting_secs(now)),
+                        visible(row.institution.as_str())
+                    );
+                }
+            }
+            let oldest = pending.first().map_or(0, |row| row.waiting_secs(now));
+            metrics::publish(
+                config,
+                &namespace,
+                now,
+                &[(
+                    reset_core::metrics::OLDEST_PENDING_ADDRESS_REQUEST_AGE,
+                    u64::try_from(oldest).unwrap_or(0),
+                )],
+            )
+            .await;
+        }
+        AddressRequestsCommand::Show { id } => {
+            let id = request_id(&id)?;
+            let request = requests.find(&id).await?;
+            let accounts = Accounts::from_config(config)?;
+            let account = accounts.find(&request.username).await?.map(|a| RequestAccountView {
+                email: a.email.masked(),
+                status: a.status,
+                email_changed_at: a.email_changed_at.map(jst_iso),
+            });
+            let now = SystemClock.now();
+            let view = RequestView {
+                id: request.request_id.as_str(),
+                state: request.state.code(),
+                username: request.username.as_str(),
+                institution: request.institution.as_str(),
+                location: request.location.as_str(),
+                contact_person: request.contact_person.as_str(),
+                new_email: request.new_email.as_str(),
+                language: request.language,
+                created_at: jst_iso(request.created_at),
+                verified_at: request.verified_at.map(jst_iso),
+                expires_at: jst_iso(request.expires_at * 1000),
+                expired: request.is_expired_at(now),
+                account,
+                decided_at: request.decided_at.map(jst_iso),
+                decided_by: request.decided_by.as_deref().map(|v| visible(v).into_owned()),
+                decision_reason: request.decision_reason.as_deref().map(|v| visible(v).into_owned()),
+            };
+            println!("{}", serde_json::to_string_pretty(&view)?);
+        }
+        AddressRequestsCommand::Approve { id, reason } => {
+            let id = request_id(&id)?;
+            let accounts = Accounts::from_config(config)?;
+            let change = change(config, actor, &reason).await?;
+            let approval = requests.approve(&accounts, &id, &change).await?;
+            let username = &approval.request.username;
+            match approval.change {
+                Some(changed) => println!(
+                    "approved address request {id}: changed the address of {username}: {} -> {} (older reset links are dead; audited under `reset-admin audit {username}`)",
+                    changed.old_masked, changed.new_masked
+                ),
+                None => println!(
+                    "approved address request {id}: {username} already had the address {}; the request is marked approved",
+                    approval.request.new_email.masked()
+                ),
+            }
+            metrics::publish(
+                config,
+                &namespace,
+                change.at,
+                &[(reset_core::metrics::ADDRESS_REQUESTS_APPROVED, 1)],
+            )
+            .await;
+        }
+        AddressRequestsCommand::Reject { id, reason } => {
+            let id = request_id(&id)?;
+            let accounts = Accounts::from_config(config)?;
+            let change = change(config, actor, &reason).await?;
+            let request = requests.reject(&accounts, &id, &change).await?;
+            println!(
+                "rejected address request {id} for {}: the account is unchanged (audited under `reset-admin audit {}`)",
+                request.username, request.username
+            );
+            metrics::publish(
+                config,
+                &namespace,
+                change.at,
+                &[(reset_core::metrics::ADDRESS_REQUESTS_REJECTED, 1)],
+            )
+            .await;
+        }
+    }
+    Ok(())
 }
 
 #[tokio::main]

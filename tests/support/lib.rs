@@ -45,6 +45,45 @@ pub async fn local_app_with(change: impl FnOnce(&mut Settings), clock: Arc<dyn C
     Ok(App::new(settings, app.store.clone(), app.mail_queue.clone(), clock))
 }
 
+/// The address-change function wired to the local stack as in production
+/// (`AddressDesk::from_env`).
+pub async fn local_desk() -> Result<reset_core::service::AddressDesk> {
+    Ok(reset_core::service::AddressDesk::from_env().await?)
+}
+
+/// The same, with settings changed, the test's own mail queue and clock.
+pub async fn local_desk_with(
+    change: impl FnOnce(&mut Settings),
+    mail_queue: Option<Arc<dyn reset_core::mail::MailQueue>>,
+    clock: Arc<dyn Clock>,
+) -> Result<reset_core::service::AddressDesk> {
+    let desk = reset_core::service::AddressDesk::from_env().await?;
+    let mut settings = desk.app.settings.clone();
+    change(&mut settings);
+    let queue = mail_queue.unwrap_or_else(|| desk.app.mail_queue.clone());
+    let app = App::new(settings, desk.app.store.clone(), queue, clock);
+    Ok(reset_core::service::AddressDesk::new(app, desk.requests.clone()))
+}
+
+/// Calls the address-change function's real handler in-process.
+pub async fn invoke_address(desk: &reset_core::service::AddressDesk, event: EventBuilder) -> Result<Answer> {
+    invoke_address_request(desk, event.build()?).await
+}
+
+pub async fn invoke_address_request(desk: &reset_core::service::AddressDesk, request: Request) -> Result<Answer> {
+    match reset_core::web::address_change::handle(desk, request).await {
+        Ok(response) => Ok(Answer::from_response(response)),
+        Err(never) => match never {},
+    }
+}
+
+/// A random client address (TEST-NET-2), so a test's per-client counters are its own.
+pub fn random_client_ip() -> String {
+    let mut bytes = [0u8; 2];
+    let _ = getrandom::fill(&mut bytes);
+    format!("198.51.{}.{}", bytes[0], bytes[1].max(1))
+}
+
 /// A random valid username (`t` + 7 alphanumerics), so parallel tests never share one.
 pub fn random_username() -> Username {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
@@ -310,6 +349,18 @@ impl Mail {
             .find(|word| word.contains("/password-reset/confirm?token="))
     }
 
+    /// The address-change verification link in the plain-text part, and its id and token.
+    pub fn address_link(&self) -> Option<(String, String, String)> {
+        let link = self
+            .text()
+            .split_whitespace()
+            .find(|word| word.contains("/password-reset/address-change/verify?"))?;
+        let query = link.split_once('?')?.1;
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).ok()?;
+        let get = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        Some((link.to_owned(), get("id")?, get("token")?))
+    }
+
     pub fn token(&self) -> Option<String> {
         self.link()
             .and_then(|link| link.split("token=").nth(1))
@@ -508,6 +559,7 @@ pub async fn in_process_sender(settings: Settings, queue: &OwnMailQueue) -> Resu
         settings.sender_address.clone(),
         None,
     );
+    let address_table = settings.address.requests_table.clone();
     Ok(send_mail::SendMail {
         metrics_namespace: settings.metrics_namespace.clone(),
         sender: reset_core::service::MailSender {
@@ -516,6 +568,10 @@ pub async fn in_process_sender(settings: Settings, queue: &OwnMailQueue) -> Resu
             ledger: store,
             mailer: Arc::new(mailer),
             clock: Arc::new(SystemClock),
+            address_requests: Arc::new(reset_core::store::DynamoAddressRequests::new(
+                aws_sdk_dynamodb::Client::new(&config),
+                address_table,
+            )),
         },
         queue: Arc::new(queue.control()),
     })

@@ -51,6 +51,69 @@ pub struct Settings {
     pub origin_verify_secret: Option<String>,
     /// Floor on the reset request's response time, so no case of it can be told by timing.
     pub request_min_response: Duration,
+    /// The address-change requests (issue: the guide's fallback when mail never comes).
+    pub address: AddressSettings,
+}
+
+/// The settings of the address-change request flow.
+#[derive(Debug, Clone)]
+pub struct AddressSettings {
+    pub requests_table: String,
+    /// Days a request is kept (unverified, pending or decided) before it expires.
+    pub keep_days: u32,
+    /// Lifetime of the verification link mailed to the new address.
+    pub verification_ttl: Duration,
+    /// Requests one client may make per hour (beyond: 429).
+    pub per_client_per_hour: u32,
+    /// Requests stored for one username per day, whoever makes them (beyond: the same answer,
+    /// nothing stored or mailed).
+    pub per_username_per_day: u32,
+    /// Where a verified request is announced to the administrators; `None`: nowhere.
+    pub notify_address: Option<Email>,
+}
+
+impl AddressSettings {
+    pub fn verification_ttl_secs(&self) -> i64 {
+        i64::try_from(self.verification_ttl.as_secs()).unwrap_or(24 * 3600)
+    }
+
+    fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let value = |name: &'static str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let number = |name: &'static str, default: u32, range: std::ops::RangeInclusive<u32>| {
+            let parsed = match value(name) {
+                None => default,
+                Some(v) => v.parse::<u32>().map_err(|e| ConfigError::Invalid {
+                    name,
+                    reason: e.to_string(),
+                })?,
+            };
+            if range.contains(&parsed) {
+                Ok(parsed)
+            } else {
+                Err(ConfigError::Invalid {
+                    name,
+                    reason: format!("must be between {} and {}", range.start(), range.end()),
+                })
+            }
+        };
+        let notify_address = value("ADDRESS_REQUEST_NOTIFY_ADDRESS")
+            .map(|v| Email::parse(&v))
+            .transpose()
+            .map_err(|e| ConfigError::Invalid {
+                name: "ADDRESS_REQUEST_NOTIFY_ADDRESS",
+                reason: e.to_string(),
+            })?;
+        Ok(Self {
+            requests_table: value("ADDRESS_REQUESTS_TABLE").ok_or(ConfigError::Missing("ADDRESS_REQUESTS_TABLE"))?,
+            keep_days: number("ADDRESS_REQUEST_KEEP_DAYS", 14, 1..=90)?,
+            verification_ttl: Duration::from_secs(
+                u64::from(number("ADDRESS_VERIFICATION_TTL_MINUTES", 1440, 10..=7 * 1440)?) * 60,
+            ),
+            per_client_per_hour: number("ADDRESS_REQUESTS_PER_CLIENT_PER_HOUR", 10, 1..=u32::MAX)?,
+            per_username_per_day: number("ADDRESS_REQUESTS_PER_USERNAME_PER_DAY", 3, 1..=u32::MAX)?,
+            notify_address,
+        })
+    }
 }
 
 /// Where the metrics go when `METRICS_NAMESPACE` is empty.
@@ -59,7 +122,7 @@ pub const DEFAULT_METRICS_NAMESPACE: &str = "PasswordReset";
 /// Every variable the template gives the functions; the template drift test compares this
 /// list with `infra/template.yaml`. `AUDIT_LOG_TABLE` is there so that every table has its
 /// variable (the local table creator names tables by it); only `reset-admin` reads it.
-pub const ENVIRONMENT_VARIABLES: [&str; 23] = [
+pub const ENVIRONMENT_VARIABLES: [&str; 29] = [
     "USERS_TABLE",
     "RESET_TOKENS_TABLE",
     "RATE_LIMITS_TABLE",
@@ -83,6 +146,12 @@ pub const ENVIRONMENT_VARIABLES: [&str; 23] = [
     "ORIGIN_VERIFY_SECRET",
     "PASSWORD_MIN_LENGTH",
     "SERVICE_NAME_EN",
+    "ADDRESS_REQUESTS_TABLE",
+    "ADDRESS_REQUEST_KEEP_DAYS",
+    "ADDRESS_VERIFICATION_TTL_MINUTES",
+    "ADDRESS_REQUESTS_PER_CLIENT_PER_HOUR",
+    "ADDRESS_REQUESTS_PER_USERNAME_PER_DAY",
+    "ADDRESS_REQUEST_NOTIFY_ADDRESS",
 ];
 
 impl Settings {
@@ -176,6 +245,7 @@ impl Settings {
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty()),
             request_min_response: Duration::from_millis(u64::from(number("REQUEST_MIN_RESPONSE_MS", 400)?)),
+            address: AddressSettings::from_lookup(&lookup)?,
         })
     }
 
@@ -199,6 +269,23 @@ impl Settings {
             Language::En => "&lang=en",
         };
         format!("{}/password-reset/confirm?token={token}{lang}", self.public_base_url)
+    }
+
+    /// The verification link of an address-change request, on the configured origin.
+    pub fn address_verification_url(
+        &self,
+        request_id: &crate::domain::AddressRequestId,
+        token: &str,
+        language: Language,
+    ) -> String {
+        let lang = match language {
+            Language::Ja => "",
+            Language::En => "&lang=en",
+        };
+        format!(
+            "{}/password-reset/address-change/verify?id={request_id}&token={token}{lang}",
+            self.public_base_url
+        )
     }
 
     pub fn request_page_url(&self) -> String {
@@ -230,6 +317,7 @@ pub(crate) mod tests {
             ("SERVICE_NAME", "医療機関等ID"),
             ("SUPPORT_CONTACT", "ヘルプデスク 0120-000-000"),
             ("SIGN_IN_URL", "https://id.example.jp/sign-in"),
+            ("ADDRESS_REQUESTS_TABLE", "address-requests"),
         ])
     }
 
@@ -266,6 +354,23 @@ pub(crate) mod tests {
             err.map(|e| e.to_string()),
             Some("environment variable SENDER_ADDRESS is not set".into())
         );
+    }
+
+    #[test]
+    fn address_request_settings_have_defaults_and_bounds() {
+        let settings = sample_settings();
+        assert_eq!(settings.address.keep_days, 14);
+        assert_eq!(settings.address.verification_ttl_secs(), 24 * 3600);
+        assert_eq!(settings.address.notify_address, None);
+        let mut env = sample_env();
+        env.insert("ADDRESS_REQUEST_KEEP_DAYS", "0");
+        assert!(Settings::from_lookup(|k| env.get(k).map(|v| v.to_string())).is_err());
+        env.insert("ADDRESS_REQUEST_KEEP_DAYS", "7");
+        env.insert("ADDRESS_REQUEST_NOTIFY_ADDRESS", "not an address");
+        assert!(Settings::from_lookup(|k| env.get(k).map(|v| v.to_string())).is_err());
+        env.insert("ADDRESS_REQUEST_NOTIFY_ADDRESS", "admins@example.jp");
+        let settings = Settings::from_lookup(|k| env.get(k).map(|v| v.to_string()));
+        assert!(settings.is_ok_and(|s| s.address.notify_address.is_some() && s.address.keep_days == 7));
     }
 
     #[test]

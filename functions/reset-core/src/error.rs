@@ -1,6 +1,7 @@
 //! The one error type of the request path. Variants are grouped by what the caller should do;
 //! `web::respond` is the only place that turns them into statuses, pages and JSON.
 
+use crate::domain::address_request::{AddressRequestForm, FieldError, VerificationRejection};
 use crate::domain::token::TokenRejection;
 use crate::domain::{PasswordRule, ResetToken, UsernameError};
 use crate::mail::MailError;
@@ -17,6 +18,11 @@ pub enum AppError {
         username: Option<String>,
         rules: Vec<PasswordRule>,
     },
+    #[error("the address-change request has {} invalid item(s)", errors.len())]
+    InvalidAddressRequest {
+        form: Box<AddressRequestForm>,
+        errors: Vec<FieldError>,
+    },
     #[error("bad request: {0}")]
     BadRequest(BadRequest),
     #[error("the body is larger than {limit} bytes")]
@@ -27,6 +33,9 @@ pub enum AppError {
     // --- ask for a new link ---
     #[error("the reset link is invalid ({})", .0.code())]
     InvalidLink(TokenRejection),
+    /// The verification link of an address-change request (make a new request).
+    #[error("the address-request link is invalid ({})", .0.code())]
+    InvalidAddressLink(VerificationRejection),
 
     // --- wait ---
     #[error("too many requests; retry in {retry_after_secs} s")]
@@ -85,6 +94,8 @@ impl AppError {
             AppError::PayloadTooLarge { .. } => "payload_too_large",
             AppError::UnsupportedMediaType { .. } => "unsupported_media_type",
             AppError::InvalidLink(_) => "invalid_or_expired_link",
+            AppError::InvalidAddressRequest { .. } => "invalid_address_request",
+            AppError::InvalidAddressLink(_) => "invalid_or_expired_address_link",
             AppError::RateLimited { .. } => "rate_limited",
             AppError::CrossOrigin => "cross_origin",
             AppError::NotFound => "not_found",

@@ -27,7 +27,8 @@ pub const MAILS_DEAD_LETTERED: &str = "MailsDeadLettered";
 /// A redelivered job whose mail had already been sent: nothing sent twice.
 pub const MAIL_DUPLICATES_SUPPRESSED: &str = "MailDuplicatesSuppressed";
 /// A reset job that sent nothing on purpose: unknown or disabled account, or the account's
-/// hourly mail budget spent.
+/// hourly mail budget spent. Address-request mails with nobody to send to (the request expired
+/// or was confirmed meanwhile, an unknown account, no administrators' address) count here too.
 pub const RESET_JOBS_WITHOUT_MAIL: &str = "ResetJobsWithoutMail";
 /// SES events about sent mail, counted by `mail-events`.
 pub const MAIL_DELIVERIES: &str = "MailDeliveries";
@@ -42,8 +43,21 @@ pub const MAIL_EVENTS_FOREIGN: &str = "MailEventsForeign";
 /// SNS messages that were not SES event notifications this function understands.
 pub const MAIL_EVENTS_MALFORMED: &str = "MailEventsMalformed";
 
+/// An address-change request that got past the per-client limit (stored or, beyond the
+/// per-username limit, silently dropped), from `address-change`.
+pub const ADDRESS_REQUESTS: &str = "AddressRequests";
+/// A request confirmed from its new address: it entered the administrators' queue.
+pub const ADDRESS_REQUESTS_VERIFIED: &str = "AddressRequestsVerified";
+/// Decided by an administrator (`reset-admin address-requests approve / reject`).
+pub const ADDRESS_REQUESTS_APPROVED: &str = "AddressRequestsApproved";
+pub const ADDRESS_REQUESTS_REJECTED: &str = "AddressRequestsRejected";
+/// Seconds the oldest pending request has waited since it was verified (0 when none waits):
+/// a Query on the sparse pending index, made by `address-change` after every submission and
+/// confirmation and by `reset-admin address-requests list`.
+pub const OLDEST_PENDING_ADDRESS_REQUEST_AGE: &str = "OldestPendingAddressRequestAge";
+
 /// Every metric name the code emits; the template's alarms may only use these.
-pub const ALL: [&str; 16] = [
+pub const ALL: [&str; 21] = [
     RESET_REQUESTS,
     MAILS_QUEUED,
     MAIL_QUEUE_FAILURES,
@@ -60,6 +74,11 @@ pub const ALL: [&str; 16] = [
     MAIL_EVENTS_UNMATCHED,
     MAIL_EVENTS_MALFORMED,
     MAIL_EVENTS_FOREIGN,
+    ADDRESS_REQUESTS,
+    ADDRESS_REQUESTS_VERIFIED,
+    ADDRESS_REQUESTS_APPROVED,
+    ADDRESS_REQUESTS_REJECTED,
+    OLDEST_PENDING_ADDRESS_REQUEST_AGE,
 ];
 
 /// One EMF document: counts without dimensions in `namespace`, stamped `at`.

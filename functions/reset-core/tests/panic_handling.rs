@@ -69,6 +69,7 @@ fn app(store: Arc<PanickingStore>) -> App {
         ("RESET_TOKENS_TABLE", "tokens"),
         ("RATE_LIMITS_TABLE", "limits"),
         ("MAIL_JOBS_TABLE", "jobs"),
+        ("ADDRESS_REQUESTS_TABLE", "address-requests"),
         ("MAIL_QUEUE_URL", "https://sqs.example/q"),
         ("MAIL_DEAD_LETTER_QUEUE_URL", "https://sqs.example/dlq"),
         ("SENDER_ADDRESS", "no-reply@example.jp"),

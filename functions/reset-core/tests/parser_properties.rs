@@ -5,7 +5,10 @@ use base64::Engine;
 use lambda_http::http::Request;
 use lambda_http::Body;
 use proptest::prelude::*;
-use reset_core::domain::{Email, Language, NewPassword, PasswordRule, ResetToken, Username};
+use reset_core::domain::address_request::RequestField;
+use reset_core::domain::{
+    AddressRequestId, Email, Language, NewPassword, PasswordRule, RequestText, ResetToken, Username,
+};
 use reset_core::error::AppError;
 use reset_core::web::incoming::{Incoming, MAX_BODY_BYTES};
 use serde::Deserialize;
@@ -29,6 +32,24 @@ proptest! {
             prop_assert_eq!(name.len(), 8);
             prop_assert!(name.chars().all(|c| c.is_ascii_alphanumeric()));
         }
+    }
+
+    #[test]
+    fn address_request_items_are_trimmed_bounded_and_visible_or_refused(
+        raw in any_text(),
+        field in prop_oneof![
+            Just(RequestField::Institution),
+            Just(RequestField::Location),
+            Just(RequestField::ContactPerson),
+        ],
+    ) {
+        if let Ok(text) = RequestText::parse(&raw, field) {
+            let value = text.as_str();
+            prop_assert!(!value.is_empty() && value.chars().count() <= field.max_chars());
+            prop_assert_eq!(value, value.trim());
+            prop_assert!(!value.chars().any(char::is_control));
+        }
+        let _ = AddressRequestId::parse(&raw);
     }
 
     #[test]

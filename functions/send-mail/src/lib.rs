@@ -17,7 +17,7 @@ use reset_core::domain::{MailJob, SystemClock};
 use reset_core::mail::SesMailer;
 use reset_core::metrics;
 use reset_core::service::{deliver, Delivery, MailSender};
-use reset_core::store::{DynamoStore, TableNames};
+use reset_core::store::{DynamoAddressRequests, DynamoStore, TableNames};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -68,6 +68,7 @@ impl SendMail {
             settings.mail_queue_url.clone(),
             settings.mail_dead_letter_queue_url.clone(),
         );
+        let address_table = settings.address.requests_table.clone();
         Ok(Self {
             metrics_namespace: settings.metrics_namespace.clone(),
             sender: MailSender {
@@ -76,6 +77,10 @@ impl SendMail {
                 ledger: store,
                 mailer: Arc::new(mailer),
                 clock: Arc::new(SystemClock),
+                address_requests: Arc::new(DynamoAddressRequests::new(
+                    aws_sdk_dynamodb::Client::new(&config),
+                    address_table,
+                )),
             },
             queue: Arc::new(queue),
         })

@@ -1,5 +1,6 @@
 //! The rules of the reset flow, free of AWS and HTTP types.
 
+pub mod address_request;
 pub mod client;
 pub mod clock;
 pub mod common_passwords;
@@ -12,6 +13,9 @@ pub mod token;
 pub mod user;
 pub mod username;
 
+pub use address_request::{
+    AddressRequest, AddressRequestForm, AddressRequestId, AddressRequestInput, AddressRequestState, RequestText,
+};
 pub use client::{ClientIpSource, ClientKey};
 pub use clock::{Clock, FixedClock, SystemClock, Timestamp};
 pub use email::{Email, EmailError};

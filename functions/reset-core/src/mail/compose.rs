@@ -67,7 +67,7 @@ pub fn format_jst(at: Timestamp, language: Language) -> String {
     }
 }
 
-fn html_mail(language: Language, title: &str, paragraphs: &[Markup]) -> String {
+pub(crate) fn html_mail(language: Language, title: &str, paragraphs: &[Markup]) -> String {
     html! {
         (DOCTYPE)
         html lang=(language.code()) {

@@ -1,6 +1,7 @@
 //! The mail ports: the queue every request hands its mail to, the SES v2 sender that
 //! `send-mail` delivers the queue with, the wording of the mails, and fakes for unit tests.
 
+pub mod address_compose;
 pub mod compose;
 mod queue;
 mod recording;

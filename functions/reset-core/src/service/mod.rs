@@ -1,11 +1,17 @@
 //! The use cases, over the store, mail queue, mail sender and clock ports: the three steps of
 //! the flow, and the delivery of a queued mail.
 
+mod address_change;
+mod address_send;
 mod change;
 mod request;
 mod send;
 mod verify;
 
+pub use address_change::{
+    confirm_verification, oldest_pending_age, open_verification, request_address_change, AddressDesk,
+    AddressRequestOutcome,
+};
 pub use change::{change_password, PasswordChanged};
 pub use request::{request_reset, RequestOutcome};
 pub use send::{deliver, Delivery, DeliveryError, MailSender, SkipReason};
@@ -22,5 +28,7 @@ fn hour_window(now: Timestamp) -> (i64, i64) {
     (start, start + WINDOW_SECS)
 }
 
+#[cfg(test)]
+mod address_tests;
 #[cfg(test)]
 mod tests;

@@ -4,12 +4,12 @@
 //! is sent and marked done after: a redelivered job sends nothing. A reset link is minted here,
 //! at sending time, so the secret exists only in the mail.
 
-use super::hour_window;
+use super::{address_send, hour_window};
 use crate::config::Settings;
 use crate::domain::{Clock, MailJob, QueuedMail, ResetToken, Timestamp, TokenRecord, Username};
 use crate::mail::compose::{address_changed_mail, password_changed_mail, reset_link_mail, MailContext, Recipient};
 use crate::mail::{MailError, Mailer, OutgoingMail};
-use crate::store::{CounterKey, JobClaim, JobEnd, MailLedger, ResetStore, StoreError};
+use crate::store::{AddressRequestStore, CounterKey, JobClaim, JobEnd, MailLedger, ResetStore, StoreError};
 use std::sync::Arc;
 
 /// A claim older than this is taken over: its sender died (the function times out at 30 s).
@@ -25,6 +25,8 @@ pub struct MailSender {
     pub ledger: Arc<dyn MailLedger>,
     pub mailer: Arc<dyn Mailer>,
     pub clock: Arc<dyn Clock>,
+    /// The address-change requests: the verification mail stores its link's hash there.
+    pub address_requests: Arc<dyn AddressRequestStore>,
 }
 
 /// How a job ended without error.
@@ -46,6 +48,10 @@ pub enum SkipReason {
     AccountDisabled,
     /// The account's hourly mail budget is spent.
     BudgetSpent,
+    /// An address request that expired, was confirmed or decided before its mail went out.
+    RequestGone,
+    /// No administrators' address is configured (any more) for the arrival note.
+    NoRecipient,
 }
 
 impl SkipReason {
@@ -54,6 +60,8 @@ impl SkipReason {
             SkipReason::UnknownAccount => "unknown_account",
             SkipReason::AccountDisabled => "account_disabled",
             SkipReason::BudgetSpent => "mail_budget_spent",
+            SkipReason::RequestGone => "address_request_gone",
+            SkipReason::NoRecipient => "no_recipient",
         }
     }
 }
@@ -174,6 +182,30 @@ async fn send_claimed(sender: &MailSender, mail: &QueuedMail, now: Timestamp) ->
             let mail = address_changed_mail(&ctx, recipient, Timestamp::from_millis(*changed_at), *to_old_address);
             let message_id = sender.mailer.send(&mail).await?;
             Ok(Delivery::Sent { message_id })
+        }
+        QueuedMail::AddressVerification { request_id, .. } => {
+            address_send::send_verification(sender, &ctx, request_id, now).await
+        }
+        QueuedMail::AddressChangeRequested {
+            username,
+            institution,
+            new_email_masked,
+            requested_at,
+            ..
+        } => {
+            let requested_at = Timestamp::from_millis(*requested_at);
+            address_send::send_notice_to_registered_address(
+                sender,
+                &ctx,
+                username,
+                institution,
+                new_email_masked,
+                requested_at,
+            )
+            .await
+        }
+        QueuedMail::AddressRequestArrived { username, request_id } => {
+            address_send::send_arrival_note(sender, &ctx, username, request_id).await
         }
     }
 }

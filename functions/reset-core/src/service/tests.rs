@@ -35,6 +35,7 @@ fn fixture() -> Fixture {
         ledger: store.clone(),
         mailer: mailer.clone(),
         clock: clock.clone(),
+        address_requests: Arc::new(crate::store::MemoryAddressRequests::default()),
     };
     Fixture {
         app,

@@ -2,8 +2,15 @@
 //! ledger that keeps the sender idempotent, one for what the mail-events function needs, the
 //! DynamoDB adapter, and an in-memory fake for unit tests.
 
+mod address_requests;
+mod address_requests_memory;
 mod dynamo;
 mod memory;
+
+pub use address_requests::{
+    address_attributes, AddressRequestStore, DynamoAddressRequests, PendingRequest, PENDING_INDEX,
+};
+pub use address_requests_memory::MemoryAddressRequests;
 
 pub use dynamo::{attributes, indexes, DynamoStore, TableNames, MAIL_PROBLEM_FLAG_SET};
 pub use memory::{MailProblem, MailState, MemoryStore};
@@ -111,6 +118,17 @@ impl CounterKey {
     /// Reset mails SES accepted for one account.
     pub fn mails_per_username(username: &Username, window_start_secs: i64) -> Self {
         Self(format!("mail#{username}#{window_start_secs}"))
+    }
+
+    /// Address-change requests from one client (hour window): beyond the limit, 429.
+    pub fn address_requests_per_client(client: &str, window_start_secs: i64) -> Self {
+        Self(format!("addr-ip#{client}#{window_start_secs}"))
+    }
+
+    /// Address-change requests for one username (day window), whoever makes them: beyond the
+    /// limit nothing is stored or mailed, and the answer stays the same.
+    pub fn address_requests_per_username(username: &Username, window_start_secs: i64) -> Self {
+        Self(format!("addr-user#{username}#{window_start_secs}"))
     }
 
     pub fn as_str(&self) -> &str {

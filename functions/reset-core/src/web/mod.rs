@@ -1,6 +1,8 @@
 //! The HTTP edge: one module per function with its routes, and the shared request reading,
 //! page rendering and response mapping.
 
+pub mod address_change;
+pub mod address_pages;
 pub mod assets;
 pub mod change_password;
 pub mod incoming;

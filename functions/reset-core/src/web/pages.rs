@@ -28,7 +28,7 @@ impl PageContext<'_> {
     }
 }
 
-fn layout(ctx: &PageContext<'_>, title: &str, with_script: bool, content: Markup) -> Markup {
+pub(crate) fn layout(ctx: &PageContext<'_>, title: &str, with_script: bool, content: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang=(ctx.texts.html_lang) {
@@ -125,6 +125,8 @@ pub fn mail_sent(ctx: &PageContext<'_>, details: &MailSentDetails<'_>) -> Markup
             h2 id="no-mail-title" { (t.sent_no_mail_title) }
             p { (t.sent_no_mail) " " strong { (details.support_contact) } }
             p { (t.sent_address_change) }
+            @let address = super::address_pages::texts(ctx.language);
+            p { (address.sent_link_lead) " " a href=(ctx.href(super::address_pages::FORM_PATH)) { (address.sent_link) } }
         }
     };
     layout(ctx, t.sent_title, false, content)

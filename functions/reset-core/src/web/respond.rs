@@ -118,6 +118,9 @@ pub fn respond(
                 AppError::InvalidLink(reason) => {
                     tracing::info!(request_id = %incoming.request_id, reason = reason.code(), "link rejected");
                 }
+                AppError::InvalidAddressLink(reason) => {
+                    tracing::info!(request_id = %incoming.request_id, reason = reason.code(), "address-request link rejected");
+                }
                 _ => {}
             }
             let retry_after = match &error {
@@ -159,6 +162,11 @@ fn error_reply(app: &App, incoming: &Incoming, error: &AppError) -> Reply {
             t.media_type_lead,
         ),
         AppError::InvalidLink(_) => (StatusCode::BAD_REQUEST, t.invalid_title, t.invalid_lead),
+        AppError::InvalidAddressRequest { .. } => (StatusCode::BAD_REQUEST, t.errors_title, ""),
+        AppError::InvalidAddressLink(_) => {
+            let a = super::address_pages::texts(language);
+            (StatusCode::BAD_REQUEST, a.invalid_title, a.invalid_lead)
+        }
         AppError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, t.rate_limited_title, t.rate_limited_lead),
         AppError::CrossOrigin => (StatusCode::FORBIDDEN, t.bad_request_title, t.cross_origin_lead),
         AppError::NotFound => (StatusCode::NOT_FOUND, t.not_found_title, t.not_found_lead),
@@ -182,6 +190,12 @@ fn error_reply(app: &App, incoming: &Incoming, error: &AppError) -> Reply {
                         .collect();
                 }
                 AppError::RateLimited { retry_after_secs } => value["retry_after_seconds"] = json!(retry_after_secs),
+                AppError::InvalidAddressRequest { errors, .. } => {
+                    value["violations"] = errors
+                        .iter()
+                        .map(|e| json!({ "field": e.field().code(), "message": super::address_pages::error_text(e, language) }))
+                        .collect();
+                }
                 _ => {}
             }
             ReplyBody::Json(value)
@@ -194,6 +208,10 @@ fn error_reply(app: &App, incoming: &Incoming, error: &AppError) -> Reply {
                     pages::password_form(&ctx, &token.to_url_safe(), username.as_deref(), rules)
                 }
                 AppError::InvalidLink(_) => pages::invalid_link(&ctx),
+                AppError::InvalidAddressRequest { form, errors } => {
+                    super::address_pages::request_form(&ctx, form, errors)
+                }
+                AppError::InvalidAddressLink(_) => super::address_pages::invalid_link(&ctx),
                 _ => pages::message(&ctx, title, lead),
             })
         }

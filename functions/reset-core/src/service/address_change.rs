@@ -1,0 +1,231 @@
+//! The address-change request: the guide's fallback when the registered mailbox no longer
+//! works, made online. Three steps on the request path, none of which sends mail:
+//!
+//! 1. `request_address_change`: two counters, one new unverified request, one queued
+//!    verification job — the same work whether the username exists or not (the account is
+//!    never read here), so neither the answer nor its timing tells.
+//! 2. `open_verification` (GET of the mailed link): checks only; mail scanners prefetch links.
+//! 3. `confirm_verification` (POST): unverified → pending in one conditional update; queues the
+//!    notice to the registered address and, if configured, the administrators' note.
+//!
+//! The mails themselves are composed and sent by `send-mail` (see `service::send`).
+
+use super::hour_window;
+use crate::app::App;
+use crate::domain::address_request::VerificationRejection;
+use crate::domain::{
+    AddressRequest, AddressRequestId, AddressRequestInput, ClientKey, Language, MailJob, QueuedMail, ResetToken,
+    Timestamp,
+};
+use crate::error::AppError;
+use crate::metrics;
+use crate::store::{AddressRequestStore, CounterKey, DynamoAddressRequests};
+use std::sync::Arc;
+
+/// Per-username limits of address requests count in one-day windows: a real request is made
+/// once, and an abuser should not get a fresh allowance every hour.
+const DAY_SECS: i64 = 24 * 3600;
+
+/// What the `address-change` function works with: the shared dependencies and the requests.
+pub struct AddressDesk {
+    pub app: App,
+    pub requests: Arc<dyn AddressRequestStore>,
+}
+
+impl AddressDesk {
+    pub fn new(app: App, requests: Arc<dyn AddressRequestStore>) -> Self {
+        Self { app, requests }
+    }
+
+    /// Reads the environment and builds the clients, touching no network.
+    pub async fn from_env() -> Result<Self, crate::config::ConfigError> {
+        let settings = crate::config::Settings::from_env()?;
+        let config = crate::app::sdk_config().await;
+        let app = App::from_sdk_config(settings, &config);
+        let requests = DynamoAddressRequests::new(
+            aws_sdk_dynamodb::Client::new(&config),
+            app.settings.address.requests_table.clone(),
+        );
+        Ok(Self::new(app, Arc::new(requests)))
+    }
+}
+
+/// What happened behind the one "check your new mailbox" answer. Only logs see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressRequestOutcome {
+    /// Stored unverified; its verification mail is queued.
+    Queued,
+    /// The username's daily allowance is spent: nothing stored, nothing mailed.
+    UsernameLimited,
+}
+
+impl AddressRequestOutcome {
+    pub fn code(self) -> &'static str {
+        match self {
+            AddressRequestOutcome::Queued => "queued",
+            AddressRequestOutcome::UsernameLimited => "username_limited",
+        }
+    }
+}
+
+/// Step 1. Emits one metrics line per call that passed the per-client limit.
+pub async fn request_address_change(
+    desk: &AddressDesk,
+    input: AddressRequestInput,
+    language: Language,
+    client: &ClientKey,
+) -> Result<AddressRequestOutcome, AppError> {
+    let app = &desk.app;
+    let now = app.clock.now();
+    let client = client.as_str();
+    let (hour_start, hour_end) = hour_window(now);
+    let day_start = now.as_secs() - now.as_secs().rem_euclid(DAY_SECS);
+    let per_client = CounterKey::address_requests_per_client(client, hour_start);
+    let per_username = CounterKey::address_requests_per_username(&input.username, day_start);
+    let (client_hits, username_hits) = tokio::try_join!(
+        app.store.increment_counter(&per_client, hour_end),
+        app.store.increment_counter(&per_username, day_start + DAY_SECS),
+    )?;
+    let limits = &app.settings.address;
+    if client_hits > limits.per_client_per_hour {
+        return Err(AppError::RateLimited {
+            retry_after_secs: (hour_end - now.as_secs()).max(1),
+        });
+    }
+    let result = if username_hits > limits.per_username_per_day {
+        Ok(AddressRequestOutcome::UsernameLimited)
+    } else {
+        store_and_queue(desk, input, language, now).await
+    };
+    let (queued, failed) = match &result {
+        Ok(AddressRequestOutcome::Queued) => (1, 0),
+        Err(AppError::Unavailable(_)) => (0, 1),
+        _ => (0, 0),
+    };
+    let oldest = oldest_pending_age(desk, now).await;
+    let mut counts = vec![
+        (metrics::ADDRESS_REQUESTS, 1),
+        (metrics::MAILS_QUEUED, queued),
+        (metrics::MAIL_QUEUE_FAILURES, failed),
+    ];
+    counts.extend(oldest.map(|age| (metrics::OLDEST_PENDING_ADDRESS_REQUEST_AGE, age)));
+    metrics::emit(&app.settings.metrics_namespace, now, &counts);
+    result
+}
+
+async fn store_and_queue(
+    desk: &AddressDesk,
+    input: AddressRequestInput,
+    language: Language,
+    now: Timestamp,
+) -> Result<AddressRequestOutcome, AppError> {
+    let app = &desk.app;
+    let request = AddressRequest::new(input, language, now, app.settings.address.keep_days)
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    desk.requests.create_request(&request).await?;
+    let job = MailJob::address_mail(
+        QueuedMail::AddressVerification {
+            username: request.username.clone(),
+            request_id: request.request_id.clone(),
+        },
+        now,
+    )
+    .map_err(|e| AppError::Internal(e.to_string()))?;
+    // If this fails the request stays unverified and simply expires: it never reaches anyone.
+    app.mail_queue
+        .enqueue(&job)
+        .await
+        .map_err(|e| AppError::Unavailable(e.to_string()))?;
+    tracing::info!(request_id = %request.request_id, username = %request.username, "address request stored");
+    Ok(AddressRequestOutcome::Queued)
+}
+
+/// The request behind a verification link, if the link is live. Changes nothing.
+pub async fn open_verification(
+    desk: &AddressDesk,
+    id: &AddressRequestId,
+    token: &ResetToken,
+) -> Result<AddressRequest, AppError> {
+    let now = desk.app.clock.now();
+    let request = desk
+        .requests
+        .find_request(id)
+        .await?
+        .ok_or(AppError::InvalidAddressLink(VerificationRejection::UnknownRequest))?;
+    request
+        .check_verification(token, now)
+        .map_err(AppError::InvalidAddressLink)?;
+    Ok(request)
+}
+
+/// Step 3: the new address confirmed. The request enters the administrators' queue; the
+/// registered address is told (by `send-mail`, which looks the account up), and the
+/// administrators' address if one is configured. A notice that cannot be queued does not undo
+/// the confirmation: it is logged and counted, like the password-changed notice.
+pub async fn confirm_verification(
+    desk: &AddressDesk,
+    id: &AddressRequestId,
+    token: &ResetToken,
+) -> Result<AddressRequest, AppError> {
+    let app = &desk.app;
+    let now = app.clock.now();
+    let request = open_verification(desk, id, token).await?;
+    if !desk.requests.mark_verified(id, &token.hash(), now).await? {
+        // Confirmed by a concurrent click, or expired in between.
+        return Err(AppError::InvalidAddressLink(VerificationRejection::NotUnverified));
+    }
+    let mut mails = vec![QueuedMail::AddressChangeRequested {
+        username: request.username.clone(),
+        request_id: request.request_id.clone(),
+        institution: request.institution.clone(),
+        new_email_masked: request.new_email.masked(),
+        requested_at: now.as_millis(),
+    }];
+    if app.settings.address.notify_address.is_some() {
+        mails.push(QueuedMail::AddressRequestArrived {
+            username: request.username.clone(),
+            request_id: request.request_id.clone(),
+        });
+    }
+    let (mut queued, mut failed) = (0, 0);
+    for mail in mails {
+        let kind = mail.kind();
+        let result = match MailJob::address_mail(mail, now) {
+            Ok(job) => app.mail_queue.enqueue(&job).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match result {
+            Ok(()) => queued += 1,
+            Err(error) => {
+                failed += 1;
+                tracing::error!(error = %error, request_id = %request.request_id, kind, "an address-request notice could not be queued");
+            }
+        }
+    }
+    let oldest = oldest_pending_age(desk, now).await;
+    let mut counts = vec![
+        (metrics::ADDRESS_REQUESTS_VERIFIED, 1),
+        (metrics::MAILS_QUEUED, queued),
+        (metrics::MAIL_QUEUE_FAILURES, failed),
+    ];
+    counts.extend(oldest.map(|age| (metrics::OLDEST_PENDING_ADDRESS_REQUEST_AGE, age)));
+    metrics::emit(&app.settings.metrics_namespace, now, &counts);
+    tracing::info!(request_id = %request.request_id, username = %request.username, "address request verified");
+    Ok(request)
+}
+
+/// Seconds the oldest pending request has waited (0 for none); `None` if the index could not
+/// be read, which must not fail the request that asked.
+pub async fn oldest_pending_age(desk: &AddressDesk, now: Timestamp) -> Option<u64> {
+    match desk.requests.pending_requests(now).await {
+        Ok(pending) => Some(
+            pending
+                .first()
+                .map_or(0, |r| u64::try_from(r.waiting_secs(now)).unwrap_or(0)),
+        ),
+        Err(error) => {
+            tracing::warn!(error = %error, "the pending address requests could not be read");
+            None
+        }
+    }
+}

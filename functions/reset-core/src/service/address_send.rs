@@ -1,0 +1,74 @@
+//! `send-mail`'s part of the address-change request: composing and sending its three mails.
+
+use super::send::{Delivery, DeliveryError, MailSender, SkipReason};
+use crate::domain::{AddressRequestId, RequestText, ResetToken, Timestamp, Username};
+use crate::mail::address_compose::{
+    address_change_requested_mail, address_request_arrived_mail, address_verification_mail,
+};
+use crate::mail::compose::MailContext;
+
+/// To the administrators' address, if one is configured.
+pub(super) async fn send_arrival_note(
+    sender: &MailSender,
+    ctx: &MailContext<'_>,
+    username: &Username,
+    request_id: &AddressRequestId,
+) -> Result<Delivery, DeliveryError> {
+    let Some(to) = &sender.settings.address.notify_address else {
+        return Ok(Delivery::Skipped(SkipReason::NoRecipient));
+    };
+    let mail = address_request_arrived_mail(ctx, to, username, request_id);
+    let message_id = sender.mailer.send(&mail).await?;
+    Ok(Delivery::Sent { message_id })
+}
+
+/// Mints the verification link at sending time, so the secret exists only in the mail and its
+/// hash only on the request. A request that is no longer unverified, or expired, gets nothing.
+pub(super) async fn send_verification(
+    sender: &MailSender,
+    ctx: &MailContext<'_>,
+    request_id: &AddressRequestId,
+    now: Timestamp,
+) -> Result<Delivery, DeliveryError> {
+    let Some(request) = sender.address_requests.find_request(request_id).await? else {
+        return Ok(Delivery::Skipped(SkipReason::RequestGone));
+    };
+    if request.is_expired_at(now) {
+        return Ok(Delivery::Skipped(SkipReason::RequestGone));
+    }
+    let token = ResetToken::generate().map_err(|e| DeliveryError::Randomness(e.to_string()))?;
+    let lifetime = sender.settings.address.verification_ttl_secs();
+    // The link never outlives the request.
+    let link_expires_at = now.plus_secs(lifetime).as_secs().min(request.expires_at);
+    if !sender
+        .address_requests
+        .set_verification(request_id, &token.hash(), link_expires_at)
+        .await?
+    {
+        return Ok(Delivery::Skipped(SkipReason::RequestGone));
+    }
+    let link = sender
+        .settings
+        .address_verification_url(request_id, &token.to_url_safe(), request.language);
+    let mail = address_verification_mail(ctx, &request, &link, Timestamp::from_millis(link_expires_at * 1000));
+    let message_id = sender.mailer.send(&mail).await?;
+    Ok(Delivery::Sent { message_id })
+}
+
+pub(super) async fn send_notice_to_registered_address(
+    sender: &MailSender,
+    ctx: &MailContext<'_>,
+    username: &Username,
+    institution: &RequestText,
+    new_email_masked: &str,
+    requested_at: Timestamp,
+) -> Result<Delivery, DeliveryError> {
+    // Read here, not on the request path, so that the request's work and timing are the same
+    // for every username.
+    let Some(user) = sender.store.find_user_without_hash(username).await? else {
+        return Ok(Delivery::Skipped(SkipReason::UnknownAccount));
+    };
+    let mail = address_change_requested_mail(ctx, (&user).into(), institution, new_email_masked, requested_at);
+    let message_id = sender.mailer.send(&mail).await?;
+    Ok(Delivery::Sent { message_id })
+}

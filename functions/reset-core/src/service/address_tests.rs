@@ -1,0 +1,219 @@
+//! Unit tests of the address-change request over the in-memory stores, the recording queue and
+//! the recording mailer. The same paths run against the local stack in `tests/address_requests.rs`.
+
+use super::*;
+use crate::app::App;
+use crate::config::tests::sample_settings;
+use crate::domain::address_request::tests::form;
+use crate::domain::address_request::VerificationRejection;
+use crate::domain::{
+    AddressRequestId, AddressRequestState, Clock, Email, FixedClock, Language, ResetToken, Timestamp, User, Username,
+};
+use crate::error::AppError;
+use crate::mail::{RecordingMailer, RecordingQueue};
+use crate::store::{AddressRequestStore, MemoryAddressRequests, MemoryStore, ResetStore};
+use std::sync::Arc;
+
+struct Fixture {
+    desk: AddressDesk,
+    sender: MailSender,
+    requests: Arc<MemoryAddressRequests>,
+    queue: Arc<RecordingQueue>,
+    mailer: Arc<RecordingMailer>,
+    clock: Arc<FixedClock>,
+}
+
+fn fixture() -> Fixture {
+    let store = Arc::new(MemoryStore::default());
+    let requests = Arc::new(MemoryAddressRequests::default());
+    let queue = Arc::new(RecordingQueue::default());
+    let mailer = Arc::new(RecordingMailer::default());
+    let clock = Arc::new(FixedClock::at(Timestamp::from_millis(1_795_608_000_000)));
+    let mut settings = sample_settings();
+    settings.address.notify_address = Email::parse("admins@example.jp").ok();
+    let app = App::new(settings.clone(), store.clone(), queue.clone(), clock.clone());
+    let sender = MailSender {
+        settings,
+        store: store.clone(),
+        ledger: store,
+        mailer: mailer.clone(),
+        clock: clock.clone(),
+        address_requests: requests.clone(),
+    };
+    Fixture {
+        desk: AddressDesk::new(app, requests.clone()),
+        sender,
+        requests,
+        queue,
+        mailer,
+        clock,
+    }
+}
+
+impl Fixture {
+    async fn deliver_queued(&self) -> Vec<&'static str> {
+        let mut codes = Vec::new();
+        for job in self.queue.drain() {
+            match deliver(&self.sender, &job).await {
+                Ok(delivery) => codes.push(delivery.code()),
+                Err(error) => codes.push(error.code()),
+            }
+        }
+        codes
+    }
+
+    /// The id and token of the newest verification mail.
+    fn last_link(&self) -> (AddressRequestId, ResetToken) {
+        let mail = self
+            .mailer
+            .sent()
+            .into_iter()
+            .rev()
+            .find(|m| m.text.contains("/address-change/verify?"))
+            .unwrap_or_else(|| panic!("no verification mail"));
+        let link = mail
+            .text
+            .split_whitespace()
+            .find(|w| w.contains("/address-change/verify?"))
+            .unwrap_or_default()
+            .to_owned();
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_str(link.split_once('?').map(|(_, q)| q).unwrap_or_default()).unwrap_or_default();
+        let get = |k: &str| {
+            pairs
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        (
+            AddressRequestId::parse(&get("id")).unwrap_or_else(|e| panic!("{e}")),
+            ResetToken::parse(&get("token")).unwrap_or_else(|_| panic!("token")),
+        )
+    }
+}
+
+fn client_key(address: Option<&str>) -> crate::domain::ClientKey {
+    address
+        .and_then(crate::domain::ClientKey::from_address)
+        .unwrap_or_else(crate::domain::ClientKey::unknown)
+}
+
+async fn user(store: &dyn ResetStore, name: &str) -> User {
+    let user = User::new_active(
+        Username::parse(name).unwrap_or_else(|e| panic!("{e}")),
+        Email::parse(&format!("{name}@example.jp")).unwrap_or_else(|e| panic!("{e}")),
+        Language::Ja,
+        Timestamp::from_millis(0),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    store.create_user(&user).await.unwrap_or_else(|e| panic!("{e}"));
+    user
+}
+
+fn input(name: &str) -> crate::domain::AddressRequestInput {
+    let mut typed = form();
+    typed.username = name.into();
+    typed.parse().unwrap_or_else(|e| panic!("{e:?}"))
+}
+
+#[tokio::test]
+async fn known_and_unknown_usernames_do_the_same_work_and_get_the_same_mail() {
+    let f = fixture();
+    user(f.desk.app.store.as_ref(), "ex000001").await;
+    for name in ["ex000001", "ex000002"] {
+        let outcome = request_address_change(&f.desk, input(name), Language::Ja, &client_key(Some("192.0.2.1"))).await;
+        assert!(matches!(outcome, Ok(AddressRequestOutcome::Queued)), "{outcome:?}");
+    }
+    assert_eq!(f.deliver_queued().await, ["sent", "sent"]);
+    assert!(f
+        .requests
+        .all()
+        .iter()
+        .all(|r| r.state == AddressRequestState::Unverified));
+    assert!(f.requests.all().iter().all(|r| r.verification_hash.is_some()));
+}
+
+#[tokio::test]
+async fn only_the_confirmed_request_is_pending_and_the_registered_address_is_told() {
+    let f = fixture();
+    let owner = user(f.desk.app.store.as_ref(), "ex000001").await;
+    request_address_change(&f.desk, input("ex000001"), Language::Ja, &client_key(None))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    f.deliver_queued().await;
+    let (id, token) = f.last_link();
+    let now = f.clock.now();
+    assert!(f.requests.pending_requests(now).await.unwrap_or_default().is_empty());
+    open_verification(&f.desk, &id, &token)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(f.requests.pending_requests(now).await.unwrap_or_default().is_empty());
+    confirm_verification(&f.desk, &id, &token)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let pending = f.requests.pending_requests(now).await.unwrap_or_default();
+    assert_eq!(pending.iter().map(|p| &p.request_id).collect::<Vec<_>>(), [&id]);
+    assert!(matches!(
+        confirm_verification(&f.desk, &id, &token).await,
+        Err(AppError::InvalidAddressLink(VerificationRejection::WrongToken))
+    ));
+    assert_eq!(f.deliver_queued().await, ["sent", "sent"]);
+    let sent = f.mailer.sent();
+    assert!(sent
+        .iter()
+        .any(|m| m.to == owner.email && m.subject.contains("変更が申請されました")));
+    assert!(sent
+        .iter()
+        .any(|m| m.to.as_str() == "admins@example.jp" && m.text.contains(id.as_str())));
+}
+
+#[tokio::test]
+async fn a_confirmed_request_for_an_unknown_username_tells_nobody_else() {
+    let f = fixture();
+    request_address_change(&f.desk, input("ex000009"), Language::En, &client_key(None))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    f.deliver_queued().await;
+    let (id, token) = f.last_link();
+    confirm_verification(&f.desk, &id, &token)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // The notice finds no account; the administrators still hear of the request.
+    assert_eq!(f.deliver_queued().await, ["unknown_account", "sent"]);
+}
+
+#[tokio::test]
+async fn links_expire_on_the_clock_and_the_per_client_limit_answers_429() {
+    let f = fixture();
+    request_address_change(&f.desk, input("ex000001"), Language::Ja, &client_key(Some("192.0.2.9")))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    f.deliver_queued().await;
+    let (id, token) = f.last_link();
+    f.clock.advance_secs(24 * 3600);
+    assert!(matches!(
+        confirm_verification(&f.desk, &id, &token).await,
+        Err(AppError::InvalidAddressLink(VerificationRejection::LinkExpired))
+    ));
+    let limit = f.desk.app.settings.address.per_client_per_hour;
+    for _ in 0..limit {
+        let _ = request_address_change(
+            &f.desk,
+            input("ex000002"),
+            Language::Ja,
+            &client_key(Some("192.0.2.10")),
+        )
+        .await;
+    }
+    assert!(matches!(
+        request_address_change(
+            &f.desk,
+            input("ex000003"),
+            Language::Ja,
+            &client_key(Some("192.0.2.10"))
+        )
+        .await,
+        Err(AppError::RateLimited { .. })
+    ));
+}
