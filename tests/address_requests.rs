@@ -75,6 +75,12 @@ async fn confirm(desk: &reset_core::service::AddressDesk, id: &AddressRequestId,
     .await
 }
 
+/// The service's mail queue, as `reset-admin` reaches it.
+async fn queue() -> Result<password_reset_tests::reset_core::mail::SqsMailQueue> {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+    Ok(reset_admin::users::mail_queue_from_env(&config)?)
+}
+
 #[tokio::test]
 async fn known_and_unknown_usernames_get_the_identical_answer_and_the_same_mail() -> Result<()> {
     let app = local_app().await?;
@@ -210,7 +216,7 @@ async fn a_pending_request_expires_on_the_clock_for_the_queue_and_the_administra
         AddressRequests::from_config(&aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await)?;
     let mut change = admin_change("helpdesk-test", "too late").await?;
     change.at = after;
-    let refused = requests.approve(&accounts, &id, &change).await;
+    let refused = requests.approve(&accounts, &queue().await?, &id, &change).await;
     assert!(matches!(refused, Err(AdminError::RequestExpired(_))), "{refused:?}");
     let account = accounts.find(&user.username).await?.ok_or_else(|| anyhow!("gone"))?;
     assert_eq!(account.email, user.email, "an expired request changed the address");
@@ -245,7 +251,7 @@ async fn rejecting_leaves_the_account_alone_and_is_audited() -> Result<()> {
     assert_eq!(entry.caller_arn.as_deref(), Some(LOCAL_CALLER_ARN));
     // Decided once: neither a second reject nor an approve changes anything.
     assert!(matches!(
-        requests.approve(&accounts, &id, &change).await,
+        requests.approve(&accounts, &queue().await?, &id, &change).await,
         Err(AdminError::RequestNotPending { .. })
     ));
     Ok(())
@@ -266,6 +272,7 @@ async fn approving_changes_the_address_through_set_email_and_kills_older_links()
     let approval = requests
         .approve(
             &accounts,
+            &queue().await?,
             &id,
             &admin_change("helpdesk-test", "matches the prefecture's list").await?,
         )
@@ -273,6 +280,15 @@ async fn approving_changes_the_address_through_set_email_and_kills_older_links()
     assert!(approval.change.is_some());
     let account = accounts.find(&user.username).await?.ok_or_else(|| anyhow!("gone"))?;
     assert_eq!(account.email.as_str(), new_email);
+    // Approving is the administrators' address change: both addresses are told.
+    let told_old = wait_for_mails(user.email.as_str(), 1).await?;
+    assert!(told_old
+        .iter()
+        .any(|m| m.subject.contains("登録メールアドレスが変更されました")));
+    let told_new = wait_for_mails(&new_email, 1).await?;
+    assert!(told_new
+        .iter()
+        .any(|m| m.subject.contains("このアドレスが登録メールアドレスになりました")));
     assert_eq!(requests.find(&id).await?.state, AddressRequestState::Approved);
     assert!(!pending_ids(&desk).await?.contains(&id));
     let actions: Vec<AuditAction> = accounts

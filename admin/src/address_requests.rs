@@ -97,6 +97,7 @@ impl AddressRequests {
     pub async fn approve(
         &self,
         accounts: &Accounts,
+        queue: &dyn reset_core::mail::MailQueue,
         id: &AddressRequestId,
         change: &Change,
     ) -> Result<Approval, AdminError> {
@@ -105,9 +106,15 @@ impl AddressRequests {
             reason: audited_reason(id, &change.reason)?,
             ..change.clone()
         };
-        let email_change = match accounts
-            .set_email(&request.username, &request.new_email, &audited)
-            .await
+        // The same change as `user set-email`: older links die, and both addresses are told.
+        let email_change = match crate::users::change_address(
+            accounts,
+            queue,
+            &request.username,
+            &request.new_email,
+            &audited,
+        )
+        .await
         {
             Ok(changed) => Some(changed),
             // An earlier approve changed the address and stopped before marking the request.

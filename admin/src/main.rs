@@ -705,7 +705,8 @@ async fn address_requests_command(
             let id = request_id(&id)?;
             let accounts = Accounts::from_config(config)?;
             let change = change(config, actor, &reason).await?;
-            let approval = requests.approve(&accounts, &id, &change).await?;
+            let queue = reset_admin::users::mail_queue_from_env(config)?;
+            let approval = requests.approve(&accounts, &queue, &id, &change).await?;
             let username = &approval.request.username;
             match approval.change {
                 Some(changed) => println!(
