@@ -74,6 +74,7 @@ base=http://127.0.0.1:$WATCH_PORT
 warm request-reset "$base/password-reset"
 warm verify-token "$base/password-reset/confirm?token=warm-up"
 warm change-password -X POST -H 'content-type: application/json' -d '{}' "$base/api/password-reset/complete"
+warm address-change "$base/password-reset/address-change"
 warm send-mail -X POST -H 'content-type: application/json' -d '{"Records":[]}' \
   "$base/2015-03-31/functions/send-mail/invocations"
 
