@@ -7,7 +7,7 @@ use password_reset_tests::reset_core::domain::{
     AccountStatus, Clock, Email, Language, ResetToken, SystemClock, User, Username,
 };
 use password_reset_tests::reset_core::hashing::verify_password;
-use password_reset_tests::reset_core::store::{DynamoStore, TableNames};
+use password_reset_tests::reset_core::store::{DynamoStore, TableNames, UserDirectory};
 use password_reset_tests::reset_core::App;
 use password_reset_tests::*;
 use std::sync::Arc;
@@ -54,7 +54,7 @@ async fn unknown_disabled_known_and_rate_limited_get_byte_identical_pages_no_fas
     settings.request_min_response = floor;
     let app = App::new(
         settings.clone(),
-        shared.store.clone(),
+        Arc::new(tables(&shared.settings).await),
         Arc::new(queue.mail_queue()),
         Arc::new(SystemClock),
     );
@@ -84,7 +84,7 @@ async fn unknown_disabled_known_and_rate_limited_get_byte_identical_pages_no_fas
             password_reset_tests::reset_core::domain::SystemClock.now(),
         )?
     };
-    app.store.create_user(&user).await?;
+    tables(&app.settings).await.create_user(&user).await?;
     pages.push(ask("disabled").await?);
     queue.deliver(&sender).await?;
     set_status(&app, &username, "active").await?;
@@ -117,7 +117,7 @@ async fn the_account_mail_budget_counts_sent_mail_and_one_client_cannot_spend_it
     settings.rate_limit_per_username_and_client_per_hour = 3;
     let app = App::new(
         settings.clone(),
-        shared.store.clone(),
+        Arc::new(tables(&shared.settings).await),
         Arc::new(queue.mail_queue()),
         Arc::new(SystemClock),
     );
@@ -234,8 +234,8 @@ async fn twenty_concurrent_submissions_of_one_link_exactly_one_wins() -> Result<
     }
     assert_eq!(winners.len(), 1, "exactly one submission wins");
     assert_eq!(losers, 19);
-    let stored = app
-        .store
+    let stored = tables(&app.settings)
+        .await
         .find_user(&user.username)
         .await?
         .ok_or_else(|| anyhow!("user vanished"))?;
@@ -268,7 +268,7 @@ async fn opening_the_link_many_times_does_not_consume_it() -> Result<()> {
         assert_eq!(json.status, 200);
     }
     let stored = app
-        .store
+        .tokens
         .find_token(&ResetToken::parse(&token).map_err(|e| anyhow!(e))?.hash())
         .await?;
     assert_eq!(stored.and_then(|t| t.used_at), None);

@@ -31,7 +31,7 @@ impl Rig {
         let shared = local_app().await?;
         let app = App::new(
             shared.settings.clone(),
-            shared.store.clone(),
+            Arc::new(tables(&shared.settings).await),
             Arc::new(queue.mail_queue()),
             Arc::new(SystemClock),
         );

@@ -4,7 +4,7 @@
 
 use anyhow::{anyhow, bail, Context, Result};
 use password_reset_tests::reset_core::domain::{Clock, Email, Language, SystemClock, User, Username};
-use password_reset_tests::reset_core::store::CreateUserError;
+use password_reset_tests::reset_core::store::{CreateUserError, UserDirectory};
 use password_reset_tests::*;
 use reset_admin::template::Template;
 use std::path::Path;
@@ -50,7 +50,7 @@ async fn every_event_file_gets_its_documented_answer() -> Result<()> {
         Language::Ja,
         password_reset_tests::reset_core::domain::SystemClock.now(),
     )?;
-    match app.store.create_user(&demo).await {
+    match tables(&app.settings).await.create_user(&demo).await {
         Ok(()) | Err(CreateUserError::AlreadyExists(_)) => {}
         Err(error) => return Err(error.into()),
     }

@@ -13,6 +13,7 @@ use password_reset_tests::reset_core::app::sdk_config;
 use password_reset_tests::reset_core::domain::{Clock, Email, Language, ResetToken, SystemClock, User};
 use password_reset_tests::reset_core::mail::SesMailer;
 use password_reset_tests::reset_core::service::MailSender;
+use password_reset_tests::reset_core::store::UserDirectory;
 use password_reset_tests::reset_core::store::{DynamoStore, TableNames};
 use password_reset_tests::reset_core::App;
 use password_reset_tests::*;
@@ -122,7 +123,9 @@ impl OwnStack {
         SendMail {
             sender: MailSender {
                 settings: app.settings.clone(),
-                store: store.clone(),
+                accounts: store.clone(),
+                tokens: store.clone(),
+                counters: store.clone(),
                 ledger: store,
                 mailer: Arc::new(SesMailer::new(ses, app.settings.sender_address.clone(), None)),
                 clock: Arc::new(SystemClock),
@@ -176,7 +179,7 @@ async fn new_user(app: &App) -> Result<User> {
         Language::Ja,
         password_reset_tests::reset_core::domain::SystemClock.now(),
     )?;
-    app.store.create_user(&user).await?;
+    tables(&app.settings).await.create_user(&user).await?;
     Ok(user)
 }
 
@@ -264,14 +267,14 @@ async fn assert_all_unavailable(app: &Arc<App>, token: &str, username: &str) -> 
 async fn assert_consistent(app: &App, user: &User, token: &str) -> Result<bool> {
     let hash = ResetToken::parse(token).map_err(|e| anyhow!(e))?.hash();
     let used = app
-        .store
+        .tokens
         .find_token(&hash)
         .await?
         .ok_or_else(|| anyhow!("token vanished"))?
         .used_at
         .is_some();
-    let changed = app
-        .store
+    let changed = tables(&app.settings)
+        .await
         .find_user(&user.username)
         .await?
         .ok_or_else(|| anyhow!("user vanished"))?

@@ -31,12 +31,12 @@ use password_reset_tests::reset_core::mail::{
 };
 use password_reset_tests::reset_core::service::{AddressDesk, MailSender};
 use password_reset_tests::reset_core::store::{
-    attributes, ConsumeError, CounterKey, CreateUserError, JobClaim, JobEnd, MailLedger, MemoryStore, ResetStore,
-    StoreError,
+    attributes, AccountStore, ConsumeError, CounterKey, CreateUserError, CredentialForm, JobClaim, JobEnd, MailLedger,
+    MemoryStore, NewCredential, RateCounters, StoreError, TokenStore, UserDirectory,
 };
 use password_reset_tests::reset_core::store::{AddressRequestStore, MemoryAddressRequests, PendingRequest};
 use password_reset_tests::reset_core::{App, Settings};
-use password_reset_tests::{invoke, invoke_address, EventBuilder, Function};
+use password_reset_tests::{invoke, invoke_address, tables, EventBuilder, Function};
 use regex::Regex;
 use send_mail::{QueueControl, SendMail};
 use serde_norway::Value;
@@ -250,6 +250,9 @@ fn adapter_calls(source: &str) -> Result<BTreeMap<String, Vec<Call>>> {
 /// Port method → its SDK calls, for every method of the DynamoDB store and the SES mailer.
 fn port_calls() -> Result<BTreeMap<String, Vec<Call>>> {
     let mut calls = adapter_calls(&read("functions/reset-core/src/store/dynamo.rs")?)?;
+    calls.extend(adapter_calls(&read(
+        "functions/reset-core/src/store/dynamo_mail_events.rs",
+    )?)?);
     let ses = adapter_calls(&read("functions/reset-core/src/mail/ses.rs")?)?;
     let send = ses.get("send").cloned().unwrap_or_default();
     if !send.iter().any(|c| c.action == "ses:SendEmail") {
@@ -319,45 +322,34 @@ struct SpyStore {
 }
 
 #[async_trait]
-impl ResetStore for SpyStore {
+impl UserDirectory for SpyStore {
     async fn find_user(&self, username: &Username) -> Result<Option<User>, StoreError> {
         self.spy.record("find_user");
         self.inner.find_user(username).await
-    }
-    async fn find_user_without_hash(&self, username: &Username) -> Result<Option<User>, StoreError> {
-        self.spy.record("find_user_without_hash");
-        self.inner.find_user_without_hash(username).await
     }
     async fn create_user(&self, user: &User) -> Result<(), CreateUserError> {
         self.spy.record("create_user");
         self.inner.create_user(user).await
     }
-    async fn save_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
-        self.spy.record("save_token");
-        self.inner.save_token(token).await
+}
+
+#[async_trait]
+impl AccountStore for SpyStore {
+    async fn find_account(&self, username: &Username) -> Result<Option<User>, StoreError> {
+        self.spy.record("find_account");
+        self.inner.find_account(username).await
     }
-    async fn find_token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>, StoreError> {
-        self.spy.record("find_token");
-        self.inner.find_token(hash).await
+    fn credential_form(&self) -> CredentialForm {
+        self.inner.credential_form()
     }
-    async fn consume_token_and_set_password(
+    async fn change_password(
         &self,
         token: &TokenRecord,
-        password_hash: &str,
+        credential: NewCredential,
         now: Timestamp,
     ) -> Result<(), ConsumeError> {
-        self.spy.record("consume_token_and_set_password");
-        self.inner
-            .consume_token_and_set_password(token, password_hash, now)
-            .await
-    }
-    async fn increment_counter(&self, key: &CounterKey, expires_at_secs: i64) -> Result<u32, StoreError> {
-        self.spy.record("increment_counter");
-        self.inner.increment_counter(key, expires_at_secs).await
-    }
-    async fn read_counter(&self, key: &CounterKey) -> Result<u32, StoreError> {
-        self.spy.record("read_counter");
-        self.inner.read_counter(key).await
+        self.spy.record("change_password");
+        self.inner.change_password(token, credential, now).await
     }
     async fn remember_reset_mail(
         &self,
@@ -367,6 +359,30 @@ impl ResetStore for SpyStore {
     ) -> Result<(), StoreError> {
         self.spy.record("remember_reset_mail");
         self.inner.remember_reset_mail(username, message_id, sent_at).await
+    }
+}
+
+#[async_trait]
+impl TokenStore for SpyStore {
+    async fn save_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
+        self.spy.record("save_token");
+        self.inner.save_token(token).await
+    }
+    async fn find_token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>, StoreError> {
+        self.spy.record("find_token");
+        self.inner.find_token(hash).await
+    }
+}
+
+#[async_trait]
+impl RateCounters for SpyStore {
+    async fn increment_counter(&self, key: &CounterKey, expires_at_secs: i64) -> Result<u32, StoreError> {
+        self.spy.record("increment_counter");
+        self.inner.increment_counter(key, expires_at_secs).await
+    }
+    async fn read_counter(&self, key: &CounterKey) -> Result<u32, StoreError> {
+        self.spy.record("read_counter");
+        self.inner.read_counter(key).await
     }
 }
 
@@ -527,7 +543,9 @@ async fn methods_called_by_http_functions() -> Result<BTreeMap<String, BTreeSet<
     let sender = SendMail {
         sender: MailSender {
             settings,
-            store: store.clone(),
+            accounts: store.clone(),
+            tokens: store.clone(),
+            counters: store.clone(),
             ledger: store.clone(),
             mailer: mailer.clone(),
             clock,
@@ -872,7 +890,7 @@ async fn no_function_reads_the_password_hash() -> Result<()> {
     for (binary, called) in &methods {
         assert!(
             !called.contains("find_user"),
-            "{binary} reads whole user items (find_user): use find_user_without_hash"
+            "{binary} reads whole user items (find_user): use find_account"
         );
     }
     assert!(!attributes::USER_FIELDS_WITHOUT_HASH.contains(&"password_hash"));
@@ -912,7 +930,7 @@ fn the_adapter_reader_sees_the_store_calls() -> Result<()> {
     };
     let access = |a: &str, r: &str| (a.to_owned(), r.to_owned());
     assert_eq!(
-        actions("consume_token_and_set_password"),
+        actions("change_password"),
         BTreeSet::from([
             access("dynamodb:UpdateItem", "ResetTokensTable"),
             access("dynamodb:UpdateItem", "UsersTable")
@@ -925,7 +943,7 @@ fn the_adapter_reader_sees_the_store_calls() -> Result<()> {
             access("dynamodb:UpdateItem", "UsersTable")
         ])
     );
-    let set_password = ports["consume_token_and_set_password"]
+    let set_password = ports["change_password"]
         .iter()
         .find(|c| c.resource == "UsersTable")
         .map(|c| c.attributes.clone())
@@ -940,15 +958,15 @@ fn the_adapter_reader_sees_the_store_calls() -> Result<()> {
 async fn the_projected_read_leaves_the_hash_in_the_table() -> Result<()> {
     let app = password_reset_tests::local_app().await?;
     let user = password_reset_tests::create_user(&app, Language::Ja).await?;
-    let whole = app
-        .store
+    let whole = tables(&app.settings)
+        .await
         .find_user(&user.username)
         .await?
         .ok_or_else(|| anyhow!("no user"))?;
     assert!(whole.password_hash.is_some(), "the fixture user has a password");
     let projected = app
-        .store
-        .find_user_without_hash(&user.username)
+        .accounts
+        .find_account(&user.username)
         .await?
         .ok_or_else(|| anyhow!("no user"))?;
     assert_eq!(projected.password_hash, None);

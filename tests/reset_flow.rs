@@ -4,6 +4,7 @@
 use anyhow::{anyhow, Result};
 use password_reset_tests::reset_core::domain::{Clock, FixedClock, Language, ResetToken, SystemClock};
 use password_reset_tests::reset_core::hashing::verify_password;
+use password_reset_tests::reset_core::store::UserDirectory;
 use password_reset_tests::*;
 use std::sync::Arc;
 
@@ -95,8 +96,8 @@ async fn whole_flow_from_request_to_new_password() -> Result<()> {
     assert!(done.body.contains("以上で、パスワードの再設定は完了となります。"));
     assert!(done.body.contains(&format!("href=\"{}\"", app.settings.sign_in_url)));
 
-    let stored = app
-        .store
+    let stored = tables(&app.settings)
+        .await
         .find_user(&user.username)
         .await?
         .ok_or_else(|| anyhow!("user vanished"))?;
@@ -255,8 +256,8 @@ async fn every_policy_rule_is_enforced_on_the_server_and_the_link_survives() -> 
     // Nothing above consumed the link.
     let still = invoke(&app, Function::VerifyToken, confirm_link(&token)).await?;
     assert_eq!(still.status, 200);
-    let stored = app
-        .store
+    let stored = tables(&app.settings)
+        .await
         .find_user(&user.username)
         .await?
         .ok_or_else(|| anyhow!("user vanished"))?;
@@ -287,8 +288,8 @@ async fn a_password_change_kills_every_older_link() -> Result<()> {
     )
     .await?;
     assert_eq!(old_change.status, 400);
-    let stored = app
-        .store
+    let stored = tables(&app.settings)
+        .await
         .find_user(&user.username)
         .await?
         .ok_or_else(|| anyhow!("user vanished"))?;
@@ -307,7 +308,7 @@ async fn an_expired_link_is_refused_though_the_item_is_still_stored() -> Result<
     let token = request_link(&app, &user).await?;
     // send-mail minted the link on its own clock: move this clock to one second before its end.
     let record = app
-        .store
+        .tokens
         .find_token(&ResetToken::parse(&token).map_err(|e| anyhow!(e))?.hash())
         .await?
         .ok_or_else(|| anyhow!("the link has no token item"))?;
@@ -331,11 +332,11 @@ async fn an_expired_link_is_refused_though_the_item_is_still_stored() -> Result<
 
     let parsed = ResetToken::parse(&token).map_err(|e| anyhow!(e))?;
     assert!(
-        app.store.find_token(&parsed.hash()).await?.is_some(),
+        app.tokens.find_token(&parsed.hash()).await?.is_some(),
         "DynamoDB still holds the expired item"
     );
-    let stored = app
-        .store
+    let stored = tables(&app.settings)
+        .await
         .find_user(&user.username)
         .await?
         .ok_or_else(|| anyhow!("user vanished"))?;

@@ -8,7 +8,7 @@
 use anyhow::{anyhow, bail, Context, Result};
 use lambda_http::{Body, Request, Response};
 use reset_core::domain::{Clock, Email, Language, SystemClock, User, Username};
-use reset_core::store::ResetStore;
+use reset_core::store::{DynamoStore, TableNames, UserDirectory};
 use reset_core::{App, Settings};
 use serde::Deserialize;
 use serde_json::json;
@@ -42,7 +42,7 @@ pub async fn local_app_with(change: impl FnOnce(&mut Settings), clock: Arc<dyn C
     let app = App::from_env().await?;
     let mut settings = app.settings.clone();
     change(&mut settings);
-    Ok(App::new(settings, app.store.clone(), app.mail_queue.clone(), clock))
+    Ok(App { settings, clock, ..app })
 }
 
 /// The address-change function wired to the local stack as in production
@@ -61,7 +61,12 @@ pub async fn local_desk_with(
     let mut settings = desk.app.settings.clone();
     change(&mut settings);
     let queue = mail_queue.unwrap_or_else(|| desk.app.mail_queue.clone());
-    let app = App::new(settings, desk.app.store.clone(), queue, clock);
+    let app = App {
+        settings,
+        mail_queue: queue,
+        clock,
+        ..App::from_env().await?
+    };
     Ok(reset_core::service::AddressDesk::new(app, desk.requests.clone()))
 }
 
@@ -96,18 +101,25 @@ pub fn random_username() -> Username {
     Username::parse(&format!("t{tail}")).unwrap_or_else(|e| panic!("generated username invalid: {e}"))
 }
 
+/// The local DynamoDB tables of `settings`, as administrators and tests see them (whole user
+/// items, password hash included).
+pub async fn tables(settings: &Settings) -> DynamoStore {
+    let config = reset_core::app::sdk_config().await;
+    DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), TableNames::from(settings))
+}
+
 /// Creates an active user with a unique address and an initial password.
 pub async fn create_user(app: &App, language: Language) -> Result<User> {
     let username = random_username();
     let email = Email::parse(&format!("{username}@example.jp")).map_err(|e| anyhow!(e))?;
     let lang = language;
-    let user = reset_admin_like_create(app.store.as_ref(), username, email, lang).await?;
+    let user = reset_admin_like_create(&tables(&app.settings).await, username, email, lang).await?;
     log(format!("created user {}", user.username));
     Ok(user)
 }
 
 async fn reset_admin_like_create(
-    store: &dyn ResetStore,
+    store: &dyn UserDirectory,
     username: Username,
     email: Email,
     language: Language,
@@ -564,7 +576,9 @@ pub async fn in_process_sender(settings: Settings, queue: &OwnMailQueue) -> Resu
         metrics_namespace: settings.metrics_namespace.clone(),
         sender: reset_core::service::MailSender {
             settings,
-            store: store.clone(),
+            accounts: store.clone(),
+            tokens: store.clone(),
+            counters: store.clone(),
             ledger: store,
             mailer: Arc::new(mailer),
             clock: Arc::new(SystemClock),

@@ -354,7 +354,7 @@ pub fn parse_notification(message: &str) -> Result<Option<MailEvent>, Notificati
 mod tests {
     use super::*;
     use reset_core::domain::{Email, FixedClock, Language, User, Username};
-    use reset_core::store::{MemoryStore, ResetStore};
+    use reset_core::store::{AccountStore, MemoryStore, UserDirectory};
     use serde_json::json;
 
     const STACK_TOPIC: &str = "arn:aws:sns:ap-northeast-1:123456789012:password-reset-mail-events";

@@ -3,7 +3,7 @@
 use crate::config::{ConfigError, Settings};
 use crate::domain::{Clock, SystemClock};
 use crate::mail::{MailQueue, SqsMailQueue};
-use crate::store::{DynamoStore, ResetStore, TableNames};
+use crate::store::{AccountStore, DynamoStore, RateCounters, ResetStore, TableNames, TokenStore};
 use aws_config::environment::{EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider};
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -126,15 +126,19 @@ pub async fn sdk_config_with(bounds: SdkBounds) -> aws_config::SdkConfig {
         .await
 }
 
-/// What the HTTP functions work with: the settings, the store, the mail queue and the clock.
+/// What the HTTP functions work with: the settings, the accounts, links and counters, the mail
+/// queue and the clock.
 pub struct App {
     pub settings: Settings,
-    pub store: Arc<dyn ResetStore>,
+    pub accounts: Arc<dyn AccountStore>,
+    pub tokens: Arc<dyn TokenStore>,
+    pub counters: Arc<dyn RateCounters>,
     pub mail_queue: Arc<dyn MailQueue>,
     pub clock: Arc<dyn Clock>,
 }
 
 impl App {
+    /// One store for accounts, links and counters (the DynamoDB tables, or a fake).
     pub fn new(
         settings: Settings,
         store: Arc<dyn ResetStore>,
@@ -143,10 +147,17 @@ impl App {
     ) -> Self {
         Self {
             settings,
-            store,
+            accounts: store.clone(),
+            tokens: store.clone(),
+            counters: store,
             mail_queue,
             clock,
         }
+    }
+
+    /// The same with the accounts somewhere else (a Cognito user pool).
+    pub fn with_accounts(self, accounts: Arc<dyn AccountStore>) -> Self {
+        Self { accounts, ..self }
     }
 
     /// Reads the environment and builds the DynamoDB and SQS clients. Touches no network:

@@ -5,29 +5,23 @@
 
 use async_trait::async_trait;
 use lambda_http::{Body, Request};
-use reset_core::domain::{FixedClock, Timestamp, TokenHash, TokenRecord, User, Username};
+use reset_core::domain::{FixedClock, Timestamp, TokenHash, TokenRecord};
 use reset_core::mail::RecordingQueue;
-use reset_core::store::{ConsumeError, CounterKey, CreateUserError, MemoryStore, ResetStore, StoreError};
+use reset_core::store::{MemoryStore, StoreError, TokenStore};
 use reset_core::{web, App, Settings};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-/// The in-memory store, except that the next token lookup panics while `armed` is set.
+/// The in-memory links, except that the next lookup panics while `armed` is set.
 #[derive(Default)]
-struct PanickingStore {
+struct PanickingTokens {
     inner: MemoryStore,
     armed: AtomicBool,
 }
 
 #[async_trait]
-impl ResetStore for PanickingStore {
-    async fn find_user(&self, username: &Username) -> Result<Option<User>, StoreError> {
-        self.inner.find_user(username).await
-    }
-    async fn create_user(&self, user: &User) -> Result<(), CreateUserError> {
-        self.inner.create_user(user).await
-    }
+impl TokenStore for PanickingTokens {
     async fn save_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
         self.inner.save_token(token).await
     }
@@ -37,33 +31,9 @@ impl ResetStore for PanickingStore {
         }
         self.inner.find_token(hash).await
     }
-    async fn consume_token_and_set_password(
-        &self,
-        token: &TokenRecord,
-        password_hash: &str,
-        now: Timestamp,
-    ) -> Result<(), ConsumeError> {
-        self.inner
-            .consume_token_and_set_password(token, password_hash, now)
-            .await
-    }
-    async fn increment_counter(&self, key: &CounterKey, expires_at_secs: i64) -> Result<u32, StoreError> {
-        self.inner.increment_counter(key, expires_at_secs).await
-    }
-    async fn read_counter(&self, key: &CounterKey) -> Result<u32, StoreError> {
-        self.inner.read_counter(key).await
-    }
-    async fn remember_reset_mail(
-        &self,
-        username: &Username,
-        message_id: &str,
-        sent_at: Timestamp,
-    ) -> Result<(), StoreError> {
-        self.inner.remember_reset_mail(username, message_id, sent_at).await
-    }
 }
 
-fn app(store: Arc<PanickingStore>) -> App {
+fn app(tokens: Arc<PanickingTokens>) -> App {
     let env = HashMap::from([
         ("USERS_TABLE", "users"),
         ("RESET_TOKENS_TABLE", "tokens"),
@@ -79,12 +49,14 @@ fn app(store: Arc<PanickingStore>) -> App {
         ("SIGN_IN_URL", "https://id.example.jp/sign-in"),
     ]);
     let settings = Settings::from_lookup(|k| env.get(k).map(|v| v.to_string())).unwrap_or_else(|e| panic!("{e}"));
-    App::new(
+    let mut app = App::new(
         settings,
-        store,
+        Arc::new(MemoryStore::default()),
         Arc::new(RecordingQueue::default()),
         Arc::new(FixedClock::at(Timestamp::from_millis(1_795_608_000_000))),
-    )
+    );
+    app.tokens = tokens;
+    app
 }
 
 /// A well-formed token (43 base64url characters) that no store holds.
@@ -117,7 +89,7 @@ fn body_text(body: &Body) -> String {
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_panicking_handler_answers_500_and_the_process_keeps_serving() {
-    let store = Arc::new(PanickingStore::default());
+    let store = Arc::new(PanickingTokens::default());
     let app = app(store.clone());
 
     // Page route: the panic becomes the internal-error page, with the security headers.

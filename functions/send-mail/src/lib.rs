@@ -73,7 +73,9 @@ impl SendMail {
             metrics_namespace: settings.metrics_namespace.clone(),
             sender: MailSender {
                 settings,
-                store: store.clone(),
+                accounts: store.clone(),
+                tokens: store.clone(),
+                counters: store.clone(),
                 ledger: store,
                 mailer: Arc::new(mailer),
                 clock: Arc::new(SystemClock),

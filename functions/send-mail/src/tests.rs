@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use aws_lambda_events::event::sqs::SqsMessage;
 use reset_core::domain::{Clock, Email, FixedClock, Language, Timestamp, User, Username};
 use reset_core::mail::RecordingMailer;
-use reset_core::store::{MemoryStore, ResetStore};
+use reset_core::store::{MemoryStore, UserDirectory};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -76,7 +76,9 @@ async fn fixture() -> Fixture {
     let deps = SendMail {
         sender: MailSender {
             settings: settings(),
-            store: store.clone(),
+            accounts: store.clone(),
+            tokens: store.clone(),
+            counters: store.clone(),
             ledger: store,
             mailer: mailer.clone(),
             clock: clock.clone(),

@@ -83,8 +83,8 @@ pub async fn request_address_change(
     let per_client = CounterKey::address_requests_per_client(client, hour_start);
     let per_username = CounterKey::address_requests_per_username(&input.username, day_start);
     let (client_hits, username_hits) = tokio::try_join!(
-        app.store.increment_counter(&per_client, hour_end),
-        app.store.increment_counter(&per_username, day_start + DAY_SECS),
+        app.counters.increment_counter(&per_client, hour_end),
+        app.counters.increment_counter(&per_username, day_start + DAY_SECS),
     )?;
     let limits = &app.settings.address;
     if client_hits > limits.per_client_per_hour {

@@ -65,7 +65,7 @@ pub(super) async fn send_notice_to_registered_address(
 ) -> Result<Delivery, DeliveryError> {
     // Read here, not on the request path, so that the request's work and timing are the same
     // for every username.
-    let Some(user) = sender.store.find_user_without_hash(username).await? else {
+    let Some(user) = sender.accounts.find_account(username).await? else {
         return Ok(Delivery::Skipped(SkipReason::UnknownAccount));
     };
     let mail = address_change_requested_mail(ctx, (&user).into(), institution, new_email_masked, requested_at);

@@ -11,10 +11,11 @@ use crate::domain::{
 };
 use crate::error::AppError;
 use crate::mail::{RecordingMailer, RecordingQueue};
-use crate::store::{AddressRequestStore, MemoryAddressRequests, MemoryStore, ResetStore};
+use crate::store::{AddressRequestStore, MemoryAddressRequests, MemoryStore, UserDirectory};
 use std::sync::Arc;
 
 struct Fixture {
+    store: Arc<MemoryStore>,
     desk: AddressDesk,
     sender: MailSender,
     requests: Arc<MemoryAddressRequests>,
@@ -34,13 +35,16 @@ fn fixture() -> Fixture {
     let app = App::new(settings.clone(), store.clone(), queue.clone(), clock.clone());
     let sender = MailSender {
         settings,
-        store: store.clone(),
-        ledger: store,
+        accounts: store.clone(),
+        tokens: store.clone(),
+        counters: store.clone(),
+        ledger: store.clone(),
         mailer: mailer.clone(),
         clock: clock.clone(),
         address_requests: requests.clone(),
     };
     Fixture {
+        store,
         desk: AddressDesk::new(app, requests.clone()),
         sender,
         requests,
@@ -99,7 +103,7 @@ fn client_key(address: Option<&str>) -> crate::domain::ClientKey {
         .unwrap_or_else(crate::domain::ClientKey::unknown)
 }
 
-async fn user(store: &dyn ResetStore, name: &str) -> User {
+async fn user(store: &dyn UserDirectory, name: &str) -> User {
     let user = User::new_active(
         Username::parse(name).unwrap_or_else(|e| panic!("{e}")),
         Email::parse(&format!("{name}@example.jp")).unwrap_or_else(|e| panic!("{e}")),
@@ -120,7 +124,7 @@ fn input(name: &str) -> crate::domain::AddressRequestInput {
 #[tokio::test]
 async fn known_and_unknown_usernames_do_the_same_work_and_get_the_same_mail() {
     let f = fixture();
-    user(f.desk.app.store.as_ref(), "ex000001").await;
+    user(f.store.as_ref(), "ex000001").await;
     for name in ["ex000001", "ex000002"] {
         let outcome = request_address_change(&f.desk, input(name), Language::Ja, &client_key(Some("192.0.2.1"))).await;
         assert!(matches!(outcome, Ok(AddressRequestOutcome::Queued)), "{outcome:?}");
@@ -137,7 +141,7 @@ async fn known_and_unknown_usernames_do_the_same_work_and_get_the_same_mail() {
 #[tokio::test]
 async fn only_the_confirmed_request_is_pending_and_the_registered_address_is_told() {
     let f = fixture();
-    let owner = user(f.desk.app.store.as_ref(), "ex000001").await;
+    let owner = user(f.store.as_ref(), "ex000001").await;
     request_address_change(&f.desk, input("ex000001"), Language::Ja, &client_key(None))
         .await
         .unwrap_or_else(|e| panic!("{e}"));

@@ -5,7 +5,7 @@ use crate::domain::{MailJob, NewPassword, PasswordRule, ResetToken, User, MAX_PA
 use crate::error::AppError;
 use crate::hashing::hash_password;
 use crate::metrics;
-use crate::store::ConsumeError;
+use crate::store::{ConsumeError, CredentialForm, NewCredential};
 
 #[derive(Debug, Clone)]
 pub struct PasswordChanged {
@@ -33,12 +33,12 @@ pub async fn change_password(
     // (about 17 ms of argon2id) instead of preceding it.
     let record = find_link_record(app, &token).await?;
     let username = record.username.clone();
-    let read_user = app.store.find_user_without_hash(&username);
+    let read_user = app.accounts.find_account(&username);
     let parsed = NewPassword::parse_with_min(password, confirmation, &username, app.settings.password_min_chars);
     let (link, password_hash) = match parsed {
         // The token's own state (used, expired) needs no account: a dead link costs no hash.
         Ok(new_password) if record.check_fresh(app.clock.now()).is_ok() => {
-            let (user, hashed) = tokio::join!(read_user, hash_password(new_password));
+            let (user, hashed) = tokio::join!(read_user, credential_for(app, new_password));
             (check_link(app, record, user?)?, hashed)
         }
         parsed => {
@@ -46,7 +46,7 @@ pub async fn change_password(
             let link = check_link(app, record, read_user.await?)?;
             match parsed {
                 Ok(new_password) => {
-                    let hashed = hash_password(new_password).await;
+                    let hashed = credential_for(app, new_password).await;
                     (link, hashed)
                 }
                 Err(rules) => {
@@ -59,14 +59,10 @@ pub async fn change_password(
             }
         }
     };
-    let password_hash = password_hash.map_err(|e| AppError::Internal(e.to_string()))?;
+    let credential = password_hash.map_err(|e| AppError::Internal(e.to_string()))?;
 
     let now = app.clock.now();
-    match app
-        .store
-        .consume_token_and_set_password(&link.record, &password_hash, now)
-        .await
-    {
+    match app.accounts.change_password(&link.record, credential, now).await {
         Ok(()) => {}
         Err(ConsumeError::TokenNoLongerValid) => return Err(AppError::InvalidLink(TokenRejection::Used)),
         Err(ConsumeError::Store(error)) => return Err(error.into()),
@@ -91,4 +87,13 @@ pub async fn change_password(
         ],
     );
     Ok(PasswordChanged { user: link.user })
+}
+
+/// The new password as the account store takes it: hashed here (argon2id, on a blocking
+/// thread) for the users table; as it is for a user pool, which hashes it itself.
+async fn credential_for(app: &App, password: NewPassword) -> Result<NewCredential, crate::hashing::HashingError> {
+    match app.accounts.credential_form() {
+        CredentialForm::Argon2idHash => hash_password(password).await.map(NewCredential::Argon2idHash),
+        CredentialForm::Plain => Ok(NewCredential::Plain(password)),
+    }
 }

@@ -52,8 +52,8 @@ async fn queue_reset_link(app: &App, username: &Username, client: &str) -> Resul
     let per_client = CounterKey::per_client(client, window_start);
     let per_username_and_client = CounterKey::per_username_and_client(username, client, window_start);
     let (client_hits, client_username_hits) = tokio::try_join!(
-        app.store.increment_counter(&per_client, window_end),
-        app.store.increment_counter(&per_username_and_client, window_end),
+        app.counters.increment_counter(&per_client, window_end),
+        app.counters.increment_counter(&per_username_and_client, window_end),
     )?;
     if client_hits > app.settings.rate_limit_per_ip_per_hour {
         return Err(AppError::RateLimited {

@@ -9,7 +9,9 @@ use crate::config::Settings;
 use crate::domain::{Clock, MailJob, QueuedMail, ResetToken, Timestamp, TokenRecord, Username};
 use crate::mail::compose::{address_changed_mail, password_changed_mail, reset_link_mail, MailContext, Recipient};
 use crate::mail::{MailError, Mailer, OutgoingMail};
-use crate::store::{AddressRequestStore, CounterKey, JobClaim, JobEnd, MailLedger, ResetStore, StoreError};
+use crate::store::{
+    AccountStore, AddressRequestStore, CounterKey, JobClaim, JobEnd, MailLedger, RateCounters, StoreError, TokenStore,
+};
 use std::sync::Arc;
 
 /// A claim older than this is taken over: its sender died (the function times out at 30 s).
@@ -21,7 +23,9 @@ const LEDGER_KEEP_SECS: i64 = 2 * 24 * 3600;
 /// What `send-mail` works with.
 pub struct MailSender {
     pub settings: Settings,
-    pub store: Arc<dyn ResetStore>,
+    pub accounts: Arc<dyn AccountStore>,
+    pub tokens: Arc<dyn TokenStore>,
+    pub counters: Arc<dyn RateCounters>,
     pub ledger: Arc<dyn MailLedger>,
     pub mailer: Arc<dyn Mailer>,
     pub clock: Arc<dyn Clock>,
@@ -216,7 +220,7 @@ async fn send_reset_link(
     username: &Username,
     now: Timestamp,
 ) -> Result<Delivery, DeliveryError> {
-    let Some(user) = sender.store.find_user_without_hash(username).await? else {
+    let Some(user) = sender.accounts.find_account(username).await? else {
         return Ok(Delivery::Skipped(SkipReason::UnknownAccount));
     };
     if !user.can_reset_password() {
@@ -224,7 +228,7 @@ async fn send_reset_link(
     }
     let (window_start, window_end) = hour_window(now);
     let budget = CounterKey::mails_per_username(username, window_start);
-    if sender.store.read_counter(&budget).await? >= sender.settings.rate_limit_per_username_per_hour {
+    if sender.counters.read_counter(&budget).await? >= sender.settings.rate_limit_per_username_per_hour {
         return Ok(Delivery::Skipped(SkipReason::BudgetSpent));
     }
 
@@ -236,18 +240,22 @@ async fn send_reset_link(
         now,
         sender.settings.token_ttl_secs(),
     );
-    sender.store.save_token(&record).await?;
+    sender.tokens.save_token(&record).await?;
     let link = sender.settings.confirm_url(&token.to_url_safe(), user.language);
     let mail: OutgoingMail = reset_link_mail(ctx, (&user).into(), &link, record.expires_at());
     let message_id = sender.mailer.send(&mail).await?;
 
     // The mail is on its way: what follows only keeps books, and must not fail the job.
-    if let Err(error) = sender.store.increment_counter(&budget, window_end).await {
+    if let Err(error) = sender.counters.increment_counter(&budget, window_end).await {
         tracing::warn!(error = %error, username = %user.username, "the mail budget could not be counted");
     }
     // Ties a later bounce or complaint to the account (see the mail-events function).
     if !message_id.is_empty() {
-        if let Err(error) = sender.store.remember_reset_mail(&user.username, &message_id, now).await {
+        if let Err(error) = sender
+            .accounts
+            .remember_reset_mail(&user.username, &message_id, now)
+            .await
+        {
             tracing::warn!(error = %error, username = %user.username, "the reset mail's message id could not be stored");
         }
     }

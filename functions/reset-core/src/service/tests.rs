@@ -11,7 +11,7 @@ use crate::domain::{
 use crate::error::AppError;
 use crate::hashing::verify_password;
 use crate::mail::{RecordingMailer, RecordingQueue};
-use crate::store::{CounterKey, MemoryStore, ResetStore};
+use crate::store::{CounterKey, MemoryStore, UserDirectory};
 use std::sync::Arc;
 
 struct Fixture {
@@ -31,7 +31,9 @@ fn fixture() -> Fixture {
     let app = App::new(sample_settings(), store.clone(), queue.clone(), clock.clone());
     let sender = MailSender {
         settings: sample_settings(),
-        store: store.clone(),
+        accounts: store.clone(),
+        tokens: store.clone(),
+        counters: store.clone(),
         ledger: store.clone(),
         mailer: mailer.clone(),
         clock: clock.clone(),

@@ -20,13 +20,13 @@ impl ValidLink {
 /// nothing.
 pub async fn verify_link(app: &App, token: &ResetToken) -> Result<ValidLink, AppError> {
     let record = find_link_record(app, token).await?;
-    let user = app.store.find_user_without_hash(&record.username).await?;
+    let user = app.accounts.find_account(&record.username).await?;
     check_link(app, record, user)
 }
 
 /// The stored record of a link: the first half of `verify_link`, which names the account.
 pub(super) async fn find_link_record(app: &App, token: &ResetToken) -> Result<TokenRecord, AppError> {
-    app.store
+    app.tokens
         .find_token(&token.hash())
         .await?
         .ok_or(AppError::InvalidLink(TokenRejection::Unknown))

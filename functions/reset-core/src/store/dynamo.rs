@@ -1,6 +1,6 @@
 use super::{
-    ConsumeError, CounterKey, CreateUserError, JobClaim, JobEnd, MailEvent, MailEventRecord, MailEventStore,
-    MailLedger, ResetStore, StoreError,
+    AccountStore, ConsumeError, CounterKey, CreateUserError, CredentialForm, JobClaim, JobEnd, MailLedger,
+    NewCredential, RateCounters, StoreError, TokenStore, UserDirectory,
 };
 use crate::config::Settings;
 use crate::domain::{CredentialEpoch, JobId, Timestamp, TokenHash, TokenRecord, User, Username};
@@ -112,8 +112,10 @@ impl From<&Settings> for TableNames {
 
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
-    client: Client,
-    users_table: String,
+    pub(super) client: Client,
+    /// The users table, or with a Cognito pool the account-state table (same key and
+    /// mail-event indexes).
+    pub(super) users_table: String,
     tokens_table: String,
     counters_table: String,
     mail_jobs_table: String,
@@ -188,36 +190,38 @@ impl DynamoStore {
     }
 }
 
-fn s(value: &str) -> AttributeValue {
+pub(super) fn s(value: &str) -> AttributeValue {
     AttributeValue::S(value.to_owned())
 }
 
-fn n(value: i64) -> AttributeValue {
+pub(super) fn n(value: i64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
-fn n_u64(value: u64) -> AttributeValue {
+pub(super) fn n_u64(value: u64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
-fn unavailable<E: ProvideErrorMetadata, R>(error: SdkError<E, R>) -> StoreError {
+pub(super) fn unavailable<E: ProvideErrorMetadata, R>(error: SdkError<E, R>) -> StoreError {
     StoreError::Unavailable(crate::aws_errors::describe(&error))
 }
 
-fn is_condition_failure<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
+pub(super) fn is_condition_failure<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
     crate::aws_errors::code(error) == Some("ConditionalCheckFailedException")
 }
 
-fn from_item<T: serde::de::DeserializeOwned>(item: HashMap<String, AttributeValue>) -> Result<T, StoreError> {
+pub(super) fn from_item<T: serde::de::DeserializeOwned>(
+    item: HashMap<String, AttributeValue>,
+) -> Result<T, StoreError> {
     serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-fn to_item<T: serde::Serialize>(value: &T) -> Result<HashMap<String, AttributeValue>, StoreError> {
+pub(super) fn to_item<T: serde::Serialize>(value: &T) -> Result<HashMap<String, AttributeValue>, StoreError> {
     serde_dynamo::to_item(value).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 #[async_trait]
-impl ResetStore for DynamoStore {
+impl UserDirectory for DynamoStore {
     async fn find_user(&self, username: &Username) -> Result<Option<User>, StoreError> {
         let output = self
             .client
@@ -225,28 +229,6 @@ impl ResetStore for DynamoStore {
             .table_name(&self.users_table)
             .key(attributes::USERNAME, s(username.as_str()))
             .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        output.item.map(from_item).transpose()
-    }
-
-    async fn find_user_without_hash(&self, username: &Username) -> Result<Option<User>, StoreError> {
-        // Every name through a placeholder: `status` and `language` are reserved words.
-        let mut request = self
-            .client
-            .get_item()
-            .table_name(&self.users_table)
-            .key(attributes::USERNAME, s(username.as_str()))
-            .consistent_read(true);
-        let mut placeholders = Vec::new();
-        for (i, name) in attributes::USER_FIELDS_WITHOUT_HASH.iter().enumerate() {
-            let placeholder = format!("#a{i}");
-            request = request.expression_attribute_names(&placeholder, *name);
-            placeholders.push(placeholder);
-        }
-        let output = request
-            .projection_expression(placeholders.join(", "))
             .send()
             .await
             .map_err(unavailable)?;
@@ -274,39 +256,48 @@ impl ResetStore for DynamoStore {
             Err(error) => Err(unavailable(error).into()),
         }
     }
+}
 
-    async fn save_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.tokens_table)
-            .set_item(Some(to_item(token)?))
-            .condition_expression("attribute_not_exists(token_hash)")
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(())
-    }
-
-    async fn find_token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>, StoreError> {
-        let output = self
+#[async_trait]
+impl AccountStore for DynamoStore {
+    async fn find_account(&self, username: &Username) -> Result<Option<User>, StoreError> {
+        // Every name through a placeholder: `status` and `language` are reserved words.
+        let mut request = self
             .client
             .get_item()
-            .table_name(&self.tokens_table)
-            .key(attributes::TOKEN_HASH, s(hash.as_str()))
-            .consistent_read(true)
+            .table_name(&self.users_table)
+            .key(attributes::USERNAME, s(username.as_str()))
+            .consistent_read(true);
+        let mut placeholders = Vec::new();
+        for (i, name) in attributes::USER_FIELDS_WITHOUT_HASH.iter().enumerate() {
+            let placeholder = format!("#a{i}");
+            request = request.expression_attribute_names(&placeholder, *name);
+            placeholders.push(placeholder);
+        }
+        let output = request
+            .projection_expression(placeholders.join(", "))
             .send()
             .await
             .map_err(unavailable)?;
         output.item.map(from_item).transpose()
     }
 
-    async fn consume_token_and_set_password(
+    fn credential_form(&self) -> CredentialForm {
+        CredentialForm::Argon2idHash
+    }
+
+    async fn change_password(
         &self,
         token: &TokenRecord,
-        password_hash: &str,
+        credential: NewCredential,
         now: Timestamp,
     ) -> Result<(), ConsumeError> {
-        let items = self.consume_transaction(token, password_hash, now)?;
+        // Sessions end with the epoch: the host sign-in system ends any session begun at an
+        // older one (`credentials::session_still_valid`).
+        let NewCredential::Argon2idHash(password_hash) = credential else {
+            return Err(StoreError::Corrupt("the users table keeps argon2id hashes only".into()).into());
+        };
+        let items = self.consume_transaction(token, &password_hash, now)?;
         let mut attempt = 0;
         loop {
             let result = self
@@ -343,6 +334,69 @@ impl ResetStore for DynamoStore {
         }
     }
 
+    async fn remember_reset_mail(
+        &self,
+        username: &Username,
+        message_id: &str,
+        sent_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        use attributes::{RESET_MAIL_MESSAGE_ID, RESET_MAIL_SENT_AT, USERNAME};
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.users_table)
+            .key(USERNAME, s(username.as_str()))
+            .update_expression(format!("SET {RESET_MAIL_MESSAGE_ID} = :id, {RESET_MAIL_SENT_AT} = :at"))
+            // Never create a half user item for an account that is gone.
+            .condition_expression(format!("attribute_exists({USERNAME})"))
+            .expression_attribute_values(":id", s(message_id))
+            .expression_attribute_values(":at", n(sent_at.as_millis()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(error) => Err(unavailable(error)),
+        }
+    }
+}
+
+#[async_trait]
+impl TokenStore for DynamoStore {
+    async fn save_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.tokens_table)
+            .set_item(Some(to_item(token)?))
+            .condition_expression("attribute_not_exists(token_hash)")
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn find_token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.tokens_table)
+            .key(attributes::TOKEN_HASH, s(hash.as_str()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        output.item.map(from_item).transpose()
+    }
+}
+
+#[async_trait]
+impl RateCounters for DynamoStore {
     async fn increment_counter(&self, key: &CounterKey, expires_at_secs: i64) -> Result<u32, StoreError> {
         let output = self
             .client
@@ -384,38 +438,6 @@ impl ResetStore for DynamoStore {
             .and_then(|v| v.as_n().ok())
             .and_then(|v| v.parse::<u32>().ok())
             .unwrap_or(0))
-    }
-
-    async fn remember_reset_mail(
-        &self,
-        username: &Username,
-        message_id: &str,
-        sent_at: Timestamp,
-    ) -> Result<(), StoreError> {
-        use attributes::{RESET_MAIL_MESSAGE_ID, RESET_MAIL_SENT_AT, USERNAME};
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.users_table)
-            .key(USERNAME, s(username.as_str()))
-            .update_expression(format!("SET {RESET_MAIL_MESSAGE_ID} = :id, {RESET_MAIL_SENT_AT} = :at"))
-            // Never create a half user item for an account that is gone.
-            .condition_expression(format!("attribute_exists({USERNAME})"))
-            .expression_attribute_values(":id", s(message_id))
-            .expression_attribute_values(":at", n(sent_at.as_millis()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(error) => Err(unavailable(error)),
-        }
     }
 }
 
@@ -511,95 +533,6 @@ impl MailLedger for DynamoStore {
         match result {
             Ok(_) => Ok(()),
             Err(error) if is_condition_failure(&error) => Ok(()),
-            Err(error) => Err(unavailable(error)),
-        }
-    }
-}
-
-#[async_trait]
-impl MailEventStore for DynamoStore {
-    async fn record_mail_event(&self, event: &MailEvent) -> Result<MailEventRecord, StoreError> {
-        use attributes::*;
-        // The index is eventually consistent; the event comes seconds after the send at the
-        // earliest, by which time the index has the message id.
-        let found = self
-            .client
-            .query()
-            .table_name(&self.users_table)
-            .index_name(indexes::BY_RESET_MAIL_MESSAGE)
-            .key_condition_expression(format!("{RESET_MAIL_MESSAGE_ID} = :id"))
-            .expression_attribute_values(":id", s(&event.message_id))
-            .limit(1)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        let Some(username) = found
-            .items()
-            .first()
-            .and_then(|item| item.get(USERNAME))
-            .and_then(|v| v.as_s().ok())
-        else {
-            return Ok(MailEventRecord::Unmatched);
-        };
-        let username = Username::parse(username).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-
-        let kind = event.kind.code();
-        let mut update = self
-            .client
-            .update_item()
-            .table_name(&self.users_table)
-            .key(USERNAME, s(username.as_str()))
-            .expression_attribute_values(":id", s(&event.message_id))
-            .expression_attribute_values(":kind", s(kind))
-            .expression_attribute_values(":at", n(event.occurred_at.as_millis()));
-        if event.kind.is_problem() {
-            // Only while this is still the account's latest reset mail: a later mail or an
-            // address change makes the event history.
-            let set_detail = match &event.detail {
-                Some(detail) => {
-                    update = update.expression_attribute_values(":detail", s(detail));
-                    format!(", {MAIL_PROBLEM_DETAIL} = :detail")
-                }
-                None => String::new(),
-            };
-            let remove_detail = if event.detail.is_none() {
-                format!(" REMOVE {MAIL_PROBLEM_DETAIL}")
-            } else {
-                String::new()
-            };
-            update = update
-                .update_expression(format!(
-                    "SET {LAST_MAIL_EVENT} = :kind, {LAST_MAIL_EVENT_AT} = :at, {MAIL_PROBLEM} = :kind, \
-                     {MAIL_PROBLEM_AT} = :at, {MAIL_PROBLEM_FLAG} = :flag, {MAIL_PROBLEM_MESSAGE_ID} = :id\
-                     {set_detail}{remove_detail}"
-                ))
-                .condition_expression(format!(
-                    "attribute_exists({USERNAME}) AND {RESET_MAIL_MESSAGE_ID} = :id"
-                ))
-                .expression_attribute_values(":flag", s(MAIL_PROBLEM_FLAG_SET));
-        } else {
-            // A delivery clears an older mail's problem, never the problem of this same mail
-            // (SNS may deliver this mail's complaint before its delivery).
-            update = update
-                .update_expression(format!(
-                    "SET {LAST_MAIL_EVENT} = :kind, {LAST_MAIL_EVENT_AT} = :at \
-                     REMOVE {MAIL_PROBLEM}, {MAIL_PROBLEM_DETAIL}, {MAIL_PROBLEM_AT}, {MAIL_PROBLEM_FLAG}, \
-                     {MAIL_PROBLEM_MESSAGE_ID}"
-                ))
-                .condition_expression(format!(
-                    "attribute_exists({USERNAME}) AND {RESET_MAIL_MESSAGE_ID} = :id \
-                     AND (attribute_not_exists({MAIL_PROBLEM_MESSAGE_ID}) OR {MAIL_PROBLEM_MESSAGE_ID} <> :id)"
-                ));
-        }
-        match update.send().await {
-            Ok(_) => Ok(MailEventRecord::Recorded(username)),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(MailEventRecord::Stale(username))
-            }
             Err(error) => Err(unavailable(error)),
         }
     }

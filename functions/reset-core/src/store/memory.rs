@@ -1,6 +1,7 @@
 use super::{
-    ConsumeError, CounterKey, CreateUserError, JobClaim, JobEnd, MailEvent, MailEventKind, MailEventRecord,
-    MailEventStore, MailLedger, ResetStore, StoreError,
+    AccountStore, ConsumeError, CounterKey, CreateUserError, CredentialForm, JobClaim, JobEnd, MailEvent,
+    MailEventKind, MailEventRecord, MailEventStore, MailLedger, NewCredential, RateCounters, StoreError, TokenStore,
+    UserDirectory,
 };
 use crate::domain::{JobId, Timestamp, TokenHash, TokenRecord, User, Username};
 use async_trait::async_trait;
@@ -86,7 +87,7 @@ impl MemoryStore {
 }
 
 #[async_trait]
-impl ResetStore for MemoryStore {
+impl UserDirectory for MemoryStore {
     async fn find_user(&self, username: &Username) -> Result<Option<User>, StoreError> {
         Ok(self.state()?.users.get(username).cloned())
     }
@@ -99,22 +100,30 @@ impl ResetStore for MemoryStore {
         state.users.insert(user.username.clone(), user.clone());
         Ok(())
     }
+}
 
-    async fn save_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
-        self.state()?.tokens.insert(token.token_hash.clone(), token.clone());
-        Ok(())
+#[async_trait]
+impl AccountStore for MemoryStore {
+    async fn find_account(&self, username: &Username) -> Result<Option<User>, StoreError> {
+        Ok(self.state()?.users.get(username).cloned().map(|user| User {
+            password_hash: None,
+            ..user
+        }))
     }
 
-    async fn find_token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>, StoreError> {
-        Ok(self.state()?.tokens.get(hash).cloned())
+    fn credential_form(&self) -> CredentialForm {
+        CredentialForm::Argon2idHash
     }
 
-    async fn consume_token_and_set_password(
+    async fn change_password(
         &self,
         token: &TokenRecord,
-        password_hash: &str,
+        credential: NewCredential,
         now: Timestamp,
     ) -> Result<(), ConsumeError> {
+        let NewCredential::Argon2idHash(password_hash) = credential else {
+            return Err(StoreError::Corrupt("the memory store keeps argon2id hashes only".into()).into());
+        };
         let mut state = self.state()?;
         let token_ok = state
             .tokens
@@ -131,22 +140,11 @@ impl ResetStore for MemoryStore {
             stored.used_at = Some(now.as_millis());
         }
         if let Some(user) = state.users.get_mut(&token.username) {
-            user.password_hash = Some(password_hash.to_owned());
+            user.password_hash = Some(password_hash);
             user.password_changed_at = Some(now.as_millis());
             user.credential_epoch = user.credential_epoch.next();
         }
         Ok(())
-    }
-
-    async fn increment_counter(&self, key: &CounterKey, _expires_at_secs: i64) -> Result<u32, StoreError> {
-        let mut state = self.state()?;
-        let hits = state.counters.entry(key.as_str().to_owned()).or_default();
-        *hits += 1;
-        Ok(*hits)
-    }
-
-    async fn read_counter(&self, key: &CounterKey) -> Result<u32, StoreError> {
-        Ok(self.state()?.counters.get(key.as_str()).copied().unwrap_or(0))
     }
 
     async fn remember_reset_mail(
@@ -163,6 +161,32 @@ impl ResetStore for MemoryStore {
         mail.reset_mail_message_id = Some(message_id.to_owned());
         mail.reset_mail_sent_at = Some(sent_at);
         Ok(())
+    }
+}
+
+#[async_trait]
+impl TokenStore for MemoryStore {
+    async fn save_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
+        self.state()?.tokens.insert(token.token_hash.clone(), token.clone());
+        Ok(())
+    }
+
+    async fn find_token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>, StoreError> {
+        Ok(self.state()?.tokens.get(hash).cloned())
+    }
+}
+
+#[async_trait]
+impl RateCounters for MemoryStore {
+    async fn increment_counter(&self, key: &CounterKey, _expires_at_secs: i64) -> Result<u32, StoreError> {
+        let mut state = self.state()?;
+        let hits = state.counters.entry(key.as_str().to_owned()).or_default();
+        *hits += 1;
+        Ok(*hits)
+    }
+
+    async fn read_counter(&self, key: &CounterKey) -> Result<u32, StoreError> {
+        Ok(self.state()?.counters.get(key.as_str()).copied().unwrap_or(0))
     }
 }
 

@@ -1,10 +1,12 @@
-//! The persistence ports: one trait for what the reset flow needs of a store, one for the mail
-//! ledger that keeps the sender idempotent, one for what the mail-events function needs, the
-//! DynamoDB adapter, and an in-memory fake for unit tests.
+//! The persistence ports, one trait per capability: accounts, reset links, rate counters, the
+//! mail ledger that keeps the sender idempotent, and what the mail-events function records.
+//! Their adapters: the DynamoDB tables (every port), a Cognito user pool (accounts only), and
+//! in-memory fakes for unit tests.
 
 mod address_requests;
 mod address_requests_memory;
 mod dynamo;
+mod dynamo_mail_events;
 mod memory;
 
 pub use address_requests::{
@@ -15,7 +17,7 @@ pub use address_requests_memory::MemoryAddressRequests;
 pub use dynamo::{attributes, indexes, DynamoStore, TableNames, MAIL_PROBLEM_FLAG_SET};
 pub use memory::{MailProblem, MailState, MemoryStore};
 
-use crate::domain::{JobId, Timestamp, TokenHash, TokenRecord, User, Username};
+use crate::domain::{JobId, NewPassword, Timestamp, TokenHash, TokenRecord, User, Username};
 use async_trait::async_trait;
 
 #[derive(Debug, thiserror::Error)]
@@ -136,43 +138,42 @@ impl CounterKey {
     }
 }
 
+/// The new password in the form an account store keeps it.
+pub enum NewCredential {
+    /// An argon2id PHC string made by this service (the DynamoDB users table).
+    Argon2idHash(String),
+    /// The password itself, for a store that hashes it on its own (a Cognito user pool).
+    Plain(NewPassword),
+}
+
+/// Which `NewCredential` an account store takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialForm {
+    Argon2idHash,
+    Plain,
+}
+
+/// The accounts: who may reset at which credential epoch, and the change itself.
 #[async_trait]
-pub trait ResetStore: Send + Sync {
-    async fn find_user(&self, username: &Username) -> Result<Option<User>, StoreError>;
+pub trait AccountStore: Send + Sync {
+    /// The account without its password hash, which no request path needs (for the users
+    /// table, the functions' IAM policies allow reading the other attributes only).
+    async fn find_account(&self, username: &Username) -> Result<Option<User>, StoreError>;
 
-    /// The account without `password_hash`, which no request path needs: DynamoDB is asked
-    /// for the other attributes only (the functions' IAM policies allow no other read), so the
-    /// hash never reaches a function's memory.
-    async fn find_user_without_hash(&self, username: &Username) -> Result<Option<User>, StoreError> {
-        Ok(self.find_user(username).await?.map(|user| User {
-            password_hash: None,
-            ..user
-        }))
-    }
+    /// The form `change_password` takes the new password in.
+    fn credential_form(&self) -> CredentialForm;
 
-    /// Writes a new user; refuses to overwrite an existing one.
-    async fn create_user(&self, user: &User) -> Result<(), CreateUserError>;
-
-    async fn save_token(&self, token: &TokenRecord) -> Result<(), StoreError>;
-
-    async fn find_token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>, StoreError>;
-
-    /// In one transaction: marks the token used (only if still unused and unexpired) and
-    /// stores the new password hash, moving the account to its next credential epoch (only if
-    /// the account is active and still at the token's epoch). Either both happen or neither.
-    async fn consume_token_and_set_password(
+    /// Through the link of `token`: sets the new password, ends the account's sessions, marks
+    /// the link used and moves the account to its next credential epoch, killing every other
+    /// link. Only if the link is unused and unexpired and the account active at the link's
+    /// epoch; of concurrent calls for one account at most one changes it. Each store states how
+    /// it keeps this (README, "Where passwords live").
+    async fn change_password(
         &self,
         token: &TokenRecord,
-        password_hash: &str,
+        credential: NewCredential,
         now: Timestamp,
     ) -> Result<(), ConsumeError>;
-
-    /// Adds one to the counter and returns the new count; the counter expires at
-    /// `expires_at_secs`.
-    async fn increment_counter(&self, key: &CounterKey, expires_at_secs: i64) -> Result<u32, StoreError>;
-
-    /// The counter's value (0 when it does not exist).
-    async fn read_counter(&self, key: &CounterKey) -> Result<u32, StoreError>;
 
     /// Remembers the SES message id of the account's latest reset mail, so that a bounce or a
     /// complaint about it can be tied to the account. Does nothing for an unknown account.
@@ -182,6 +183,40 @@ pub trait ResetStore: Send + Sync {
         message_id: &str,
         sent_at: Timestamp,
     ) -> Result<(), StoreError>;
+}
+
+/// The reset links: only their hashes, with the account and epoch they were minted for.
+#[async_trait]
+pub trait TokenStore: Send + Sync {
+    async fn save_token(&self, token: &TokenRecord) -> Result<(), StoreError>;
+
+    async fn find_token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>, StoreError>;
+}
+
+/// Fixed-window rate counters.
+#[async_trait]
+pub trait RateCounters: Send + Sync {
+    /// Adds one to the counter and returns the new count; the counter expires at
+    /// `expires_at_secs`.
+    async fn increment_counter(&self, key: &CounterKey, expires_at_secs: i64) -> Result<u32, StoreError>;
+
+    /// The counter's value (0 when it does not exist).
+    async fn read_counter(&self, key: &CounterKey) -> Result<u32, StoreError>;
+}
+
+/// One store for accounts, links and counters: the DynamoDB tables (and the in-memory fake).
+pub trait ResetStore: AccountStore + TokenStore + RateCounters {}
+
+impl<T: AccountStore + TokenStore + RateCounters + ?Sized> ResetStore for T {}
+
+/// Whole user items, password hash included: what administrators and tests read and write in
+/// the users table. No function reads the hash.
+#[async_trait]
+pub trait UserDirectory: Send + Sync {
+    async fn find_user(&self, username: &Username) -> Result<Option<User>, StoreError>;
+
+    /// Writes a new user; refuses to overwrite an existing one.
+    async fn create_user(&self, user: &User) -> Result<(), CreateUserError>;
 }
 
 /// What the mail-events function needs: tie an SES event to the account whose latest reset
