@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The local stand-ins for AWS: DynamoDB Local, the SES v2 emulator and moto's server (SQS).
+# The local stand-ins for AWS: DynamoDB Local, the SES v2 emulator and moto's server (SQS, STS,
+# CloudWatch Logs, Cognito).
 #   scripts/stack.sh up     start them (ports from DYNAMODB_PORT / SES_PORT / MOTO_PORT), create
-#                           the tables and the queues of infra/template.yaml
+#                           the tables and the queues of infra/template.yaml, and with
+#                           PASSWORD_STORE=cognito a user pool (.local/<STACK_NAME>/cognito.env)
 #   scripts/stack.sh down   stop what `up` started
 # State (pids, logs, DynamoDB Local's scratch folder) lives in .local/<STACK_NAME>/.
 set -euo pipefail
@@ -87,6 +89,31 @@ except logs.exceptions.ResourceAlreadyExistsException:
 PY
 }
 
+# PASSWORD_STORE=cognito: a user pool in moto with the policy the guide asks at least (8+,
+# upper, lower, digit) and an app client that signs in with a password (ADMIN_USER_PASSWORD_AUTH),
+# written to .local/<STACK_NAME>/cognito.env for the scripts to source.
+create_user_pool() {
+  say "creating a Cognito user pool in moto (PASSWORD_STORE=cognito)"
+  "$ROOT/.tools/emulators/bin/python" - "$MOTO_PORT" "$STATE/cognito.env" <<'PY'
+import sys, boto3
+idp = boto3.client("cognito-idp", endpoint_url=f"http://127.0.0.1:{sys.argv[1]}", region_name="ap-northeast-1",
+                   aws_access_key_id="local", aws_secret_access_key="local")
+pool = idp.create_user_pool(
+    PoolName="password-reset-local",
+    Policies={"PasswordPolicy": {"MinimumLength": 8, "RequireUppercase": True, "RequireLowercase": True,
+                                 "RequireNumbers": True, "RequireSymbols": False}},
+    AutoVerifiedAttributes=["email"],
+)["UserPool"]
+client = idp.create_user_pool_client(
+    UserPoolId=pool["Id"], ClientName="local-sign-in",
+    ExplicitAuthFlows=["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+)["UserPoolClient"]
+with open(sys.argv[2], "w") as env:
+    env.write(f"USER_POOL_ID={pool['Id']}\nUSER_POOL_CLIENT_ID={client['ClientId']}\n")
+print(f"    user pool {pool['Id']}, app client {client['ClientId']}")
+PY
+}
+
 create_tables() {
   say "building reset-admin, which creates the tables (the first build takes a few minutes)"
   cargo build -p reset-admin
@@ -116,6 +143,7 @@ case "${1:-}" in
     create_tables
     create_queues
     create_admin_metrics_log_group
+    if [ "${PASSWORD_STORE:-dynamodb}" = cognito ]; then create_user_pool; fi
     ;;
   down)
     say "stopping the local stack ($STACK_NAME)"

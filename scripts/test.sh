@@ -131,4 +131,7 @@ if [ -x tests/browser/run.sh ]; then
   tests/browser/run.sh
 fi
 
+# The flow once more with the accounts in a Cognito user pool, on a stack of its own.
+scripts/test-cognito.sh
+
 say "all checks passed in $(( $(date +%s) - started )) s"

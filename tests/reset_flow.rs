@@ -1,9 +1,9 @@
 //! The reset flow through the real handlers, fed real API Gateway v2 events, over DynamoDB
 //! Local and the SES v2 emulator.
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, bail, Result};
+use password_reset_tests::reset_core::config::PasswordStore;
 use password_reset_tests::reset_core::domain::{Clock, FixedClock, Language, ResetToken, SystemClock};
-use password_reset_tests::reset_core::hashing::verify_password;
 use password_reset_tests::reset_core::store::UserDirectory;
 use password_reset_tests::*;
 use std::sync::Arc;
@@ -96,15 +96,29 @@ async fn whole_flow_from_request_to_new_password() -> Result<()> {
     assert!(done.body.contains("以上で、パスワードの再設定は完了となります。"));
     assert!(done.body.contains(&format!("href=\"{}\"", app.settings.sign_in_url)));
 
-    let stored = tables(&app.settings)
-        .await
-        .find_user(&user.username)
+    assert!(
+        signs_in(&app, &user.username, GOOD_PASSWORD).await?,
+        "the new password signs in"
+    );
+    assert!(
+        !signs_in(&app, &user.username, INITIAL_PASSWORD).await?,
+        "the old password does not"
+    );
+    if app.settings.password_store == PasswordStore::DynamoDb {
+        let stored = tables(&app.settings)
+            .await
+            .find_user(&user.username)
+            .await?
+            .ok_or_else(|| anyhow!("user vanished"))?;
+        let hash = stored.password_hash.unwrap_or_default();
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+    }
+    let changed = app
+        .accounts
+        .find_account(&user.username)
         .await?
         .ok_or_else(|| anyhow!("user vanished"))?;
-    let hash = stored.password_hash.unwrap_or_default();
-    assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-    assert!(verify_password(GOOD_PASSWORD, &hash));
-    assert!(stored.password_changed_at.is_some());
+    assert!(changed.password_changed_at.is_some());
 
     let notices = wait_for_mails(user.email.as_str(), 2).await?;
     assert!(notices[1].subject.contains("パスワードが変更されました"));
@@ -256,12 +270,13 @@ async fn every_policy_rule_is_enforced_on_the_server_and_the_link_survives() -> 
     // Nothing above consumed the link.
     let still = invoke(&app, Function::VerifyToken, confirm_link(&token)).await?;
     assert_eq!(still.status, 200);
-    let stored = tables(&app.settings)
-        .await
-        .find_user(&user.username)
+    let stored = app
+        .accounts
+        .find_account(&user.username)
         .await?
         .ok_or_else(|| anyhow!("user vanished"))?;
     assert_eq!(stored.password_changed_at, None);
+    assert!(signs_in(&app, &user.username, INITIAL_PASSWORD).await?);
     Ok(())
 }
 
@@ -288,15 +303,8 @@ async fn a_password_change_kills_every_older_link() -> Result<()> {
     )
     .await?;
     assert_eq!(old_change.status, 400);
-    let stored = tables(&app.settings)
-        .await
-        .find_user(&user.username)
-        .await?
-        .ok_or_else(|| anyhow!("user vanished"))?;
-    assert!(verify_password(
-        GOOD_PASSWORD,
-        stored.password_hash.as_deref().unwrap_or_default()
-    ));
+    assert!(signs_in(&app, &user.username, GOOD_PASSWORD).await?);
+    assert!(!signs_in(&app, &user.username, "Other2026xyz").await?);
     Ok(())
 }
 
@@ -335,12 +343,13 @@ async fn an_expired_link_is_refused_though_the_item_is_still_stored() -> Result<
         app.tokens.find_token(&parsed.hash()).await?.is_some(),
         "DynamoDB still holds the expired item"
     );
-    let stored = tables(&app.settings)
-        .await
-        .find_user(&user.username)
+    let stored = app
+        .accounts
+        .find_account(&user.username)
         .await?
         .ok_or_else(|| anyhow!("user vanished"))?;
     assert_eq!(stored.password_changed_at, None);
+    assert!(signs_in(&app, &user.username, INITIAL_PASSWORD).await?);
     Ok(())
 }
 
@@ -483,5 +492,80 @@ async fn english_pages_carry_the_english_service_name() -> Result<()> {
     assert!(!english.body.contains(&app.settings.service_name));
     let japanese = invoke(&app, Function::RequestReset, EventBuilder::get("/password-reset")).await?;
     assert!(japanese.body.contains(&app.settings.service_name));
+    Ok(())
+}
+
+/// A user pool's sessions end with the change: the refresh token of a sign-in before it is
+/// refused after, the new password signs in and the old one does not. Runs in make test's pass
+/// on the Cognito store (scripts/test.sh), where the functions' accounts live in the pool.
+#[tokio::test]
+#[ignore = "needs PASSWORD_STORE=cognito: scripts/test.sh runs it in the Cognito pass"]
+async fn cognito_sign_in_with_the_new_password_and_sessions_before_end() -> Result<()> {
+    let app = local_app().await?;
+    let PasswordStore::Cognito { user_pool_id } = app.settings.password_store.clone() else {
+        bail!("run with PASSWORD_STORE=cognito (scripts/test.sh does)");
+    };
+    let user = create_user(&app, Language::En).await?;
+    let before = pool::sign_in(&user_pool_id, &user.username, INITIAL_PASSWORD)
+        .await?
+        .ok_or_else(|| anyhow!("the initial password does not sign in"))?;
+    assert!(pool::refresh_works(&user_pool_id, &before).await?);
+
+    let token = request_link(&app, &user).await?;
+    let done = invoke(
+        &app,
+        Function::ChangePassword,
+        complete_form(&token, GOOD_PASSWORD, GOOD_PASSWORD),
+    )
+    .await?;
+    assert_eq!(done.status, 200, "{}", done.body);
+
+    assert!(pool::sign_in(&user_pool_id, &user.username, GOOD_PASSWORD)
+        .await?
+        .is_some());
+    assert!(pool::sign_in(&user_pool_id, &user.username, INITIAL_PASSWORD)
+        .await?
+        .is_none());
+    assert!(
+        !pool::refresh_works(&user_pool_id, &before).await?,
+        "a session from before the change is refused"
+    );
+    // The pool's language reached the mail: the account's locale is English.
+    let mails = wait_for_mails(user.email.as_str(), 2).await?;
+    assert!(mails[0].text().contains("password"), "{}", mails[0].text());
+    Ok(())
+}
+
+/// Two submissions of one link at once on the pool: exactly one changes the password.
+#[tokio::test]
+#[ignore = "needs PASSWORD_STORE=cognito: scripts/test.sh runs it in the Cognito pass"]
+async fn cognito_concurrent_submissions_change_the_password_once() -> Result<()> {
+    let app = local_app().await?;
+    if !matches!(app.settings.password_store, PasswordStore::Cognito { .. }) {
+        bail!("run with PASSWORD_STORE=cognito (scripts/test.sh does)");
+    }
+    let user = create_user(&app, Language::Ja).await?;
+    let token = request_link(&app, &user).await?;
+    let (first, second) = tokio::join!(
+        invoke(
+            &app,
+            Function::ChangePassword,
+            complete_form(&token, GOOD_PASSWORD, GOOD_PASSWORD)
+        ),
+        invoke(
+            &app,
+            Function::ChangePassword,
+            complete_form(&token, "Second2026pwx", "Second2026pwx")
+        ),
+    );
+    let statuses = [first?.status, second?.status];
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "exactly one change: {statuses:?}"
+    );
+    let first_won = signs_in(&app, &user.username, GOOD_PASSWORD).await?;
+    let second_won = signs_in(&app, &user.username, "Second2026pwx").await?;
+    assert!(first_won != second_won, "one password stands");
     Ok(())
 }

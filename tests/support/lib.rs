@@ -7,6 +7,7 @@
 
 use anyhow::{anyhow, bail, Context, Result};
 use lambda_http::{Body, Request, Response};
+use reset_core::config::PasswordStore;
 use reset_core::domain::{Clock, Email, Language, SystemClock, User, Username};
 use reset_core::store::{DynamoStore, TableNames, UserDirectory};
 use reset_core::{App, Settings};
@@ -108,14 +109,142 @@ pub async fn tables(settings: &Settings) -> DynamoStore {
     DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), TableNames::from(settings))
 }
 
-/// Creates an active user with a unique address and an initial password.
+/// The password every test account starts with.
+pub const INITIAL_PASSWORD: &str = "Initial2026pw";
+
+/// Creates an active user with a unique address and `INITIAL_PASSWORD`, in the store the
+/// settings name (the users table, or the Cognito pool).
 pub async fn create_user(app: &App, language: Language) -> Result<User> {
     let username = random_username();
     let email = Email::parse(&format!("{username}@example.jp")).map_err(|e| anyhow!(e))?;
-    let lang = language;
-    let user = reset_admin_like_create(&tables(&app.settings).await, username, email, lang).await?;
+    let user = match &app.settings.password_store {
+        PasswordStore::DynamoDb => {
+            reset_admin_like_create(&tables(&app.settings).await, username.clone(), email, language).await?
+        }
+        PasswordStore::Cognito { user_pool_id } => {
+            pool::create_user(user_pool_id, &username, &email, language).await?;
+            app.accounts
+                .find_account(&username)
+                .await?
+                .ok_or_else(|| anyhow!("the pool does not show {username}"))?
+        }
+    };
     log(format!("created user {}", user.username));
     Ok(user)
+}
+
+/// Whether `password` signs in as `username` now: the argon2id hash in the users table checked
+/// the way the host system must (`reset_core::credentials`), or the pool's own sign-in.
+pub async fn signs_in(app: &App, username: &Username, password: &str) -> Result<bool> {
+    match &app.settings.password_store {
+        PasswordStore::DynamoDb => {
+            let user = tables(&app.settings)
+                .await
+                .find_user(username)
+                .await?
+                .ok_or_else(|| anyhow!("{username} vanished"))?;
+            Ok(user
+                .password_hash
+                .as_deref()
+                .is_some_and(|hash| reset_core::hashing::verify_password(password, hash)))
+        }
+        PasswordStore::Cognito { user_pool_id } => Ok(pool::sign_in(user_pool_id, username, password).await?.is_some()),
+    }
+}
+
+/// The local Cognito pool (moto), as the host sign-in system would use it.
+pub mod pool {
+    use super::*;
+    use aws_sdk_cognitoidentityprovider::types::{AttributeType, AuthFlowType, MessageActionType};
+    use aws_sdk_cognitoidentityprovider::Client;
+
+    pub async fn client() -> Client {
+        Client::new(&reset_core::app::sdk_config().await)
+    }
+
+    /// The app client scripts/stack.sh made for password sign-in.
+    pub fn app_client_id() -> Result<String> {
+        env("USER_POOL_CLIENT_ID")
+    }
+
+    /// An enabled account with a verified address and `INITIAL_PASSWORD`, as an administrator
+    /// would create it (no invitation mail).
+    pub async fn create_user(pool_id: &str, username: &Username, email: &Email, language: Language) -> Result<()> {
+        let attribute = |name: &str, value: &str| AttributeType::builder().name(name).value(value).build();
+        let client = client().await;
+        client
+            .admin_create_user()
+            .user_pool_id(pool_id)
+            .username(username.as_str())
+            .user_attributes(attribute("email", email.as_str())?)
+            .user_attributes(attribute("email_verified", "true")?)
+            .user_attributes(attribute("locale", language.code())?)
+            .message_action(MessageActionType::Suppress)
+            .send()
+            .await?;
+        client
+            .admin_set_user_password()
+            .user_pool_id(pool_id)
+            .username(username.as_str())
+            .password(INITIAL_PASSWORD)
+            .permanent(true)
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    /// The refresh token of a password sign-in (ADMIN_USER_PASSWORD_AUTH), `None` when the
+    /// pool refuses the password.
+    pub async fn sign_in(pool_id: &str, username: &Username, password: &str) -> Result<Option<String>> {
+        let result = client()
+            .await
+            .admin_initiate_auth()
+            .user_pool_id(pool_id)
+            .client_id(app_client_id()?)
+            .auth_flow(AuthFlowType::AdminUserPasswordAuth)
+            .auth_parameters("USERNAME", username.as_str())
+            .auth_parameters("PASSWORD", password)
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(output
+                .authentication_result()
+                .and_then(|r| r.refresh_token())
+                .map(str::to_owned)),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_not_authorized_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Whether the pool still honours a refresh token (REFRESH_TOKEN_AUTH).
+    pub async fn refresh_works(pool_id: &str, refresh_token: &str) -> Result<bool> {
+        let result = client()
+            .await
+            .admin_initiate_auth()
+            .user_pool_id(pool_id)
+            .client_id(app_client_id()?)
+            .auth_flow(AuthFlowType::RefreshTokenAuth)
+            .auth_parameters("REFRESH_TOKEN", refresh_token)
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(output.authentication_result().is_some()),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_not_authorized_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
 }
 
 async fn reset_admin_like_create(
@@ -125,7 +254,7 @@ async fn reset_admin_like_create(
     language: Language,
 ) -> Result<User> {
     let user = User {
-        password_hash: Some(reset_core::hashing::hash_password_blocking("Initial2026pw")?),
+        password_hash: Some(reset_core::hashing::hash_password_blocking(INITIAL_PASSWORD)?),
         status: reset_core::domain::AccountStatus::Active,
         ..User::new_active(
             username,

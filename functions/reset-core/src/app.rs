@@ -1,9 +1,9 @@
 //! The dependencies of a function, built once per container.
 
-use crate::config::{ConfigError, Settings};
+use crate::config::{ConfigError, PasswordStore, Settings};
 use crate::domain::{Clock, SystemClock};
 use crate::mail::{MailQueue, SqsMailQueue};
-use crate::store::{AccountStore, DynamoStore, RateCounters, ResetStore, TableNames, TokenStore};
+use crate::store::{AccountStore, CognitoAccounts, DynamoStore, RateCounters, ResetStore, TableNames, TokenStore};
 use aws_config::environment::{EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider};
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -160,20 +160,54 @@ impl App {
         Self { accounts, ..self }
     }
 
-    /// Reads the environment and builds the DynamoDB and SQS clients. Touches no network:
-    /// credentials and endpoints resolve lazily on the first call.
+    /// Reads the environment and builds the SDK clients. Touches no network with the DynamoDB
+    /// store (credentials and endpoints resolve on the first call); with a Cognito pool, reads
+    /// the pool's password policy.
     pub async fn from_env() -> Result<Self, ConfigError> {
         let settings = Settings::from_env()?;
         let sdk_config = sdk_config().await;
-        Ok(Self::from_sdk_config(settings, &sdk_config))
+        Self::from_sdk_config(settings, &sdk_config).await
     }
 
     /// The production wiring on a given SDK configuration.
-    pub fn from_sdk_config(settings: Settings, sdk_config: &aws_config::SdkConfig) -> Self {
-        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk_config), TableNames::from(&settings));
+    pub async fn from_sdk_config(
+        mut settings: Settings,
+        sdk_config: &aws_config::SdkConfig,
+    ) -> Result<Self, ConfigError> {
+        let tables = Arc::new(DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(sdk_config),
+            TableNames::from(&settings),
+        ));
+        let accounts = account_store(&mut settings, sdk_config, &tables).await?;
         let mail_queue = SqsMailQueue::new(aws_sdk_sqs::Client::new(sdk_config), settings.mail_queue_url.clone());
-        Self::new(settings, Arc::new(store), Arc::new(mail_queue), Arc::new(SystemClock))
+        Ok(Self::new(settings, tables, Arc::new(mail_queue), Arc::new(SystemClock)).with_accounts(accounts))
     }
+}
+
+/// The account store `settings` name: the DynamoDB users table, or a Cognito user pool, whose
+/// password policy is read here (a pool weaker than the guide stops the cold start; a stricter
+/// one tightens `settings`).
+pub async fn account_store(
+    settings: &mut Settings,
+    sdk_config: &aws_config::SdkConfig,
+    tables: &Arc<DynamoStore>,
+) -> Result<Arc<dyn AccountStore>, ConfigError> {
+    let PasswordStore::Cognito { user_pool_id } = settings.password_store.clone() else {
+        return Ok(tables.clone());
+    };
+    let accounts = CognitoAccounts::new(
+        aws_sdk_cognitoidentityprovider::Client::new(sdk_config),
+        user_pool_id,
+        aws_sdk_dynamodb::Client::new(sdk_config),
+        settings.reset_tokens_table.clone(),
+        settings.users_table.clone(),
+    );
+    let policy = accounts
+        .password_policy()
+        .await
+        .map_err(|e| ConfigError::PoolUnreadable(e.to_string()))?;
+    settings.adopt_pool_policy(&policy)?;
+    Ok(Arc::new(accounts))
 }
 
 #[cfg(test)]

@@ -12,10 +12,30 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("environment variable {name} is invalid: {reason}")]
     Invalid { name: &'static str, reason: String },
+    /// The Cognito user pool could not be read at cold start.
+    #[error("the user pool could not be read: {0}")]
+    PoolUnreadable(String),
+    /// The pool lets passwords through that the guide refuses: its own sign-up and
+    /// administrator paths would, so the service will not run on it.
+    #[error("the user pool's password policy is weaker than the guide's rules: {0}")]
+    PoolPolicyTooWeak(String),
+}
+
+/// Where the accounts and their passwords live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PasswordStore {
+    /// The service's own users table (argon2id hashes).
+    DynamoDb,
+    /// An Amazon Cognito user pool; the table of `USERS_TABLE` then holds only what the pool
+    /// does not: each account's credential epoch and its mail events.
+    Cognito { user_pool_id: String },
 }
 
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// `PASSWORD_STORE` (+ `USER_POOL_ID`).
+    pub password_store: PasswordStore,
+    /// The accounts' items: the users, or with a Cognito pool each account's state.
     pub users_table: String,
     pub reset_tokens_table: String,
     pub rate_limits_table: String,
@@ -42,8 +62,11 @@ pub struct Settings {
     pub rate_limit_per_username_and_client_per_hour: u32,
     pub rate_limit_per_ip_per_hour: u32,
     pub ses_configuration_set: Option<String>,
-    /// The new password's minimum length (the guide's 8 at least).
+    /// The new password's minimum length (the guide's 8 at least; a Cognito pool's own
+    /// minimum when that is longer).
     pub password_min_chars: usize,
+    /// A symbol is required too (a Cognito pool whose policy asks for one).
+    pub password_requires_symbol: bool,
     /// Where a client's address comes from (the per-client limits count it).
     pub client_ip_source: ClientIpSource,
     /// When set, every request must carry it in `X-Origin-Verify`: CloudFront adds it, so the
@@ -116,13 +139,25 @@ impl AddressSettings {
     }
 }
 
+/// A Cognito user pool's password policy, as `DescribeUserPool` gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolPasswordPolicy {
+    pub min_length: usize,
+    pub require_uppercase: bool,
+    pub require_lowercase: bool,
+    pub require_numbers: bool,
+    pub require_symbols: bool,
+}
+
 /// Where the metrics go when `METRICS_NAMESPACE` is empty.
 pub const DEFAULT_METRICS_NAMESPACE: &str = "PasswordReset";
 
 /// Every variable the template gives the functions; the template drift test compares this
 /// list with `infra/template.yaml`. `AUDIT_LOG_TABLE` is there so that every table has its
 /// variable (the local table creator names tables by it); only `reset-admin` reads it.
-pub const ENVIRONMENT_VARIABLES: [&str; 29] = [
+pub const ENVIRONMENT_VARIABLES: [&str; 31] = [
+    "PASSWORD_STORE",
+    "USER_POOL_ID",
     "USERS_TABLE",
     "RESET_TOKENS_TABLE",
     "RATE_LIMITS_TABLE",
@@ -217,8 +252,22 @@ impl Settings {
                 reason: "must be between 8 (the guide's minimum) and 64".into(),
             });
         }
+        let password_store = match optional("PASSWORD_STORE").as_deref() {
+            None | Some("dynamodb") => PasswordStore::DynamoDb,
+            Some("cognito") => PasswordStore::Cognito {
+                user_pool_id: required("USER_POOL_ID")?,
+            },
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    name: "PASSWORD_STORE",
+                    reason: "must be dynamodb or cognito".into(),
+                })
+            }
+        };
         Ok(Self {
+            password_store,
             password_min_chars: password_min_chars as usize,
+            password_requires_symbol: false,
             client_ip_source,
             origin_verify_secret,
             users_table: required("USERS_TABLE")?,
@@ -255,6 +304,31 @@ impl Settings {
             Language::En => self.service_name_en.as_deref().unwrap_or(&self.service_name),
             Language::Ja => &self.service_name,
         }
+    }
+
+    /// Takes on a Cognito pool's password policy (read at cold start): refuses a pool weaker
+    /// than the guide's rules, and asks the stricter of the two of every password.
+    pub fn adopt_pool_policy(&mut self, pool: &PoolPasswordPolicy) -> Result<(), ConfigError> {
+        let guide_min = crate::domain::MIN_PASSWORD_CHARS;
+        let mut weaker = Vec::new();
+        if pool.min_length < guide_min {
+            weaker.push(format!("minimum length {} < {guide_min}", pool.min_length));
+        }
+        for (required, what) in [
+            (pool.require_uppercase, "uppercase letters"),
+            (pool.require_lowercase, "lowercase letters"),
+            (pool.require_numbers, "numbers"),
+        ] {
+            if !required {
+                weaker.push(format!("{what} not required"));
+            }
+        }
+        if !weaker.is_empty() {
+            return Err(ConfigError::PoolPolicyTooWeak(weaker.join(", ")));
+        }
+        self.password_min_chars = self.password_min_chars.max(pool.min_length);
+        self.password_requires_symbol |= pool.require_symbols;
+        Ok(())
     }
 
     pub fn token_ttl_secs(&self) -> i64 {
@@ -380,5 +454,70 @@ pub(crate) mod tests {
         assert!(Settings::from_lookup(|k| env.get(k).map(|v| v.to_string())).is_err());
         env.insert("TOKEN_TTL_MINUTES", "1");
         assert!(Settings::from_lookup(|k| env.get(k).map(|v| v.to_string())).is_err());
+    }
+
+    fn pool(min_length: usize, symbols: bool) -> PoolPasswordPolicy {
+        PoolPasswordPolicy {
+            min_length,
+            require_uppercase: true,
+            require_lowercase: true,
+            require_numbers: true,
+            require_symbols: symbols,
+        }
+    }
+
+    #[test]
+    fn a_pool_policy_can_only_tighten_the_rules() -> Result<(), ConfigError> {
+        let mut settings = sample_settings();
+        settings.adopt_pool_policy(&pool(12, true))?;
+        assert_eq!(settings.password_min_chars, 12);
+        assert!(settings.password_requires_symbol);
+        let mut settings = sample_settings();
+        settings.password_min_chars = 14;
+        settings.adopt_pool_policy(&pool(8, false))?;
+        assert_eq!(settings.password_min_chars, 14, "the longer minimum stands");
+        assert!(!settings.password_requires_symbol);
+        Ok(())
+    }
+
+    #[test]
+    fn a_pool_weaker_than_the_guide_is_refused() {
+        let short = sample_settings().adopt_pool_policy(&pool(6, true));
+        assert!(matches!(short, Err(ConfigError::PoolPolicyTooWeak(ref why)) if why.contains("6 < 8")));
+        let no_digits = PoolPasswordPolicy {
+            require_numbers: false,
+            ..pool(10, false)
+        };
+        let refused = sample_settings().adopt_pool_policy(&no_digits);
+        assert!(matches!(refused, Err(ConfigError::PoolPolicyTooWeak(ref why)) if why.contains("numbers")));
+    }
+
+    #[test]
+    fn reads_the_password_store() -> Result<(), ConfigError> {
+        let mut env = sample_env();
+        assert_eq!(
+            Settings::from_lookup(|k| env.get(k).map(|v| v.to_string()))?.password_store,
+            PasswordStore::DynamoDb
+        );
+        env.insert("PASSWORD_STORE", "cognito");
+        let missing = Settings::from_lookup(|k| env.get(k).map(|v| v.to_string()));
+        assert!(matches!(missing, Err(ConfigError::Missing("USER_POOL_ID"))));
+        env.insert("USER_POOL_ID", "ap-northeast-1_example");
+        assert_eq!(
+            Settings::from_lookup(|k| env.get(k).map(|v| v.to_string()))?.password_store,
+            PasswordStore::Cognito {
+                user_pool_id: "ap-northeast-1_example".into()
+            }
+        );
+        env.insert("PASSWORD_STORE", "ldap");
+        let wrong = Settings::from_lookup(|k| env.get(k).map(|v| v.to_string()));
+        assert!(matches!(
+            wrong,
+            Err(ConfigError::Invalid {
+                name: "PASSWORD_STORE",
+                ..
+            })
+        ));
+        Ok(())
     }
 }

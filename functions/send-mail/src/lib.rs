@@ -11,7 +11,7 @@ mod queue_control;
 pub use queue_control::{QueueControl, SqsQueueControl};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use reset_core::app::{sdk_config_with, SdkBounds};
+use reset_core::app::{account_store, sdk_config_with, SdkBounds};
 use reset_core::config::{ConfigError, Settings};
 use reset_core::domain::{MailJob, SystemClock};
 use reset_core::mail::SesMailer;
@@ -52,12 +52,13 @@ impl SendMail {
     /// Reads the same settings as the other functions and builds the DynamoDB, SES and SQS
     /// clients. Touches no network.
     pub async fn from_env() -> Result<Self, ConfigError> {
-        let settings = Settings::from_env()?;
+        let mut settings = Settings::from_env()?;
         let config = sdk_config_with(SEND_BOUNDS).await;
         let store = Arc::new(DynamoStore::new(
             aws_sdk_dynamodb::Client::new(&config),
             TableNames::from(&settings),
         ));
+        let accounts = account_store(&mut settings, &config, &store).await?;
         let mailer = SesMailer::new(
             aws_sdk_sesv2::Client::new(&config),
             settings.sender_address.clone(),
@@ -73,7 +74,7 @@ impl SendMail {
             metrics_namespace: settings.metrics_namespace.clone(),
             sender: MailSender {
                 settings,
-                accounts: store.clone(),
+                accounts,
                 tokens: store.clone(),
                 counters: store.clone(),
                 ledger: store,

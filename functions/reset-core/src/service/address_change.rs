@@ -41,7 +41,7 @@ impl AddressDesk {
     pub async fn from_env() -> Result<Self, crate::config::ConfigError> {
         let settings = crate::config::Settings::from_env()?;
         let config = crate::app::sdk_config().await;
-        let app = App::from_sdk_config(settings, &config);
+        let app = App::from_sdk_config(settings, &config).await?;
         let requests = DynamoAddressRequests::new(
             aws_sdk_dynamodb::Client::new(&config),
             app.settings.address.requests_table.clone(),

@@ -5,6 +5,7 @@
 
 mod address_requests;
 mod address_requests_memory;
+mod cognito;
 mod dynamo;
 mod dynamo_mail_events;
 mod memory;
@@ -14,6 +15,7 @@ pub use address_requests::{
 };
 pub use address_requests_memory::MemoryAddressRequests;
 
+pub use cognito::{initial_epoch, state_attributes, CognitoAccounts, CHANGE_CLAIM_LEASE_SECS};
 pub use dynamo::{attributes, indexes, DynamoStore, TableNames, MAIL_PROBLEM_FLAG_SET};
 pub use memory::{MailProblem, MailState, MemoryStore};
 
