@@ -7,7 +7,7 @@
 //! - which port methods a function uses: its `main.rs` names its handler; the handler is run
 //!   in-process through every route over a spy store and a spy mailer that record the methods;
 //! - which SDK operations, tables and attributes a port method touches: read out of the adapter
-//!   sources (`store/dynamo.rs`, `mail/ses.rs`, `mail/sqs.rs`, send-mail's `queue_control.rs`),
+//!   sources (`store/dynamo.rs` and `store/dynamo_mail_events.rs`, `mail/ses.rs`, `mail/sqs.rs`, send-mail's `queue_control.rs`),
 //!   builder chain by builder chain.
 //!
 //! send-mail's handler runs over the same spies with a batch that sends, fails and holds a
@@ -249,10 +249,12 @@ fn adapter_calls(source: &str) -> Result<BTreeMap<String, Vec<Call>>> {
 
 /// Port method → its SDK calls, for every method of the DynamoDB store and the SES mailer.
 fn port_calls() -> Result<BTreeMap<String, Vec<Call>>> {
-    let mut calls = adapter_calls(&read("functions/reset-core/src/store/dynamo.rs")?)?;
-    calls.extend(adapter_calls(&read(
-        "functions/reset-core/src/store/dynamo_mail_events.rs",
-    )?)?);
+    // The mail-event code names the attribute constants of dynamo.rs: read both as one.
+    let mut calls = adapter_calls(&format!(
+        "{}\n{}",
+        read("functions/reset-core/src/store/dynamo.rs")?,
+        read("functions/reset-core/src/store/dynamo_mail_events.rs")?
+    ))?;
     let ses = adapter_calls(&read("functions/reset-core/src/mail/ses.rs")?)?;
     let send = ses.get("send").cloned().unwrap_or_default();
     if !send.iter().any(|c| c.action == "ses:SendEmail") {
@@ -776,8 +778,12 @@ fn template_policies() -> Result<BTreeMap<String, Policy>> {
         let mut policy = Policy::default();
         for document in resource["Properties"]["Policies"].as_sequence().into_iter().flatten() {
             for statement in document["Statement"].as_sequence().into_iter().flatten() {
-                // `!If [cond, statement, NoValue]`: the statement.
+                // `!If [cond, statement, NoValue]`: the statement, as deployed with the default
+                // DynamoDB store (the Cognito store's statements have their own test).
                 let statement = match statement {
+                    Value::Tagged(tagged) if tagged.value.get(0).and_then(Value::as_str) == Some("UseCognitoStore") => {
+                        tagged.value.get(2).unwrap_or(&Value::Null)
+                    }
                     Value::Tagged(tagged) => tagged.value.get(1).unwrap_or(&Value::Null),
                     plain => plain,
                 };
@@ -977,5 +983,75 @@ async fn the_projected_read_leaves_the_hash_in_the_table() -> Result<()> {
             ..whole
         }
     );
+    Ok(())
+}
+
+/// With `PasswordStore=cognito`, each function may call exactly the pool operations its code
+/// path needs, on the pool's ARN only: every App reads the policy at cold start; the account
+/// readers (verify-token, send-mail, change-password) get the account; change-password alone
+/// sets the password and ends the sessions. Every operation granted is one the adapter calls.
+#[test]
+fn cognito_statements_grant_what_the_pool_adapter_calls() -> Result<()> {
+    let adapter = read("functions/reset-core/src/store/cognito.rs")?;
+    let operation = Regex::new(r"\.(describe_user_pool|admin_get_user|admin_set_user_password|admin_user_global_sign_out)\(\)")?;
+    let called: BTreeSet<String> = operation
+        .captures_iter(&adapter)
+        .map(|c| {
+            c[1].split('_')
+                .map(|w| w[..1].to_uppercase() + &w[1..])
+                .collect::<String>()
+        })
+        .map(|name| format!("cognito-idp:{name}"))
+        .collect();
+    let expected: BTreeMap<&str, Vec<&str>> = BTreeMap::from([
+        ("request-reset", vec!["DescribeUserPool"]),
+        ("address-change", vec!["DescribeUserPool"]),
+        ("verify-token", vec!["DescribeUserPool", "AdminGetUser"]),
+        ("send-mail", vec!["DescribeUserPool", "AdminGetUser"]),
+        (
+            "change-password",
+            vec!["DescribeUserPool", "AdminGetUser", "AdminSetUserPassword", "AdminUserGlobalSignOut"],
+        ),
+        ("mail-events", vec![]),
+    ]);
+    let template: Value = serde_norway::from_str(&read("infra/template.yaml")?)?;
+    let mut granted_anywhere = BTreeSet::new();
+    for (_, resource) in template["Resources"].as_mapping().into_iter().flatten() {
+        let Some(binary) = resource["Metadata"]["BuildProperties"]["Binary"].as_str() else {
+            continue;
+        };
+        let mut granted = BTreeSet::new();
+        for document in resource["Properties"]["Policies"].as_sequence().into_iter().flatten() {
+            for statement in document["Statement"].as_sequence().into_iter().flatten() {
+                let Value::Tagged(tagged) = statement else { continue };
+                if tagged.value.get(0).and_then(Value::as_str) != Some("UseCognitoStore") {
+                    continue;
+                }
+                let statement = tagged.value.get(1).unwrap_or(&Value::Null);
+                let actions: Vec<String> = strings(&statement["Action"])
+                    .into_iter()
+                    .filter(|a| a.starts_with("cognito-idp:"))
+                    .collect();
+                if actions.is_empty() {
+                    continue;
+                }
+                let arn = format!("{:?}", statement["Resource"]);
+                assert!(
+                    arn.contains(":userpool/${UserPoolId}"),
+                    "{binary}: pool operations on {arn}, not the pool's ARN"
+                );
+                granted.extend(actions);
+            }
+        }
+        let want: BTreeSet<String> = expected
+            .get(binary)
+            .ok_or_else(|| anyhow!("{binary} is not in this test's table"))?
+            .iter()
+            .map(|a| format!("cognito-idp:{a}"))
+            .collect();
+        assert_eq!(granted, want, "{binary}'s Cognito statements");
+        granted_anywhere.extend(granted);
+    }
+    assert_eq!(granted_anywhere, called, "granted operations = the operations cognito.rs calls");
     Ok(())
 }
