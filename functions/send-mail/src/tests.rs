@@ -1,5 +1,5 @@
 //! Unit tests of the SQS side over fakes; the whole path (moto's SQS, DynamoDB Local, the SES
-//! emulator, `cargo lambda watch`) runs in tests/mail_queue.rs.
+//! emulator, `cargo lambda watch`) runs in tests/api/disruptive/mail_queue.rs.
 
 use super::*;
 use async_trait::async_trait;
