@@ -1,4 +1,4 @@
-//! Logs (issue 5): one structured JSON line per request with request id, route, outcome and
+//! Logs: one structured JSON line per request with request id, route, outcome and
 //! latency, and never a token, a password or a full mail address, whatever happens.
 
 use anyhow::{anyhow, Result};

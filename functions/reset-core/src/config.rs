@@ -51,7 +51,7 @@ pub struct Settings {
     pub origin_verify_secret: Option<String>,
     /// Floor on the reset request's response time, so no case of it can be told by timing.
     pub request_min_response: Duration,
-    /// The address-change requests (issue: the guide's fallback when mail never comes).
+    /// The address-change requests (the guide's fallback when mail never comes).
     pub address: AddressSettings,
 }
 
