@@ -2,7 +2,6 @@
 //! and DynamoDB Local. Each test makes its own pair of queues (the same redrive policy as the
 //! template's), so nothing else that uses the local mail queue can disturb the counts.
 
-
 use crate::admin_support::*;
 use anyhow::{anyhow, Context, Result};
 use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName};

@@ -102,6 +102,6 @@ async fn submit(app: &App, incoming: &Incoming, input: &UsernameInput) -> Result
     let client = incoming.client_key(app.settings.client_ip_source);
     let outcome = request_reset(app, &input.username, &client).await?;
     // Only the log knows which case this was; the answer is the same for all of them.
-    tracing::info!(request_id = %incoming.request_id, reset_outcome = outcome.code(), "reset requested");
+    tracing::info!(reset_outcome = outcome.code(), "reset requested");
     Ok(())
 }

@@ -113,13 +113,13 @@ pub fn respond(
             let code = error.code();
             match &error {
                 AppError::Unavailable(detail) | AppError::Internal(detail) => {
-                    tracing::error!(request_id = %incoming.request_id, error = code, detail = %detail, "request failed");
+                    tracing::error!(error = code, detail = %detail, "request failed");
                 }
                 AppError::InvalidLink(reason) => {
-                    tracing::info!(request_id = %incoming.request_id, reason = reason.code(), "link rejected");
+                    tracing::info!(reason = reason.code(), "link rejected");
                 }
                 AppError::InvalidAddressLink(reason) => {
-                    tracing::info!(request_id = %incoming.request_id, reason = reason.code(), "address-request link rejected");
+                    tracing::info!(reason = reason.code(), "address-request link rejected");
                 }
                 _ => {}
             }
