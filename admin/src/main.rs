@@ -6,7 +6,7 @@
 //! credential_process profiles included.
 
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use reset_admin::accounts::{AccountRecord, StatusChange};
 use reset_admin::address_requests::AddressRequests;
@@ -128,10 +128,12 @@ enum TablesCommand {
     },
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum LanguageArg {
-    Ja,
-    En,
+/// A language the service speaks, by its code (`ja`, `en`, `en-US` …).
+fn parse_language(tag: &str) -> Result<Language, String> {
+    Language::from_tag(tag).ok_or_else(|| {
+        let known: Vec<&str> = Language::ALL.iter().map(|language| language.code()).collect();
+        format!("not a language of the service: use one of {}", known.join(", "))
+    })
 }
 
 #[derive(Subcommand)]
@@ -141,8 +143,9 @@ enum UserCommand {
         username: String,
         #[arg(long)]
         email: String,
-        #[arg(long, value_enum, default_value = "ja")]
-        language: LanguageArg,
+        /// The account's language (a code of domain::Language: ja, en).
+        #[arg(long, value_parser = parse_language, default_value = "ja")]
+        language: Language,
         /// Read the first password from this environment variable instead of generating one.
         #[arg(long)]
         password_env: Option<String>,
@@ -487,10 +490,6 @@ async fn user_command(config: &aws_config::SdkConfig, actor: Option<&str>, comma
                     (checked_first_password(&given, &username, &var)?, false)
                 }
                 None => (generate_first_password(&username)?, true),
-            };
-            let language = match language {
-                LanguageArg::Ja => Language::Ja,
-                LanguageArg::En => Language::En,
             };
             let new_user = NewUser {
                 username: username.clone(),

@@ -251,10 +251,7 @@ impl Settings {
 
     /// The service's name in `language`.
     pub fn service_name_in(&self, language: Language) -> &str {
-        match language {
-            Language::En => self.service_name_en.as_deref().unwrap_or(&self.service_name),
-            Language::Ja => &self.service_name,
-        }
+        crate::lang::service_name(language, &self.service_name, self.service_name_en.as_deref())
     }
 
     pub fn token_ttl_secs(&self) -> i64 {
@@ -263,12 +260,11 @@ impl Settings {
 
     /// The link mailed to the user: always on the configured origin, never the Host header.
     pub fn confirm_url(&self, token: &str, language: Language) -> String {
-        // Japanese is the default; an English user's link keeps English on any browser.
-        let lang = match language {
-            Language::Ja => "",
-            Language::En => "&lang=en",
-        };
-        format!("{}/password-reset/confirm?token={token}{lang}", self.public_base_url)
+        format!(
+            "{}/password-reset/confirm?token={token}{}",
+            self.public_base_url,
+            lang_query(language)
+        )
     }
 
     /// The verification link of an address-change request, on the configured origin.
@@ -278,18 +274,25 @@ impl Settings {
         token: &str,
         language: Language,
     ) -> String {
-        let lang = match language {
-            Language::Ja => "",
-            Language::En => "&lang=en",
-        };
         format!(
-            "{}/password-reset/address-change/verify?id={request_id}&token={token}{lang}",
-            self.public_base_url
+            "{}/password-reset/address-change/verify?id={request_id}&token={token}{}",
+            self.public_base_url,
+            lang_query(language)
         )
     }
 
     pub fn request_page_url(&self) -> String {
         format!("{}/password-reset", self.public_base_url)
+    }
+}
+
+/// The `&lang=` of a mailed link: none for the default language, so that a user of another
+/// language keeps it on any browser.
+fn lang_query(language: Language) -> String {
+    if language == Language::default() {
+        String::new()
+    } else {
+        format!("&lang={}", language.code())
     }
 }
 

@@ -88,16 +88,7 @@ async fn route_inner(desk: &AddressDesk, incoming: &Incoming) -> Result<Reply, A
             let request = open_verification(desk, &id, &token).await?;
             let mut ctx = page_context(app, incoming);
             // The language switch keeps both parts of the link, so it still works.
-            let other = if ctx.language == crate::domain::Language::Ja {
-                "en"
-            } else {
-                "ja"
-            };
-            ctx.switch_language_href = format!(
-                "{VERIFY_PATH}?id={}&token={}&lang={other}",
-                id.as_str(),
-                token.to_url_safe()
-            );
+            ctx.switch_base = format!("{VERIFY_PATH}?id={}&token={}", id.as_str(), token.to_url_safe());
             Ok(Reply::page(
                 address_pages::verify(
                     &ctx,

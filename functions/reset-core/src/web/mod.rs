@@ -9,7 +9,6 @@ pub mod incoming;
 pub mod pages;
 pub mod request_reset;
 pub mod respond;
-pub mod texts;
 pub mod verify_token;
 
 /// The paths of the pages, for every self-link (language switch, form actions, links between

@@ -74,7 +74,7 @@ async fn route_inner(app: &App, incoming: &Incoming) -> Result<Reply, AppError> 
             let body: RequestJson = incoming.read_json()?;
             let input = parse_username(&body.username)?;
             submit(app, incoming, &input).await?;
-            let message = super::texts::texts(incoming.language).accepted_message;
+            let message = crate::lang::words(incoming.language).pages.accepted_message;
             Ok(Reply::json(
                 StatusCode::ACCEPTED,
                 json!({ "status": "accepted", "username": input.username.as_str(), "message": message }),
