@@ -21,5 +21,6 @@ mod json_api;
 mod logs;
 mod mail_events;
 mod over_http;
+mod policy_drift;
 mod reset_flow;
 mod template_drift;

@@ -166,16 +166,27 @@ pub fn confirm(ctx: &PageContext<'_>, token: &str, expires_at_jst: &str) -> Mark
     layout(ctx, t.confirm_title, false, content)
 }
 
-/// The rules the live checklist shows; the rest are only reported when they fail.
-const CHECKLIST: [PasswordRule; 7] = [
-    PasswordRule::MinLength,
-    PasswordRule::Uppercase,
-    PasswordRule::Lowercase,
-    PasswordRule::Digit,
-    PasswordRule::HalfWidthOnly,
-    PasswordRule::NotUsername,
-    PasswordRule::ConfirmationMatches,
-];
+/// Whether the live checklist shows `rule`, which policy.js then checks as the user types (a
+/// drift test holds policy.js to this). The others are reported only when a submission fails
+/// them: the common-password list stays on the server, and the length cap and control
+/// characters are what the button's own check and `half_width_only` already refuse.
+pub fn checked_as_typed(rule: PasswordRule) -> bool {
+    match rule {
+        PasswordRule::MinLength
+        | PasswordRule::Uppercase
+        | PasswordRule::Lowercase
+        | PasswordRule::Digit
+        | PasswordRule::HalfWidthOnly
+        | PasswordRule::NotUsername
+        | PasswordRule::ConfirmationMatches => true,
+        PasswordRule::PrintableOnly | PasswordRule::MaxLength | PasswordRule::NotCommon => false,
+    }
+}
+
+/// The rules of the live checklist, in the policy's display order.
+pub fn checklist() -> impl Iterator<Item = PasswordRule> {
+    PasswordRule::ALL.into_iter().filter(|rule| checked_as_typed(*rule))
+}
 
 pub fn password_form(ctx: &PageContext<'_>, token: &str, username: Option<&str>, failing: &[PasswordRule]) -> Markup {
     let t = ctx.texts();
@@ -228,7 +239,7 @@ pub fn password_form(ctx: &PageContext<'_>, token: &str, username: Option<&str>,
             section id="policy-rules" class="rules" aria-labelledby="rules-title" {
                 h2 id="rules-title" { (t.rules_title) }
                 ul id="policy-checklist" aria-live="polite" data-met=(t.rule_met) data-unmet=(t.rule_unmet) {
-                    @for rule in CHECKLIST {
+                    @for rule in checklist() {
                         // Before a submission nothing is known: a neutral mark until policy.js
                         // checks what is typed. After one, the state of what was submitted.
                         @let state = if !submitted { "rule" } else if failing.contains(&rule) { "rule unmet" } else { "rule met" };
