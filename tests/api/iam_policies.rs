@@ -35,7 +35,8 @@ use password_reset_tests::reset_core::store::{
     StoreError,
 };
 use password_reset_tests::reset_core::store::{AddressRequestStore, MemoryAddressRequests, PendingRequest};
-use password_reset_tests::reset_core::{App, Settings};
+use password_reset_tests::reset_core::testing::sample_settings_with;
+use password_reset_tests::reset_core::App;
 use password_reset_tests::{invoke, invoke_address, EventBuilder, Function};
 use regex::Regex;
 use send_mail::{QueueControl, SendMail};
@@ -497,23 +498,10 @@ async fn methods_called_by_http_functions() -> Result<BTreeMap<String, BTreeSet<
         inner: RecordingQueue::default(),
         spy: spy.clone(),
     });
-    let env = HashMap::from([
-        ("USERS_TABLE", "users"),
-        ("RESET_TOKENS_TABLE", "tokens"),
-        ("RATE_LIMITS_TABLE", "limits"),
-        ("MAIL_JOBS_TABLE", "jobs"),
-        ("MAIL_QUEUE_URL", "https://sqs.example/q"),
-        ("MAIL_DEAD_LETTER_QUEUE_URL", "https://sqs.example/dlq"),
-        ("SENDER_ADDRESS", "no-reply@example.jp"),
-        ("PUBLIC_BASE_URL", "https://id.example.jp"),
-        ("SERVICE_NAME", "医療機関等ID"),
-        ("SUPPORT_CONTACT", "ヘルプデスク"),
-        ("SIGN_IN_URL", "https://id.example.jp/sign-in"),
+    let settings = sample_settings_with(&[
         ("REQUEST_MIN_RESPONSE_MS", "0"),
-        ("ADDRESS_REQUESTS_TABLE", "address-requests"),
         ("ADDRESS_REQUEST_NOTIFY_ADDRESS", "admins@example.jp"),
-    ]);
-    let settings = Settings::from_lookup(|k| env.get(k).map(|v| v.to_string()))?;
+    ])?;
     let clock = Arc::new(FixedClock::at(Timestamp::from_millis(1_795_608_000_000)));
     let app = App::new(settings.clone(), store.clone(), queue.clone(), clock.clone());
     let requests = Arc::new(SpyRequests {

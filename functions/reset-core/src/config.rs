@@ -302,26 +302,7 @@ pub(crate) mod tests {
     use std::collections::HashMap;
 
     pub(crate) fn sample_env() -> HashMap<&'static str, &'static str> {
-        HashMap::from([
-            ("USERS_TABLE", "users"),
-            ("RESET_TOKENS_TABLE", "tokens"),
-            ("RATE_LIMITS_TABLE", "limits"),
-            ("MAIL_JOBS_TABLE", "mail-jobs"),
-            (
-                "MAIL_QUEUE_URL",
-                "https://sqs.ap-northeast-1.amazonaws.com/123456789012/mail",
-            ),
-            (
-                "MAIL_DEAD_LETTER_QUEUE_URL",
-                "https://sqs.ap-northeast-1.amazonaws.com/123456789012/mail-dlq",
-            ),
-            ("SENDER_ADDRESS", "no-reply@example.jp"),
-            ("PUBLIC_BASE_URL", "https://id.example.jp/"),
-            ("SERVICE_NAME", "医療機関等ID"),
-            ("SUPPORT_CONTACT", "ヘルプデスク 0120-000-000"),
-            ("SIGN_IN_URL", "https://id.example.jp/sign-in"),
-            ("ADDRESS_REQUESTS_TABLE", "address-requests"),
-        ])
+        crate::testing::SAMPLE_ENVIRONMENT.into_iter().collect()
     }
 
     pub(crate) fn sample_settings() -> Settings {

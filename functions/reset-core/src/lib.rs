@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod service;
 pub mod store;
 pub mod telemetry;
+pub mod testing;
 pub mod web;
 
 pub use app::App;
