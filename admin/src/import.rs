@@ -72,7 +72,15 @@ impl fmt::Display for RowProblem {
             RowProblem::MissingField(name) => write!(f, "no {name}"),
             RowProblem::BadUsername(reason) => write!(f, "bad username: {reason}"),
             RowProblem::BadAddress(reason) => write!(f, "bad address: {reason}"),
-            RowProblem::BadLanguage => f.write_str("bad language: use ja or en (empty: ja)"),
+            RowProblem::BadLanguage => {
+                let known: Vec<&str> = Language::ALL.iter().map(|language| language.code()).collect();
+                write!(
+                    f,
+                    "bad language: use {} (empty: {})",
+                    known.join(" or "),
+                    Language::default().code()
+                )
+            }
             RowProblem::Duplicate { first_line } => {
                 write!(f, "duplicate: the username is already on line {first_line}")
             }
@@ -217,10 +225,8 @@ pub fn read_csv(input: impl Read) -> Result<ParsedFile, AdminError> {
             }
             let email = Email::parse(email).map_err(RowProblem::BadAddress)?;
             let language = match language_column.map(text).transpose()?.unwrap_or_default() {
-                "" => Language::Ja,
-                code if code.eq_ignore_ascii_case("ja") => Language::Ja,
-                code if code.eq_ignore_ascii_case("en") => Language::En,
-                _ => return Err(RowProblem::BadLanguage),
+                "" => Language::default(),
+                code => Language::from_tag(code).ok_or(RowProblem::BadLanguage)?,
             };
             if let Some(first_line) = first_seen.get(&username) {
                 return Err(RowProblem::Duplicate {

@@ -1,6 +1,6 @@
 //! Library half of the admin tool: reading `infra/template.yaml` (shared with the drift
 //! tests), the table creation of the local stack, and the audited account operations behind
-//! the CLI, and the mail queue's status and redrive. Everything here works the same on the
+//! the CLI, the mail queue's status and redrive, and what the CLI prints (`render`). Everything here works the same on the
 //! local stack (DynamoDB Local, moto's SQS and STS) and in the cloud.
 
 pub mod accounts;
@@ -10,6 +10,7 @@ pub mod error;
 pub mod import;
 pub mod mail_queue;
 pub mod metrics;
+pub mod render;
 pub mod tables;
 pub mod template;
 pub mod text;

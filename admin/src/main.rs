@@ -6,23 +6,22 @@
 //! credential_process profiles included.
 
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
-use reset_admin::accounts::{AccountRecord, StatusChange};
+use clap::{Parser, Subcommand};
+use reset_admin::accounts::StatusChange;
 use reset_admin::address_requests::AddressRequests;
 use reset_admin::audit::{AuditAction, AuditEntry};
 use reset_admin::import;
-use reset_admin::mail_queue::{human_age, queue_name, MailQueues, QueueDepth};
+use reset_admin::mail_queue::{human_age, queue_name, MailQueues};
 use reset_admin::metrics;
+use reset_admin::render::{audit_line, depth_line, pending_table, progress_bar, AccountView, RequestView};
 use reset_admin::tables::{create_table, Created};
 use reset_admin::template::Template;
 use reset_admin::text::visible;
-use reset_admin::times::{jst_display, jst_iso};
+use reset_admin::times::jst_display;
 use reset_admin::users::{checked_first_password, create_user, generate_first_password, NewUser};
 use reset_admin::{Accounts, Actor, AdminError, AuditSubject, CallerIdentity, Change, Reason};
 use reset_core::config::DEFAULT_METRICS_NAMESPACE;
 use reset_core::domain::{AccountStatus, AddressRequestId, Clock, Email, Language, SystemClock, Username};
-use serde::Serialize;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -128,10 +127,12 @@ enum TablesCommand {
     },
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum LanguageArg {
-    Ja,
-    En,
+/// A language the service speaks, by its code (`ja`, `en`, `en-US` …).
+fn parse_language(tag: &str) -> Result<Language, String> {
+    Language::from_tag(tag).ok_or_else(|| {
+        let known: Vec<&str> = Language::ALL.iter().map(|language| language.code()).collect();
+        format!("not a language of the service: use one of {}", known.join(", "))
+    })
 }
 
 #[derive(Subcommand)]
@@ -141,8 +142,9 @@ enum UserCommand {
         username: String,
         #[arg(long)]
         email: String,
-        #[arg(long, value_enum, default_value = "ja")]
-        language: LanguageArg,
+        /// The account's language (a code of domain::Language: ja, en).
+        #[arg(long, value_parser = parse_language, default_value = "ja")]
+        language: Language,
         /// Read the first password from this environment variable instead of generating one.
         #[arg(long)]
         password_env: Option<String>,
@@ -200,98 +202,6 @@ async fn change(config: &aws_config::SdkConfig, actor: Option<&str>, reason: &st
         reason,
         at: SystemClock.now(),
     })
-}
-
-fn audit_line(entry: &AuditEntry) -> String {
-    let emails = match (&entry.old_email_masked, &entry.new_email_masked) {
-        (Some(old), Some(new)) => format!("  {old} -> {new}"),
-        (None, Some(new)) => format!("  {new}"),
-        _ => String::new(),
-    };
-    let count = entry.count.map(|n| format!("  {n} message(s)")).unwrap_or_default();
-    let caller = entry
-        .caller_arn
-        .as_deref()
-        .map(|arn| format!(" [{}]", visible(arn)))
-        .unwrap_or_else(|| " [caller not recorded]".into());
-    // Entries written before hidden characters were refused may hold some: show them.
-    format!(
-        "{} JST  {:<9}  by {}{caller}{emails}{count}  reason: {}",
-        jst_display(entry.at),
-        entry.action.code(),
-        visible(&entry.actor),
-        visible(&entry.reason)
-    )
-}
-
-fn depth_line(label: &str, url: &str, depth: &QueueDepth) -> String {
-    format!(
-        "{label:<18} {:<28} waiting {:>5}  in flight {:>5}  delayed {:>5}",
-        queue_name(url),
-        depth.waiting,
-        depth.in_flight,
-        depth.delayed
-    )
-}
-
-/// `user show`: field order as an administrator reads it; times in JST.
-#[derive(Serialize)]
-struct AccountView<'a> {
-    username: &'a str,
-    email: String,
-    status: AccountStatus,
-    language: Language,
-    has_password: bool,
-    created_at: String,
-    password_changed_at: Option<String>,
-    email_changed_at: Option<String>,
-    last_reset_mail_at: Option<String>,
-    last_mail_event: Option<MailEventView<'a>>,
-    mail_problem: Option<MailEventView<'a>>,
-}
-
-#[derive(Serialize)]
-struct MailEventView<'a> {
-    kind: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    detail: Option<std::borrow::Cow<'a, str>>,
-    at: Option<String>,
-}
-
-impl<'a> AccountView<'a> {
-    fn of(account: &'a AccountRecord) -> Self {
-        let time = |ms: Option<i64>| ms.map(jst_iso);
-        Self {
-            username: account.username.as_str(),
-            email: account.email.masked(),
-            status: account.status,
-            language: account.language,
-            has_password: account.has_password,
-            created_at: jst_iso(account.created_at),
-            password_changed_at: time(account.password_changed_at),
-            email_changed_at: time(account.email_changed_at),
-            last_reset_mail_at: time(account.reset_mail_sent_at),
-            last_mail_event: account.last_mail_event.as_deref().map(|kind| MailEventView {
-                kind,
-                detail: None,
-                at: time(account.last_mail_event_at),
-            }),
-            mail_problem: account.mail_problem.as_deref().map(|kind| MailEventView {
-                kind,
-                detail: account.mail_problem_detail.as_deref().map(visible),
-                at: time(account.mail_problem_at),
-            }),
-        }
-    }
-}
-
-fn progress_bar(message: &'static str) -> ProgressBar {
-    // Drawn on stderr only when it is a terminal, so redirected output stays clean.
-    let bar = ProgressBar::new(0).with_message(message);
-    if let Ok(style) = ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({eta})") {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar
 }
 
 async fn run(cli: Cli) -> Result<ExitCode> {
@@ -488,10 +398,6 @@ async fn user_command(config: &aws_config::SdkConfig, actor: Option<&str>, comma
                 }
                 None => (generate_first_password(&username)?, true),
             };
-            let language = match language {
-                LanguageArg::Ja => Language::Ja,
-                LanguageArg::En => Language::En,
-            };
             let new_user = NewUser {
                 username: username.clone(),
                 email,
@@ -587,45 +493,6 @@ fn request_id(typed: &str) -> Result<AddressRequestId, AdminError> {
     AddressRequestId::parse(typed).map_err(|_| AdminError::MalformedRequestId(visible(typed.trim()).into_owned()))
 }
 
-/// `2 d 3 h`, `3 h 5 min`, `4 min`: how long a request has waited.
-fn waited(secs: i64) -> String {
-    let (d, h, m) = (secs / 86_400, secs % 86_400 / 3600, secs % 3600 / 60);
-    match (d, h) {
-        (0, 0) => format!("{m} min"),
-        (0, _) => format!("{h} h {m} min"),
-        _ => format!("{d} d {h} h"),
-    }
-}
-
-/// `address-requests show`: the request as an administrator decides on it. The new address is
-/// shown in full (it is what an approval makes the registered address); the current one masked.
-#[derive(Serialize)]
-struct RequestView<'a> {
-    id: &'a str,
-    state: &'a str,
-    username: &'a str,
-    institution: &'a str,
-    location: &'a str,
-    contact_person: &'a str,
-    new_email: &'a str,
-    language: Language,
-    created_at: String,
-    verified_at: Option<String>,
-    expires_at: String,
-    expired: bool,
-    account: Option<RequestAccountView>,
-    decided_at: Option<String>,
-    decided_by: Option<String>,
-    decision_reason: Option<String>,
-}
-
-#[derive(Serialize)]
-struct RequestAccountView {
-    email: String,
-    status: AccountStatus,
-    email_changed_at: Option<String>,
-}
-
 async fn address_requests_command(
     config: &aws_config::SdkConfig,
     actor: Option<&str>,
@@ -637,28 +504,7 @@ async fn address_requests_command(
         AddressRequestsCommand::List => {
             let now = SystemClock.now();
             let pending = requests.pending(now).await?;
-            if pending.is_empty() {
-                println!("no pending address requests");
-            } else {
-                println!(
-                    "{} pending address request(s), oldest first (expired ones are not listed):",
-                    pending.len()
-                );
-                println!(
-                    "{:<32}  {:<8}  {:<19}  {:>11}  INSTITUTION",
-                    "ID", "USERNAME", "CONFIRMED (JST)", "WAITING"
-                );
-                for row in &pending {
-                    println!(
-                        "{:<32}  {:<8}  {:<19}  {:>11}  {}",
-                        row.request_id,
-                        row.username,
-                        jst_display(row.verified_at),
-                        waited(row.waiting_secs(now)),
-                        visible(row.institution.as_str())
-                    );
-                }
-            }
+            print!("{}", pending_table(&pending, now));
             let oldest = pending.first().map_or(0, |row| row.waiting_secs(now));
             metrics::publish(
                 config,
@@ -675,30 +521,8 @@ async fn address_requests_command(
             let id = request_id(&id)?;
             let request = requests.find(&id).await?;
             let accounts = Accounts::from_config(config)?;
-            let account = accounts.find(&request.username).await?.map(|a| RequestAccountView {
-                email: a.email.masked(),
-                status: a.status,
-                email_changed_at: a.email_changed_at.map(jst_iso),
-            });
-            let now = SystemClock.now();
-            let view = RequestView {
-                id: request.request_id.as_str(),
-                state: request.state.code(),
-                username: request.username.as_str(),
-                institution: request.institution.as_str(),
-                location: request.location.as_str(),
-                contact_person: request.contact_person.as_str(),
-                new_email: request.new_email.as_str(),
-                language: request.language,
-                created_at: jst_iso(request.created_at),
-                verified_at: request.verified_at.map(jst_iso),
-                expires_at: jst_iso(request.expires_at * 1000),
-                expired: request.is_expired_at(now),
-                account,
-                decided_at: request.decided_at.map(jst_iso),
-                decided_by: request.decided_by.as_deref().map(|v| visible(v).into_owned()),
-                decision_reason: request.decision_reason.as_deref().map(|v| visible(v).into_owned()),
-            };
+            let account = accounts.find(&request.username).await?;
+            let view = RequestView::of(&request, account.as_ref(), SystemClock.now());
             println!("{}", serde_json::to_string_pretty(&view)?);
         }
         AddressRequestsCommand::Approve { id, reason } => {

@@ -8,7 +8,6 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use reset_core::domain::{Language, NewPassword, ResetToken, Username};
 use reset_core::hashing::hash_password_blocking;
 use reset_core::web::pages::{self, MailSentDetails, PageContext};
-use reset_core::web::texts::texts;
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -62,11 +61,10 @@ fn token(c: &mut Criterion) {
 fn context(language: Language) -> PageContext<'static> {
     PageContext {
         language,
-        texts: texts(language),
         service_name: "医療機関等ID",
         min_password_chars: 8,
         sign_in_url: "https://id.example.jp/sign-in",
-        switch_language_href: "/password-reset?lang=en".to_owned(),
+        switch_base: "/password-reset".to_owned(),
     }
 }
 

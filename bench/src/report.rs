@@ -59,7 +59,7 @@ const FLOOR_PER_CALL_MS: f64 = 0.02;
 /// Ratios (init in floors, change in hashes).
 const FLOOR_RATIO: f64 = 0.2;
 pub const REGRESSION_LIMIT: f64 = 1.20;
-/// 2: issue 17's targets (targets of an older baseline had other goals under the same names).
+/// 2: the targets of docs/performance.md (schema 1 held an older baseline's targets under the same names).
 pub const SCHEMA: u32 = 2;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

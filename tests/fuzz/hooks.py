@@ -3,7 +3,7 @@
 cargo lambda watch (the local stand-in for API Gateway) answers 500 itself, without invoking
 the function, for a body that is not valid UTF-8: it cannot put such a body into the event. API
 Gateway base64-encodes it instead (isBase64Encoded), and the functions answer 400 — proven by
-tests/abuse.rs::invalid_utf8_bodies_are_refused. So the fuzz run skips only those bodies.
+tests/api/abuse.rs::invalid_utf8_bodies_are_refused. So the fuzz run skips only those bodies.
 """
 
 import schemathesis

@@ -74,7 +74,7 @@ pub struct Settings {
     pub origin_verify_secret: Option<String>,
     /// Floor on the reset request's response time, so no case of it can be told by timing.
     pub request_min_response: Duration,
-    /// The address-change requests (issue: the guide's fallback when mail never comes).
+    /// The address-change requests (the guide's fallback when mail never comes).
     pub address: AddressSettings,
 }
 
@@ -300,10 +300,7 @@ impl Settings {
 
     /// The service's name in `language`.
     pub fn service_name_in(&self, language: Language) -> &str {
-        match language {
-            Language::En => self.service_name_en.as_deref().unwrap_or(&self.service_name),
-            Language::Ja => &self.service_name,
-        }
+        crate::lang::service_name(language, &self.service_name, self.service_name_en.as_deref())
     }
 
     /// Takes on a Cognito pool's password policy (read at cold start): refuses a pool weaker
@@ -337,12 +334,11 @@ impl Settings {
 
     /// The link mailed to the user: always on the configured origin, never the Host header.
     pub fn confirm_url(&self, token: &str, language: Language) -> String {
-        // Japanese is the default; an English user's link keeps English on any browser.
-        let lang = match language {
-            Language::Ja => "",
-            Language::En => "&lang=en",
-        };
-        format!("{}/password-reset/confirm?token={token}{lang}", self.public_base_url)
+        format!(
+            "{}/password-reset/confirm?token={token}{}",
+            self.public_base_url,
+            lang_query(language)
+        )
     }
 
     /// The verification link of an address-change request, on the configured origin.
@@ -352,18 +348,25 @@ impl Settings {
         token: &str,
         language: Language,
     ) -> String {
-        let lang = match language {
-            Language::Ja => "",
-            Language::En => "&lang=en",
-        };
         format!(
-            "{}/password-reset/address-change/verify?id={request_id}&token={token}{lang}",
-            self.public_base_url
+            "{}/password-reset/address-change/verify?id={request_id}&token={token}{}",
+            self.public_base_url,
+            lang_query(language)
         )
     }
 
     pub fn request_page_url(&self) -> String {
         format!("{}/password-reset", self.public_base_url)
+    }
+}
+
+/// The `&lang=` of a mailed link: none for the default language, so that a user of another
+/// language keeps it on any browser.
+fn lang_query(language: Language) -> String {
+    if language == Language::default() {
+        String::new()
+    } else {
+        format!("&lang={}", language.code())
     }
 }
 
@@ -373,26 +376,7 @@ pub(crate) mod tests {
     use std::collections::HashMap;
 
     pub(crate) fn sample_env() -> HashMap<&'static str, &'static str> {
-        HashMap::from([
-            ("USERS_TABLE", "users"),
-            ("RESET_TOKENS_TABLE", "tokens"),
-            ("RATE_LIMITS_TABLE", "limits"),
-            ("MAIL_JOBS_TABLE", "mail-jobs"),
-            (
-                "MAIL_QUEUE_URL",
-                "https://sqs.ap-northeast-1.amazonaws.com/123456789012/mail",
-            ),
-            (
-                "MAIL_DEAD_LETTER_QUEUE_URL",
-                "https://sqs.ap-northeast-1.amazonaws.com/123456789012/mail-dlq",
-            ),
-            ("SENDER_ADDRESS", "no-reply@example.jp"),
-            ("PUBLIC_BASE_URL", "https://id.example.jp/"),
-            ("SERVICE_NAME", "医療機関等ID"),
-            ("SUPPORT_CONTACT", "ヘルプデスク 0120-000-000"),
-            ("SIGN_IN_URL", "https://id.example.jp/sign-in"),
-            ("ADDRESS_REQUESTS_TABLE", "address-requests"),
-        ])
+        crate::testing::SAMPLE_ENVIRONMENT.into_iter().collect()
     }
 
     pub(crate) fn sample_settings() -> Settings {

@@ -3,7 +3,7 @@
 //! `domain` holds the rules and knows nothing of AWS or HTTP; `store` and `mail` are the
 //! ports (traits) with their DynamoDB and SES v2 adapters; `service` runs the use cases over
 //! those ports; `web` turns API Gateway requests into use-case calls and results into pages
-//! or JSON, with the one error-to-response mapping.
+//! or JSON, with the one error-to-response mapping; `lang` holds every word of every language.
 
 pub mod app;
 pub mod aws_errors;
@@ -11,11 +11,13 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod hashing;
+pub mod lang;
 pub mod mail;
 pub mod metrics;
 pub mod service;
 pub mod store;
 pub mod telemetry;
+pub mod testing;
 pub mod web;
 
 pub use app::App;

@@ -1,6 +1,12 @@
 //! Structured JSON logs. Fields never carry a token, a password or a full mail address:
 //! the domain types redact themselves in `Debug`, and handlers log only outcomes.
+//!
+//! Each line carries its innermost span as `span` (for the HTTP functions the `request` span of
+//! `web::serve`: request id, function, route), so every line of a request can be found by its
+//! id; the list of outer spans (the Lambda runtime's invoke span) is left out.
 
+use std::io::Write;
+use std::sync::{Arc, Mutex};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
@@ -9,18 +15,58 @@ pub fn init() {
     init_with_writer(std::io::stdout);
 }
 
-/// The same subscriber writing elsewhere; the log-hygiene test captures lines with it.
+/// The same subscriber writing elsewhere, installed for the whole process (first call wins).
 pub fn init_with_writer<W>(writer: W)
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
+    let _ = tracing::subscriber::set_global_default(json_subscriber(writer));
+}
+
+/// The functions' log format: one JSON object per line, the current span included.
+pub fn json_subscriber<W>(writer: W) -> impl tracing::Subscriber + Send + Sync
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)
-        .with_current_span(false)
+        .with_current_span(true)
         .with_span_list(false)
         .with_target(false)
         .with_writer(writer)
-        .try_init();
+        .finish()
+}
+
+/// A writer that keeps what is logged in memory, for the tests that read the log lines.
+#[derive(Clone, Default)]
+pub struct CapturedLines(Arc<Mutex<Vec<u8>>>);
+
+impl CapturedLines {
+    pub fn lines(&self) -> Vec<String> {
+        let bytes = self.0.lock().map(|b| b.clone()).unwrap_or_default();
+        String::from_utf8_lossy(&bytes).lines().map(str::to_owned).collect()
+    }
+}
+
+pub struct CapturedLinesWriter(Arc<Mutex<Vec<u8>>>);
+
+impl Write for CapturedLinesWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut buffer) = self.0.lock() {
+            buffer.extend_from_slice(bytes);
+        }
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for CapturedLines {
+    type Writer = CapturedLinesWriter;
+    fn make_writer(&'a self) -> Self::Writer {
+        CapturedLinesWriter(self.0.clone())
+    }
 }

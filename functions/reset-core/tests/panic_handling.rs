@@ -8,8 +8,7 @@ use lambda_http::{Body, Request};
 use reset_core::domain::{FixedClock, Timestamp, TokenHash, TokenRecord};
 use reset_core::mail::RecordingQueue;
 use reset_core::store::{MemoryStore, StoreError, TokenStore};
-use reset_core::{web, App, Settings};
-use std::collections::HashMap;
+use reset_core::{web, App};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -34,21 +33,7 @@ impl TokenStore for PanickingTokens {
 }
 
 fn app(tokens: Arc<PanickingTokens>) -> App {
-    let env = HashMap::from([
-        ("USERS_TABLE", "users"),
-        ("RESET_TOKENS_TABLE", "tokens"),
-        ("RATE_LIMITS_TABLE", "limits"),
-        ("MAIL_JOBS_TABLE", "jobs"),
-        ("ADDRESS_REQUESTS_TABLE", "address-requests"),
-        ("MAIL_QUEUE_URL", "https://sqs.example/q"),
-        ("MAIL_DEAD_LETTER_QUEUE_URL", "https://sqs.example/dlq"),
-        ("SENDER_ADDRESS", "no-reply@example.jp"),
-        ("PUBLIC_BASE_URL", "https://id.example.jp"),
-        ("SERVICE_NAME", "医療機関等ID"),
-        ("SUPPORT_CONTACT", "ヘルプデスク"),
-        ("SIGN_IN_URL", "https://id.example.jp/sign-in"),
-    ]);
-    let settings = Settings::from_lookup(|k| env.get(k).map(|v| v.to_string())).unwrap_or_else(|e| panic!("{e}"));
+    let settings = reset_core::testing::sample_settings_with(&[]).unwrap_or_else(|e| panic!("{e}"));
     let mut app = App::new(
         settings,
         Arc::new(MemoryStore::default()),

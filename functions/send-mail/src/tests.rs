@@ -1,5 +1,5 @@
 //! Unit tests of the SQS side over fakes; the whole path (moto's SQS, DynamoDB Local, the SES
-//! emulator, `cargo lambda watch`) runs in tests/mail_queue.rs.
+//! emulator, `cargo lambda watch`) runs in tests/api/disruptive/mail_queue.rs.
 
 use super::*;
 use async_trait::async_trait;
@@ -7,7 +7,6 @@ use aws_lambda_events::event::sqs::SqsMessage;
 use reset_core::domain::{Clock, Email, FixedClock, Language, Timestamp, User, Username};
 use reset_core::mail::RecordingMailer;
 use reset_core::store::{MemoryStore, UserDirectory};
-use std::collections::HashMap;
 use std::sync::Mutex;
 
 #[derive(Default)]
@@ -43,21 +42,7 @@ struct Fixture {
 }
 
 fn settings() -> Settings {
-    let env = HashMap::from([
-        ("USERS_TABLE", "users"),
-        ("RESET_TOKENS_TABLE", "tokens"),
-        ("RATE_LIMITS_TABLE", "limits"),
-        ("MAIL_JOBS_TABLE", "jobs"),
-        ("ADDRESS_REQUESTS_TABLE", "address-requests"),
-        ("MAIL_QUEUE_URL", "https://sqs.example/q"),
-        ("MAIL_DEAD_LETTER_QUEUE_URL", "https://sqs.example/dlq"),
-        ("SENDER_ADDRESS", "no-reply@example.jp"),
-        ("PUBLIC_BASE_URL", "https://id.example.jp"),
-        ("SERVICE_NAME", "医療機関等ID"),
-        ("SUPPORT_CONTACT", "ヘルプデスク"),
-        ("SIGN_IN_URL", "https://id.example.jp/sign-in"),
-    ]);
-    Settings::from_lookup(|k| env.get(k).map(|v| v.to_string())).unwrap_or_else(|e| panic!("{e}"))
+    reset_core::testing::sample_settings_with(&[]).unwrap_or_else(|e| panic!("{e}"))
 }
 
 async fn fixture() -> Fixture {

@@ -10,6 +10,20 @@ pub enum Language {
 }
 
 impl Language {
+    /// Every language, in the order the pages' language switch lists them.
+    pub const ALL: [Language; 2] = [Language::Ja, Language::En];
+
+    /// The place of the language in `ALL`: a new variant fails to compile here (and in `code`
+    /// and `lang::words`) until it has one, and the check below fails the build until `ALL`
+    /// holds it there.
+    const fn index(self) -> usize {
+        match self {
+            Language::Ja => 0,
+            Language::En => 1,
+        }
+    }
+
+    /// The ISO 639-1 code: `lang` attributes, `?lang=`, the users table.
     pub fn code(self) -> &'static str {
         match self {
             Language::Ja => "ja",
@@ -20,11 +34,7 @@ impl Language {
     /// `"en"`, `"en-US"`, `"EN"` → English; `"ja"`, `"ja-JP"` → Japanese; anything else: none.
     pub fn from_tag(tag: &str) -> Option<Self> {
         let primary = tag.trim().split(['-', '_']).next()?.to_ascii_lowercase();
-        match primary.as_str() {
-            "ja" => Some(Language::Ja),
-            "en" => Some(Language::En),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|language| language.code() == primary)
     }
 
     /// Picks the first supported language of an `Accept-Language` header, honouring q-values.
@@ -46,6 +56,18 @@ impl Language {
         best.map(|(_, language)| language)
     }
 }
+
+// `ALL` lists every language once, each at its `index`.
+const _: () = {
+    let mut i = 0;
+    while i < Language::ALL.len() {
+        assert!(
+            Language::ALL[i].index() == i,
+            "Language::ALL must list each language at its index"
+        );
+        i += 1;
+    }
+};
 
 #[cfg(test)]
 mod tests {

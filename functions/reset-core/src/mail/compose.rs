@@ -1,9 +1,10 @@
-//! The wording of the two mails, in Japanese (default) and English.
+//! The account mails put together: the words come from the recipient's language
+//! (`crate::lang`), the HTML part is built here, the same for every language.
 
 use super::OutgoingMail;
 use crate::domain::{Email, Language, Timestamp, User, Username};
+use crate::lang::{self, MailAbout, MailWords};
 use maud::{html, Markup, DOCTYPE};
-use time::{OffsetDateTime, UtcOffset};
 
 /// Everything a mail needs to know about the service.
 #[derive(Debug, Clone)]
@@ -17,9 +18,14 @@ pub struct MailContext<'a> {
 impl MailContext<'_> {
     /// The service's name in `language`.
     pub fn service_name_in(&self, language: Language) -> &str {
-        match language {
-            Language::En => self.service_name_en.unwrap_or(self.service_name),
-            Language::Ja => self.service_name,
+        lang::service_name(language, self.service_name, self.service_name_en)
+    }
+
+    pub(crate) fn about<'a>(&'a self, language: Language, username: &'a Username) -> MailAbout<'a> {
+        MailAbout {
+            service: self.service_name_in(language),
+            username: username.as_str(),
+            support: self.support_contact,
         }
     }
 }
@@ -42,32 +48,30 @@ impl<'a> From<&'a User> for Recipient<'a> {
     }
 }
 
-const JST_OFFSET_SECS: i32 = 9 * 3600;
-
-/// `2026年11月25日 21:16` / `25 Nov 2026, 21:16`, in Japan Standard Time.
-pub fn format_jst(at: Timestamp, language: Language) -> String {
-    let offset = UtcOffset::from_whole_seconds(JST_OFFSET_SECS).unwrap_or(UtcOffset::UTC);
-    let Ok(utc) = OffsetDateTime::from_unix_timestamp(at.as_secs()) else {
-        return at.as_secs().to_string();
-    };
-    let t = utc.to_offset(offset);
-    match language {
-        Language::Ja => format!(
-            "{}年{}月{}日 {:02}:{:02}",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute()
-        ),
-        Language::En => {
-            let month = &format!("{:?}", t.month())[..3];
-            format!("{} {} {}, {:02}:{:02}", t.day(), month, t.year(), t.hour(), t.minute())
-        }
+/// The mail of `words` to `to`: the text part as written, the HTML part with each paragraph's
+/// line breaks kept and `link` (on a line of its own) made a link.
+pub(crate) fn mail(to: &Email, language: Language, words: MailWords, link: Option<&str>) -> OutgoingMail {
+    let paragraphs: Vec<Markup> = words
+        .paragraphs
+        .iter()
+        .map(|paragraph| {
+            html! {
+                @for (index, line) in paragraph.lines().enumerate() {
+                    @if index > 0 { br; }
+                    @if Some(line) == link { a href=(line) { (line) } } @else { (line) }
+                }
+            }
+        })
+        .collect();
+    OutgoingMail {
+        to: to.clone(),
+        html: html_mail(language, &words.subject, &paragraphs),
+        text: words.paragraphs.join("\n\n") + "\n",
+        subject: words.subject,
     }
 }
 
-pub(crate) fn html_mail(language: Language, title: &str, paragraphs: &[Markup]) -> String {
+fn html_mail(language: Language, title: &str, paragraphs: &[Markup]) -> String {
     html! {
         (DOCTYPE)
         html lang=(language.code()) {
@@ -81,84 +85,17 @@ pub(crate) fn html_mail(language: Language, title: &str, paragraphs: &[Markup]) 
 }
 
 pub fn reset_link_mail(ctx: &MailContext<'_>, user: Recipient<'_>, link: &str, expires_at: Timestamp) -> OutgoingMail {
-    let expiry = format_jst(expires_at, user.language);
-    let service = ctx.service_name_in(user.language);
-    let support = ctx.support_contact;
-    let (subject, lines, html_paragraphs) = match user.language {
-        Language::Ja => (
-            format!("【{service}】パスワードリセットのご案内"),
-            vec![
-                format!("{service}のパスワードリセットのお申し込みを受け付けました（ユーザ名: {}）。", user.username),
-                format!("下記のURLを開き、画面の案内に従って新しいパスワードを設定してください。\n{link}"),
-                format!("このURLの有効期限は {expiry}（日本時間）です。期限を過ぎた場合は、もう一度パスワードリセットをお申し込みください。"),
-                "このメールに心当たりがない場合は、このメールを破棄してください。パスワードは変更されません。".to_owned(),
-                format!("このメールは送信専用のアドレスから送信しています。ご返信いただいてもお答えできません。\nお問い合わせ先: {support}"),
-            ],
-            vec![
-                html! { (service) "のパスワードリセットのお申し込みを受け付けました（ユーザ名: " (user.username) "）。" },
-                html! { "下記のリンクを開き、画面の案内に従って新しいパスワードを設定してください。" br; a href=(link) { (link) } },
-                html! { "このリンクの有効期限は " strong { (expiry) "（日本時間）" } " です。期限を過ぎた場合は、もう一度パスワードリセットをお申し込みください。" },
-                html! { "このメールに心当たりがない場合は、このメールを破棄してください。パスワードは変更されません。" },
-                html! { "このメールは送信専用のアドレスから送信しています。ご返信いただいてもお答えできません。" br; "お問い合わせ先: " (support) },
-            ],
-        ),
-        Language::En => (
-            format!("[{service}] Resetting your password"),
-            vec![
-                format!("We received a request to reset the password of your {service} account (username: {}).", user.username),
-                format!("Open the link below and follow the steps on the page to set a new password.\n{link}"),
-                format!("The link expires at {expiry} (Japan Standard Time). After that, please request a new one."),
-                "If you did not ask for this, ignore this mail. Your password will not change.".to_owned(),
-                format!("This mail was sent from a send-only address; replies are not read.\nContact: {support}"),
-            ],
-            vec![
-                html! { "We received a request to reset the password of your " (service) " account (username: " (user.username) ")." },
-                html! { "Open the link below and follow the steps on the page to set a new password." br; a href=(link) { (link) } },
-                html! { "The link expires at " strong { (expiry) " (Japan Standard Time)" } ". After that, please request a new one." },
-                html! { "If you did not ask for this, ignore this mail. Your password will not change." },
-                html! { "This mail was sent from a send-only address; replies are not read." br; "Contact: " (support) },
-            ],
-        ),
-    };
-    OutgoingMail {
-        to: user.email.clone(),
-        html: html_mail(user.language, &subject, &html_paragraphs),
-        text: lines.join("\n\n") + "\n",
-        subject,
-    }
+    let words = lang::words(user.language);
+    let about = ctx.about(user.language, user.username);
+    let text = (words.mails.reset_link)(&about, link, &words.jst(expires_at));
+    mail(user.email, user.language, text, Some(link))
 }
 
 pub fn password_changed_mail(ctx: &MailContext<'_>, user: Recipient<'_>, changed_at: Timestamp) -> OutgoingMail {
-    let when = format_jst(changed_at, user.language);
-    let service = ctx.service_name_in(user.language);
-    let support = ctx.support_contact;
-    let (subject, lines) = match user.language {
-        Language::Ja => (
-            format!("【{service}】パスワードが変更されました"),
-            vec![
-                format!("{service}のユーザ名 {} のパスワードが {when}（日本時間）に変更されました。", user.username),
-                "ご自身で変更した場合は、このメールへの対応は不要です。以前のパスワードでサインインしていた端末では、もう一度サインインが必要になります。".to_owned(),
-                format!("お心当たりがない場合は、至急こちらへご連絡ください: {support}"),
-                "このメールは送信専用のアドレスから送信しています。ご返信いただいてもお答えできません。".to_owned(),
-            ],
-        ),
-        Language::En => (
-            format!("[{service}] Your password was changed"),
-            vec![
-                format!("The password of {service} username {} was changed at {when} (Japan Standard Time).", user.username),
-                "If you made this change, there is nothing more to do. Devices signed in with the old password will need to sign in again.".to_owned(),
-                format!("If you did not, contact us at once: {support}"),
-                "This mail was sent from a send-only address; replies are not read.".to_owned(),
-            ],
-        ),
-    };
-    let paragraphs: Vec<Markup> = lines.iter().map(|line| html! { (line) }).collect();
-    OutgoingMail {
-        to: user.email.clone(),
-        html: html_mail(user.language, &subject, &paragraphs),
-        text: lines.join("\n\n") + "\n",
-        subject,
-    }
+    let words = lang::words(user.language);
+    let about = ctx.about(user.language, user.username);
+    let text = (words.mails.password_changed)(&about, &words.jst(changed_at));
+    mail(user.email, user.language, text, None)
 }
 
 /// The notice of an address change, to the old address (`to_old_address`) or to the new one.
@@ -168,51 +105,15 @@ pub fn address_changed_mail(
     changed_at: Timestamp,
     to_old_address: bool,
 ) -> OutgoingMail {
-    let when = format_jst(changed_at, user.language);
-    let service = ctx.service_name_in(user.language);
-    let support = ctx.support_contact;
-    let name = user.username;
-    let (subject, lines) = match (user.language, to_old_address) {
-        (Language::Ja, true) => (
-            format!("【{service}】登録メールアドレスが変更されました"),
-            vec![
-                format!("{service}のユーザ名 {name} の登録メールアドレスが {when}（日本時間）に管理者によって変更されました。このアドレスには、今後パスワードリセットのメールは届きません。"),
-                format!("お心当たりがない場合は、至急こちらへご連絡ください: {support}"),
-                "このメールは送信専用のアドレスから送信しています。ご返信いただいてもお答えできません。".to_owned(),
-            ],
-        ),
-        (Language::Ja, false) => (
-            format!("【{service}】このアドレスが登録メールアドレスになりました"),
-            vec![
-                format!("{service}のユーザ名 {name} の登録メールアドレスが {when}（日本時間）にこのアドレスに変更されました。パスワードリセットのメールは今後このアドレスに届きます。"),
-                format!("お心当たりがない場合は、至急こちらへご連絡ください: {support}"),
-                "このメールは送信専用のアドレスから送信しています。ご返信いただいてもお答えできません。".to_owned(),
-            ],
-        ),
-        (Language::En, true) => (
-            format!("[{service}] Your registered address was changed"),
-            vec![
-                format!("An administrator changed the registered address of {service} username {name} at {when} (Japan Standard Time). Password reset mails will no longer come to this address."),
-                format!("If you did not ask for this, contact us at once: {support}"),
-                "This mail was sent from a send-only address; replies are not read.".to_owned(),
-            ],
-        ),
-        (Language::En, false) => (
-            format!("[{service}] This is now your registered address"),
-            vec![
-                format!("The registered address of {service} username {name} was changed to this address at {when} (Japan Standard Time). Password reset mails will come here from now on."),
-                format!("If you did not ask for this, contact us at once: {support}"),
-                "This mail was sent from a send-only address; replies are not read.".to_owned(),
-            ],
-        ),
+    let words = lang::words(user.language);
+    let about = ctx.about(user.language, user.username);
+    let notice = if to_old_address {
+        words.mails.address_changed_to_old
+    } else {
+        words.mails.address_changed_to_new
     };
-    let paragraphs: Vec<Markup> = lines.iter().map(|line| html! { (line) }).collect();
-    OutgoingMail {
-        to: user.email.clone(),
-        html: html_mail(user.language, &subject, &paragraphs),
-        text: lines.join("\n\n") + "\n",
-        subject,
-    }
+    let text = notice(&about, &words.jst(changed_at));
+    mail(user.email, user.language, text, None)
 }
 
 #[cfg(test)]
@@ -239,8 +140,8 @@ mod tests {
     fn jst_formatting() {
         // 2026-11-25T12:00:00Z is 21:00 in Tokyo.
         let at = Timestamp::from_millis(1_795_608_000_000);
-        assert_eq!(format_jst(at, Language::Ja), "2026年11月25日 21:00");
-        assert_eq!(format_jst(at, Language::En), "25 Nov 2026, 21:00");
+        assert_eq!(lang::words(Language::Ja).jst(at), "2026年11月25日 21:00");
+        assert_eq!(lang::words(Language::En).jst(at), "25 Nov 2026, 21:00");
     }
 
     #[test]

@@ -68,7 +68,7 @@ async fn route_inner(desk: &AddressDesk, incoming: &Incoming) -> Result<Reply, A
             let client = incoming.client_key(app.settings.client_ip_source);
             let outcome = request_address_change(desk, input, incoming.language, &client).await?;
             // Only the log knows which case this was; the answer is the same for all of them.
-            tracing::info!(request_id = %incoming.request_id, address_request_outcome = outcome.code(), "address change requested");
+            tracing::info!(address_request_outcome = outcome.code(), "address change requested");
             let hours = app.settings.address.verification_ttl.as_secs() / 3600;
             Ok(Reply::page(
                 address_pages::accepted(
@@ -88,16 +88,7 @@ async fn route_inner(desk: &AddressDesk, incoming: &Incoming) -> Result<Reply, A
             let request = open_verification(desk, &id, &token).await?;
             let mut ctx = page_context(app, incoming);
             // The language switch keeps both parts of the link, so it still works.
-            let other = if ctx.language == crate::domain::Language::Ja {
-                "en"
-            } else {
-                "ja"
-            };
-            ctx.switch_language_href = format!(
-                "{VERIFY_PATH}?id={}&token={}&lang={other}",
-                id.as_str(),
-                token.to_url_safe()
-            );
+            ctx.switch_base = format!("{VERIFY_PATH}?id={}&token={}", id.as_str(), token.to_url_safe());
             Ok(Reply::page(
                 address_pages::verify(
                     &ctx,

@@ -56,7 +56,7 @@ async fn route(app: &App, incoming: &Incoming) -> Result<Reply, AppError> {
             let body: ChangeJson = incoming.read_json()?;
             let token = parse_token(&body.token)?;
             change_password(app, token, &body.new_password, &body.new_password_confirmation).await?;
-            let message = super::texts::texts(incoming.language).done_lead;
+            let message = crate::lang::words(incoming.language).pages.done_lead;
             Ok(Reply::json(
                 StatusCode::OK,
                 json!({ "status": "password_changed", "message": message, "sign_in_url": app.settings.sign_in_url }),

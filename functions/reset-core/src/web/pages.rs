@@ -1,8 +1,8 @@
 //! Server-rendered pages. They work without JavaScript; `policy.js` only adds the live
 //! checklist, the disabled button, the show-password toggle and the Caps Lock warning.
 
-use super::texts::{rule_text, username_error_text, Texts};
 use crate::domain::{Language, PasswordRule, UsernameError};
+use crate::lang::{self, PageTexts, Words};
 use maud::{html, Markup, DOCTYPE};
 
 pub const STYLESHEET_PATH: &str = "/password-reset/assets/style.css";
@@ -12,16 +12,39 @@ pub const FAVICON_PATH: &str = "/password-reset/assets/favicon.svg";
 /// What every page needs besides its own content.
 pub struct PageContext<'a> {
     pub language: Language,
-    pub texts: &'static Texts,
     pub service_name: &'a str,
     /// The deployment's minimum password length, for the checklist and the script.
     pub min_password_chars: usize,
     pub sign_in_url: &'a str,
-    /// The current page's path and query without `lang`, for the language switch.
-    pub switch_language_href: String,
+    /// The current page's path and query without `lang`: the language switch links to it in
+    /// each other language.
+    pub switch_base: String,
 }
 
 impl PageContext<'_> {
+    pub fn words(&self) -> &'static Words {
+        lang::words(self.language)
+    }
+
+    pub fn texts(&self) -> &'static PageTexts {
+        &self.words().pages
+    }
+
+    /// This page in every other language: the language and the link.
+    pub fn other_languages(&self) -> Vec<(Language, String)> {
+        let separator = if self.switch_base.contains('?') { '&' } else { '?' };
+        Language::ALL
+            .into_iter()
+            .filter(|language| *language != self.language)
+            .map(|language| {
+                (
+                    language,
+                    format!("{}{separator}lang={}", self.switch_base, language.code()),
+                )
+            })
+            .collect()
+    }
+
     /// An internal URL that keeps the chosen language.
     pub fn href(&self, path: &str) -> String {
         format!("{path}?lang={}", self.language.code())
@@ -31,7 +54,7 @@ impl PageContext<'_> {
 pub(crate) fn layout(ctx: &PageContext<'_>, title: &str, with_script: bool, content: Markup) -> Markup {
     html! {
         (DOCTYPE)
-        html lang=(ctx.texts.html_lang) {
+        html lang=(ctx.language.code()) {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
@@ -43,9 +66,10 @@ pub(crate) fn layout(ctx: &PageContext<'_>, title: &str, with_script: bool, cont
             body {
                 header class="site-header" {
                     span class="service-name" { (ctx.service_name) }
-                    @let other = if ctx.language == Language::Ja { "en" } else { "ja" };
-                    a class="language-switch" href=(ctx.switch_language_href) lang=(other) hreflang=(other) {
-                        (ctx.texts.other_language_label)
+                    @for (language, href) in ctx.other_languages() {
+                        a class="language-switch" href=(href) lang=(language.code()) hreflang=(language.code()) {
+                            (lang::words(language).pages.language_name)
+                        }
                     }
                 }
                 main id="main" {
@@ -53,7 +77,7 @@ pub(crate) fn layout(ctx: &PageContext<'_>, title: &str, with_script: bool, cont
                     (content)
                 }
                 footer class="site-footer" {
-                    a href=(ctx.sign_in_url) { (ctx.texts.back_to_sign_in) }
+                    a href=(ctx.sign_in_url) { (ctx.texts().back_to_sign_in) }
                 }
                 @if with_script {
                     script src=(SCRIPT_PATH) defer {}
@@ -64,13 +88,13 @@ pub(crate) fn layout(ctx: &PageContext<'_>, title: &str, with_script: bool, cont
 }
 
 pub fn request_form(ctx: &PageContext<'_>, typed: Option<&str>, error: Option<&UsernameError>) -> Markup {
-    let t = ctx.texts;
+    let t = ctx.texts();
     let content = html! {
         @if let Some(error) = error {
             // `autofocus` moves focus here without JavaScript too.
             div class="error-summary" id="error-summary" role="alert" tabindex="-1" autofocus {
                 h2 { (t.errors_title) }
-                ul { li { a href="#username" { (username_error_text(error, ctx.language)) } } }
+                ul { li { a href="#username" { (ctx.words().username_error(error)) } } }
             }
         }
         p { (t.request_lead) }
@@ -80,7 +104,7 @@ pub fn request_form(ctx: &PageContext<'_>, typed: Option<&str>, error: Option<&U
                 label for="username" { (t.username_label) }
                 p class="hint" id="username-hint" { (t.username_hint) }
                 @if let Some(error) = error {
-                    p class="field-error" id="username-error" { (username_error_text(error, ctx.language)) }
+                    p class="field-error" id="username-error" { (ctx.words().username_error(error)) }
                 }
                 input id="username" name="username" type="text" autocomplete="username"
                     autocapitalize="none" spellcheck="false" required maxlength="64"
@@ -105,11 +129,8 @@ pub struct MailSentDetails<'a> {
 }
 
 pub fn mail_sent(ctx: &PageContext<'_>, details: &MailSentDetails<'_>) -> Markup {
-    let t = ctx.texts;
-    let lifetime = match ctx.language {
-        Language::Ja => format!("{}分", details.token_lifetime_minutes),
-        Language::En => format!("{} minutes", details.token_lifetime_minutes),
-    };
+    let t = ctx.texts();
+    let lifetime = ctx.words().minutes(details.token_lifetime_minutes);
     let content = html! {
         p class="lead" role="status" { (t.sent_lead) }
         dl class="summary" {
@@ -125,7 +146,7 @@ pub fn mail_sent(ctx: &PageContext<'_>, details: &MailSentDetails<'_>) -> Markup
             h2 id="no-mail-title" { (t.sent_no_mail_title) }
             p { (t.sent_no_mail) " " strong { (details.support_contact) } }
             p { (t.sent_address_change) }
-            @let address = super::address_pages::texts(ctx.language);
+            @let address = &ctx.words().address_pages;
             p { (address.sent_link_lead) " " a href=(ctx.href(super::address_pages::FORM_PATH)) { (address.sent_link) } }
         }
     };
@@ -133,7 +154,7 @@ pub fn mail_sent(ctx: &PageContext<'_>, details: &MailSentDetails<'_>) -> Markup
 }
 
 pub fn confirm(ctx: &PageContext<'_>, token: &str, expires_at_jst: &str) -> Markup {
-    let t = ctx.texts;
+    let t = ctx.texts();
     let content = html! {
         p { (t.confirm_lead) }
         p class="expiry" { (t.confirm_expires) ": " strong { (expires_at_jst) " " (t.jst_suffix) } }
@@ -145,19 +166,30 @@ pub fn confirm(ctx: &PageContext<'_>, token: &str, expires_at_jst: &str) -> Mark
     layout(ctx, t.confirm_title, false, content)
 }
 
-/// The rules the live checklist shows; the rest are only reported when they fail.
-const CHECKLIST: [PasswordRule; 7] = [
-    PasswordRule::MinLength,
-    PasswordRule::Uppercase,
-    PasswordRule::Lowercase,
-    PasswordRule::Digit,
-    PasswordRule::HalfWidthOnly,
-    PasswordRule::NotUsername,
-    PasswordRule::ConfirmationMatches,
-];
+/// Whether the live checklist shows `rule`, which policy.js then checks as the user types (a
+/// drift test holds policy.js to this). The others are reported only when a submission fails
+/// them: the common-password list stays on the server, and the length cap and control
+/// characters are what the button's own check and `half_width_only` already refuse.
+pub fn checked_as_typed(rule: PasswordRule) -> bool {
+    match rule {
+        PasswordRule::MinLength
+        | PasswordRule::Uppercase
+        | PasswordRule::Lowercase
+        | PasswordRule::Digit
+        | PasswordRule::HalfWidthOnly
+        | PasswordRule::NotUsername
+        | PasswordRule::ConfirmationMatches => true,
+        PasswordRule::PrintableOnly | PasswordRule::MaxLength | PasswordRule::NotCommon => false,
+    }
+}
+
+/// The rules of the live checklist, in the policy's display order.
+pub fn checklist() -> impl Iterator<Item = PasswordRule> {
+    PasswordRule::ALL.into_iter().filter(|rule| checked_as_typed(*rule))
+}
 
 pub fn password_form(ctx: &PageContext<'_>, token: &str, username: Option<&str>, failing: &[PasswordRule]) -> Markup {
-    let t = ctx.texts;
+    let t = ctx.texts();
     let submitted = !failing.is_empty();
     let confirmation_failed = failing.contains(&PasswordRule::ConfirmationMatches);
     let content = html! {
@@ -168,7 +200,7 @@ pub fn password_form(ctx: &PageContext<'_>, token: &str, username: Option<&str>,
                 ul {
                     @for rule in failing {
                         @let target = if *rule == PasswordRule::ConfirmationMatches { "#new_password_confirmation" } else { "#new_password" };
-                        li { a href=(target) { (rule_text(*rule, ctx.language, ctx.min_password_chars)) } }
+                        li { a href=(target) { (ctx.words().password_rule(*rule, ctx.min_password_chars)) } }
                     }
                 }
             }
@@ -207,12 +239,12 @@ pub fn password_form(ctx: &PageContext<'_>, token: &str, username: Option<&str>,
             section id="policy-rules" class="rules" aria-labelledby="rules-title" {
                 h2 id="rules-title" { (t.rules_title) }
                 ul id="policy-checklist" aria-live="polite" data-met=(t.rule_met) data-unmet=(t.rule_unmet) {
-                    @for rule in CHECKLIST {
+                    @for rule in checklist() {
                         // Before a submission nothing is known: a neutral mark until policy.js
                         // checks what is typed. After one, the state of what was submitted.
                         @let state = if !submitted { "rule" } else if failing.contains(&rule) { "rule unmet" } else { "rule met" };
                         li data-rule=(rule.code()) class=(state) aria-atomic="true" {
-                            span class="rule-text" { (rule_text(rule, ctx.language, ctx.min_password_chars)) }
+                            span class="rule-text" { (ctx.words().password_rule(rule, ctx.min_password_chars)) }
                             " "
                             span class="rule-state" {
                                 @if submitted { (if failing.contains(&rule) { t.rule_unmet } else { t.rule_met }) }
@@ -223,7 +255,7 @@ pub fn password_form(ctx: &PageContext<'_>, token: &str, username: Option<&str>,
                 @let common_failed = failing.contains(&PasswordRule::NotCommon);
                 p class=(if common_failed { "rule-note unmet" } else { "rule-note" }) data-rule=(PasswordRule::NotCommon.code()) {
                     @if common_failed { span class="rule-state" { (t.rule_unmet) } " " }
-                    (rule_text(PasswordRule::NotCommon, ctx.language, ctx.min_password_chars)) (t.rule_checked_on_submit)
+                    (ctx.words().password_rule(PasswordRule::NotCommon, ctx.min_password_chars)) (t.rule_checked_on_submit)
                 }
             }
             p id="button-hint" class="button-hint" data-remaining=(t.button_hint_remaining) data-ready=(t.button_hint_ready) {
@@ -236,7 +268,7 @@ pub fn password_form(ctx: &PageContext<'_>, token: &str, username: Option<&str>,
 }
 
 pub fn completed(ctx: &PageContext<'_>) -> Markup {
-    let t = ctx.texts;
+    let t = ctx.texts();
     let content = html! {
         p class="lead" role="status" { (t.done_lead) }
         p { (t.done_sessions) }
@@ -246,7 +278,7 @@ pub fn completed(ctx: &PageContext<'_>) -> Markup {
 }
 
 pub fn invalid_link(ctx: &PageContext<'_>) -> Markup {
-    let t = ctx.texts;
+    let t = ctx.texts();
     let content = html! {
         p { (t.invalid_lead) }
         p { a class="button" href=(ctx.href("/password-reset")) { (t.invalid_button) } }
@@ -256,7 +288,7 @@ pub fn invalid_link(ctx: &PageContext<'_>) -> Markup {
 
 /// Any other error: a title, one sentence, and the way back to the start.
 pub fn message(ctx: &PageContext<'_>, title: &str, lead: &str) -> Markup {
-    let t = ctx.texts;
+    let t = ctx.texts();
     let content = html! {
         p { (lead) }
         p { a href=(ctx.href("/password-reset")) { (t.request_title) } }

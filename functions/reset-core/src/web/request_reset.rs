@@ -74,7 +74,7 @@ async fn route_inner(app: &App, incoming: &Incoming) -> Result<Reply, AppError> 
             let body: RequestJson = incoming.read_json()?;
             let input = parse_username(&body.username)?;
             submit(app, incoming, &input).await?;
-            let message = super::texts::texts(incoming.language).accepted_message;
+            let message = crate::lang::words(incoming.language).pages.accepted_message;
             Ok(Reply::json(
                 StatusCode::ACCEPTED,
                 json!({ "status": "accepted", "username": input.username.as_str(), "message": message }),
@@ -102,6 +102,6 @@ async fn submit(app: &App, incoming: &Incoming, input: &UsernameInput) -> Result
     let client = incoming.client_key(app.settings.client_ip_source);
     let outcome = request_reset(app, &input.username, &client).await?;
     // Only the log knows which case this was; the answer is the same for all of them.
-    tracing::info!(request_id = %incoming.request_id, reset_outcome = outcome.code(), "reset requested");
+    tracing::info!(reset_outcome = outcome.code(), "reset requested");
     Ok(())
 }

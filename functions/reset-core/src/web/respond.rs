@@ -3,7 +3,6 @@
 
 use super::incoming::{Incoming, Mode};
 use super::pages::{self, PageContext};
-use super::texts::{rule_text, texts, username_error_text};
 use crate::app::App;
 use crate::error::AppError;
 use lambda_http::http::{header, HeaderValue, StatusCode};
@@ -64,11 +63,7 @@ use super::routes;
 
 /// The page context for this request: language, service name, and the language switch link.
 pub fn page_context<'a>(app: &'a App, incoming: &Incoming) -> PageContext<'a> {
-    let other = match incoming.language {
-        crate::domain::Language::Ja => "en",
-        crate::domain::Language::En => "ja",
-    };
-    // The switch keeps the token on the confirm page (GET) so the link still works in the other
+    // The switch keeps the token on the confirm page (GET) so the link still works in another
     // language; any other query is dropped.
     let token = incoming
         .query("token")
@@ -76,20 +71,17 @@ pub fn page_context<'a>(app: &'a App, incoming: &Incoming) -> PageContext<'a> {
     // Built from route constants only, never from the request path: a path such as
     // `//evil.example/x` must not become a link off the site.
     let is_get = incoming.method == lambda_http::http::Method::GET;
-    let switch_language_href = match (incoming.path.as_str(), token) {
-        (routes::CONFIRM_PAGE, Some(token)) => {
-            format!("{}?token={}&lang={other}", routes::CONFIRM_PAGE, urlencode(token))
-        }
-        (routes::CONFIRM_PAGE, None) if is_get => format!("{}?lang={other}", routes::CONFIRM_PAGE),
-        _ => format!("{}?lang={other}", routes::REQUEST_PAGE),
+    let switch_base = match (incoming.path.as_str(), token) {
+        (routes::CONFIRM_PAGE, Some(token)) => format!("{}?token={}", routes::CONFIRM_PAGE, urlencode(token)),
+        (routes::CONFIRM_PAGE, None) if is_get => routes::CONFIRM_PAGE.to_owned(),
+        _ => routes::REQUEST_PAGE.to_owned(),
     };
     PageContext {
         language: incoming.language,
-        texts: texts(incoming.language),
         service_name: app.settings.service_name_in(incoming.language),
         min_password_chars: app.settings.password_min_chars,
         sign_in_url: &app.settings.sign_in_url,
-        switch_language_href,
+        switch_base,
     }
 }
 
@@ -113,13 +105,13 @@ pub fn respond(
             let code = error.code();
             match &error {
                 AppError::Unavailable(detail) | AppError::Internal(detail) => {
-                    tracing::error!(request_id = %incoming.request_id, error = code, detail = %detail, "request failed");
+                    tracing::error!(error = code, detail = %detail, "request failed");
                 }
                 AppError::InvalidLink(reason) => {
-                    tracing::info!(request_id = %incoming.request_id, reason = reason.code(), "link rejected");
+                    tracing::info!(reason = reason.code(), "link rejected");
                 }
                 AppError::InvalidAddressLink(reason) => {
-                    tracing::info!(request_id = %incoming.request_id, reason = reason.code(), "address-request link rejected");
+                    tracing::info!(reason = reason.code(), "address-request link rejected");
                 }
                 _ => {}
             }
@@ -149,7 +141,8 @@ pub fn respond(
 
 fn error_reply(app: &App, incoming: &Incoming, error: &AppError) -> Reply {
     let language = incoming.language;
-    let t = texts(language);
+    let words = crate::lang::words(language);
+    let t = &words.pages;
     let (status, title, lead) = match error {
         AppError::InvalidUsername { .. } | AppError::PasswordRejected { .. } => {
             (StatusCode::BAD_REQUEST, t.errors_title, "")
@@ -164,7 +157,7 @@ fn error_reply(app: &App, incoming: &Incoming, error: &AppError) -> Reply {
         AppError::InvalidLink(_) => (StatusCode::BAD_REQUEST, t.invalid_title, t.invalid_lead),
         AppError::InvalidAddressRequest { .. } => (StatusCode::BAD_REQUEST, t.errors_title, ""),
         AppError::InvalidAddressLink(_) => {
-            let a = super::address_pages::texts(language);
+            let a = &words.address_pages;
             (StatusCode::BAD_REQUEST, a.invalid_title, a.invalid_lead)
         }
         AppError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, t.rate_limited_title, t.rate_limited_lead),
@@ -179,13 +172,13 @@ fn error_reply(app: &App, incoming: &Incoming, error: &AppError) -> Reply {
             let mut value = json!({ "error": error.code(), "message": if lead.is_empty() { title } else { lead } });
             match error {
                 AppError::InvalidUsername { reason, .. } => {
-                    value["message"] = json!(username_error_text(reason, language));
+                    value["message"] = json!(words.username_error(reason));
                 }
                 AppError::PasswordRejected { rules, .. } => {
                     value["violations"] = rules
                         .iter()
                         .map(|rule| {
-                            json!({ "rule": rule.code(), "message": rule_text(*rule, language, app.settings.password_min_chars) })
+                            json!({ "rule": rule.code(), "message": words.password_rule(*rule, app.settings.password_min_chars) })
                         })
                         .collect();
                 }

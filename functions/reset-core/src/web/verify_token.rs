@@ -9,7 +9,6 @@ use crate::app::App;
 use crate::domain::token::TokenRejection;
 use crate::domain::ResetToken;
 use crate::error::AppError;
-use crate::mail::compose::format_jst;
 use crate::service::verify_link;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -46,7 +45,7 @@ async fn route(app: &App, incoming: &Incoming) -> Result<Reply, AppError> {
         (&Method::GET, "/password-reset/confirm") => {
             let token = parse_token(incoming.query("token").unwrap_or_default())?;
             let link = verify_link(app, &token).await?;
-            let expires = format_jst(link.expires_at(), incoming.language);
+            let expires = crate::lang::words(incoming.language).jst(link.expires_at());
             Ok(Reply::page(
                 pages::confirm(&page_context(app, incoming), &token.to_url_safe(), &expires),
                 "link_valid",
@@ -74,7 +73,7 @@ async fn route(app: &App, incoming: &Incoming) -> Result<Reply, AppError> {
                     "valid": true,
                     "username": link.user.username.as_str(),
                     "expires_at": link.record.expires_at,
-                    "expires_at_jst": format_jst(link.expires_at(), incoming.language),
+                    "expires_at_jst": crate::lang::words(incoming.language).jst(link.expires_at()),
                 }),
                 "link_valid",
             ))

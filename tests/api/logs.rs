@@ -1,4 +1,4 @@
-//! Logs (issue 5): one structured JSON line per request with request id, route, outcome and
+//! Logs: one structured JSON line per request with request id, route, outcome and
 //! latency, and never a token, a password or a full mail address, whatever happens.
 
 use anyhow::{anyhow, Result};
@@ -6,40 +6,6 @@ use password_reset_tests::reset_core::domain::Language;
 use password_reset_tests::reset_core::telemetry;
 use password_reset_tests::*;
 use serde_json::{json, Value};
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-use tracing_subscriber::fmt::MakeWriter;
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-struct CaptureWriter(Arc<Mutex<Vec<u8>>>);
-
-impl Write for CaptureWriter {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        if let Ok(mut buffer) = self.0.lock() {
-            buffer.extend_from_slice(bytes);
-        }
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Capture {
-    type Writer = CaptureWriter;
-    fn make_writer(&'a self) -> Self::Writer {
-        CaptureWriter(self.0.clone())
-    }
-}
-
-impl Capture {
-    fn lines(&self) -> Vec<String> {
-        let bytes = self.0.lock().map(|b| b.clone()).unwrap_or_default();
-        String::from_utf8_lossy(&bytes).lines().map(str::to_owned).collect()
-    }
-}
 
 fn assert_no_secrets(lines: &[String], secrets: &[String], source: &str) {
     for line in lines {
@@ -51,7 +17,7 @@ fn assert_no_secrets(lines: &[String], secrets: &[String], source: &str) {
 
 #[tokio::test]
 async fn the_whole_flow_logs_outcomes_and_no_secrets() -> Result<()> {
-    let capture = Capture::default();
+    let capture = telemetry::CapturedLines::default();
     telemetry::init_with_writer(capture.clone());
 
     let app = local_app().await?;
@@ -109,6 +75,19 @@ async fn the_whole_flow_logs_outcomes_and_no_secrets() -> Result<()> {
         let fields = &entry["fields"];
         for key in ["request_id", "function", "route", "status", "outcome", "latency_ms"] {
             assert!(!fields[key].is_null(), "request line lacks {key}: {entry}");
+        }
+    }
+    for entry in &requests {
+        let (span, fields) = (&entry["span"], &entry["fields"]);
+        assert_eq!(
+            span["name"], "request",
+            "the access line is inside the request span: {entry}"
+        );
+        for key in ["request_id", "function", "route"] {
+            assert_eq!(
+                span[key], fields[key],
+                "the span and the access line agree on {key}: {entry}"
+            );
         }
     }
     let outcomes: Vec<&str> = requests
@@ -185,5 +164,32 @@ async fn the_functions_under_cargo_lambda_watch_log_no_secrets() -> Result<()> {
         &[token, good.to_owned(), user.email.as_str().to_owned()],
         "cargo lambda watch log",
     );
+    // Lines logged inside a request (not only the access line) carry the request's id, function
+    // and route through its span; under cargo lambda watch the id is the invocation's.
+    let entries: Vec<Value> = lines
+        .iter()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .collect();
+    let access_ids: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["fields"]["message"] == "request")
+        .map(|e| &e["fields"]["request_id"])
+        .collect();
+    let inner: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["fields"]["message"] == "reset requested")
+        .collect();
+    assert!(!inner.is_empty(), "the request-reset function logged its outcome");
+    for entry in inner {
+        let span = &entry["span"];
+        assert_eq!(span["function"], "request-reset", "{entry}");
+        assert_eq!(span["route"], "/password-reset", "{entry}");
+        let id = &span["request_id"];
+        assert!(id.as_str().is_some_and(|id| id.len() > 1), "a real request id: {entry}");
+        assert!(
+            access_ids.contains(&id),
+            "the same id as a request's access line: {entry}"
+        );
+    }
     Ok(())
 }

@@ -2,9 +2,7 @@
 //! and DynamoDB Local. Each test makes its own pair of queues (the same redrive policy as the
 //! template's), so nothing else that uses the local mail queue can disturb the counts.
 
-mod admin_support;
-
-use admin_support::*;
+use crate::admin_support::*;
 use anyhow::{anyhow, Context, Result};
 use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName};
 use password_reset_tests::*;

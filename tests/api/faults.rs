@@ -1,7 +1,7 @@
 //! Faults: with DynamoDB Local stopped every endpoint answers 503 with a clear page or JSON
 //! error within the function timeout, and the flow works again once it is back, with no
 //! half-written state; with the SES emulator frozen the request answers at once (no SES call is
-//! on the request path) and the mail arrives once SES is back. tests/mail_queue.rs covers SES
+//! on the request path) and the mail arrives once SES is back. tests/api/disruptive/mail_queue.rs covers SES
 //! outages through the whole queue path.
 //!
 //! This test runs its own DynamoDB Local and SES emulator (ports DYNAMODB_PORT+20 and

@@ -3,9 +3,7 @@
 //! SNS-shaped samples of events/ (with that message id) sent to the real `mail-events` binary
 //! served by `cargo lambda watch`, and the result read back as `reset-admin` reads it.
 
-mod admin_support;
-
-use admin_support::*;
+use crate::admin_support::*;
 use anyhow::{anyhow, bail, Context, Result};
 use password_reset_tests::reset_core::domain::{AccountStatus, Clock, Email, Language, SystemClock, User};
 use password_reset_tests::reset_core::metrics;

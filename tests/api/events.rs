@@ -66,7 +66,7 @@ async fn every_event_file_gets_its_documented_answer() -> Result<()> {
         let text = std::fs::read_to_string(&path)?;
         let event: serde_json::Value = serde_json::from_str(&text).with_context(|| name.clone())?;
         // Only API Gateway events here; the SNS-shaped SES events (mail-*.json) go through
-        // mail-events in tests/mail_events.rs.
+        // mail-events in tests/api/mail_events.rs.
         if event["version"] != "2.0" || event.get("routeKey").is_none() {
             continue;
         }

@@ -1,9 +1,7 @@
 //! `reset-admin user …` and `audit` through the library against DynamoDB Local, with their
 //! effect on the reset flow (real handlers, the SES v2 emulator), and the CLI binary itself.
 
-mod admin_support;
-
-use admin_support::*;
+use crate::admin_support::*;
 use anyhow::{anyhow, Result};
 use password_reset_tests::reset_core::domain::{AccountStatus, Email, Language, Username};
 use password_reset_tests::reset_core::hashing::verify_password;

@@ -2,9 +2,7 @@
 //! Local and moto's SQS, send-mail under `cargo lambda watch` (fed by the local event source
 //! mapping) mailing to the SES v2 emulator, and the admin tool's library for the decisions.
 
-mod admin_support;
-
-use admin_support::*;
+use crate::admin_support::*;
 use anyhow::{anyhow, bail, Result};
 use password_reset_tests::reset_core::domain::{
     AddressRequestId, AddressRequestState, Clock, Email, FixedClock, Language, SystemClock, User,

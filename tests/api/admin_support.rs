@@ -2,9 +2,6 @@
 //! reset-admin as a dev-dependency only, so that building the functions from the workspace
 //! root never unifies the admin tool's aws-config features (SSO, credential_process) into them.
 
-// Each test binary uses a part of this module.
-#![allow(dead_code)]
-
 use anyhow::Result;
 use password_reset_tests::reset_core::domain::{Clock, SystemClock};
 

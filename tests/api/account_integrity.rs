@@ -4,9 +4,7 @@
 //! in-process, a mail queue of the test's own delivered by send-mail's real handler, the SES
 //! v2 emulator.
 
-mod admin_support;
-
-use admin_support::admin_change;
+use crate::admin_support::admin_change;
 use anyhow::{anyhow, Result};
 use password_reset_tests::reset_core::domain::{AccountStatus, Email, Language, SystemClock, User};
 use password_reset_tests::reset_core::App;

@@ -1,4 +1,4 @@
-//! Abuse resistance (issue 5), each defence proven through the real handlers over DynamoDB
+//! Abuse resistance, each defence proven through the real handlers over DynamoDB
 //! Local and the SES v2 emulator.
 
 use anyhow::{anyhow, Result};

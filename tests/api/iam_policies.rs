@@ -35,7 +35,8 @@ use password_reset_tests::reset_core::store::{
     MemoryStore, NewCredential, RateCounters, StoreError, TokenStore, UserDirectory,
 };
 use password_reset_tests::reset_core::store::{AddressRequestStore, MemoryAddressRequests, PendingRequest};
-use password_reset_tests::reset_core::{App, Settings};
+use password_reset_tests::reset_core::testing::sample_settings_with;
+use password_reset_tests::reset_core::App;
 use password_reset_tests::{invoke, invoke_address, tables, EventBuilder, Function};
 use regex::Regex;
 use send_mail::{QueueControl, SendMail};
@@ -515,23 +516,10 @@ async fn methods_called_by_http_functions() -> Result<BTreeMap<String, BTreeSet<
         inner: RecordingQueue::default(),
         spy: spy.clone(),
     });
-    let env = HashMap::from([
-        ("USERS_TABLE", "users"),
-        ("RESET_TOKENS_TABLE", "tokens"),
-        ("RATE_LIMITS_TABLE", "limits"),
-        ("MAIL_JOBS_TABLE", "jobs"),
-        ("MAIL_QUEUE_URL", "https://sqs.example/q"),
-        ("MAIL_DEAD_LETTER_QUEUE_URL", "https://sqs.example/dlq"),
-        ("SENDER_ADDRESS", "no-reply@example.jp"),
-        ("PUBLIC_BASE_URL", "https://id.example.jp"),
-        ("SERVICE_NAME", "医療機関等ID"),
-        ("SUPPORT_CONTACT", "ヘルプデスク"),
-        ("SIGN_IN_URL", "https://id.example.jp/sign-in"),
+    let settings = sample_settings_with(&[
         ("REQUEST_MIN_RESPONSE_MS", "0"),
-        ("ADDRESS_REQUESTS_TABLE", "address-requests"),
         ("ADDRESS_REQUEST_NOTIFY_ADDRESS", "admins@example.jp"),
-    ]);
-    let settings = Settings::from_lookup(|k| env.get(k).map(|v| v.to_string()))?;
+    ])?;
     let clock = Arc::new(FixedClock::at(Timestamp::from_millis(1_795_608_000_000)));
     let app = App::new(settings.clone(), store.clone(), queue.clone(), clock.clone());
     let requests = Arc::new(SpyRequests {
@@ -993,7 +981,8 @@ async fn the_projected_read_leaves_the_hash_in_the_table() -> Result<()> {
 #[test]
 fn cognito_statements_grant_what_the_pool_adapter_calls() -> Result<()> {
     let adapter = read("functions/reset-core/src/store/cognito.rs")?;
-    let operation = Regex::new(r"\.(describe_user_pool|admin_get_user|admin_set_user_password|admin_user_global_sign_out)\(\)")?;
+    let operation =
+        Regex::new(r"\.(describe_user_pool|admin_get_user|admin_set_user_password|admin_user_global_sign_out)\(\)")?;
     let called: BTreeSet<String> = operation
         .captures_iter(&adapter)
         .map(|c| {
@@ -1010,7 +999,12 @@ fn cognito_statements_grant_what_the_pool_adapter_calls() -> Result<()> {
         ("send-mail", vec!["DescribeUserPool", "AdminGetUser"]),
         (
             "change-password",
-            vec!["DescribeUserPool", "AdminGetUser", "AdminSetUserPassword", "AdminUserGlobalSignOut"],
+            vec![
+                "DescribeUserPool",
+                "AdminGetUser",
+                "AdminSetUserPassword",
+                "AdminUserGlobalSignOut",
+            ],
         ),
         ("mail-events", vec![]),
     ]);
@@ -1052,6 +1046,9 @@ fn cognito_statements_grant_what_the_pool_adapter_calls() -> Result<()> {
         assert_eq!(granted, want, "{binary}'s Cognito statements");
         granted_anywhere.extend(granted);
     }
-    assert_eq!(granted_anywhere, called, "granted operations = the operations cognito.rs calls");
+    assert_eq!(
+        granted_anywhere, called,
+        "granted operations = the operations cognito.rs calls"
+    );
     Ok(())
 }

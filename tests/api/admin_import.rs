@@ -2,9 +2,7 @@
 //! nothing; a good file is written whole with its audit entries; the same import again writes
 //! nothing; an imported account sets its first password through the reset flow.
 
-mod admin_support;
-
-use admin_support::*;
+use crate::admin_support::*;
 use anyhow::{anyhow, Result};
 use password_reset_tests::reset_core::domain::{AccountStatus, Email, Language, User, Username};
 use password_reset_tests::*;

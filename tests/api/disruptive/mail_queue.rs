@@ -3,7 +3,7 @@
 //! template's default) invoking send-mail, mail in the SES v2 emulator.
 //!
 //! These tests stop and freeze the shared SES emulator, so they run one at a time (one lock),
-//! and no other test binary runs beside them (cargo runs test binaries one after another).
+//! and scripts/test.sh runs them when no other test is running (see `disruptive`).
 
 use anyhow::{anyhow, bail, Context, Result};
 use password_reset_tests::reset_core::domain::{Clock, Language, MailJob, SystemClock, User, Username};
