@@ -86,6 +86,7 @@ fn describe_rules(rules: &[PasswordRule]) -> String {
             PasswordRule::Uppercase => "an uppercase letter",
             PasswordRule::Lowercase => "a lowercase letter",
             PasswordRule::Digit => "a digit",
+            PasswordRule::Symbol => "a symbol",
             PasswordRule::HalfWidthOnly => "half-width characters only",
             PasswordRule::PrintableOnly => "no control characters",
             PasswordRule::MaxLength => "at most 128 characters",

@@ -59,6 +59,7 @@
     uppercase: function (p) { return /[A-Z]/.test(p); },
     lowercase: function (p) { return /[a-z]/.test(p); },
     digit: function (p) { return /[0-9]/.test(p); },
+    symbol: function (p) { return /[!-\/:-@\[-`{-~]/.test(p); },
     half_width_only: function (p) { return /^[\x20-\x7e]*$/.test(p); },
     not_username: function (p) { return username === "" || p.toLowerCase().indexOf(username) === -1; },
     confirmation_matches: function (p, c) { return p.length > 0 && p === c; }

@@ -47,6 +47,9 @@ pub enum PasswordRule {
     Uppercase,
     Lowercase,
     Digit,
+    /// ASCII punctuation (Cognito's "special characters"): required only where a user pool's
+    /// policy asks for it.
+    Symbol,
     /// Full-width characters (kana, kanji, full-width letters): the most common mistake of a
     /// Japanese keyboard left in the wrong input mode, so it gets its own message.
     HalfWidthOnly,
@@ -61,11 +64,12 @@ pub enum PasswordRule {
 
 impl PasswordRule {
     /// Every rule, in display order.
-    pub const ALL: [PasswordRule; 10] = [
+    pub const ALL: [PasswordRule; 11] = [
         PasswordRule::MinLength,
         PasswordRule::Uppercase,
         PasswordRule::Lowercase,
         PasswordRule::Digit,
+        PasswordRule::Symbol,
         PasswordRule::HalfWidthOnly,
         PasswordRule::PrintableOnly,
         PasswordRule::MaxLength,
@@ -80,6 +84,7 @@ impl PasswordRule {
             PasswordRule::Uppercase => "uppercase",
             PasswordRule::Lowercase => "lowercase",
             PasswordRule::Digit => "digit",
+            PasswordRule::Symbol => "symbol",
             PasswordRule::HalfWidthOnly => "half_width_only",
             PasswordRule::PrintableOnly => "printable_only",
             PasswordRule::MaxLength => "max_length",
@@ -109,6 +114,17 @@ impl NewPassword {
         username: &Username,
         min_chars: usize,
     ) -> Result<Self, Vec<PasswordRule>> {
+        Self::parse_with_policy(password, confirmation, username, min_chars, false)
+    }
+
+    /// The same, asking for a symbol too when `require_symbol` (a Cognito pool's policy).
+    pub fn parse_with_policy(
+        password: &str,
+        confirmation: &str,
+        username: &Username,
+        min_chars: usize,
+        require_symbol: bool,
+    ) -> Result<Self, Vec<PasswordRule>> {
         let min_chars = min_chars.max(MIN_PASSWORD_CHARS);
         let mut failing = Vec::new();
         let length = password.chars().count();
@@ -127,6 +143,9 @@ impl NewPassword {
         }
         if !password.chars().any(|c| c.is_ascii_digit()) {
             failing.push(PasswordRule::Digit);
+        }
+        if require_symbol && !password.chars().any(|c| c.is_ascii_punctuation()) {
+            failing.push(PasswordRule::Symbol);
         }
         if !password.is_ascii() {
             failing.push(PasswordRule::HalfWidthOnly);
@@ -250,5 +269,15 @@ mod tests {
     fn debug_redacts() {
         let password = NewPassword::parse("Kanagawa2026x", "Kanagawa2026x", &user()).map(|p| format!("{p:?}"));
         assert_eq!(password.ok().as_deref(), Some("NewPassword(<redacted>)"));
+    }
+
+    #[test]
+    fn a_symbol_is_asked_only_when_the_policy_says_so() {
+        let user = user();
+        assert!(NewPassword::parse_with_policy("Tsuru7kame2Yamabuki", "Tsuru7kame2Yamabuki", &user, 8, false).is_ok());
+        let refused =
+            NewPassword::parse_with_policy("Tsuru7kame2Yamabuki", "Tsuru7kame2Yamabuki", &user, 8, true).err();
+        assert_eq!(refused, Some(vec![PasswordRule::Symbol]));
+        assert!(NewPassword::parse_with_policy("Tsuru7kame2Yamabuki!", "Tsuru7kame2Yamabuki!", &user, 8, true).is_ok());
     }
 }

@@ -42,6 +42,7 @@ fn password_rule(rule: PasswordRule, min_chars: usize) -> Cow<'static, str> {
         PasswordRule::Uppercase => "At least one uppercase letter (A\u{2013}Z)".into(),
         PasswordRule::Lowercase => "At least one lowercase letter (a\u{2013}z)".into(),
         PasswordRule::Digit => "At least one digit (0\u{2013}9)".into(),
+        PasswordRule::Symbol => "At least one symbol (such as !@#$%)".into(),
         PasswordRule::HalfWidthOnly => {
             "Half-width letters, digits and symbols only (switch your input mode off full-width)".into()
         }

@@ -41,6 +41,7 @@ fn password_rule(rule: PasswordRule, min_chars: usize) -> Cow<'static, str> {
         PasswordRule::Uppercase => "英大文字（A〜Z）を1文字以上".into(),
         PasswordRule::Lowercase => "英小文字（a〜z）を1文字以上".into(),
         PasswordRule::Digit => "数字（0〜9）を1文字以上".into(),
+        PasswordRule::Symbol => "記号（!@#$% など）を1文字以上".into(),
         PasswordRule::HalfWidthOnly => "半角英数字・記号のみ（全角文字は使えません。入力モードを半角にしてください）".into(),
         PasswordRule::PrintableOnly => "タブなどの制御文字は使えません".into(),
         PasswordRule::MaxLength => "128文字以内".into(),

@@ -34,7 +34,13 @@ pub async fn change_password(
     let record = find_link_record(app, &token).await?;
     let username = record.username.clone();
     let read_user = app.accounts.find_account(&username);
-    let parsed = NewPassword::parse_with_min(password, confirmation, &username, app.settings.password_min_chars);
+    let parsed = NewPassword::parse_with_policy(
+        password,
+        confirmation,
+        &username,
+        app.settings.password_min_chars,
+        app.settings.password_requires_symbol,
+    );
     let (link, password_hash) = match parsed {
         // The token's own state (used, expired) needs no account: a dead link costs no hash.
         Ok(new_password) if record.check_fresh(app.clock.now()).is_ok() => {

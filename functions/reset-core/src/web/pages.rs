@@ -15,6 +15,8 @@ pub struct PageContext<'a> {
     pub service_name: &'a str,
     /// The deployment's minimum password length, for the checklist and the script.
     pub min_password_chars: usize,
+    /// A symbol is required too (a Cognito pool's policy).
+    pub password_requires_symbol: bool,
     pub sign_in_url: &'a str,
     /// The current page's path and query without `lang`: the language switch links to it in
     /// each other language.
@@ -176,6 +178,7 @@ pub fn checked_as_typed(rule: PasswordRule) -> bool {
         | PasswordRule::Uppercase
         | PasswordRule::Lowercase
         | PasswordRule::Digit
+        | PasswordRule::Symbol
         | PasswordRule::HalfWidthOnly
         | PasswordRule::NotUsername
         | PasswordRule::ConfirmationMatches => true,
@@ -217,7 +220,7 @@ pub fn password_form(ctx: &PageContext<'_>, token: &str, username: Option<&str>,
                 label for="new_password" { (t.new_password_label) }
                 input id="new_password" name="new_password" type="password" autocomplete="new-password"
                     required maxlength="128" aria-describedby="policy-rules caps-lock-warning"
-                    passwordrules=(format!("minlength: {}; maxlength: 128; required: upper; required: lower; required: digit; allowed: ascii-printable;", ctx.min_password_chars))
+                    passwordrules=(format!("minlength: {}; maxlength: 128; required: upper; required: lower; required: digit;{} allowed: ascii-printable;", ctx.min_password_chars, if ctx.password_requires_symbol { " required: special;" } else { "" }))
                     autocapitalize="none" spellcheck="false"
                     aria-invalid=(if submitted && !(failing.len() == 1 && confirmation_failed) { "true" } else { "false" });
             }
@@ -239,7 +242,7 @@ pub fn password_form(ctx: &PageContext<'_>, token: &str, username: Option<&str>,
             section id="policy-rules" class="rules" aria-labelledby="rules-title" {
                 h2 id="rules-title" { (t.rules_title) }
                 ul id="policy-checklist" aria-live="polite" data-met=(t.rule_met) data-unmet=(t.rule_unmet) {
-                    @for rule in checklist() {
+                    @for rule in checklist().filter(|rule| *rule != PasswordRule::Symbol || ctx.password_requires_symbol) {
                         // Before a submission nothing is known: a neutral mark until policy.js
                         // checks what is typed. After one, the state of what was submitted.
                         @let state = if !submitted { "rule" } else if failing.contains(&rule) { "rule unmet" } else { "rule met" };

@@ -80,6 +80,7 @@ pub fn page_context<'a>(app: &'a App, incoming: &Incoming) -> PageContext<'a> {
         language: incoming.language,
         service_name: app.settings.service_name_in(incoming.language),
         min_password_chars: app.settings.password_min_chars,
+        password_requires_symbol: app.settings.password_requires_symbol,
         sign_in_url: &app.settings.sign_in_url,
         switch_base,
     }
