@@ -36,7 +36,7 @@ scripts/stack.sh up
 # here means its first start compiles nothing (a `cargo build -p a -p b` unifies features
 # differently and would leave that work to the first visit).
 say "building the functions exactly as cargo lambda watch runs them (the first build takes a few minutes)"
-for function in request-reset verify-token change-password send-mail address-change; do
+for function in request-reset verify-token change-password send-mail address-change local-sign-in; do
   cargo build --bin "$function"
 done
 
@@ -75,6 +75,7 @@ warm request-reset "$base/password-reset"
 warm verify-token "$base/password-reset/confirm?token=warm-up"
 warm change-password -X POST -H 'content-type: application/json' -d '{}' "$base/api/password-reset/complete"
 warm address-change "$base/password-reset/address-change"
+warm local-sign-in "$base/sign-in"
 warm send-mail -X POST -H 'content-type: application/json' -d '{"Records":[]}' \
   "$base/2015-03-31/functions/send-mail/invocations"
 
@@ -84,6 +85,7 @@ cat <<INFO
   Password reset, running locally:
     Request page   http://127.0.0.1:$WATCH_PORT/password-reset       (English: ?lang=en)
     Mail received  http://127.0.0.1:$SES_PORT/                        (the SES v2 emulator's viewer)
+    Sign in        http://127.0.0.1:$WATCH_PORT/sign-in                (local only: try the new password)
     Demo user      ex000000  ($(echo "$seed_output" | sed -n 's/^initial password: /initial password /p'))
 
   Administer the local users (docs/admin.md), in another terminal:

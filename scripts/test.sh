@@ -88,6 +88,7 @@ warm() { # name, then curl arguments
 warm request-reset "$WATCH_URL/password-reset"
 warm verify-token "$WATCH_URL/password-reset/confirm?token=warm-up"
 warm address-change "$WATCH_URL/password-reset/address-change"
+warm local-sign-in "$WATCH_URL/sign-in"
 warm change-password -X POST -H 'content-type: application/json' -d '{}' "$WATCH_URL/api/password-reset/complete"
 warm mail-events -X POST -H 'content-type: application/json' --data-binary @events/mail-delivery.json \
   "$WATCH_URL/2015-03-31/functions/mail-events/invocations"

@@ -17,7 +17,11 @@ fn template() -> Result<Template> {
     Template::load(&root().join("infra/template.yaml"))
 }
 
-/// The routes of `[workspace.metadata.lambda.watch.router]`, which `make run` serves.
+/// Served by `make run` only, never deployed: the stand-in for the host sign-in system.
+const LOCAL_ONLY_BINARIES: &[&str] = &["local-sign-in"];
+
+/// The routes of `[workspace.metadata.lambda.watch.router]`, which `make run` serves, without
+/// the local-only ones.
 fn watch_routes() -> Result<Vec<Route>> {
     let manifest: toml::Value = toml::from_str(&std::fs::read_to_string(root().join("Cargo.toml"))?)?;
     let router = manifest["workspace"]["metadata"]["lambda"]["watch"]["router"]
@@ -26,10 +30,14 @@ fn watch_routes() -> Result<Vec<Route>> {
     let mut routes = Vec::new();
     for (path, targets) in router {
         for target in targets.as_array().into_iter().flatten() {
+            let binary = target["function"].as_str().unwrap_or_default().to_owned();
+            if LOCAL_ONLY_BINARIES.contains(&binary.as_str()) {
+                continue;
+            }
             routes.push(Route {
                 method: target["method"].as_str().unwrap_or_default().to_owned(),
                 path: path.clone(),
-                binary: target["function"].as_str().unwrap_or_default().to_owned(),
+                binary,
             });
         }
     }

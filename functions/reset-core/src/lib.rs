@@ -8,6 +8,7 @@
 pub mod app;
 pub mod aws_errors;
 pub mod config;
+pub mod credentials;
 pub mod domain;
 pub mod error;
 pub mod hashing;
