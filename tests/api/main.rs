@@ -23,4 +23,5 @@ mod mail_events;
 mod over_http;
 mod policy_drift;
 mod reset_flow;
+mod sign_in;
 mod template_drift;

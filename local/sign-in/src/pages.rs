@@ -4,10 +4,8 @@
 use crate::accounts::PasswordChanged;
 use maud::{html, Markup, DOCTYPE};
 use reset_core::domain::Language;
-use reset_core::mail::compose::format_jst;
 use reset_core::web::pages::{FAVICON_PATH, STYLESHEET_PATH};
 use reset_core::web::routes::REQUEST_PAGE;
-use reset_core::web::texts::texts as reset_texts;
 
 pub const SIGN_IN_PATH: &str = "/sign-in";
 
@@ -92,14 +90,13 @@ fn href(path: &str, language: Language) -> String {
 }
 
 fn layout(language: Language, service_name: &str, title: &str, content: Markup) -> Markup {
-    let chrome = reset_texts(language);
     let other = match language {
         Language::Ja => Language::En,
         Language::En => Language::Ja,
     };
     html! {
         (DOCTYPE)
-        html lang=(chrome.html_lang) {
+        html lang=(language.code()) {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
@@ -112,7 +109,7 @@ fn layout(language: Language, service_name: &str, title: &str, content: Markup) 
                 header class="site-header" {
                     span class="service-name" { (service_name) }
                     a class="language-switch" href=(href(SIGN_IN_PATH, other)) lang=(other.code()) hreflang=(other.code()) {
-                        (chrome.other_language_label)
+                        (reset_core::lang::words(other).pages.language_name)
                     }
                 }
                 main id="main" {
@@ -164,7 +161,7 @@ pub fn signed_in(language: Language, service_name: &str, username: &str, changed
             dt { (t.changed_at) }
             dd id="password-changed-at" {
                 @match changed {
-                    PasswordChanged::At(at) => { (format_jst(at, language)) " " (t.jst_suffix) }
+                    PasswordChanged::At(at) => { (reset_core::lang::words(language).jst(at)) " " (t.jst_suffix) }
                     PasswordChanged::NotRecorded => { (t.changed_unknown) }
                     PasswordChanged::Never => { (t.changed_never) }
                 }

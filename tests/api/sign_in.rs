@@ -6,9 +6,9 @@
 use anyhow::{anyhow, Result};
 use password_reset_tests::reset_core::domain::{AccountStatus, Clock, Email, Language, SystemClock, User, Username};
 use password_reset_tests::reset_core::hashing::hash_password_blocking;
+use password_reset_tests::reset_core::store::UserDirectory;
 use password_reset_tests::*;
 
-const INITIAL_PASSWORD: &str = "Initial2026pw";
 const NEW_PASSWORD: &str = "Kanagawa2026x";
 const FAILED_JA: &str = "ユーザ名またはパスワードが正しくありません。";
 
@@ -105,16 +105,15 @@ async fn the_new_password_signs_in_and_the_old_one_no_longer_does() -> Result<()
     assert!(page.contains("<h1>サインインしました</h1>"));
     assert!(page.contains(&format!("<code id=\"signed-in-username\">{username}</code>")));
     let stored = app
-        .store
-        .find_user(&user.username)
+        .accounts
+        .find_account(&user.username)
         .await?
         .ok_or_else(|| anyhow!("user vanished"))?;
     let changed_at = stored
         .password_changed_at
         .ok_or_else(|| anyhow!("no password_changed_at"))?;
-    let shown = password_reset_tests::reset_core::mail::compose::format_jst(
+    let shown = password_reset_tests::reset_core::lang::words(Language::Ja).jst(
         password_reset_tests::reset_core::domain::Timestamp::from_millis(changed_at),
-        Language::Ja,
     );
     assert!(
         page.contains(&format!("{shown} （日本時間）")),
@@ -148,7 +147,7 @@ async fn wrong_unknown_and_disabled_all_get_the_same_refusal() -> Result<()> {
             SystemClock.now(),
         )?
     };
-    app.store.create_user(&disabled).await?;
+    tables(&app.settings).await.create_user(&disabled).await?;
     let unknown = random_username();
 
     let cases = [
