@@ -15,7 +15,7 @@ use reset_admin::mail_queue::{human_age, queue_name, MailQueues};
 use reset_admin::metrics;
 use reset_admin::render::{audit_line, depth_line, pending_table, progress_bar, AccountView, RequestView};
 use reset_admin::tables::{create_table, Created};
-use reset_admin::template::Template;
+use reset_admin::template::{Store, Template};
 use reset_admin::text::visible;
 use reset_admin::times::jst_display;
 use reset_admin::users::{checked_first_password, create_user, generate_first_password, NewUser};
@@ -124,6 +124,10 @@ enum TablesCommand {
     Create {
         #[arg(long, default_value = "infra/template.yaml")]
         template: PathBuf,
+        /// Where passwords live: `dynamodb` (the users table) or `cognito` (the account-state
+        /// table beside the pool).
+        #[arg(long, env = "PASSWORD_STORE", default_value = "dynamodb")]
+        password_store: String,
     },
 }
 
@@ -210,10 +214,14 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
     match cli.command {
         Command::Tables {
-            command: TablesCommand::Create { template },
+            command: TablesCommand::Create {
+                template,
+                password_store,
+            },
         } => {
             let client = aws_sdk_dynamodb::Client::new(&config);
-            for table in Template::load(&template)?.tables()? {
+            let store = Store::parse(&password_store)?;
+            for table in Template::load(&template)?.tables_for(store)? {
                 let name = std::env::var(&table.env_var)
                     .with_context(|| format!("environment variable {} is not set", table.env_var))?;
                 let created = create_table(&client, &name, &table).await?;

@@ -55,12 +55,47 @@ fn get<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
     value.as_mapping().and_then(|m| m.get(key))
 }
 
-fn ref_target(value: &Value) -> Option<&str> {
+/// Where the accounts live, which decides the template's store conditions (`UseCognitoStore`,
+/// `UseDynamoDbStore`): the users table, or the account-state table beside a Cognito pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Store {
+    #[default]
+    DynamoDb,
+    Cognito,
+}
+
+impl Store {
+    /// `PASSWORD_STORE`'s values.
+    pub fn parse(value: &str) -> Result<Self> {
+        match value {
+            "dynamodb" => Ok(Self::DynamoDb),
+            "cognito" => Ok(Self::Cognito),
+            other => bail!("PASSWORD_STORE must be dynamodb or cognito, not {other:?}"),
+        }
+    }
+
+    /// Whether a resource or branch under `condition` exists with this store (conditions of
+    /// other parameters hold).
+    fn holds(self, condition: &str) -> bool {
+        match condition {
+            "UseCognitoStore" => self == Self::Cognito,
+            "UseDynamoDbStore" => self == Self::DynamoDb,
+            _ => true,
+        }
+    }
+}
+
+fn ref_target(value: &Value, store: Store) -> Option<&str> {
     match value {
         Value::Tagged(tagged) => {
             let TaggedValue { tag, value } = tagged.as_ref();
             if tag == "Ref" || tag == "!Ref" {
                 value.as_str()
+            } else if tag == "If" || tag == "!If" {
+                // `!If [condition, when true, when false]`
+                let branches = value.as_sequence()?;
+                let condition = branches.first()?.as_str()?;
+                ref_target(branches.get(if store.holds(condition) { 1 } else { 2 })?, store)
             } else {
                 None
             }
@@ -119,17 +154,29 @@ impl Template {
             .collect()
     }
 
+    /// The tables of a deployment with the default store (DynamoDB).
     pub fn tables(&self) -> Result<Vec<TableDefinition>> {
+        self.tables_for(Store::DynamoDb)
+    }
+
+    /// The tables of a deployment with `store`: the users table or the account-state table.
+    pub fn tables_for(&self, store: Store) -> Result<Vec<TableDefinition>> {
         let variables = self.global_variables()?;
         let mut tables = Vec::new();
         for (id, resource) in self.resources()? {
             if get(resource, "Type").and_then(Value::as_str) != Some("AWS::DynamoDB::Table") {
                 continue;
             }
+            if get(resource, "Condition")
+                .and_then(Value::as_str)
+                .is_some_and(|condition| !store.holds(condition))
+            {
+                continue;
+            }
             let logical_id = str_of(id, "logical id")?.to_owned();
             let env_var = variables
                 .iter()
-                .find(|(_, v)| ref_target(v) == Some(logical_id.as_str()))
+                .find(|(_, v)| ref_target(v, store) == Some(logical_id.as_str()))
                 .map(|(k, _)| str_of(k, "variable name").map(str::to_owned))
                 .transpose()?
                 .ok_or_else(|| anyhow!("no environment variable refers to table {logical_id}"))?;
@@ -300,6 +347,28 @@ Resources:
                 binary: "request-reset".into()
             }]
         );
+        Ok(())
+    }
+
+    #[test]
+    fn each_store_gets_its_own_accounts_table() -> Result<()> {
+        let template = Template::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/template.yaml"))?;
+        for (store, present, absent) in [
+            (Store::DynamoDb, "UsersTable", "AccountStateTable"),
+            (Store::Cognito, "AccountStateTable", "UsersTable"),
+        ] {
+            let tables = template.tables_for(store)?;
+            let accounts: Vec<&str> = tables
+                .iter()
+                .filter(|t| t.env_var == "USERS_TABLE")
+                .map(|t| t.logical_id.as_str())
+                .collect();
+            assert_eq!(accounts, vec![present], "{store:?}");
+            assert!(
+                tables.iter().all(|t| t.logical_id != absent),
+                "{store:?} has no {absent}"
+            );
+        }
         Ok(())
     }
 }

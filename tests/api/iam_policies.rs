@@ -730,6 +730,14 @@ fn strings(value: &Value) -> Vec<String> {
 /// `!GetAtt UsersTable.Arn` → UsersTable; `!Sub ${UsersTable.Arn}/index/x` → UsersTable/index;
 /// an SES identity or configuration-set ARN → ses.
 fn resource_name(value: &Value) -> Vec<String> {
+    // `!If [UseCognitoStore, pool's table, users table]`: as deployed with the DynamoDB store.
+    if let Value::Tagged(tagged) = value {
+        if let Some(branches) = tagged.value.as_sequence() {
+            if branches.first().and_then(Value::as_str) == Some("UseCognitoStore") {
+                return branches.get(2).map(resource_name).unwrap_or_default();
+            }
+        }
+    }
     match untag(value) {
         // A list, `!Sub [text, {vars}]` or `!If [cond, a, b]`: the resources in it.
         Value::Sequence(items) => items.iter().flat_map(resource_name).collect(),
