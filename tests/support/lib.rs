@@ -8,7 +8,6 @@
 use anyhow::{anyhow, bail, Context, Result};
 use lambda_http::{Body, Request, Response};
 use reset_core::domain::{Clock, Email, Language, SystemClock, User, Username};
-use reset_core::store::ResetStore;
 use reset_core::{App, Settings};
 use serde::Deserialize;
 use serde_json::json;
@@ -98,32 +97,66 @@ pub fn random_username() -> Username {
 
 /// Creates an active user with a unique address and an initial password.
 pub async fn create_user(app: &App, language: Language) -> Result<User> {
-    let username = random_username();
-    let email = Email::parse(&format!("{username}@example.jp")).map_err(|e| anyhow!(e))?;
-    let lang = language;
-    let user = reset_admin_like_create(app.store.as_ref(), username, email, lang).await?;
+    let user = TestUser::random()
+        .language(language)
+        .password("Initial2026pw")
+        .build()?;
+    app.store.create_user(&user).await?;
     log(format!("created user {}", user.username));
     Ok(user)
 }
 
-async fn reset_admin_like_create(
-    store: &dyn ResetStore,
+/// The integration tests' accounts: built by `User::new_active`, as every account is, then set
+/// up as a test needs (`TestUser::random().disabled().build()`). A new field of `User` touches
+/// the constructor and, if tests must set it, this builder; nothing else.
+pub struct TestUser {
     username: Username,
-    email: Email,
     language: Language,
-) -> Result<User> {
-    let user = User {
-        password_hash: Some(reset_core::hashing::hash_password_blocking("Initial2026pw")?),
-        status: reset_core::domain::AccountStatus::Active,
-        ..User::new_active(
+    status: reset_core::domain::AccountStatus,
+    password: Option<&'static str>,
+}
+
+impl TestUser {
+    /// An active Japanese account with a fresh username, at `{username}@example.jp`, without a
+    /// password.
+    pub fn random() -> Self {
+        Self::named(random_username())
+    }
+
+    pub fn named(username: Username) -> Self {
+        Self {
             username,
-            email,
-            language,
-            reset_core::domain::Timestamp::from_millis(SystemClock.now().as_millis()),
-        )?
-    };
-    store.create_user(&user).await?;
-    Ok(user)
+            language: Language::Ja,
+            status: reset_core::domain::AccountStatus::Active,
+            password: None,
+        }
+    }
+
+    pub fn language(mut self, language: Language) -> Self {
+        self.language = language;
+        self
+    }
+
+    pub fn disabled(mut self) -> Self {
+        self.status = reset_core::domain::AccountStatus::Disabled;
+        self
+    }
+
+    /// A first password, hashed as the admin tool hashes it.
+    pub fn password(mut self, password: &'static str) -> Self {
+        self.password = Some(password);
+        self
+    }
+
+    pub fn build(self) -> Result<User> {
+        let email = Email::parse(&format!("{}@example.jp", self.username)).map_err(|e| anyhow!(e))?;
+        let mut user = User::new_active(self.username, email, self.language, SystemClock.now())?;
+        user.status = self.status;
+        if let Some(password) = self.password {
+            user.password_hash = Some(reset_core::hashing::hash_password_blocking(password)?);
+        }
+        Ok(user)
+    }
 }
 
 /// A request as API Gateway (HTTP API, payload 2.0) hands it to the function.
