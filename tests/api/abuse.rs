@@ -3,9 +3,7 @@
 
 use anyhow::{anyhow, Result};
 use aws_sdk_dynamodb::types::AttributeValue;
-use password_reset_tests::reset_core::domain::{
-    AccountStatus, Clock, Email, Language, ResetToken, SystemClock, User, Username,
-};
+use password_reset_tests::reset_core::domain::{Email, Language, ResetToken, SystemClock, Username};
 use password_reset_tests::reset_core::hashing::verify_password;
 use password_reset_tests::reset_core::store::{DynamoStore, TableNames, UserDirectory};
 use password_reset_tests::reset_core::App;
@@ -75,15 +73,7 @@ async fn unknown_disabled_known_and_rate_limited_get_byte_identical_pages_no_fas
 
     pages.push(ask("unknown").await?);
     queue.deliver(&sender).await?;
-    let user = User {
-        status: AccountStatus::Disabled,
-        ..User::new_active(
-            username.clone(),
-            email.clone(),
-            Language::Ja,
-            password_reset_tests::reset_core::domain::SystemClock.now(),
-        )?
-    };
+    let user = TestUser::named(username.clone()).disabled().build()?;
     tables(&app.settings).await.create_user(&user).await?;
     pages.push(ask("disabled").await?);
     queue.deliver(&sender).await?;

@@ -10,7 +10,6 @@ use reset_admin::audit::AuditAction;
 use reset_admin::audit::AuditEntry;
 use reset_admin::import::{self, AccountWriter, ImportPlan, ProgressBar, RowProblem};
 use reset_admin::{Accounts, AdminError, Change};
-use std::process::{Command, Output};
 
 async fn change() -> Result<Change> {
     admin_change("import-test", "list of 2026-04 from the prefecture").await
@@ -170,16 +169,6 @@ async fn an_imported_account_sets_its_first_password_through_the_reset_flow() ->
     assert_eq!(done.status, 200, "{}", done.body);
     assert!(accounts.find(username).await?.is_some_and(|a| a.has_password));
     Ok(())
-}
-
-fn reset_admin(args: &[&str]) -> Result<Output> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    Ok(Command::new(cargo)
-        .args(["run", "-q", "-p", "reset-admin", "--"])
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("RESET_ADMIN_ACTOR", "cli-test")
-        .output()?)
 }
 
 #[tokio::test]

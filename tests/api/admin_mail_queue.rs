@@ -8,7 +8,7 @@ use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName, Queu
 use password_reset_tests::*;
 use reset_admin::audit::AuditAction;
 use reset_admin::{Accounts, AuditSubject};
-use std::process::{Command, Output};
+use std::process::Output;
 
 struct Queues {
     client: aws_sdk_sqs::Client,
@@ -54,28 +54,16 @@ async fn fresh_queues() -> Result<Queues> {
     })
 }
 
-fn reset_admin(queues: &Queues, args: &[&str], sts: Option<&str>) -> Result<Output> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut command = Command::new(cargo);
-    command
-        .args(["run", "-q", "-p", "reset-admin", "--"])
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("RESET_ADMIN_ACTOR", "queue-test")
-        .env("MAIL_QUEUE_URL", &queues.main)
-        .env("MAIL_DEAD_LETTER_QUEUE_URL", &queues.dead_letter);
+fn reset_admin_on(queues: &Queues, args: &[&str], sts: Option<&str>) -> Result<Output> {
+    let mut set = vec![
+        ("RESET_ADMIN_ACTOR", "queue-test"),
+        ("MAIL_QUEUE_URL", queues.main.as_str()),
+        ("MAIL_DEAD_LETTER_QUEUE_URL", queues.dead_letter.as_str()),
+    ];
     if let Some(endpoint) = sts {
-        command.env("AWS_ENDPOINT_URL_STS", endpoint);
+        set.push(("AWS_ENDPOINT_URL_STS", endpoint));
     }
-    Ok(command.output()?)
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
+    reset_admin_with(args, &set, &[])
 }
 
 async fn depth(queues: &Queues, url: &str) -> Result<(u64, u64)> {
@@ -125,7 +113,7 @@ async fn the_status_shows_counts_and_the_oldest_dead_letter_never_a_body() -> Re
     queue_mail(&queues, &queues.main, &secret).await?;
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
 
-    let status = reset_admin(&queues, &["mail-queue"], None)?;
+    let status = reset_admin_on(&queues, &["mail-queue"], None)?;
     let out = text(&status);
     assert!(status.status.success(), "{out}");
     let main_line = out
@@ -169,7 +157,7 @@ async fn the_status_shows_counts_and_the_oldest_dead_letter_never_a_body() -> Re
 
     // An empty dead-letter queue says so.
     let empty = fresh_queues().await?;
-    let status = reset_admin(&empty, &["mail-queue"], None)?;
+    let status = reset_admin_on(&empty, &["mail-queue"], None)?;
     assert!(status.status.success(), "{}", text(&status));
     assert!(text(&status).contains("no dead-lettered mail"), "{}", text(&status));
     Ok(())
@@ -186,7 +174,7 @@ async fn redrive_moves_every_dead_letter_back_intact_and_is_audited() -> Result<
     let reason = format!("SES outage over ({})", random_username());
 
     // Without the caller's identity nothing moves.
-    let refused = reset_admin(
+    let refused = reset_admin_on(
         &queues,
         &["mail-queue", "redrive", "--reason", &reason],
         Some("http://127.0.0.1:9"),
@@ -199,7 +187,7 @@ async fn redrive_moves_every_dead_letter_back_intact_and_is_audited() -> Result<
     );
     assert_eq!(depth(&queues, &queues.dead_letter).await?, (13, 0));
 
-    let redriven = reset_admin(&queues, &["mail-queue", "redrive", "--reason", &reason], None)?;
+    let redriven = reset_admin_on(&queues, &["mail-queue", "redrive", "--reason", &reason], None)?;
     let out = text(&redriven);
     assert!(redriven.status.success(), "{out}");
     assert!(out.contains("moved 13 message(s) from test-mail-dlq-"), "{out}");
@@ -240,7 +228,7 @@ async fn redrive_moves_every_dead_letter_back_intact_and_is_audited() -> Result<
     assert_eq!(entry.count, Some(13));
     assert_eq!(entry.actor, "queue-test");
     assert_eq!(entry.caller_arn.as_deref(), Some(LOCAL_CALLER_ARN));
-    let listed = reset_admin(&queues, &["audit", "mail-queue"], None)?;
+    let listed = reset_admin_on(&queues, &["audit", "mail-queue"], None)?;
     assert!(
         text(&listed)
             .lines()
@@ -255,14 +243,14 @@ async fn redrive_moves_every_dead_letter_back_intact_and_is_audited() -> Result<
         main: queues.main.clone(),
         dead_letter: queues.main.clone(),
     };
-    let refused = reset_admin(&same, &["mail-queue", "redrive", "--reason", &reason], None)?;
+    let refused = reset_admin_on(&same, &["mail-queue", "redrive", "--reason", &reason], None)?;
     assert!(!refused.status.success(), "{}", text(&refused));
     assert!(text(&refused).contains("both name"), "{}", text(&refused));
     let (waiting, in_flight) = depth(&queues, &queues.main).await?;
     assert_eq!(waiting + in_flight, 13);
 
     // Nothing left: nothing moved, nothing audited.
-    let again = reset_admin(&queues, &["mail-queue", "redrive", "--reason", &reason], None)?;
+    let again = reset_admin_on(&queues, &["mail-queue", "redrive", "--reason", &reason], None)?;
     assert!(again.status.success(), "{}", text(&again));
     assert!(
         text(&again).contains("the dead-letter queue is empty: nothing moved"),

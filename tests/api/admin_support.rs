@@ -3,7 +3,9 @@
 //! root never unifies the admin tool's aws-config features (SSO, credential_process) into them.
 
 use anyhow::Result;
+use password_reset_tests::reset_core::domain::Username;
 use password_reset_tests::reset_core::domain::{Clock, SystemClock};
+use std::process::{Command, Output};
 
 /// The identity moto's STS answers GetCallerIdentity with.
 pub const LOCAL_CALLER_ARN: &str = "arn:aws:sts::123456789012:user/moto";
@@ -18,4 +20,49 @@ pub async fn admin_change(actor: &str, reason: &str) -> Result<reset_admin::Chan
         reason: reset_admin::Reason::parse(reason)?,
         at: SystemClock.now(),
     })
+}
+
+/// `cargo run -q -p reset-admin -- ARGS` with the test's environment (the local stack).
+pub fn reset_admin(args: &[&str]) -> Result<Output> {
+    reset_admin_with(args, &[], &[])
+}
+
+/// The same, with variables `set` (over the defaults) and `removed` from the environment.
+pub fn reset_admin_with(args: &[&str], set: &[(&str, &str)], removed: &[&str]) -> Result<Output> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .args(["run", "-q", "-p", "reset-admin", "--"])
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("RESET_ADMIN_ACTOR", "cli-test")
+        .envs(set.iter().copied());
+    for name in removed {
+        command.env_remove(name);
+    }
+    Ok(command.output()?)
+}
+
+/// What the tool printed, stdout then stderr.
+pub fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// A new account made with `reset-admin user create NAME --email NAME@example.jp`.
+pub fn created_by_admin() -> Result<Username> {
+    let username = password_reset_tests::random_username();
+    let name = username.as_str();
+    let created = reset_admin(&["user", "create", name, "--email", &format!("{name}@example.jp")])?;
+    anyhow::ensure!(created.status.success(), "user create failed: {}", text(&created));
+    Ok(username)
+}
+
+/// The command failed and said `why`.
+pub fn assert_refused(output: &Output, why: &str) {
+    assert!(!output.status.success(), "not refused: {}", text(output));
+    assert!(text(output).contains(why), "{}", text(output));
 }

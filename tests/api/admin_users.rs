@@ -11,7 +11,6 @@ use reset_admin::accounts::StatusChange;
 use reset_admin::audit::AuditAction;
 use reset_admin::users::{checked_first_password, create_user as admin_create_user, NewUser};
 use reset_admin::{Accounts, AdminError, Change};
-use std::process::{Command, Output};
 
 async fn change(reason: &str) -> Result<Change> {
     admin_change("helpdesk-test", reason).await
@@ -240,35 +239,6 @@ async fn the_audit_log_lists_newest_first() -> Result<()> {
     Ok(())
 }
 
-/// `cargo run -q -p reset-admin -- ARGS` with the test's environment (the local stack).
-fn reset_admin(args: &[&str]) -> Result<Output> {
-    reset_admin_with(args, &[], &[])
-}
-
-/// The same, with variables `set` and `removed` from the environment.
-fn reset_admin_with(args: &[&str], set: &[(&str, &str)], removed: &[&str]) -> Result<Output> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut command = Command::new(cargo);
-    command
-        .args(["run", "-q", "-p", "reset-admin", "--"])
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("RESET_ADMIN_ACTOR", "cli-test")
-        .envs(set.iter().copied());
-    for name in removed {
-        command.env_remove(name);
-    }
-    Ok(command.output()?)
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
 #[tokio::test]
 async fn the_cli_binary_changes_shows_and_audits() -> Result<()> {
     let username = random_username();
@@ -395,10 +365,8 @@ async fn links_mailed_to_the_old_address_die_when_an_administrator_changes_it() 
 #[tokio::test]
 async fn without_an_answer_from_sts_nothing_is_written() -> Result<()> {
     let accounts = Accounts::from_env().await?;
-    let username = random_username();
+    let username = created_by_admin()?;
     let name = username.as_str();
-    let created = reset_admin(&["user", "create", name, "--email", &format!("{name}@example.jp")])?;
-    assert!(created.status.success(), "{}", text(&created));
 
     // Nothing listens on port 9: GetCallerIdentity cannot be answered.
     let no_sts = [("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9")];
@@ -427,26 +395,14 @@ async fn without_an_answer_from_sts_nothing_is_written() -> Result<()> {
 #[tokio::test]
 async fn hidden_characters_in_actor_or_reason_are_refused() -> Result<()> {
     let accounts = Accounts::from_env().await?;
-    let username = random_username();
+    let username = created_by_admin()?;
     let name = username.as_str();
-    let created = reset_admin(&["user", "create", name, "--email", &format!("{name}@example.jp")])?;
-    assert!(created.status.success(), "{}", text(&created));
 
     // Printed, this reason reads "refund ticket 4321"; stored, it is something else.
     let refused = reset_admin(&["user", "disable", name, "--reason", "refund\u{202E}1234 tekcit"])?;
-    assert!(!refused.status.success());
-    assert!(
-        text(&refused).contains("the reason contains U+202E (a bidirectional control"),
-        "{}",
-        text(&refused)
-    );
+    assert_refused(&refused, "the reason contains U+202E (a bidirectional control");
     let refused = reset_admin(&["user", "disable", name, "--reason", "x", "--actor", "ya\u{200B}mada"])?;
-    assert!(!refused.status.success());
-    assert!(
-        text(&refused).contains("the actor contains U+200B"),
-        "{}",
-        text(&refused)
-    );
+    assert_refused(&refused, "the actor contains U+200B");
     let refused = reset_admin_with(
         &["user", "disable", name, "--reason", "x"],
         &[("RESET_ADMIN_ACTOR", "admin\u{2067}")],

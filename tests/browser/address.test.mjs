@@ -7,14 +7,14 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import {
+  browserForSuite,
   GOOD_PASSWORD,
   PUBLIC_BASE_URL,
   ROOT,
   checkScreen,
   createUser,
-  launchBrowser,
   openPerson,
   randomUsername,
   resetLinkOf,
@@ -60,18 +60,12 @@ const EN_LABELS = [
 ];
 
 describe('address-change request', () => {
-  let browser;
-  before(async () => {
-    browser = await launchBrowser();
-  });
-  after(async () => {
-    await browser?.close();
-  });
+  const suite = browserForSuite();
 
   test('request, confirm from the new address, approval, reset mail to the new address', async (t) => {
     const user = await createUser('ja');
     const newEmail = `${user.username}-new@clinic.example.jp`;
-    const person = await openPerson(browser, { locale: 'ja-JP' });
+    const person = await openPerson(suite.browser, { locale: 'ja-JP' });
     const { page } = person;
     const step = steps(t);
     let oldLink;
@@ -193,7 +187,7 @@ describe('address-change request', () => {
   test('in English, and without JavaScript', async (t) => {
     const step = steps(t);
     await step('English form and answer', async () => {
-      const person = await openPerson(browser, { locale: 'en-US' });
+      const person = await openPerson(suite.browser, { locale: 'en-US' });
       const { page } = person;
       await page.goto(url('/password-reset/address-change?lang=en'));
       await checkScreen(person, 'address form (en)', { lang: 'en', title: 'Request a change of address' });
@@ -210,7 +204,7 @@ describe('address-change request', () => {
     });
 
     await step('without JavaScript the form, the link and the confirmation work', async () => {
-      const person = await openPerson(browser, { locale: 'ja-JP', javaScriptEnabled: false });
+      const person = await openPerson(suite.browser, { locale: 'ja-JP', javaScriptEnabled: false });
       const { page } = person;
       await page.goto(url('/password-reset/address-change'));
       const newEmail = `${randomUsername()}@clinic.example.jp`;

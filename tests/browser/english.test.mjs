@@ -1,13 +1,13 @@
 // English: chosen by the browser (Accept-Language) or by `?lang=en`, and kept through the flow.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import {
+  browserForSuite,
   CHECKLIST_RULES,
   GOOD_PASSWORD,
   checkScreen,
   checklist,
   createUser,
-  launchBrowser,
   openPerson,
   resetLinkOf,
   screenshots,
@@ -18,17 +18,11 @@ import {
 } from './support.mjs';
 
 describe('password reset in English', () => {
-  let browser;
-  before(async () => {
-    browser = await launchBrowser();
-  });
-  after(async () => {
-    await browser?.close();
-  });
+  const suite = browserForSuite();
 
   test('an English browser (Accept-Language: en) gets English pages, and the flow works', async (t) => {
     const user = await createUser('en');
-    const person = await openPerson(browser, { locale: 'en-US' });
+    const person = await openPerson(suite.browser, { locale: 'en-US' });
     const { page } = person;
     const step = steps(t);
     let link;
@@ -84,7 +78,7 @@ describe('password reset in English', () => {
 
   test('?lang=en in a Japanese browser gives English pages all the way', async () => {
     const user = await createUser('ja');
-    const person = await openPerson(browser, { locale: 'ja-JP' });
+    const person = await openPerson(suite.browser, { locale: 'ja-JP' });
     const { page } = person;
     await page.goto(url('/password-reset'));
     assert.equal(await page.getAttribute('html', 'lang'), 'ja', 'Japanese by default');

@@ -3,8 +3,9 @@
 // new-password form with its live checklist → 「パスワードを変更」 → completion, then the spent link.
 // Every screen is checked with axe-core and photographed at desktop and phone width.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import {
+  browserForSuite,
   CHECKLIST_RULES,
   GOOD_PASSWORD,
   checkScreen,
@@ -14,7 +15,6 @@ import {
   expectVisibleFocus,
   failingCases,
   fullWidth,
-  launchBrowser,
   openPerson,
   resetLinkOf,
   screenshots,
@@ -29,17 +29,11 @@ const MET = 'OK';
 const UNMET = '未達成';
 
 describe('password reset in Japanese, with JavaScript', () => {
-  let browser;
-  before(async () => {
-    browser = await launchBrowser();
-  });
-  after(async () => {
-    await browser?.close();
-  });
+  const suite = browserForSuite();
 
   test('the whole flow, keyboard only, with the live checklist', async (t) => {
     const user = await createUser('ja');
-    const person = await openPerson(browser, { locale: 'ja-JP' });
+    const person = await openPerson(suite.browser, { locale: 'ja-JP' });
     const { page } = person;
     const step = steps(t);
     let link;
@@ -220,7 +214,7 @@ describe('password reset in Japanese, with JavaScript', () => {
 
   test('a server-side rejection moves the focus to the summary and keeps the link', async () => {
     const user = await createUser('ja');
-    const person = await openPerson(browser, { locale: 'ja-JP' });
+    const person = await openPerson(suite.browser, { locale: 'ja-JP' });
     const { page } = person;
     await page.goto(url('/password-reset'));
     await page.getByLabel('ユーザ名').fill(user.username);

@@ -1,15 +1,15 @@
 // The same flow with JavaScript switched off: every page still works, the button is never
 // disabled, and the server's error summary names the same rules as the checklist.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import {
+  browserForSuite,
   CHECKLIST_RULES,
   GOOD_PASSWORD,
   checkScreen,
   createUser,
   failingCases,
   fullWidth,
-  launchBrowser,
   openPerson,
   resetLinkOf,
   screenshots,
@@ -20,17 +20,11 @@ import {
 } from './support.mjs';
 
 describe('password reset without JavaScript', () => {
-  let browser;
-  before(async () => {
-    browser = await launchBrowser();
-  });
-  after(async () => {
-    await browser?.close();
-  });
+  const suite = browserForSuite();
 
   test('the flow completes, and server-side errors show the same rules', async (t) => {
     const user = await createUser('ja');
-    const person = await openPerson(browser, { locale: 'ja-JP', javaScriptEnabled: false });
+    const person = await openPerson(suite.browser, { locale: 'ja-JP', javaScriptEnabled: false });
     const { page } = person;
     const step = steps(t);
     const submit = (name) => submitForm(page, () => page.getByRole('button', { name, exact: true }).click());

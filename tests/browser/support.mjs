@@ -1,5 +1,6 @@
 // Shared pieces of the browser tests: the browser, test users, the SES emulator's store, and the
 // checks every screen must pass (axe-core, same-origin requests only, size, layout shift, lang).
+import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomInt } from 'node:crypto';
@@ -42,6 +43,21 @@ export async function launchBrowser() {
       '--disable-sync',
     ],
   });
+}
+
+/**
+ * One headless Chromium for the tests of the enclosing `describe`: launched before them and
+ * closed after. Read `suite.browser` inside a test (it is set once the suite starts).
+ */
+export function browserForSuite() {
+  const suite = { browser: null };
+  before(async () => {
+    suite.browser = await launchBrowser();
+  });
+  after(async () => {
+    await suite.browser?.close();
+  });
+  return suite;
 }
 
 /**

@@ -119,7 +119,12 @@ pub async fn create_user(app: &App, language: Language) -> Result<User> {
     let email = Email::parse(&format!("{username}@example.jp")).map_err(|e| anyhow!(e))?;
     let user = match &app.settings.password_store {
         PasswordStore::DynamoDb => {
-            reset_admin_like_create(&tables(&app.settings).await, username.clone(), email, language).await?
+            let user = TestUser::named(username.clone())
+                .language(language)
+                .password(INITIAL_PASSWORD)
+                .build()?;
+            tables(&app.settings).await.create_user(&user).await?;
+            user
         }
         PasswordStore::Cognito { user_pool_id } => {
             pool::create_user(user_pool_id, &username, &email, language).await?;
@@ -247,24 +252,57 @@ pub mod pool {
     }
 }
 
-async fn reset_admin_like_create(
-    store: &dyn UserDirectory,
+/// The integration tests' accounts: built by `User::new_active`, as every account is, then set
+/// up as a test needs (`TestUser::random().disabled().build()`). A new field of `User` touches
+/// the constructor and, if tests must set it, this builder; nothing else.
+pub struct TestUser {
     username: Username,
-    email: Email,
     language: Language,
-) -> Result<User> {
-    let user = User {
-        password_hash: Some(reset_core::hashing::hash_password_blocking(INITIAL_PASSWORD)?),
-        status: reset_core::domain::AccountStatus::Active,
-        ..User::new_active(
+    status: reset_core::domain::AccountStatus,
+    password: Option<&'static str>,
+}
+
+impl TestUser {
+    /// An active Japanese account with a fresh username, at `{username}@example.jp`, without a
+    /// password.
+    pub fn random() -> Self {
+        Self::named(random_username())
+    }
+
+    pub fn named(username: Username) -> Self {
+        Self {
             username,
-            email,
-            language,
-            reset_core::domain::Timestamp::from_millis(SystemClock.now().as_millis()),
-        )?
-    };
-    store.create_user(&user).await?;
-    Ok(user)
+            language: Language::Ja,
+            status: reset_core::domain::AccountStatus::Active,
+            password: None,
+        }
+    }
+
+    pub fn language(mut self, language: Language) -> Self {
+        self.language = language;
+        self
+    }
+
+    pub fn disabled(mut self) -> Self {
+        self.status = reset_core::domain::AccountStatus::Disabled;
+        self
+    }
+
+    /// A first password, hashed as the admin tool hashes it.
+    pub fn password(mut self, password: &'static str) -> Self {
+        self.password = Some(password);
+        self
+    }
+
+    pub fn build(self) -> Result<User> {
+        let email = Email::parse(&format!("{}@example.jp", self.username)).map_err(|e| anyhow!(e))?;
+        let mut user = User::new_active(self.username, email, self.language, SystemClock.now())?;
+        user.status = self.status;
+        if let Some(password) = self.password {
+            user.password_hash = Some(reset_core::hashing::hash_password_blocking(password)?);
+        }
+        Ok(user)
+    }
 }
 
 /// A request as API Gateway (HTTP API, payload 2.0) hands it to the function.

@@ -64,6 +64,25 @@ impl User {
     }
 }
 
+/// The unit tests' accounts, built by `new_active` like every account.
+#[cfg(test)]
+impl User {
+    /// `name` (a valid username) at `name@example.jp`, Japanese, active, created at 0.
+    pub(crate) fn sample(name: &str) -> Self {
+        let username = Username::parse(name).unwrap_or_else(|e| panic!("{e}"));
+        let email = Email::parse(&format!("{name}@example.jp")).unwrap_or_else(|e| panic!("{e}"));
+        Self::new_active(username, email, Language::Ja, Timestamp::from_millis(0)).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    pub(crate) fn with_status(self, status: AccountStatus) -> Self {
+        Self { status, ..self }
+    }
+
+    pub(crate) fn with_language(self, language: Language) -> Self {
+        Self { language, ..self }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

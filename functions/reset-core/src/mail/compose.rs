@@ -121,13 +121,7 @@ mod tests {
     use super::*;
 
     fn user(language: Language) -> User {
-        User::new_active(
-            Username::parse("ex000000").unwrap_or_else(|e| panic!("{e}")),
-            Email::parse("ex000000@example.jp").unwrap_or_else(|e| panic!("{e}")),
-            language,
-            Timestamp::from_millis(0),
-        )
-        .unwrap_or_else(|e| panic!("{e}"))
+        User::sample("ex000000").with_language(language)
     }
 
     const CTX: MailContext<'static> = MailContext {

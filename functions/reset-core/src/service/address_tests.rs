@@ -7,7 +7,7 @@ use crate::config::tests::sample_settings;
 use crate::domain::address_request::tests::form;
 use crate::domain::address_request::VerificationRejection;
 use crate::domain::{
-    AddressRequestId, AddressRequestState, Clock, Email, FixedClock, Language, ResetToken, Timestamp, User, Username,
+    AddressRequestId, AddressRequestState, Clock, Email, FixedClock, Language, ResetToken, Timestamp, User,
 };
 use crate::error::AppError;
 use crate::mail::{RecordingMailer, RecordingQueue};
@@ -104,13 +104,7 @@ fn client_key(address: Option<&str>) -> crate::domain::ClientKey {
 }
 
 async fn user(store: &dyn UserDirectory, name: &str) -> User {
-    let user = User::new_active(
-        Username::parse(name).unwrap_or_else(|e| panic!("{e}")),
-        Email::parse(&format!("{name}@example.jp")).unwrap_or_else(|e| panic!("{e}")),
-        Language::Ja,
-        Timestamp::from_millis(0),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    let user = User::sample(name);
     store.create_user(&user).await.unwrap_or_else(|e| panic!("{e}"));
     user
 }

@@ -5,9 +5,7 @@ use super::*;
 use crate::app::App;
 use crate::config::tests::sample_settings;
 use crate::domain::token::TokenRejection;
-use crate::domain::{
-    AccountStatus, ClientKey, Clock, Email, FixedClock, Language, MailJob, ResetToken, Timestamp, User, Username,
-};
+use crate::domain::{AccountStatus, ClientKey, Clock, FixedClock, MailJob, ResetToken, Timestamp, User, Username};
 use crate::error::AppError;
 use crate::hashing::verify_password;
 use crate::mail::{RecordingMailer, RecordingQueue};
@@ -89,16 +87,7 @@ fn username(name: &str) -> Username {
 }
 
 async fn add_user(store: &MemoryStore, name: &str, status: AccountStatus) -> User {
-    let user = User {
-        status,
-        ..User::new_active(
-            username(name),
-            Email::parse(&format!("{name}@example.jp")).unwrap_or_else(|e| panic!("{e}")),
-            Language::Ja,
-            Timestamp::from_millis(0),
-        )
-        .unwrap_or_else(|e| panic!("{e}"))
-    };
+    let user = User::sample(name).with_status(status);
     store.create_user(&user).await.unwrap_or_else(|e| panic!("{e}"));
     user
 }
