@@ -22,13 +22,14 @@ export SES_STORE_URL=http://127.0.0.1:$SES_PORT WATCH_URL=http://127.0.0.1:$WATC
 STATE=.local/$STACK_NAME
 
 say() { printf '\n==> %s\n' "$*"; }
+. scripts/lib.sh
 
 WATCH_PID=
 TRIGGER_PID=
 cleanup() {
   trap - EXIT INT TERM
   if [ -n "$TRIGGER_PID" ]; then kill "$TRIGGER_PID" 2>/dev/null || true; fi
-  if [ -n "$WATCH_PID" ]; then kill -- "-$WATCH_PID" 2>/dev/null || kill "$WATCH_PID" 2>/dev/null || true; fi
+  stop_watch
   scripts/stack.sh down
 }
 trap cleanup EXIT INT TERM
@@ -38,15 +39,7 @@ scripts/stack.sh up
 set -a; . "$STATE/cognito.env"; set +a
 
 say "Cognito store: serving the functions on 127.0.0.1:$WATCH_PORT"
-set -m
-RUST_LOG=warn cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$WATCH_PORT" --ignore-changes --disable-cors \
-  --env-var "RUST_LOG=$RUST_LOG" --concurrency 4 >"$STATE/watch.log" 2>&1 &
-WATCH_PID=$!
-set +m
-for _ in $(seq 1 120); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$WATCH_PORT") 2>/dev/null && break
-  sleep 0.5
-done
+start_watch "$STATE/watch.log" --concurrency 4
 export WATCH_LOG=$PWD/$STATE/watch.log
 code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 600 -X POST -H 'content-type: application/json' \
   -d '{"Records":[]}' "$WATCH_URL/2015-03-31/functions/send-mail/invocations") || true
