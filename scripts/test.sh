@@ -69,7 +69,7 @@ export WATCH_LOG=$PWD/.local/test/watch.log
 
 # cargo lambda watch starts (and, on a fresh clone, compiles) each function on its first
 # invocation; do that now, once, so no test waits on a compiler.
-say "warming up the six functions under cargo lambda watch (the first start may compile them)"
+say "warming up the seven functions under cargo lambda watch (six deployed, the local sign-in page) (the first start may compile them)"
 warm_functions "$WATCH_URL" || { echo "error: a function did not start; see .local/test/watch.log" >&2; exit 1; }
 
 # Once started, every function answers within a second (what a person meets after make run's
