@@ -52,4 +52,4 @@ TRIGGER_PID=$!
 export SQS_TRIGGER_LOG=$PWD/$STATE/sqs-trigger.log
 
 say "Cognito store: the reset flow tests, sign-in with the new password, sessions ended"
-cargo test --quiet -p password-reset-tests --test api -- --include-ignored --test-threads 4 reset_flow::
+cargo test --quiet -p password-reset-tests --test api -- --include-ignored --test-threads 4 reset_flow:: cognito_store::

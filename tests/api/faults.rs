@@ -171,7 +171,7 @@ impl Drop for OwnStack {
     }
 }
 
-async fn new_user(app: &App) -> Result<User> {
+async fn new_user(stack: &OwnStack, app: &App) -> Result<User> {
     let username = random_username();
     let user = User::new_active(
         username.clone(),
@@ -179,7 +179,7 @@ async fn new_user(app: &App) -> Result<User> {
         Language::Ja,
         password_reset_tests::reset_core::domain::SystemClock.now(),
     )?;
-    tables(&app.settings).await.create_user(&user).await?;
+    stack.store(&app.settings).await.create_user(&user).await?;
     Ok(user)
 }
 
@@ -273,9 +273,9 @@ async fn assert_consistent(app: &App, user: &User, token: &str) -> Result<bool> 
         .ok_or_else(|| anyhow!("token vanished"))?
         .used_at
         .is_some();
-    let changed = tables(&app.settings)
-        .await
-        .find_user(&user.username)
+    let changed = app
+        .accounts
+        .find_account(&user.username)
         .await?
         .ok_or_else(|| anyhow!("user vanished"))?
         .password_changed_at
@@ -308,7 +308,7 @@ async fn outages_of_dynamodb_and_ses() -> Result<()> {
     stack.create_tables(&app).await?;
 
     // --- DynamoDB frozen: every endpoint 503 in time, nothing half-written ---
-    let user = new_user(&app).await?;
+    let user = new_user(&stack, &app).await?;
     assert_eq!(
         invoke(
             &app,
@@ -341,7 +341,7 @@ async fn outages_of_dynamodb_and_ses() -> Result<()> {
     assert_all_unavailable(&app, &token, user.username.as_str()).await?;
     stack.script("start-dynamodb")?;
     stack.create_tables(&app).await?;
-    let fresh = new_user(&app).await?;
+    let fresh = new_user(&stack, &app).await?;
     let answer = invoke(
         &app,
         Function::RequestReset,
@@ -352,7 +352,7 @@ async fn outages_of_dynamodb_and_ses() -> Result<()> {
     stack.wait_for_mails(&sender, fresh.email.as_str(), 1).await?;
 
     // --- SES frozen: the request answers at once, the mail arrives once SES is back ---
-    let quiet = new_user(&app).await?;
+    let quiet = new_user(&stack, &app).await?;
     stack.signal("ses", "STOP")?;
     let started = Instant::now();
     let during = invoke(

@@ -13,6 +13,7 @@ mod admin_mail_queue;
 mod admin_policy;
 mod admin_support;
 mod admin_users;
+mod cognito_store;
 mod disruptive;
 mod events;
 mod faults;
