@@ -89,3 +89,12 @@ warm_functions() { # base URL
     "$base/2015-03-31/functions/send-mail/invocations"
   return "$failed"
 }
+
+# The scripts' exit, Ctrl-C included: the local SQS trigger (TRIGGER_PID), cargo lambda watch
+# with every function instance, then the stack of STACK_NAME.
+stop_local_stack() {
+  trap - EXIT INT TERM
+  if [ -n "${TRIGGER_PID:-}" ]; then kill "$TRIGGER_PID" 2>/dev/null || true; fi
+  stop_watch
+  scripts/stack.sh down
+}

@@ -23,13 +23,7 @@ say() { printf '==> %s\n' "$*"; }
 scripts/bootstrap.sh
 TRIGGER_PID=
 WATCH_PID=
-cleanup() {
-  trap - EXIT INT TERM
-  if [ -n "$TRIGGER_PID" ]; then kill "$TRIGGER_PID" 2>/dev/null || true; fi
-  stop_watch
-  scripts/stack.sh down
-}
-trap cleanup EXIT INT TERM
+trap stop_local_stack EXIT INT TERM
 
 scripts/stack.sh up
 

@@ -26,13 +26,7 @@ say() { printf '\n==> %s\n' "$*"; }
 
 WATCH_PID=
 TRIGGER_PID=
-cleanup() {
-  trap - EXIT INT TERM
-  if [ -n "$TRIGGER_PID" ]; then kill "$TRIGGER_PID" 2>/dev/null || true; fi
-  stop_watch
-  scripts/stack.sh down
-}
-trap cleanup EXIT INT TERM
+trap stop_local_stack EXIT INT TERM
 
 say "Cognito store: starting its local stack (a user pool in moto)"
 scripts/stack.sh up

@@ -46,13 +46,7 @@ scripts/check-infra.sh
 
 WATCH_PID=
 TRIGGER_PID=
-cleanup() {
-  trap - EXIT INT TERM
-  if [ -n "$TRIGGER_PID" ]; then kill "$TRIGGER_PID" 2>/dev/null || true; fi
-  stop_watch
-  scripts/stack.sh down
-}
-trap cleanup EXIT INT TERM
+trap stop_local_stack EXIT INT TERM
 
 say "starting the local stack"
 scripts/stack.sh up

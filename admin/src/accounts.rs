@@ -4,11 +4,11 @@
 
 use crate::audit::{AuditAction, AuditEntry, AuditSubject, Change};
 use crate::error::{unavailable, AdminError};
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 use reset_core::domain::{AccountStatus, Email, Language, User, Username};
 use reset_core::store::attributes::*;
+use reset_core::store::item::{self, n, s};
 use reset_core::store::{indexes, MAIL_PROBLEM_FLAG_SET};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -139,20 +139,12 @@ pub struct EmailChange {
     pub language: Language,
 }
 
-fn s(value: &str) -> AttributeValue {
-    AttributeValue::S(value.to_owned())
-}
-
-fn n(value: i64) -> AttributeValue {
-    AttributeValue::N(value.to_string())
-}
-
 pub(crate) fn to_item<T: Serialize>(value: &T) -> Result<HashMap<String, AttributeValue>, AdminError> {
-    serde_dynamo::to_item(value).map_err(|e| AdminError::Corrupt(e.to_string()))
+    Ok(item::to_item(value)?)
 }
 
-fn from_item<T: serde::de::DeserializeOwned>(item: HashMap<String, AttributeValue>) -> Result<T, AdminError> {
-    serde_dynamo::from_item(item).map_err(|e| AdminError::Corrupt(e.to_string()))
+fn from_item<T: serde::de::DeserializeOwned>(found: HashMap<String, AttributeValue>) -> Result<T, AdminError> {
+    Ok(item::from_item(found)?)
 }
 
 pub(crate) fn env(name: &'static str) -> Result<String, AdminError> {
@@ -160,17 +152,6 @@ pub(crate) fn env(name: &'static str) -> Result<String, AdminError> {
         .ok()
         .filter(|v| !v.trim().is_empty())
         .ok_or(AdminError::MissingEnvironment(name))
-}
-
-/// True when a transaction was cancelled because one of its conditions failed.
-fn condition_failed(error: &aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError>) -> bool {
-    match error.as_service_error() {
-        Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => cancelled
-            .cancellation_reasons()
-            .iter()
-            .any(|reason| reason.code() == Some("ConditionalCheckFailed")),
-        _ => false,
-    }
 }
 
 impl Accounts {
@@ -229,7 +210,7 @@ impl Accounts {
             .await
         {
             Ok(_) => Ok(true),
-            Err(error) if condition_failed(&error) => Ok(false),
+            Err(error) if item::cancelled_by_condition(&error) => Ok(false),
             Err(error) => Err(unavailable(error)),
         }
     }

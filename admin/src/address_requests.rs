@@ -15,7 +15,8 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use reset_core::domain::{AddressRequest, AddressRequestId, AddressRequestState, Timestamp};
 use reset_core::store::address_attributes::{PENDING_FLAG, REQUEST_ID, STATE};
-use reset_core::store::{AddressRequestStore, DynamoAddressRequests, PendingRequest, StoreError};
+use reset_core::store::item::s;
+use reset_core::store::{AddressRequestStore, DynamoAddressRequests, PendingRequest};
 
 /// The address-requests table as the admin tool sees it, beside the accounts.
 pub struct AddressRequests {
@@ -28,17 +29,6 @@ pub struct Approval {
     pub request: AddressRequest,
     /// `None` when the account already had the new address (a repeated approve).
     pub change: Option<EmailChange>,
-}
-
-fn store_error(error: StoreError) -> AdminError {
-    match error {
-        StoreError::Unavailable(detail) => AdminError::Unavailable(detail),
-        StoreError::Corrupt(detail) => AdminError::Corrupt(detail),
-    }
-}
-
-fn s(value: &str) -> AttributeValue {
-    AttributeValue::S(value.to_owned())
 }
 
 /// The reason as audited: which request, then the administrator's words.
@@ -65,7 +55,7 @@ impl AddressRequests {
 
     /// The pending requests, oldest first, expired ones left out.
     pub async fn pending(&self, now: Timestamp) -> Result<Vec<PendingRequest>, AdminError> {
-        self.store.pending_requests(now).await.map_err(store_error)
+        self.store.pending_requests(now).await.map_err(AdminError::from)
     }
 
     /// One request, whatever its state (expired ones too: `show` says so).
@@ -73,7 +63,7 @@ impl AddressRequests {
         self.store
             .find_request(id)
             .await
-            .map_err(store_error)?
+            .map_err(AdminError::from)?
             .ok_or_else(|| AdminError::NoSuchRequest(id.clone()))
     }
 

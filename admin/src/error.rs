@@ -120,3 +120,12 @@ pub(crate) fn queue_unavailable<E: std::error::Error>(error: E) -> AdminError {
 pub(crate) fn context<E: std::error::Error>(error: E) -> String {
     aws_sdk_dynamodb::error::DisplayErrorContext(error).to_string()
 }
+
+impl From<reset_core::store::StoreError> for AdminError {
+    fn from(error: reset_core::store::StoreError) -> Self {
+        match error {
+            reset_core::store::StoreError::Unavailable(detail) => AdminError::Unavailable(detail),
+            reset_core::store::StoreError::Corrupt(detail) => AdminError::Corrupt(detail),
+        }
+    }
+}

@@ -56,10 +56,8 @@ fn granted(template: &Value, cognito: bool) -> Result<BTreeSet<(String, String)>
         assert_eq!(statement["Effect"].as_str(), Some("Allow"));
         assert!(statement.get("NotAction").is_none() && statement.get("NotResource").is_none());
         for action in one_or_many(&statement["Action"]) {
-            for resource in one_or_many(&statement["Resource"])
-                .into_iter()
-                .filter_map(|r| deployed(r, cognito))
-            {
+            let resources = deployed(&statement["Resource"], cognito).map(one_or_many);
+            for resource in resources.into_iter().flatten() {
                 granted.insert((reference(action), reference(resource)));
             }
         }

@@ -5,10 +5,10 @@
 //! or two administrators deciding at once, change nothing twice. Expiry is checked against the
 //! caller's clock on every read: DynamoDB's TTL deletes late.
 
+use super::item::{is_condition_failure, n, s, unavailable};
 use super::StoreError;
 use crate::domain::{AddressRequest, AddressRequestId, AddressRequestState, Timestamp, TokenHash};
 use async_trait::async_trait;
-use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use std::collections::HashMap;
@@ -91,22 +91,6 @@ pub trait AddressRequestStore: Send + Sync {
 pub struct DynamoAddressRequests {
     client: Client,
     table: String,
-}
-
-fn s(value: &str) -> AttributeValue {
-    AttributeValue::S(value.to_owned())
-}
-
-fn n(value: i64) -> AttributeValue {
-    AttributeValue::N(value.to_string())
-}
-
-fn unavailable<E: ProvideErrorMetadata, R>(error: SdkError<E, R>) -> StoreError {
-    StoreError::Unavailable(crate::aws_errors::describe(&error))
-}
-
-fn is_condition_failure<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
-    crate::aws_errors::code(error) == Some("ConditionalCheckFailedException")
 }
 
 fn from_item(item: HashMap<String, AttributeValue>) -> Result<AddressRequest, StoreError> {

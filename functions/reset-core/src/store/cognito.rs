@@ -14,12 +14,12 @@
 //! claim back; a crash leaves it to lapse after `CHANGE_CLAIM_LEASE_SECS`, when the same link
 //! may be used again and the next attempt completes the change.
 
-use super::dynamo::{attributes, n, n_u64, s};
+use super::dynamo::attributes;
+use super::item::{cancelled_by_condition, n, n_u64, s, unavailable};
 use super::{AccountStore, ConsumeError, CredentialForm, NewCredential, StoreError};
 use crate::config::PoolPasswordPolicy;
 use crate::domain::{AccountStatus, CredentialEpoch, Email, Language, Timestamp, TokenRecord, User, Username};
 use async_trait::async_trait;
-use aws_sdk_cognitoidentityprovider::error::ProvideErrorMetadata;
 use aws_sdk_cognitoidentityprovider::types::AttributeType;
 use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem, Update};
 use sha2::{Digest, Sha256};
@@ -85,16 +85,6 @@ pub fn initial_epoch(sub: &str) -> CredentialEpoch {
     let mut bytes = [0u8; 8];
     bytes.copy_from_slice(&digest[..8]);
     CredentialEpoch::from_value(u64::from_be_bytes(bytes) % INITIAL_EPOCH_LIMIT)
-}
-
-fn describe<E: ProvideErrorMetadata, R>(error: &aws_sdk_cognitoidentityprovider::error::SdkError<E, R>) -> String {
-    crate::aws_errors::describe(error)
-}
-
-fn unavailable<E: ProvideErrorMetadata, R>(
-    error: aws_sdk_cognitoidentityprovider::error::SdkError<E, R>,
-) -> StoreError {
-    StoreError::Unavailable(describe(&error))
 }
 
 fn random_claim_id() -> Result<String, StoreError> {
@@ -228,11 +218,7 @@ impl CognitoAccounts {
         if current != epoch {
             return Ok(false);
         }
-        let claim_account = if stored {
-            claim_claimed_before(&self.state_table, token, sub, epoch, claim, now)?
-        } else {
-            claim_fresh_account(&self.state_table, token, sub, epoch, claim, now)?
-        };
+        let claim_account = claim_account(&self.state_table, token, sub, epoch, claim, now, stored)?;
         let transaction = self
             .dynamo
             .transact_write_items()
@@ -305,7 +291,7 @@ impl CognitoAccounts {
             .send()
             .await;
         if let Err(error) = result {
-            tracing::warn!(error = %describe(&error), "a change's claim could not be given back; it lapses");
+            tracing::warn!(error = %crate::aws_errors::describe(&error), "a change's claim could not be given back; it lapses");
         }
     }
 
@@ -353,73 +339,40 @@ fn link_unused_check(table: &str, token: &TokenRecord, now: Timestamp) -> Result
         .map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-/// The claim of an account whose epoch is stored: still the link's, and no live claim on it.
-fn claim_claimed_before(
+/// The claim of the account for a change. `stored`: the account's epoch is in the table, so it
+/// must still be the link's and carry no live claim; not stored (the account's first change):
+/// nobody may have stored one for it meanwhile.
+fn claim_account(
     table: &str,
     token: &TokenRecord,
     sub: &str,
     epoch: CredentialEpoch,
     claim: &str,
     now: Timestamp,
+    stored: bool,
 ) -> Result<Update, StoreError> {
     use state_attributes::{ACCOUNT_SUB, CHANGE_CLAIM, CHANGE_CLAIMED_AT};
-    Update::builder()
-        .table_name(table)
-        .key(attributes::USERNAME, s(token.username.as_str()))
-        .update_expression(format!("SET {CHANGE_CLAIM} = :claim, {CHANGE_CLAIMED_AT} = :now"))
-        .condition_expression(format!(
-            "{ACCOUNT_SUB} = :sub AND credential_epoch = :epoch \
-             AND (attribute_not_exists({CHANGE_CLAIM}) OR {CHANGE_CLAIMED_AT} < :lease_start)"
-        ))
-        .expression_attribute_values(":sub", s(sub))
-        .expression_attribute_values(":epoch", n_u64(epoch.value()))
-        .expression_attribute_values(":claim", s(claim))
-        .expression_attribute_values(":now", n(now.as_millis()))
-        .expression_attribute_values(":lease_start", n(now.as_millis() - CHANGE_CLAIM_LEASE_SECS * 1000))
-        .build()
-        .map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-/// The claim of an account whose epoch is not stored yet (its first change): nobody may have
-/// stored one for it meanwhile.
-fn claim_fresh_account(
-    table: &str,
-    token: &TokenRecord,
-    sub: &str,
-    epoch: CredentialEpoch,
-    claim: &str,
-    now: Timestamp,
-) -> Result<Update, StoreError> {
-    use state_attributes::{ACCOUNT_SUB, CHANGE_CLAIM, CHANGE_CLAIMED_AT};
-    Update::builder()
+    let update = Update::builder()
         .table_name(table)
         .key(attributes::USERNAME, s(token.username.as_str()))
         .update_expression(format!(
             "SET {ACCOUNT_SUB} = :sub, credential_epoch = :epoch, {CHANGE_CLAIM} = :claim, {CHANGE_CLAIMED_AT} = :now"
         ))
-        .condition_expression(format!("attribute_not_exists({ACCOUNT_SUB}) OR {ACCOUNT_SUB} <> :sub"))
         .expression_attribute_values(":sub", s(sub))
         .expression_attribute_values(":epoch", n_u64(epoch.value()))
         .expression_attribute_values(":claim", s(claim))
-        .expression_attribute_values(":now", n(now.as_millis()))
-        .build()
-        .map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn cancelled_by_condition<R>(
-    error: &aws_sdk_cognitoidentityprovider::error::SdkError<
-        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
-        R,
-    >,
-) -> bool {
-    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-    match error.as_service_error() {
-        Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => cancelled
-            .cancellation_reasons()
-            .iter()
-            .any(|reason| reason.code() == Some("ConditionalCheckFailed")),
-        _ => false,
-    }
+        .expression_attribute_values(":now", n(now.as_millis()));
+    let update = if stored {
+        update
+            .condition_expression(format!(
+                "{ACCOUNT_SUB} = :sub AND credential_epoch = :epoch \
+                 AND (attribute_not_exists({CHANGE_CLAIM}) OR {CHANGE_CLAIMED_AT} < :lease_start)"
+            ))
+            .expression_attribute_values(":lease_start", n(now.as_millis() - CHANGE_CLAIM_LEASE_SECS * 1000))
+    } else {
+        update.condition_expression(format!("attribute_not_exists({ACCOUNT_SUB}) OR {ACCOUNT_SUB} <> :sub"))
+    };
+    update.build().map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 #[async_trait]

@@ -1,3 +1,4 @@
+use super::item::{from_item, is_condition_failure, n, n_u64, s, to_item, unavailable};
 use super::{
     AccountStore, ConsumeError, CounterKey, CreateUserError, CredentialForm, JobClaim, JobEnd, MailLedger,
     NewCredential, RateCounters, StoreError, TokenStore, UserDirectory,
@@ -5,10 +6,8 @@ use super::{
 use crate::config::Settings;
 use crate::domain::{CredentialEpoch, JobId, Timestamp, TokenHash, TokenRecord, User, Username};
 use async_trait::async_trait;
-use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{ReturnValue, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
-use std::collections::HashMap;
 use std::time::Duration;
 
 /// Item attribute names shared with `infra/template.yaml` (key schemas, indexes and TTL) and
@@ -188,36 +187,6 @@ impl DynamoStore {
             TransactWriteItem::builder().update(store_new_password).build(),
         ])
     }
-}
-
-pub(super) fn s(value: &str) -> AttributeValue {
-    AttributeValue::S(value.to_owned())
-}
-
-pub(super) fn n(value: i64) -> AttributeValue {
-    AttributeValue::N(value.to_string())
-}
-
-pub(super) fn n_u64(value: u64) -> AttributeValue {
-    AttributeValue::N(value.to_string())
-}
-
-pub(super) fn unavailable<E: ProvideErrorMetadata, R>(error: SdkError<E, R>) -> StoreError {
-    StoreError::Unavailable(crate::aws_errors::describe(&error))
-}
-
-pub(super) fn is_condition_failure<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
-    crate::aws_errors::code(error) == Some("ConditionalCheckFailedException")
-}
-
-pub(super) fn from_item<T: serde::de::DeserializeOwned>(
-    item: HashMap<String, AttributeValue>,
-) -> Result<T, StoreError> {
-    serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-pub(super) fn to_item<T: serde::Serialize>(value: &T) -> Result<HashMap<String, AttributeValue>, StoreError> {
-    serde_dynamo::to_item(value).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 #[async_trait]

@@ -1,7 +1,8 @@
 //! The mail-events function's writes on the users table (or, with a Cognito pool, on the
 //! account-state table, which has the same key and indexes).
 
-use super::dynamo::{attributes, indexes, n, s, unavailable, DynamoStore, MAIL_PROBLEM_FLAG_SET};
+use super::dynamo::{attributes, indexes, DynamoStore, MAIL_PROBLEM_FLAG_SET};
+use super::item::{n, s, unavailable};
 use super::{MailEvent, MailEventRecord, MailEventStore, StoreError};
 use crate::domain::Username;
 use async_trait::async_trait;

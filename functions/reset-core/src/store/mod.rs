@@ -8,6 +8,7 @@ mod address_requests_memory;
 mod cognito;
 mod dynamo;
 mod dynamo_mail_events;
+pub mod item;
 mod memory;
 
 pub use address_requests::{
