@@ -90,6 +90,21 @@ impl Rig {
     }
 
     /// Whether the link still opens the 「パスワードをリセットしますか？」 page.
+    /// Deletes the account's item, as an operator removing a user would.
+    async fn delete(&self, username: &password_reset_tests::reset_core::domain::Username) -> Result<()> {
+        self.accounts
+            .client()
+            .delete_item()
+            .table_name(self.accounts.users_table())
+            .key(
+                "username",
+                aws_sdk_dynamodb::types::AttributeValue::S(username.to_string()),
+            )
+            .send()
+            .await?;
+        Ok(())
+    }
+
     async fn works(&self, token: &str) -> Result<bool> {
         let answer = invoke(
             &self.app,
@@ -173,16 +188,7 @@ async fn a_recreated_username_does_not_inherit_the_old_owners_links() -> Result<
     let old_owner = rig.create(&username).await?;
     let token = rig.mint(&old_owner).await?.ok_or_else(|| anyhow!("no link"))?;
 
-    rig.accounts
-        .client()
-        .delete_item()
-        .table_name(rig.accounts.users_table())
-        .key(
-            "username",
-            aws_sdk_dynamodb::types::AttributeValue::S(username.to_string()),
-        )
-        .send()
-        .await?;
+    rig.delete(&username).await?;
     let new_owner = rig.create(&username).await?;
     assert_ne!(new_owner.email, old_owner.email);
     assert!(!rig.works(&token).await?, "the new owner must not inherit a live link");
@@ -254,16 +260,7 @@ async fn no_link_comes_back(steps: Vec<Step>) -> Result<()> {
                 }
             }
             Step::Recreate => {
-                rig.accounts
-                    .client()
-                    .delete_item()
-                    .table_name(rig.accounts.users_table())
-                    .key(
-                        "username",
-                        aws_sdk_dynamodb::types::AttributeValue::S(username.to_string()),
-                    )
-                    .send()
-                    .await?;
+                rig.delete(&username).await?;
                 user = rig.create(&username).await?;
                 dead.append(&mut live);
             }

@@ -4,8 +4,6 @@
 use crate::admin_support::*;
 use anyhow::{anyhow, Result};
 use password_reset_tests::reset_core::domain::{AccountStatus, Email, Language, Username};
-use password_reset_tests::reset_core::hashing::verify_password;
-use password_reset_tests::reset_core::store::UserDirectory;
 use password_reset_tests::*;
 use reset_admin::accounts::StatusChange;
 use reset_admin::audit::AuditAction;
@@ -55,15 +53,7 @@ async fn create_show_and_the_create_audit_entry() -> Result<()> {
 
     // The stored hash is a real argon2id hash of the first password.
     let app = local_app().await?;
-    let stored = tables(&app.settings)
-        .await
-        .find_user(&username)
-        .await?
-        .ok_or_else(|| anyhow!("not found"))?;
-    assert!(verify_password(
-        "Initial2026pw",
-        stored.password_hash.as_deref().unwrap_or_default()
-    ));
+    assert!(signs_in(&app, &username, "Initial2026pw").await?);
 
     // Never overwritten.
     let again = NewUser {
@@ -482,15 +472,7 @@ async fn a_first_password_must_pass_the_service_policy() -> Result<()> {
     assert!(good.status.success(), "{}", text(&good));
     assert!(!text(&good).contains("Kanagawa2026x"), "a given password is not echoed");
     let app = local_app().await?;
-    let stored = tables(&app.settings)
-        .await
-        .find_user(&username)
-        .await?
-        .ok_or_else(|| anyhow!("not created"))?;
-    assert!(verify_password(
-        "Kanagawa2026x",
-        stored.password_hash.as_deref().unwrap_or_default()
-    ));
+    assert!(signs_in(&app, &username, "Kanagawa2026x").await?);
     Ok(())
 }
 

@@ -270,13 +270,7 @@ async fn every_policy_rule_is_enforced_on_the_server_and_the_link_survives() -> 
     // Nothing above consumed the link.
     let still = invoke(&app, Function::VerifyToken, confirm_link(&token)).await?;
     assert_eq!(still.status, 200);
-    let stored = app
-        .accounts
-        .find_account(&user.username)
-        .await?
-        .ok_or_else(|| anyhow!("user vanished"))?;
-    assert_eq!(stored.password_changed_at, None);
-    assert!(signs_in(&app, &user.username, INITIAL_PASSWORD).await?);
+    assert_password_unchanged(&app, &user.username).await?;
     Ok(())
 }
 
@@ -343,13 +337,7 @@ async fn an_expired_link_is_refused_though_the_item_is_still_stored() -> Result<
         app.tokens.find_token(&parsed.hash()).await?.is_some(),
         "DynamoDB still holds the expired item"
     );
-    let stored = app
-        .accounts
-        .find_account(&user.username)
-        .await?
-        .ok_or_else(|| anyhow!("user vanished"))?;
-    assert_eq!(stored.password_changed_at, None);
-    assert!(signs_in(&app, &user.username, INITIAL_PASSWORD).await?);
+    assert_password_unchanged(&app, &user.username).await?;
     Ok(())
 }
 

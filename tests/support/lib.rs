@@ -157,6 +157,19 @@ pub async fn signs_in(app: &App, username: &Username, password: &str) -> Result<
     }
 }
 
+/// The account was never changed: no change time, and `INITIAL_PASSWORD` still signs in.
+pub async fn assert_password_unchanged(app: &App, username: &Username) -> Result<()> {
+    let account = app
+        .accounts
+        .find_account(username)
+        .await?
+        .ok_or_else(|| anyhow!("{username} vanished"))?;
+    if account.password_changed_at.is_some() || !signs_in(app, username, INITIAL_PASSWORD).await? {
+        bail!("the password of {username} changed");
+    }
+    Ok(())
+}
+
 /// The local Cognito pool (moto), as the host sign-in system would use it.
 pub mod pool {
     use super::*;
