@@ -239,10 +239,9 @@ impl Template {
         Ok(tables)
     }
 
-    /// The cargo binary (`BuildProperties: Binary`) of every `AWS::Serverless::Function`,
-    /// HTTP or not (mail-events is invoked by SNS).
-    pub fn function_binaries(&self) -> Result<Vec<String>> {
-        let mut binaries = Vec::new();
+    /// Every `AWS::Serverless::Function` with its cargo binary (`BuildProperties: Binary`).
+    fn functions(&self) -> Result<Vec<(&str, &Value)>> {
+        let mut functions = Vec::new();
         for (id, resource) in self.resources()? {
             if get(resource, "Type").and_then(Value::as_str) != Some("AWS::Serverless::Function") {
                 continue;
@@ -257,8 +256,18 @@ impl Template {
                         str_of(id, "logical id").unwrap_or("?")
                     )
                 })?;
-            binaries.push(binary.to_owned());
+            functions.push((binary, resource));
         }
+        Ok(functions)
+    }
+
+    /// The cargo binary of every function, HTTP or not (mail-events is invoked by SNS).
+    pub fn function_binaries(&self) -> Result<Vec<String>> {
+        let mut binaries: Vec<String> = self
+            .functions()?
+            .into_iter()
+            .map(|(binary, _)| binary.to_owned())
+            .collect();
         binaries.sort();
         Ok(binaries)
     }
@@ -266,16 +275,8 @@ impl Template {
     /// Every `HttpApi` event of every `AWS::Serverless::Function`.
     pub fn routes(&self) -> Result<Vec<Route>> {
         let mut routes = Vec::new();
-        for (_, resource) in self.resources()? {
-            if get(resource, "Type").and_then(Value::as_str) != Some("AWS::Serverless::Function") {
-                continue;
-            }
-            let binary = get(resource, "Metadata")
-                .and_then(|m| get(m, "BuildProperties"))
-                .and_then(|b| get(b, "Binary"))
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
+        for (binary, resource) in self.functions()? {
+            let binary = binary.to_owned();
             let events = get(resource, "Properties")
                 .and_then(|p| get(p, "Events"))
                 .and_then(Value::as_mapping);

@@ -47,6 +47,15 @@ fn fixture() -> Fixture {
     }
 }
 
+/// The reset job a request for the active account ex000000 queued.
+async fn queued_reset_job(f: &Fixture) -> crate::domain::MailJob {
+    add_user(&f.store, "ex000000", AccountStatus::Active).await;
+    request_reset(&f.app, &username("ex000000"), &key(None))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    f.queue.drain().pop().unwrap_or_else(|| panic!("nothing queued"))
+}
+
 impl Fixture {
     /// Plays the sender over every queued job, as `send-mail` would.
     async fn deliver_queued(&self) -> Vec<Result<Delivery, DeliveryError>> {
@@ -145,11 +154,7 @@ async fn known_and_unknown_usernames_queue_the_same_job_and_only_the_known_get_m
 #[tokio::test]
 async fn a_redelivered_job_sends_one_mail() {
     let f = fixture();
-    add_user(&f.store, "ex000000", AccountStatus::Active).await;
-    request_reset(&f.app, &username("ex000000"), &key(None))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let job = f.queue.drain().pop().unwrap_or_else(|| panic!("nothing queued"));
+    let job = queued_reset_job(&f).await;
     let first = deliver(&f.sender, &job).await;
     let again = deliver(&f.sender, &job).await;
     assert_eq!(codes(&[first, again]), ["sent", "duplicate"]);
@@ -159,11 +164,7 @@ async fn a_redelivered_job_sends_one_mail() {
 #[tokio::test]
 async fn a_failed_send_is_retried_and_then_sent_once() {
     let f = fixture();
-    add_user(&f.store, "ex000000", AccountStatus::Active).await;
-    request_reset(&f.app, &username("ex000000"), &key(None))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let job = f.queue.drain().pop().unwrap_or_else(|| panic!("nothing queued"));
+    let job = queued_reset_job(&f).await;
     f.mailer.set_down(true);
     let failed = deliver(&f.sender, &job).await;
     assert_eq!(codes(&[failed]), ["ses_unavailable"]);
