@@ -55,47 +55,57 @@ def main() -> int:
     self_time = {b: collections.Counter() for b in binaries}
     layers = {b: collections.Counter() for b in binaries}
     inclusive = {b: collections.Counter() for b in binaries}
+    samples: list[tuple[str, list[tuple[str, str]]]] = []
+    owner_of_tid: dict[str, str] = {}
+    tid = ""
     frames: list[tuple[str, str]] = []
 
     def flush() -> None:
-        if not frames:
-            return
-        owner = next((os.path.basename(d) for _, d in frames if os.path.basename(d) in binaries), None)
-        if owner is not None:
-            stack = [clean(s) if s != "[unknown]" else f"[{os.path.basename(d)}]" for s, d in frames]
-            folded[owner][";".join(reversed(stack))] += 1
-            self_time[owner][stack[0]] += 1
-            layer = "other"
-            for s, d in frames:
-                if "kernel" in d:
-                    layer = "kernel (syscalls, loopback TCP, scheduling)"
-                    break
-                if "libc" in d:
-                    if ALLOCATOR.search(s):
-                        layer = "allocator (glibc malloc/free)"
-                        break
-                    continue
-                hit = next((name for name, needles in LAYERS if any(n in s for n in needles)), None)
-                if hit is not None:
-                    layer = hit
-                    break
-            layers[owner][layer] += 1
-            for name, needles in LAYERS:
-                if any(any(n in s for n in needles) for s, _ in frames):
-                    inclusive[owner][name] += 1
+        if frames:
+            owner = next((os.path.basename(d) for _, d in frames if os.path.basename(d) in binaries), None)
+            if owner is not None:
+                owner_of_tid[tid] = owner
+            samples.append((tid, list(frames)))
         frames.clear()
 
     for line in sys.stdin:
-        if not line.strip():
+        if not line.strip() or not line[0].isspace():
             flush()
-            continue
-        if not line[0].isspace():
-            flush()
+            if line.strip():
+                tid = line.split()[-1]
             continue
         match = FRAME.match(line)
         if match:
             frames.append((match.group(1), match.group(2)))
     flush()
+
+    # A chain the unwinder cut short (a leaf in the kernel or libc) still names its thread, and
+    # every thread of a function process has other samples that reach the binary.
+    for sample_tid, chain in samples:
+        owner = owner_of_tid.get(sample_tid)
+        if owner is None:
+            continue
+        stack = [clean(s) if s != "[unknown]" else f"[{os.path.basename(d)}]" for s, d in chain]
+        folded[owner][";".join(reversed(stack))] += 1
+        self_time[owner][stack[0]] += 1
+        layer = "other"
+        for s, d in chain:
+            if "kernel" in d:
+                layer = "kernel (syscalls, loopback TCP, scheduling)"
+                break
+            if "libc" in d:
+                if ALLOCATOR.search(s):
+                    layer = "allocator (glibc malloc/free)"
+                    break
+                continue
+            hit = next((name for name, needles in LAYERS if any(n in s for n in needles)), None)
+            if hit is not None:
+                layer = hit
+                break
+        layers[owner][layer] += 1
+        for name, needles in LAYERS:
+            if any(any(n in s for n in needles) for s, _ in chain):
+                inclusive[owner][name] += 1
 
     for binary in sorted(binaries):
         total = sum(self_time[binary].values())

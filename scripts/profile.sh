@@ -9,17 +9,19 @@
 #
 # Needs perf (Debian: linux-perf) with kernel.perf_event_paranoid ≤ 1 for the processes'
 # samples and -1 for kernel frames (root: sysctl kernel.perf_event_paranoid=-1).
-# Knobs: PROFILE_USERS=150, PROFILE_FREQ=1999 (Hz), BENCH_PORT_BASE=8600 (as make bench; do not
+# Knobs: PROFILE_BIN_DIR=DIR profiles the binaries in DIR (the four functions, hello-lambda and
+# lambda-bench of an earlier profiling build, say of another commit) instead of building;
+# PROFILE_USERS=150, PROFILE_FREQ=1999 (Hz), BENCH_PORT_BASE=8600 (as make bench; do not
 # run both at once on the same ports).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 . scripts/bench-env.sh
-export STACK_NAME=profile
+export STACK_NAME=profile-stack
 OUT=$ROOT/.local/profile
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 FUNCTIONS=(request-reset verify-token change-password send-mail)
-BIN=$TARGET/profiling
+BIN=${PROFILE_BIN_DIR:-$TARGET/profiling}
 
 say() { printf '\n==> %s\n' "$*"; }
 command -v perf >/dev/null || { echo "error: perf not found (Debian: apt-get install linux-perf)" >&2; exit 1; }
@@ -27,8 +29,10 @@ command -v perf >/dev/null || { echo "error: perf not found (Debian: apt-get ins
 scripts/bootstrap.sh
 mkdir -p "$OUT"
 rm -rf "$OUT/logs" "$OUT"/*.folded "$OUT"/*.svg
-say "building the functions and the harness with the profiling profile (release + symbols)"
-cargo build --profile profiling "${FUNCTIONS[@]/#/-p}" -p reset-bench --bins
+if [ -z "${PROFILE_BIN_DIR:-}" ]; then
+  say "building the functions and the harness with the profiling profile (release + symbols)"
+  cargo build --profile profiling "${FUNCTIONS[@]/#/-p}" -p reset-bench --bins
+fi
 cargo build -p reset-admin
 
 cleanup() { trap - EXIT INT TERM; scripts/stack.sh down; }
@@ -44,7 +48,7 @@ perf record -F "${PROFILE_FREQ:-1999}" --call-graph dwarf,16384 -o "$OUT/perf.da
 cleanup
 
 say "folding the samples per function"
-perf script -i "$OUT/perf.data" -F comm,tid,ip,sym,dso 2>/dev/null |
+perf script --no-inline -i "$OUT/perf.data" -F comm,tid,ip,sym,dso 2>/dev/null |
   python3 scripts/profile-fold.py "$OUT" "${FUNCTIONS[@]}" hello-lambda | tee "$OUT/summary.txt"
 if command -v inferno-flamegraph >/dev/null; then
   for f in "${FUNCTIONS[@]}" hello-lambda; do
