@@ -1,6 +1,6 @@
 # The two commands of the README. Each installs what it needs (pinned, into node_modules/
 # and .tools/) and says what it is doing.
-.PHONY: run test lint audit infra-check zips bench smoke clean
+.PHONY: run test lint audit infra-check zips bench profile smoke clean
 
 ## make run: the service on http://127.0.0.1:9000/password-reset, mail viewer on :8005. Ctrl-C stops it.
 run:
@@ -33,6 +33,11 @@ zips:
 ## criterion micro-benchmarks and arm64 zip sizes; writes bench/results/latest.json (docs/performance.md).
 bench:
 	@scripts/bench.sh
+
+## make profile: perf record of each function under the bench's harness; per-function folded stacks,
+## a summary of where the CPU goes and flame graphs (with inferno) in .local/profile/ (docs/performance.md).
+profile:
+	@scripts/profile.sh
 
 ## make smoke BASE_URL=https://… [SMOKE_USERNAME=… SMOKE_LINK_COMMAND=…]: walks the flow against a
 ## deployed stack with a test account and its mailbox (docs/operations.md). Not part of make test.

@@ -6,6 +6,7 @@
 //! The handler is a plain async fn over the [`MailEventStore`] port; `main.rs` only wires it.
 
 use aws_lambda_events::event::sns::{SnsEvent, SnsRecord};
+use reset_core::app::{sdk_config_with, SdkBounds};
 use reset_core::config::{ConfigError, Settings};
 use reset_core::domain::{Clock, SystemClock};
 use reset_core::metrics;
@@ -16,6 +17,16 @@ use std::time::Duration;
 mod notification;
 
 pub use notification::{parse_notification, parse_notification_at, NotificationError};
+
+/// SNS invokes asynchronously and Lambda retries a failed event twice, so a call may take longer
+/// than on the request path (the SDK's three attempts); it must still end well inside the
+/// timeout.
+const EVENT_BOUNDS: SdkBounds = SdkBounds {
+    max_attempts: 3,
+    connect_timeout: Duration::from_secs(1),
+    attempt_timeout: Duration::from_secs(4),
+    operation_timeout: Duration::from_secs(4),
+};
 
 /// The function's dependencies, built once per container.
 pub struct MailEvents {
@@ -34,17 +45,7 @@ impl MailEvents {
     /// Touches no network.
     pub async fn from_env() -> Result<Self, ConfigError> {
         let settings = Settings::from_env()?;
-        // SNS invokes asynchronously and Lambda retries a failed event twice, so a call may
-        // take longer than on the request path; it must still end well inside the timeout.
-        let sdk_config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .timeout_config(
-                aws_config::timeout::TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(1))
-                    .operation_timeout(Duration::from_secs(4))
-                    .build(),
-            )
-            .load()
-            .await;
+        let sdk_config = sdk_config_with(EVENT_BOUNDS).await;
         let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk_config), TableNames::from(&settings));
         let topic_arn = std::env::var(TOPIC_ARN_VARIABLE)
             .ok()

@@ -6,7 +6,8 @@ use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use mail_events::{handle, MailEvents};
 use reset_core::telemetry;
 
-#[tokio::main]
+// One event at a time reaches a Lambda instance: a second worker thread only costs CPU.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init();
     let deps = MailEvents::from_env().await?;
