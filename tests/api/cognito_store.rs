@@ -184,3 +184,30 @@ async fn the_pools_password_policy_is_read_at_cold_start() -> Result<()> {
     assert!(page.contains("required: special;"));
     Ok(())
 }
+
+/// The local sign-in page on the pool (AdminInitiateAuth): after a reset the new password
+/// signs in there and the old one is refused.
+#[tokio::test]
+#[ignore = "needs PASSWORD_STORE=cognito: scripts/test-cognito.sh runs it"]
+async fn the_local_sign_in_page_checks_the_pool() -> Result<()> {
+    let (app, _) = pool_app().await?;
+    let user = create_user(&app, Language::En).await?;
+    let token = request_link(&app, &user).await?;
+    let done = invoke(&app, Function::ChangePassword, complete_form(&token, NEW_PASSWORD)).await?;
+    assert_eq!(done.status, 200, "{}", done.body);
+
+    let client = http()?;
+    let page = format!("{}/sign-in?lang=en", watch_url()?);
+    let sign_in = |password: &'static str| {
+        client
+            .post(&page)
+            .header("origin", &app.settings.public_base_url)
+            .form(&[("username", user.username.as_str()), ("password", password)])
+            .send()
+    };
+    let signed_in = sign_in(NEW_PASSWORD).await?;
+    assert_eq!(signed_in.status().as_u16(), 200);
+    assert!(signed_in.text().await?.contains(user.username.as_str()));
+    assert_eq!(sign_in(INITIAL_PASSWORD).await?.status().as_u16(), 401);
+    Ok(())
+}
