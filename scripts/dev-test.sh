@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The developer's loop: a local test stack (ports from TEST_PORT_BASE, as make test), the functions
+# under cargo lambda watch and the local SQS trigger, then `cargo test` of the integration test
+# binary with the given arguments, then everything stopped. No lint, no template checks, no
+# browser or Cognito pass: make test runs those.
+#   scripts/dev-test.sh address_requests::          the tests whose names hold the filter
+#   scripts/dev-test.sh -- --exact abuse::x         arguments after -- go to the test binary as is
+# Run make test (or scripts/bootstrap.sh) once first: this installs nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/test-env.sh
+say() { printf '\n==> %s\n' "$*"; }
+. scripts/lib.sh
+[ "${1:-}" = -- ] && shift
+
+WATCH_PID=
+TRIGGER_PID=
+trap stop_local_stack EXIT INT TERM
+
+say "starting the local stack ($STACK_NAME)"
+scripts/stack.sh up
+say "building the functions and the tests"
+cargo build --workspace --all-targets
+mkdir -p ".local/$STACK_NAME"
+log=$PWD/.local/$STACK_NAME/watch.log
+: >"$log"
+say "serving the functions on 127.0.0.1:$WATCH_PORT (log: $log)"
+start_watch "$log" --concurrency 4
+export WATCH_LOG=$log
+warm_functions "$WATCH_URL" || { echo "error: a function did not start; see $log" >&2; exit 1; }
+.tools/emulators/bin/python scripts/local_sqs_trigger.py run --invoke-url "$WATCH_URL" \
+  --max-concurrency "$MAIL_SEND_CONCURRENCY" >".local/$STACK_NAME/sqs-trigger.log" 2>&1 &
+TRIGGER_PID=$!
+export SQS_TRIGGER_LOG=$PWD/.local/$STACK_NAME/sqs-trigger.log
+say "cargo test -p password-reset-tests --test api -- $*"
+cargo test -p password-reset-tests --test api -- --test-threads 4 "$@"
