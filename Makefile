@@ -1,6 +1,6 @@
 # The two commands of the README. Each installs what it needs (pinned, into node_modules/
 # and .tools/) and says what it is doing.
-.PHONY: run test lint audit infra-check zips bench profile smoke clean
+.PHONY: run test admin lint audit infra-check zips bench profile smoke clean
 
 ## make run: the service on http://127.0.0.1:9000/password-reset, mail viewer on :8005. Ctrl-C stops it.
 run:
@@ -9,6 +9,11 @@ run:
 ## make test: every check and test against a local stack of its own (ports 8100/8105/8110; TEST_PORT_BASE=N moves them).
 test:
 	@scripts/test.sh
+
+## make admin ARGS="user show ex000000": reset-admin against the running make run stack (scripts/admin finds
+## its endpoints; STACK_NAME=… picks another local stack).
+admin:
+	@scripts/admin $(ARGS)
 
 ## Formatting and clippy only.
 lint:

@@ -46,6 +46,13 @@ echo "==> actionlint .github/workflows/"
 # function for arm64 (cargo-lambda + zig from the venv). Skipped with SKIP_SAM_BUILD=1 for quick
 # local loops; make test and CI always run it.
 if [[ "${SKIP_SAM_BUILD:-0}" != "1" ]]; then
+  # sam build compiles one function per cargo invocation, one after the other: each fat-LTO link
+  # then has a core to itself and the other idles. One invocation for all of them first, with the
+  # same command cargo-lambda runs for sam (same flags, target and target dir, so the same
+  # artifacts), links two at a time; sam build then finds every binary fresh and only packages it.
+  mapfile -t binaries < <(sed -n 's/^ *Binary: *\([a-z0-9-]*\) *$/\1/p' "$TEMPLATE")
+  echo "==> cargo lambda build --release --arm64 of ${#binaries[@]} functions in one invocation: ${binaries[*]}"
+  PATH="$VENV_BIN:$PATH" "$VENV_BIN/cargo-lambda" lambda build --release --arm64 "${binaries[@]/#/--bin=}"
   echo "==> sam build --beta-features -t $TEMPLATE (release arm64 build of every function; a few minutes)"
   PATH="$VENV_BIN:$PATH" "$VENV_BIN/sam" build --beta-features -t "$TEMPLATE" --build-dir "$REPO/.aws-sam/build"
   for bootstrap in "$REPO"/.aws-sam/build/*/bootstrap; do

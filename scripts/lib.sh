@@ -5,7 +5,9 @@
 with_heartbeat() { # what, then the command
   local what=$1; shift
   local started=$SECONDS ticker status=0
-  (while sleep 10; do printf '    ... still %s (%d s)\n' "$what" $((SECONDS - started)) >&2; done) &
+  # `read -t` on a pipe nobody writes to is the pause, not `sleep`: a killed ticker leaves no sleep
+  # behind holding the caller's stdout, which made `$(with_heartbeat …)` wait out the 10 s.
+  (while ! read -r -t 10 <> <(:); do printf '    ... still %s (%d s)\n' "$what" $((SECONDS - started)) >&2; done) &
   ticker=$!
   "$@" || status=$?
   kill "$ticker" 2>/dev/null || true
@@ -67,26 +69,32 @@ stop_watch() {
   fi
 }
 
-# Starts every function under cargo lambda watch once (a function not built yet compiles now) and
-# prints its answer and time; fails when one answers neither 2xx nor 4xx.
+# Starts every function under cargo lambda watch once, all at the same time (a function not built
+# yet compiles now), and prints each answer and time; fails when one answers neither 2xx nor 4xx.
 warm_functions() { # base URL
-  local base=$1 failed=0
+  local base=$1 dir pids=()
+  dir=$(mktemp -d)
   warm() { # name, then curl arguments
     local name=$1; shift
-    local answer
-    answer=$(with_heartbeat "starting $name" curl -s -o /dev/null -w '%{http_code} in %{time_total} s' --max-time 900 "$@") || true
-    printf '    %-16s answered %s\n' "$name" "$answer"
-    case "$answer" in 2??\ *|4??\ *) ;; *) failed=1 ;; esac
+    curl -s -o /dev/null -w '%{http_code} in %{time_total} s' --max-time 900 "$@" >"$dir/$name" 2>/dev/null || true
   }
-  warm request-reset "$base/password-reset"
-  warm verify-token "$base/password-reset/confirm?token=warm-up"
-  warm address-change "$base/password-reset/address-change"
-  warm local-sign-in "$base/sign-in"
-  warm change-password -X POST -H 'content-type: application/json' -d '{}' "$base/api/password-reset/complete"
+  warm request-reset "$base/password-reset" & pids+=($!)
+  warm verify-token "$base/password-reset/confirm?token=warm-up" & pids+=($!)
+  warm address-change "$base/password-reset/address-change" & pids+=($!)
+  warm local-sign-in "$base/sign-in" & pids+=($!)
+  warm change-password -X POST -H 'content-type: application/json' -d '{}' "$base/api/password-reset/complete" & pids+=($!)
   warm mail-events -X POST -H 'content-type: application/json' --data-binary @events/mail-delivery.json \
-    "$base/2015-03-31/functions/mail-events/invocations"
+    "$base/2015-03-31/functions/mail-events/invocations" & pids+=($!)
   warm send-mail -X POST -H 'content-type: application/json' -d '{"Records":[]}' \
-    "$base/2015-03-31/functions/send-mail/invocations"
+    "$base/2015-03-31/functions/send-mail/invocations" & pids+=($!)
+  with_heartbeat "starting the functions" wait "${pids[@]}"
+  local failed=0 name answer
+  for name in request-reset verify-token address-change local-sign-in change-password mail-events send-mail; do
+    answer=$(cat "$dir/$name" 2>/dev/null || true)
+    printf '    %-16s answered %s\n' "$name" "${answer:-nothing}"
+    case "$answer" in 2??\ *|4??\ *) ;; *) failed=1 ;; esac
+  done
+  rm -rf "$dir"
   return "$failed"
 }
 
@@ -97,4 +105,84 @@ stop_local_stack() {
   if [ -n "${TRIGGER_PID:-}" ]; then kill "$TRIGGER_PID" 2>/dev/null || true; fi
   stop_watch
   scripts/stack.sh down
+}
+
+# What make test ran, pass by pass: each pass of the test driver checks the number of its tests
+# against tests/declared-counts (the least each pass must run), so that an empty selection, a lost
+# module or a renamed filter fails instead of passing silently. COUNTS_FILE collects one line per
+# pass for the summary at the end.
+declared_count() { # pass name
+  local count
+  count=$(awk -v pass="$1" '$1 == pass { print $2 }' tests/declared-counts)
+  [ -n "$count" ] || { echo "error: tests/declared-counts declares no count for the pass '$1'" >&2; return 1; }
+  echo "$count"
+}
+
+# Checks a pass's count and records it: fails when fewer than declared ran.
+record_count() { # pass name, tests run, what else to say
+  local pass=$1 ran=$2 note=${3:-} declared
+  declared=$(declared_count "$pass") || return 1
+  printf '    %-14s %5d tests ran (declared at least %d)%s\n' "$pass" "$ran" "$declared" "${note:+; $note}" | tee -a "${COUNTS_FILE:-/dev/null}"
+  if [ "$ran" -lt "$declared" ]; then
+    echo "error: the pass '$pass' ran $ran tests, fewer than the $declared tests/declared-counts declares" >&2
+    return 1
+  fi
+}
+
+# One cargo test pass: lists what it selects (the list lands in .local/<STACK_NAME>/<pass>.list),
+# refuses an empty or short selection before running it, runs it, and then checks that every
+# listed test either passed or was ignored, none vanished between list and run.
+#   cargo_test_pass workspace --workspace --no-fail-fast -- --skip disruptive::
+cargo_test_pass() { # pass name, cargo test arguments, --, the test binaries' arguments
+  local pass=$1; shift
+  local cargo_args=() binary_args=() seen_separator=
+  for arg in "$@"; do
+    if [ -z "$seen_separator" ] && [ "$arg" = -- ]; then seen_separator=1; continue; fi
+    if [ -n "$seen_separator" ]; then binary_args+=("$arg"); else cargo_args+=("$arg"); fi
+  done
+  local dir=.local/${STACK_NAME:-test}
+  mkdir -p "$dir"
+  local list=$dir/$pass.list output=$dir/$pass.out
+  cargo test --quiet "${cargo_args[@]}" -- --list --format terse "${binary_args[@]}" 2>/dev/null \
+    | grep -E ': (test|bench)$' >"$list" || true
+  local listed declared
+  listed=$(wc -l <"$list")
+  declared=$(declared_count "$pass") || return 1
+  if [ "$listed" -lt "$declared" ]; then
+    echo "error: the pass '$pass' selects $listed tests ($list), fewer than the $declared tests/declared-counts declares" >&2
+    return 1
+  fi
+  local status=0
+  # (pipefail: the pipeline fails when cargo test does)
+  cargo test "${cargo_args[@]}" -- "${binary_args[@]}" 2>&1 | tee "$output" || status=1
+  local passed ignored
+  passed=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) if ($(i + 1) ~ /^passed;?$/) s += $i } END { print s + 0 }' "$output")
+  ignored=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) if ($(i + 1) ~ /^ignored;?$/) s += $i } END { print s + 0 }' "$output")
+  record_count "$pass" "$passed" "$listed listed, $ignored ignored" || status=1
+  if [ "$status" = 0 ] && [ $((passed + ignored)) -ne "$listed" ]; then
+    echo "error: the pass '$pass' listed $listed tests but $passed passed and $ignored were ignored" >&2
+    status=1
+  fi
+  return "$status"
+}
+
+# The requests schemathesis generated and found correct, from its summary line
+# ("Test cases: N generated, M passed[, …]").
+schemathesis_cases() { # output file
+  grep -oE '[0-9]+ generated, [0-9]+ passed' "$1" | tail -n 1 | awk '{ print $3 + 0 }'
+}
+
+# The SDK's standard endpoint variables and the queue URLs of the local stack on DYNAMODB_PORT,
+# SES_PORT and MOTO_PORT: the only settings a local run adds to the template's. moto's server is
+# the local SQS, STS (reset-admin records the caller), CloudWatch Logs (reset-admin's metrics) and
+# Cognito (PASSWORD_STORE=cognito); the queue URLs carry moto's fixed account id.
+export_local_endpoints() {
+  export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DYNAMODB_PORT
+  export AWS_ENDPOINT_URL_SESV2=http://127.0.0.1:$SES_PORT
+  export AWS_ENDPOINT_URL_SQS=http://127.0.0.1:$MOTO_PORT
+  export AWS_ENDPOINT_URL_STS=http://127.0.0.1:$MOTO_PORT
+  export AWS_ENDPOINT_URL_CLOUDWATCH_LOGS=http://127.0.0.1:$MOTO_PORT
+  export AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER=http://127.0.0.1:$MOTO_PORT
+  export MAIL_QUEUE_URL=http://127.0.0.1:$MOTO_PORT/123456789012/$MAIL_QUEUE_NAME
+  export MAIL_DEAD_LETTER_QUEUE_URL=http://127.0.0.1:$MOTO_PORT/123456789012/$MAIL_DEAD_LETTER_QUEUE_NAME
 }

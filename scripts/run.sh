@@ -7,36 +7,30 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 set -a; . scripts/local.env; set +a
 export STACK_NAME=run
-export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DYNAMODB_PORT
-export AWS_ENDPOINT_URL_SESV2=http://127.0.0.1:$SES_PORT
-# moto's server is the local SQS and STS (reset-admin records the caller from GetCallerIdentity).
-export AWS_ENDPOINT_URL_SQS=http://127.0.0.1:$MOTO_PORT AWS_ENDPOINT_URL_STS=http://127.0.0.1:$MOTO_PORT
-# and CloudWatch Logs, where reset-admin writes its metrics (EMF lines, PutLogEvents).
-export AWS_ENDPOINT_URL_CLOUDWATCH_LOGS=http://127.0.0.1:$MOTO_PORT
-export MAIL_QUEUE_URL=http://127.0.0.1:$MOTO_PORT/123456789012/$MAIL_QUEUE_NAME
-export MAIL_DEAD_LETTER_QUEUE_URL=http://127.0.0.1:$MOTO_PORT/123456789012/$MAIL_DEAD_LETTER_QUEUE_NAME
-export PATH=$PWD/.tools/venv/bin:$PATH
+# The pinned Node.js (.node-version) when scripts/bootstrap.sh had to install it, and cargo-lambda.
+export PATH=$PWD/.tools/node/bin:$PWD/.tools/venv/bin:$PATH
 
 say() { printf '==> %s\n' "$*"; }
 . scripts/lib.sh
+export_local_endpoints
 
-scripts/bootstrap.sh
+scripts/bootstrap.sh run
 TRIGGER_PID=
 WATCH_PID=
 trap stop_local_stack EXIT INT TERM
 
 scripts/stack.sh up
 
-# cargo lambda watch starts each function with `cargo run --bin NAME`; building the same way
-# here means its first start compiles nothing (a `cargo build -p a -p b` unifies features
-# differently and would leave that work to the first visit).
+# cargo lambda watch starts each function with `cargo run --bin NAME`, which selects the default
+# members; one `cargo build --bin …` for all of them selects the same, so its first start compiles
+# nothing (a `cargo build -p a -p b` would unify features differently), and the binaries link two
+# at a time.
 say "building the functions exactly as cargo lambda watch runs them (the first build takes a few minutes)"
-for function in request-reset verify-token change-password send-mail address-change local-sign-in; do
-  cargo build --bin "$function"
-done
+cargo build --bin request-reset --bin verify-token --bin change-password --bin send-mail \
+  --bin address-change --bin mail-events --bin local-sign-in
 
 say "seeding the demo user ex000000 <ex000000@example.jp>"
-seed_output=$(with_heartbeat "seeding" cargo run --quiet -p reset-admin -- user create ex000000 --email ex000000@example.jp --if-missing)
+seed_output=$(with_heartbeat "seeding" scripts/admin user create ex000000 --email ex000000@example.jp --if-missing)
 echo "$seed_output"
 
 
@@ -63,16 +57,9 @@ cat <<INFO
     Demo user      ex000000  ($(echo "$seed_output" | sed -n 's/^initial password: /initial password /p'))
 
   Administer the local users (docs/admin.md), in another terminal:
-    set -a; . scripts/local.env; set +a; export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DYNAMODB_PORT \\
-      AWS_ENDPOINT_URL_SQS=http://127.0.0.1:$MOTO_PORT AWS_ENDPOINT_URL_STS=http://127.0.0.1:$MOTO_PORT \\
-      AWS_ENDPOINT_URL_CLOUDWATCH_LOGS=http://127.0.0.1:$MOTO_PORT \\
-      MAIL_QUEUE_URL=$MAIL_QUEUE_URL MAIL_DEAD_LETTER_QUEUE_URL=$MAIL_DEAD_LETTER_QUEUE_URL
-    cargo run -q -p reset-admin -- user show ex000000
-    cargo run -q -p reset-admin -- user set-email ex000000 new@example.jp --reason "old address abolished"
-    cargo run -q -p reset-admin -- audit ex000000
-    cargo run -q -p reset-admin -- mail-problems
-    cargo run -q -p reset-admin -- mail-queue
-    cargo run -q -p reset-admin -- address-requests list
+    make admin ARGS="user show ex000000"          (or scripts/admin user show ex000000)
+    make admin ARGS="audit ex000000"
+    make admin ARGS="address-requests list"
 
   Locally every client is 127.0.0.1 (cargo lambda watch's sourceIp), so all browsers share one
   per-client budget: $RATE_LIMIT_PER_IP_PER_HOUR requests an hour here (30 in the cloud by default).

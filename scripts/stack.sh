@@ -114,11 +114,28 @@ print(f"    user pool {pool['Id']}, app client {client['ClientId']}")
 PY
 }
 
+# reset-admin creates the tables: the binary at RESET_ADMIN_BIN when the caller has built it
+# already (make test's workspace build), else built here.
 create_tables() {
-  say "building reset-admin, which creates the tables (the first build takes a few minutes)"
-  cargo build -p reset-admin
+  local admin=${RESET_ADMIN_BIN:-}
+  if [ -z "$admin" ]; then
+    say "building reset-admin, which creates the tables (the first build takes a few minutes)"
+    cargo build -p reset-admin
+    admin=$ROOT/target/debug/reset-admin
+  fi
   say "creating the tables of infra/template.yaml"
-  AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DYNAMODB_PORT cargo run --quiet -p reset-admin -- tables create --template infra/template.yaml
+  AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DYNAMODB_PORT "$admin" tables create --template infra/template.yaml
+}
+
+# What scripts/admin needs to find this stack: its ports and its password store.
+write_endpoints() {
+  cat >"$STATE/endpoints.env" <<ENV
+STACK_NAME=$STACK_NAME
+DYNAMODB_PORT=$DYNAMODB_PORT
+SES_PORT=$SES_PORT
+MOTO_PORT=$MOTO_PORT
+PASSWORD_STORE=${PASSWORD_STORE:-dynamodb}
+ENV
 }
 
 stop_one() {
@@ -144,12 +161,14 @@ case "${1:-}" in
     create_queues
     create_admin_metrics_log_group
     if [ "${PASSWORD_STORE:-dynamodb}" = cognito ]; then create_user_pool; fi
+    write_endpoints
     ;;
   down)
     say "stopping the local stack ($STACK_NAME)"
     stop_one moto
     stop_one ses
     stop_one dynamodb
+    rm -f "$STATE/endpoints.env"
     ;;
   start-dynamodb) mkdir -p "$STATE"; start_dynamodb ;;
   stop-dynamodb) stop_one dynamodb ;;

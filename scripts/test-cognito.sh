@@ -5,23 +5,16 @@
 # the end. scripts/test.sh calls it after the first pass, with the functions already built.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-set -a; . scripts/local.env; set +a
-BASE=$(( ${TEST_PORT_BASE:-8100} + 30 ))
+# Its own ports (TEST_PORT_BASE+30) and stack; the rest as the first pass.
+TEST_PORT_BASE=$(( ${TEST_PORT_BASE:-8100} + 30 ))
+TEST_STACK_PREFIX=test-cognito-
+. scripts/test-env.sh
 export PASSWORD_STORE=cognito
-export STACK_NAME=test-cognito-$BASE DYNAMODB_PORT=$BASE SES_PORT=$((BASE + 5)) WATCH_PORT=$((BASE + 10)) MOTO_PORT=$((BASE + 15))
-export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DYNAMODB_PORT AWS_ENDPOINT_URL_SESV2=http://127.0.0.1:$SES_PORT
-export AWS_ENDPOINT_URL_SQS=http://127.0.0.1:$MOTO_PORT AWS_ENDPOINT_URL_STS=http://127.0.0.1:$MOTO_PORT
-export AWS_ENDPOINT_URL_CLOUDWATCH_LOGS=http://127.0.0.1:$MOTO_PORT
-export AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER=http://127.0.0.1:$MOTO_PORT
-export MAIL_QUEUE_URL=http://127.0.0.1:$MOTO_PORT/123456789012/$MAIL_QUEUE_NAME
-export MAIL_DEAD_LETTER_QUEUE_URL=http://127.0.0.1:$MOTO_PORT/123456789012/$MAIL_DEAD_LETTER_QUEUE_NAME
-export PUBLIC_BASE_URL=http://127.0.0.1:$WATCH_PORT SIGN_IN_URL=http://127.0.0.1:$WATCH_PORT/sign-in
-export RATE_LIMIT_PER_IP_PER_HOUR=100000 RATE_LIMIT_PER_USERNAME_PER_HOUR=100000 RATE_LIMIT_PER_USERNAME_AND_CLIENT_PER_HOUR=100000
-export REQUEST_MIN_RESPONSE_MS=0
-export SES_STORE_URL=http://127.0.0.1:$SES_PORT WATCH_URL=http://127.0.0.1:$WATCH_PORT
 STATE=.local/$STACK_NAME
+TEST_STARTED=${TEST_STARTED:-$(date +%s)}
 
-say() { printf '\n==> %s\n' "$*"; }
+# Each step with the time since make test started (TEST_STARTED, epoch seconds).
+say() { local t=$(( $(date +%s) - TEST_STARTED )); printf '\n==> [%d:%02d] %s\n' $((t / 60)) $((t % 60)) "$*"; }
 . scripts/lib.sh
 
 WATCH_PID=
@@ -46,4 +39,4 @@ TRIGGER_PID=$!
 export SQS_TRIGGER_LOG=$PWD/$STATE/sqs-trigger.log
 
 say "Cognito store: the reset flow tests, sign-in with the new password, sessions ended"
-cargo test --quiet -p password-reset-tests --test api -- --include-ignored --test-threads 4 reset_flow:: cognito_store::
+cargo_test_pass cognito -p password-reset-tests --test api -- --include-ignored --test-threads 4 reset_flow:: cognito_store::

@@ -4,35 +4,15 @@
 # the local stand-in for the SQS event source mapping), torn down at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-set -a; . scripts/local.env; set +a
-# TEST_PORT_BASE lets two test runs share a machine (default 8100: DynamoDB 8100, SES 8105,
-# watch 8110, moto 8115).
-TEST_PORT_BASE=${TEST_PORT_BASE:-8100}
-export STACK_NAME=test-$TEST_PORT_BASE DYNAMODB_PORT=$TEST_PORT_BASE SES_PORT=$((TEST_PORT_BASE + 5)) WATCH_PORT=$((TEST_PORT_BASE + 10))
-export MOTO_PORT=$((TEST_PORT_BASE + 15))
-export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DYNAMODB_PORT
-export AWS_ENDPOINT_URL_SESV2=http://127.0.0.1:$SES_PORT
-# moto's server is the local SQS and STS (reset-admin records the caller from GetCallerIdentity).
-export AWS_ENDPOINT_URL_SQS=http://127.0.0.1:$MOTO_PORT AWS_ENDPOINT_URL_STS=http://127.0.0.1:$MOTO_PORT
-# and CloudWatch Logs, where reset-admin writes its metrics (EMF lines, PutLogEvents).
-export AWS_ENDPOINT_URL_CLOUDWATCH_LOGS=http://127.0.0.1:$MOTO_PORT
-# The queue URLs as scripts/stack.sh creates them (moto's account id, the local names).
-export MAIL_QUEUE_URL=http://127.0.0.1:$MOTO_PORT/123456789012/$MAIL_QUEUE_NAME
-export MAIL_DEAD_LETTER_QUEUE_URL=http://127.0.0.1:$MOTO_PORT/123456789012/$MAIL_DEAD_LETTER_QUEUE_NAME
-export PUBLIC_BASE_URL=http://127.0.0.1:$WATCH_PORT
-export SIGN_IN_URL=http://127.0.0.1:$WATCH_PORT/sign-in
-# Every HTTP test comes from 127.0.0.1: the limits are crossed by dedicated tests with their own settings.
-export RATE_LIMIT_PER_IP_PER_HOUR=100000 RATE_LIMIT_PER_USERNAME_PER_HOUR=100000 RATE_LIMIT_PER_USERNAME_AND_CLIENT_PER_HOUR=100000
-export ADDRESS_REQUESTS_PER_CLIENT_PER_HOUR=100000 ADDRESS_REQUESTS_PER_USERNAME_PER_DAY=100000
-# The timing floor is proven by its own test and benchmark; elsewhere it would only slow the suite.
-export REQUEST_MIN_RESPONSE_MS=0
-export SES_STORE_URL=http://127.0.0.1:$SES_PORT WATCH_URL=http://127.0.0.1:$WATCH_PORT
-export PATH=$PWD/.tools/venv/bin:$PATH
-export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+. scripts/test-env.sh
 
-say() { printf '\n==> %s\n' "$*"; }
+# Each step with the time since make test started (TEST_STARTED, epoch seconds).
+say() { local t=$(( $(date +%s) - TEST_STARTED )); printf '\n==> [%d:%02d] %s\n' $((t / 60)) $((t % 60)) "$*"; }
 . scripts/lib.sh
-started=$(date +%s)
+export TEST_STARTED=${TEST_STARTED:-$(date +%s)}
+mkdir -p .local/test
+export COUNTS_FILE=$PWD/.local/test/counts
+: >"$COUNTS_FILE"
 
 scripts/bootstrap.sh
 
@@ -48,12 +28,15 @@ WATCH_PID=
 TRIGGER_PID=
 trap stop_local_stack EXIT INT TERM
 
-say "starting the local stack"
-scripts/stack.sh up
-
-say "building the functions and tests"
+say "building the functions, reset-admin and the tests"
 cargo build --workspace --all-targets
 cargo test --workspace --no-run
+# The stacks and the admin tests run this reset-admin: a `cargo run -p reset-admin` would select
+# other packages, unify other features and compile the shared dependencies once more.
+export RESET_ADMIN_BIN=$PWD/target/debug/reset-admin
+
+say "starting the local stack"
+scripts/stack.sh up
 
 say "serving the functions with cargo lambda watch on 127.0.0.1:$WATCH_PORT"
 mkdir -p .local/test
@@ -95,20 +78,21 @@ say "running the tests"
 # SES emulator every other test mails through, so it runs alone, after the rest. Both runs go
 # through whatever fails in the first, and the step fails if either did.
 tests_failed=0
-cargo test --workspace --no-fail-fast -- --test-threads 4 --skip disruptive:: || tests_failed=1
+cargo_test_pass workspace --workspace --no-fail-fast -- --test-threads 4 --skip disruptive:: || tests_failed=1
 say "running the tests that stop or freeze the SES emulator, alone"
-cargo test -p password-reset-tests --test api --no-fail-fast -- --test-threads 4 disruptive:: || tests_failed=1
+cargo_test_pass disruptive -p password-reset-tests --test api --no-fail-fast -- --test-threads 4 disruptive:: || tests_failed=1
 [ "$tests_failed" = 0 ] || { echo "error: tests failed (see above)" >&2; exit 1; }
 
 say "fuzzing the JSON API from docs/openapi.yaml (schemathesis): no 5xx, no schema violation"
 SCHEMATHESIS_HOOKS=tests.fuzz.hooks PYTHONPATH=$PWD st run docs/openapi.yaml --url "$WATCH_URL" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
-  --max-examples 60 --seed 20261125 --request-timeout 20 --warnings off
+  --max-examples 60 --seed 20261125 --request-timeout 20 --warnings off | tee .local/test/schemathesis.out
+record_count schemathesis "$(schemathesis_cases .local/test/schemathesis.out)" "generated requests"
 
-if [ -x tests/browser/run.sh ]; then
-  say "browser tests (headless Chromium)"
-  tests/browser/run.sh
-fi
+# Run through bash, not the run bit: a lost executable bit must not skip the suite.
+say "browser tests (headless Chromium)"
+BROWSER_TAP=.local/test/browser.tap bash tests/browser/run.sh
+record_count browser "$(awk '/^# pass / { print $3 }' .local/test/browser.tap)"
 
 # make run's Ctrl-C stops cargo lambda watch with the same stop_watch: its log must end with the
 # functions' own lines, not cargo-lambda's shutdown or the instances' lost connections.
@@ -124,4 +108,6 @@ echo "    the watch log ends without shutdown noise"
 # The flow once more with the accounts in a Cognito user pool, on a stack of its own.
 scripts/test-cognito.sh
 
-say "all checks passed in $(( $(date +%s) - started )) s"
+say "tests run, pass by pass"
+cat "$COUNTS_FILE"
+say "all checks passed in $(( $(date +%s) - TEST_STARTED )) s"

@@ -22,17 +22,24 @@ pub async fn admin_change(actor: &str, reason: &str) -> Result<reset_admin::Chan
     })
 }
 
-/// `cargo run -q -p reset-admin -- ARGS` with the test's environment (the local stack).
+/// reset-admin with ARGS and the test's environment (the local stack): the binary at
+/// `RESET_ADMIN_BIN` (make test points it at the one its workspace build made), else
+/// `cargo run -q -p reset-admin -- ARGS`.
 pub fn reset_admin(args: &[&str]) -> Result<Output> {
     reset_admin_with(args, &[], &[])
 }
 
 /// The same, with variables `set` (over the defaults) and `removed` from the environment.
 pub fn reset_admin_with(args: &[&str], set: &[(&str, &str)], removed: &[&str]) -> Result<Output> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut command = Command::new(cargo);
+    let mut command = match std::env::var_os("RESET_ADMIN_BIN") {
+        Some(binary) => Command::new(binary),
+        None => {
+            let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+            cargo.args(["run", "-q", "-p", "reset-admin", "--"]);
+            cargo
+        }
+    };
     command
-        .args(["run", "-q", "-p", "reset-admin", "--"])
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("RESET_ADMIN_ACTOR", "cli-test")

@@ -256,7 +256,7 @@ async fn assert_all_unavailable(app: &Arc<App>, token: &str, username: &str) -> 
         if answer.header("content-type") == Some("application/json") {
             assert_eq!(answer.json()?["error"], "service_unavailable");
         } else {
-            assert_eq!(answer.title(), "ただいま混み合っています");
+            assert_eq!(answer.title(), "ただいまご利用いただけません");
             assert!(answer.body.contains("何も変更されていません"));
         }
     }

@@ -229,7 +229,7 @@ async fn every_policy_rule_is_enforced_on_the_server_and_the_link_survives() -> 
         ("Kanagawa\t2026x", "Kanagawa\t2026x", "制御文字"),
         (&with_username, &with_username, "ユーザ名を含まない"),
         ("Password1", "Password1", "推測されやすい"),
-        ("Kanagawa2026x", "Kanagawa2026y", "確認用と一致"),
+        ("Kanagawa2026x", "Kanagawa2026y", "「新しいパスワードの確認」と一致"),
     ];
     // Each has 8+ characters, an uppercase letter, a lowercase letter and a digit: the guide's
     // rules pass; the strength estimate does not.

@@ -50,7 +50,7 @@ async function fillRequest(page, labels, values) {
   }
 }
 
-const JA_LABELS = ['ユーザ名', '① 医療機関名', '② 所在地', '③ ご担当者名', '④ 変更後のメールアドレス'];
+const JA_LABELS = ['ユーザ名', '①医療機関名', '②所在地', '③ご担当者名', '④変更後のメールアドレス'];
 const EN_LABELS = [
   'Username',
   '1. Name of the medical institution',
@@ -100,7 +100,7 @@ describe('address-change request', () => {
       for (const part of ['医療機関名を入力してください', 'ご担当者名を入力してください', 'メールアドレスの形式']) {
         assert.ok(summary.includes(part), `the summary names: ${part}`);
       }
-      assert.equal(await page.getByLabel('② 所在地').inputValue(), '東京都千代田区霞が関1-2-2');
+      assert.equal(await page.getByLabel('②所在地').inputValue(), '東京都千代田区霞が関1-2-2');
       assert.equal(await page.getAttribute('#institution', 'aria-invalid'), 'true');
       await screenshots(page, 'ja-address-1b-form-errors');
     });

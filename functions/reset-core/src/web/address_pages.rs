@@ -33,7 +33,7 @@ pub fn error_text(error: &FieldError, language: Language) -> String {
         FieldError::Email(EmailError::TooLong) => t.email_too_long.to_owned(),
         FieldError::Email(_) => t.email_malformed.to_owned(),
         FieldError::Text(field, e) => {
-            // The label without its number (「① 医療機関名」 → 「医療機関名」).
+            // The label without its number (「①医療機関名」 → 「医療機関名」).
             let name = label(t, *field)
                 .trim_start_matches(|c: char| !c.is_alphabetic() || c.is_numeric())
                 .trim();
