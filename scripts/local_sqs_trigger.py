@@ -103,9 +103,14 @@ def create_queues(args):
                 {"deadLetterTargetArn": arns[target], "maxReceiveCount": int(redrive["maxReceiveCount"])}
             )
         queue_name = urls[name].rstrip("/").rsplit("/", 1)[-1]
+        try:
+            client.get_queue_url(QueueName=queue_name)
+            state = "already exists"
+        except client.exceptions.QueueDoesNotExist:
+            state = "created"
         url = client.create_queue(QueueName=queue_name, Attributes=attributes)["QueueUrl"]
         arns[name] = client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        log(f"queue {queue_name} ({name}) ready")
+        log(f"queue {queue_name} ({name}): {state}")
 
 
 def mappings(template, concurrency_override):

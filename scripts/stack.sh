@@ -4,6 +4,8 @@
 #   scripts/stack.sh up     start them (ports from DYNAMODB_PORT / SES_PORT / MOTO_PORT), create
 #                           the tables and the queues of infra/template.yaml, and with
 #                           PASSWORD_STORE=cognito a user pool (.local/<STACK_NAME>/cognito.env)
+#   scripts/stack.sh provision   the tables, queues, log group (and pool) again: creates only what is
+#                           missing, so a second run creates nothing
 #   scripts/stack.sh down   stop what `up` started
 # State (pids, logs, DynamoDB Local's scratch folder) lives in .local/<STACK_NAME>/.
 set -euo pipefail
@@ -84,8 +86,9 @@ logs = boto3.client("logs", endpoint_url=f"http://127.0.0.1:{sys.argv[1]}", regi
                     aws_access_key_id="local", aws_secret_access_key="local")
 try:
     logs.create_log_group(logGroupName=sys.argv[2])
+    print(f"    log group {sys.argv[2]}: created")
 except logs.exceptions.ResourceAlreadyExistsException:
-    pass
+    print(f"    log group {sys.argv[2]}: already exists")
 PY
 }
 
@@ -95,9 +98,18 @@ PY
 create_user_pool() {
   say "creating a Cognito user pool in moto (PASSWORD_STORE=cognito)"
   "$ROOT/.tools/emulators/bin/python" - "$MOTO_PORT" "$STATE/cognito.env" <<'PY'
-import sys, boto3
+import os, sys, boto3
 idp = boto3.client("cognito-idp", endpoint_url=f"http://127.0.0.1:{sys.argv[1]}", region_name="ap-northeast-1",
                    aws_access_key_id="local", aws_secret_access_key="local")
+# The pool of an earlier provisioning of this stack, when moto still has it.
+if os.path.exists(sys.argv[2]):
+    known = dict(line.strip().split("=", 1) for line in open(sys.argv[2]) if "=" in line)
+    try:
+        idp.describe_user_pool(UserPoolId=known.get("USER_POOL_ID", ""))
+        print(f"    user pool {known['USER_POOL_ID']}: already exists")
+        sys.exit(0)
+    except idp.exceptions.ResourceNotFoundException:
+        pass
 pool = idp.create_user_pool(
     PoolName="password-reset-local",
     Policies={"PasswordPolicy": {"MinimumLength": 8, "RequireUppercase": True, "RequireLowercase": True,
@@ -110,7 +122,7 @@ client = idp.create_user_pool_client(
 )["UserPoolClient"]
 with open(sys.argv[2], "w") as env:
     env.write(f"USER_POOL_ID={pool['Id']}\nUSER_POOL_CLIENT_ID={client['ClientId']}\n")
-print(f"    user pool {pool['Id']}, app client {client['ClientId']}")
+print(f"    user pool {pool['Id']}, app client {client['ClientId']}: created")
 PY
 }
 
@@ -151,18 +163,25 @@ stop_one() {
   fi
 }
 
+# The tables, queues, log group and (PASSWORD_STORE=cognito) user pool of the running stack: each
+# created when missing and left alone when there, so running it again creates nothing.
+provision() {
+  create_tables
+  create_queues
+  create_admin_metrics_log_group
+  if [ "${PASSWORD_STORE:-dynamodb}" = cognito ]; then create_user_pool; fi
+  write_endpoints
+}
+
 case "${1:-}" in
   up)
     mkdir -p "$STATE"
     start_dynamodb
     start_ses
     start_moto
-    create_tables
-    create_queues
-    create_admin_metrics_log_group
-    if [ "${PASSWORD_STORE:-dynamodb}" = cognito ]; then create_user_pool; fi
-    write_endpoints
+    provision
     ;;
+  provision) provision ;;
   down)
     say "stopping the local stack ($STACK_NAME)"
     stop_one moto
@@ -174,5 +193,5 @@ case "${1:-}" in
   stop-dynamodb) stop_one dynamodb ;;
   start-ses) mkdir -p "$STATE"; start_ses ;;
   stop-ses) stop_one ses ;;
-  *) echo "usage: $0 up|down|start-dynamodb|stop-dynamodb|start-ses|stop-ses" >&2; exit 2 ;;
+  *) echo "usage: $0 up|provision|down|start-dynamodb|stop-dynamodb|start-ses|stop-ses" >&2; exit 2 ;;
 esac

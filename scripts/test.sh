@@ -38,6 +38,14 @@ export RESET_ADMIN_BIN=$PWD/target/debug/reset-admin
 say "starting the local stack"
 scripts/stack.sh up
 
+say "provisioning the running stack again creates nothing; scripts/admin finds the stack by itself"
+scripts/stack.sh provision | tee .local/test/provision-again.out
+if grep -E ': created$' .local/test/provision-again.out; then
+  echo "error: a second provisioning created the resources above" >&2
+  exit 1
+fi
+STACK_NAME=$STACK_NAME scripts/admin users check
+
 say "serving the functions with cargo lambda watch on 127.0.0.1:$WATCH_PORT"
 mkdir -p .local/test
 : >.local/test/watch.log

@@ -10,10 +10,13 @@ use clap::{Parser, Subcommand};
 use reset_admin::accounts::StatusChange;
 use reset_admin::address_requests::AddressRequests;
 use reset_admin::audit::{AuditAction, AuditEntry};
+use reset_admin::check::check_users;
 use reset_admin::import;
 use reset_admin::mail_queue::{human_age, queue_name, MailQueues};
 use reset_admin::metrics;
-use reset_admin::render::{audit_line, depth_line, pending_table, progress_bar, AccountView, RequestView};
+use reset_admin::render::{
+    audit_line, depth_line, pending_table, progress_bar, unreadable_accounts, AccountView, RequestView,
+};
 use reset_admin::tables::{create_table, Created};
 use reset_admin::template::{Store, Template};
 use reset_admin::text::visible;
@@ -44,6 +47,11 @@ enum Command {
     Tables {
         #[command(subcommand)]
         command: TablesCommand,
+    },
+    /// All the accounts: `users check` reads each one as the functions do.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
     },
     /// One user account.
     User {
@@ -82,6 +90,14 @@ enum Command {
         #[command(subcommand)]
         command: AddressRequestsCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// List the accounts the functions can no longer read (username, address, language), each
+    /// with its fix; exits 1 when there is one. Run it before deploying a release that tightens a
+    /// rule (docs/operations.md). Reads the whole users table (a Scan).
+    Check,
 }
 
 #[derive(Subcommand)]
@@ -208,6 +224,18 @@ async fn change(config: &aws_config::SdkConfig, actor: Option<&str>, reason: &st
     })
 }
 
+async fn users_check(config: &aws_config::SdkConfig) -> Result<ExitCode> {
+    let accounts = Accounts::from_config(config)?;
+    let report = check_users(&accounts, |read| eprint!("\r    {read} accounts read")).await?;
+    eprintln!();
+    print!("{}", unreadable_accounts(&report));
+    Ok(if report.unreadable.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
 async fn run(cli: Cli) -> Result<ExitCode> {
     let actor = cli.actor.as_deref();
     // Loaded once: region, credentials (SSO and credential_process profiles too), endpoints.
@@ -234,6 +262,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::User { command } => return user_command(&config, actor, command).await,
+        Command::Users {
+            command: UsersCommand::Check,
+        } => return users_check(&config).await,
         Command::AddressRequests { command } => address_requests_command(&config, actor, command).await?,
         Command::Audit { username: typed } => {
             let subject = audit_subject(&typed)?;

@@ -198,3 +198,42 @@ pub fn pending_table(pending: &[PendingRequest], now: Timestamp) -> String {
     }
     table
 }
+
+/// `users check`'s answer: each account the functions cannot read, what is wrong and the fix.
+pub fn unreadable_accounts(report: &crate::check::CheckReport) -> String {
+    use crate::check::Problem;
+    let mut out = String::new();
+    if report.unreadable.is_empty() {
+        let _ = writeln!(
+            out,
+            "all {} accounts read as the functions read them",
+            report.accounts_read
+        );
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "{} of {} accounts cannot be read by the functions:",
+        report.unreadable.len(),
+        report.accounts_read
+    );
+    for account in &report.unreadable {
+        for problem in &account.problems {
+            let (what, why) = match problem {
+                Problem::Username(why) => ("username", why),
+                Problem::Email(why) => ("address", why),
+                Problem::Language(why) => ("language", why),
+                Problem::Other(why) => ("item", why),
+            };
+            let _ = writeln!(
+                out,
+                "  {:<10} {:<8} {}\n             fix: {}",
+                visible(&account.stored_username),
+                what,
+                visible(why),
+                problem.fix()
+            );
+        }
+    }
+    out
+}

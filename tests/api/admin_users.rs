@@ -776,3 +776,41 @@ async fn an_address_change_is_announced_to_the_old_and_the_new_address() -> Resu
         .contains("このアドレスが登録メールアドレスになりました"));
     Ok(())
 }
+
+/// `users check` reads every account as the functions do: an item whose address breaks the
+/// rules (stored before they tightened, or by hand) is listed with its fix and the command
+/// exits 1, so a deploy that tightens a rule can be stopped first.
+#[tokio::test]
+async fn users_check_lists_the_accounts_the_functions_cannot_read() -> Result<()> {
+    let accounts = Accounts::from_env().await?;
+    let readable = created_by_admin()?;
+    let broken = created_by_admin()?;
+    accounts
+        .client()
+        .update_item()
+        .table_name(accounts.users_table())
+        .key(
+            "username",
+            aws_sdk_dynamodb::types::AttributeValue::S(broken.to_string()),
+        )
+        .update_expression("SET email = :e")
+        .expression_attribute_values(
+            ":e",
+            aws_sdk_dynamodb::types::AttributeValue::S("two@@example.jp".into()),
+        )
+        .send()
+        .await?;
+
+    let output = reset_admin(&["users", "check"])?;
+    let said = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{said}");
+    let line = said
+        .lines()
+        .find(|l| l.contains(broken.as_str()))
+        .ok_or_else(|| anyhow!("{broken} not listed: {said}"))?;
+    assert!(line.contains("address"), "{line}");
+    assert!(said.contains("fix: user set-email"), "{said}");
+    assert!(!said.contains(readable.as_str()), "a readable account listed: {said}");
+    assert!(!said.contains("two@@example.jp"), "the stored address printed: {said}");
+    Ok(())
+}

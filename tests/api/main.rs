@@ -15,6 +15,7 @@ mod admin_support;
 mod admin_users;
 mod cognito_store;
 mod disruptive;
+mod docs_drift;
 mod events;
 mod faults;
 mod iam_policies;

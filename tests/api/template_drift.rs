@@ -69,6 +69,62 @@ fn architecture_doc_lists_every_route() -> Result<()> {
     Ok(())
 }
 
+/// The rows of the markdown table under `heading` in `doc` whose first cell is code: the names in it.
+fn first_cells_under(doc: &str, heading: &str) -> Result<BTreeSet<String>> {
+    let section = doc
+        .split("\n## ")
+        .find(|s| s.starts_with(heading))
+        .ok_or_else(|| anyhow!("docs/architecture.md has no section {heading}"))?;
+    Ok(section
+        .lines()
+        .filter_map(|line| line.strip_prefix("| `"))
+        .filter_map(|rest| rest.split_once('`'))
+        .map(|(name, _)| name.to_owned())
+        .collect())
+}
+
+/// docs/architecture.md's tables of functions, variables and tables are the template's: a
+/// function, a variable or a table added to one and not the other fails here.
+#[test]
+fn architecture_doc_matches_the_template() -> Result<()> {
+    let doc = std::fs::read_to_string(root().join("docs/architecture.md"))?;
+    let template = template()?;
+
+    let functions: BTreeSet<String> = template.function_binaries()?.into_iter().collect();
+    assert_eq!(
+        first_cells_under(&doc, "Functions and routes")?
+            .into_iter()
+            .filter(|name| !name.contains(' '))
+            .collect::<BTreeSet<_>>(),
+        functions,
+        "the functions table of docs/architecture.md"
+    );
+
+    let mut variables: BTreeSet<String> = ENVIRONMENT_VARIABLES.iter().map(|v| v.to_string()).collect();
+    variables.insert("RUST_LOG".into());
+    assert_eq!(
+        first_cells_under(&doc, "Configuration")?,
+        variables,
+        "the variables of docs/architecture.md"
+    );
+
+    let tables_section = doc
+        .split("\n## ")
+        .find(|s| s.starts_with("Tables"))
+        .ok_or_else(|| anyhow!("docs/architecture.md has no Tables section"))?;
+    for table in template.tables()? {
+        assert!(
+            tables_section.contains(&format!("(`{}`", table.logical_id)),
+            "docs/architecture.md's tables lack {}",
+            table.logical_id
+        );
+    }
+    for stale in ["three Lambda functions", "five DynamoDB tables", "created after both"] {
+        assert!(!doc.contains(stale), "docs/architecture.md still says {stale:?}");
+    }
+    Ok(())
+}
+
 #[test]
 fn template_functions_are_the_workspace_function_crates() -> Result<()> {
     let binaries: BTreeSet<String> = template()?.function_binaries()?.into_iter().collect();

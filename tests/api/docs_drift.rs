@@ -1,0 +1,119 @@
+//! The documents hold to the code: what docs/admin.md says reset-admin takes is what
+//! `reset-admin --help` says, command by command and option by option.
+
+use crate::admin_support::{reset_admin_with, text};
+use anyhow::{anyhow, ensure, Result};
+use std::collections::BTreeSet;
+
+fn admin_doc() -> Result<String> {
+    Ok(std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/admin.md"
+    ))?)
+}
+
+/// reset-admin's help for `path`, without the environment's say in it (RESET_ADMIN_ACTOR unset).
+fn help(path: &[&str]) -> Result<String> {
+    let mut args = path.to_vec();
+    args.push("--help");
+    let output = reset_admin_with(&args, &[], &["RESET_ADMIN_ACTOR"])?;
+    ensure!(
+        output.status.success(),
+        "reset-admin {path:?} --help: {}",
+        text(&output)
+    );
+    Ok(String::from_utf8(output.stdout)?)
+}
+
+/// The names under "Commands:" (clap's own `help` left out).
+fn subcommands(help: &str) -> Vec<String> {
+    help.lines()
+        .skip_while(|line| *line != "Commands:")
+        .skip(1)
+        .take_while(|line| !line.trim().is_empty())
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The long options of one command, the global and help ones left out.
+fn long_options(help: &str) -> BTreeSet<String> {
+    help.lines()
+        .skip_while(|line| *line != "Options:")
+        .filter_map(|line| line.split_whitespace().find(|word| word.starts_with("--")))
+        .map(|word| word.trim_end_matches(',').to_owned())
+        .filter(|option| option != "--help" && option != "--actor")
+        .collect()
+}
+
+/// Every command a person can run, with its options: the leaves of the help tree, and the
+/// commands whose subcommand is optional (`mail-queue`).
+fn runnable_commands() -> Result<Vec<(String, BTreeSet<String>)>> {
+    let mut found = Vec::new();
+    let mut pending: Vec<Vec<String>> = subcommands(&help(&[])?).into_iter().map(|c| vec![c]).collect();
+    while let Some(path) = pending.pop() {
+        let path_refs: Vec<&str> = path.iter().map(String::as_str).collect();
+        let text = help(&path_refs)?;
+        let children = subcommands(&text);
+        let optional_child = text.lines().any(|l| l.starts_with("Usage:") && l.contains("[COMMAND]"));
+        if children.is_empty() || optional_child {
+            found.push((path.join(" "), long_options(&text)));
+        }
+        for child in children {
+            let mut longer = path.clone();
+            longer.push(child);
+            pending.push(longer);
+        }
+    }
+    Ok(found)
+}
+
+#[test]
+fn the_admin_guide_shows_the_real_help() -> Result<()> {
+    let doc = admin_doc()?;
+    let actual = help(&[])?;
+    let block = doc
+        .split("```text\n$ reset-admin --help\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .ok_or_else(|| anyhow!("docs/admin.md shows no `$ reset-admin --help` block"))?;
+    assert_eq!(
+        block.trim_end(),
+        actual.trim_end(),
+        "docs/admin.md's --help block is not what reset-admin prints"
+    );
+    Ok(())
+}
+
+#[test]
+fn the_admin_command_table_has_every_command_and_option() -> Result<()> {
+    let doc = admin_doc()?;
+    let rows: Vec<&str> = doc.lines().filter(|line| line.starts_with("| `")).collect();
+    let mut missing = Vec::new();
+    for (command, options) in runnable_commands()? {
+        let prefix = format!("| `{command}");
+        let matching: Vec<&&str> = rows
+            .iter()
+            .filter(|row| {
+                row.strip_prefix(&prefix)
+                    .is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('`'))
+            })
+            .collect();
+        if matching.is_empty() {
+            missing.push(format!("no row for `{command}`"));
+            continue;
+        }
+        for option in options {
+            if !matching.iter().any(|row| row.contains(&option)) {
+                missing.push(format!("`{command}` lacks {option}"));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "docs/admin.md's command table: {}",
+        missing.join("; ")
+    );
+    Ok(())
+}
