@@ -58,6 +58,8 @@ if [[ "${SKIP_SAM_BUILD:-0}" != "1" ]]; then
   for bootstrap in "$REPO"/.aws-sam/build/*/bootstrap; do
     echo "    built $(basename "$(dirname "$bootstrap")")/bootstrap, $(du -h "$bootstrap" | cut -f1)"
   done
+  # The README's zip table is the sizes of what was just built.
+  "$VENV_BIN/python" scripts/check-zip-table.py
 fi
 
 echo "==> infra checks passed"

@@ -117,3 +117,68 @@ fn the_admin_command_table_has_every_command_and_option() -> Result<()> {
     );
     Ok(())
 }
+
+/// The alarms of the template and the CloudWatch metrics they are billed for, with the SES
+/// configuration set (its alarms exist) and without.
+fn alarm_counts() -> Result<[(usize, usize); 2]> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/infra/template.yaml");
+    let template: serde_norway::Value = serde_norway::from_str(&std::fs::read_to_string(path)?)?;
+    let resources = template["Resources"]
+        .as_mapping()
+        .ok_or_else(|| anyhow!("the template has no Resources"))?;
+    let mut with_set = (0, 0);
+    let mut without_set = (0, 0);
+    for resource in resources.values() {
+        if resource["Type"].as_str() != Some("AWS::CloudWatch::Alarm") {
+            continue;
+        }
+        // A metric-math alarm is billed for each metric it reads, a plain one for its one.
+        let metrics = resource["Properties"]["Metrics"]
+            .as_sequence()
+            .map(|list| list.iter().filter(|m| m.get("MetricStat").is_some()).count())
+            .unwrap_or(1);
+        with_set = (with_set.0 + 1, with_set.1 + metrics);
+        if resource["Condition"].as_str() != Some("HasConfigurationSet") {
+            without_set = (without_set.0 + 1, without_set.1 + metrics);
+        }
+    }
+    Ok([with_set, without_set])
+}
+
+/// The README's cost row counts the template's alarms and their metrics, and prices them.
+#[test]
+fn the_readme_counts_and_prices_the_templates_alarms() -> Result<()> {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))?;
+    let row = readme
+        .lines()
+        .find(|line| line.starts_with("| CloudWatch alarms"))
+        .ok_or_else(|| anyhow!("README.md has no CloudWatch alarms cost row"))?;
+    let [(alarms, metrics), (alarms_without, metrics_without)] = alarm_counts()?;
+    let expected = format!(
+        "| {alarms} alarms, {metrics} alarm metrics (with `SesConfigurationSetName`; {alarms_without} alarms, \
+         {metrics_without} metrics without) | ${:.2} (${:.2}) |",
+        metrics as f64 * 0.10,
+        metrics_without as f64 * 0.10
+    );
+    assert!(
+        row.ends_with(&expected),
+        "README.md's alarm row:\n{row}\nshould end with\n{expected}"
+    );
+    Ok(())
+}
+
+/// The README's cost row of custom metrics counts `reset_core::metrics::ALL`.
+#[test]
+fn the_readme_counts_the_custom_metrics() -> Result<()> {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))?;
+    let count = password_reset_tests::reset_core::metrics::ALL.len();
+    let expected = format!(
+        "| custom metrics (EMF, $0.30 each) | {count} (`reset_core::metrics::ALL`) | ${:.2} |",
+        count as f64 * 0.30
+    );
+    assert!(
+        readme.lines().any(|line| line == expected),
+        "README.md should have the row\n{expected}"
+    );
+    Ok(())
+}

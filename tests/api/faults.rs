@@ -74,8 +74,16 @@ impl OwnStack {
     }
 
     async fn create_tables(&self, app: &App) -> Result<()> {
+        // A DynamoDB Local just started answers its first calls slowly on a loaded machine (its
+        // JIT is cold): the set-up gets time the functions' 2 s attempts do not give.
         let config = aws_sdk_dynamodb::config::Builder::from(&sdk_config().await)
             .endpoint_url(format!("http://127.0.0.1:{}", self.dynamodb_port))
+            .timeout_config(
+                aws_config::timeout::TimeoutConfig::builder()
+                    .operation_attempt_timeout(Duration::from_secs(30))
+                    .operation_timeout(Duration::from_secs(60))
+                    .build(),
+            )
             .build();
         let client = aws_sdk_dynamodb::Client::from_conf(config);
         for table in Template::load(&Self::root().join("infra/template.yaml"))?.tables()? {
