@@ -16,10 +16,11 @@ with_heartbeat() { # what, then the command
 }
 
 # cargo-lambda's own lines that are not about the functions: with --ignore-changes it watches no
-# file, yet its file watcher still reports hitting the inotify limit (MaxFilesWatch) on a large
-# checkout; dropped so that only the stack's own lines show.
+# file, yet its file watcher still reports hitting the inotify limits (MaxFilesWatch on a large
+# checkout, "Native fs watcher error" when other watchers use up the machine's inotify
+# instances); dropped so that only the stack's own lines show.
 drop_watch_noise() {
-  grep --line-buffered -v -e 'MaxFilesWatch' || true
+  grep --line-buffered -v -e 'MaxFilesWatch' -e 'Native fs watcher error' || true
 }
 
 # Starts `cargo lambda watch` on 127.0.0.1:$WATCH_PORT with the functions' log at $RUST_LOG and

@@ -10,7 +10,9 @@ export STACK_NAME=run
 # The pinned Node.js (.node-version) when scripts/bootstrap.sh had to install it, and cargo-lambda.
 export PATH=$PWD/.tools/node/bin:$PWD/.tools/venv/bin:$PATH
 
-say() { printf '==> %s\n' "$*"; }
+# Each step with the time since make run started.
+RUN_STARTED=$(date +%s)
+say() { local t=$(( $(date +%s) - RUN_STARTED )); printf '==> [%d:%02d] %s\n' $((t / 60)) $((t % 60)) "$*"; }
 . scripts/lib.sh
 export_local_endpoints
 

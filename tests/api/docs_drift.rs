@@ -182,3 +182,69 @@ fn the_readme_counts_the_custom_metrics() -> Result<()> {
     );
     Ok(())
 }
+
+/// Every file of the given kinds under `dir`, recursively.
+fn sources_under(dir: &std::path::Path, extensions: &[&str], into: &mut String) -> Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            sources_under(&path, extensions, into)?;
+        } else if path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| extensions.contains(&e))
+        {
+            into.push_str(&std::fs::read_to_string(&path)?);
+        }
+    }
+    Ok(())
+}
+
+/// Names in the runbook that neither the code nor the template writes: CloudWatch's, Lambda's
+/// and SES's own words, which the runbook quotes so that an operator can search for them.
+const NAMED_BY_AWS: &[&str] = &[
+    // Lambda's report lines and its own log markers.
+    "INIT_REPORT",
+    "REPORT",
+    // SES's error codes, as the SDK reports them.
+    "SendingPausedException",
+    "TooManyRequestsException",
+    "MessageRejected",
+    "AccountSendingPausedException",
+    "MailFromDomainNotVerifiedException",
+    "LimitExceededException",
+    "NotFoundException",
+    // IAM's refusal, as every SDK error reports it.
+    "AccessDenied",
+];
+
+/// Each identifier the runbook puts in code font — a log field, an event, a metric, an alarm, a
+/// parameter — is written by the code, the template or the scripts (or is AWS's own word, listed
+/// above): a runbook line that cites a field nothing writes sends the on-call engineer looking
+/// for nothing.
+#[test]
+fn the_runbook_names_only_what_the_code_writes() -> Result<()> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let runbook = std::fs::read_to_string(root.join("docs/operations.md"))?;
+    let mut written = String::new();
+    for dir in ["functions", "admin", "local", "scripts", "infra", ".github"] {
+        sources_under(&root.join(dir), &["rs", "yaml", "yml", "sh", "py", "toml", "env", "json"], &mut written)?;
+    }
+    written.push_str(&std::fs::read_to_string(root.join("samconfig.toml"))?);
+    written.push_str(&std::fs::read_to_string(root.join("Makefile"))?);
+    let mut unknown = BTreeSet::new();
+    for (i, chunk) in runbook.split('`').enumerate() {
+        let identifier = i % 2 == 1
+            && chunk.len() > 2
+            && chunk.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && chunk.chars().any(|c| c.is_ascii_alphabetic());
+        if identifier && !written.contains(chunk) && !NAMED_BY_AWS.contains(&chunk) {
+            unknown.insert(chunk.to_owned());
+        }
+    }
+    assert!(
+        unknown.is_empty(),
+        "docs/operations.md names what no code, template or script writes: {unknown:?}"
+    );
+    Ok(())
+}
