@@ -228,7 +228,11 @@ fn the_runbook_names_only_what_the_code_writes() -> Result<()> {
     let runbook = std::fs::read_to_string(root.join("docs/operations.md"))?;
     let mut written = String::new();
     for dir in ["functions", "admin", "local", "scripts", "infra", ".github"] {
-        sources_under(&root.join(dir), &["rs", "yaml", "yml", "sh", "py", "toml", "env", "json"], &mut written)?;
+        sources_under(
+            &root.join(dir),
+            &["rs", "yaml", "yml", "sh", "py", "toml", "env", "json"],
+            &mut written,
+        )?;
     }
     written.push_str(&std::fs::read_to_string(root.join("samconfig.toml"))?);
     written.push_str(&std::fs::read_to_string(root.join("Makefile"))?);
