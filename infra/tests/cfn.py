@@ -78,6 +78,22 @@ def pseudo_parameters(stack_name: str) -> dict:
     }
 
 
+# Per resource type: its ARN (GetAtt …Arn) and what Ref returns, as CloudFormation shapes them.
+ARNS = {
+    "AWS::IAM::Role": ("arn:aws:iam::{account}:role/{name}", "{name}"),
+    "AWS::IAM::ManagedPolicy": ("arn:aws:iam::{account}:policy/{name}", "{arn}"),
+    "AWS::DynamoDB::Table": ("arn:aws:dynamodb:{region}:{account}:table/{name}", "{name}"),
+    "AWS::SQS::Queue": ("arn:aws:sqs:{region}:{account}:{name}", "https://sqs.{region}.amazonaws.com/{account}/{name}"),
+    "AWS::SNS::Topic": ("arn:aws:sns:{region}:{account}:{name}", "{arn}"),
+    "AWS::KMS::Key": ("arn:aws:kms:{region}:{account}:key/{logical}-id", "{logical}-id"),
+    "AWS::Logs::LogGroup": ("arn:aws:logs:{region}:{account}:log-group:{name}:*", "{name}"),
+    "AWS::Lambda::Function": ("arn:aws:lambda:{region}:{account}:function:{name}", "{name}"),
+    "AWS::S3::Bucket": ("arn:aws:s3:::{name}", "{name}"),
+    "AWS::IAM::OIDCProvider": ("arn:aws:iam::{account}:oidc-provider/token.actions.githubusercontent.com", "{arn}"),
+}
+DEFAULT_ARN = "arn:aws:{service}:{region}:{account}:{logical}/{name}"
+
+
 class NoValue:
     """AWS::NoValue: the property or list item disappears."""
 
@@ -114,45 +130,25 @@ class Resolver:
             raise KeyError(f"unknown logical id {logical_id}")
         kind = resource["Type"]
         props = resource.get("Properties", {})
-        name = f"{self.stack}-{logical_id}-SUFFIX"
-        region, account = REGION, ACCOUNT
-        if kind == "AWS::IAM::Role":
-            arn = f"arn:aws:iam::{account}:role/{name}"
-        elif kind == "AWS::IAM::ManagedPolicy":
-            arn = f"arn:aws:iam::{account}:policy/{name}"
-        elif kind == "AWS::DynamoDB::Table":
-            name = self.resolve(props["TableName"]) if "TableName" in props else name
-            arn = f"arn:aws:dynamodb:{region}:{account}:table/{name}"
-        elif kind == "AWS::SQS::Queue":
-            name = self.resolve(props["QueueName"]) if "QueueName" in props else name
-            arn = f"arn:aws:sqs:{region}:{account}:{name}"
-            if attribute is None:
-                return f"https://sqs.{region}.amazonaws.com/{account}/{name}"
-        elif kind == "AWS::SNS::Topic":
-            name = self.resolve(props["TopicName"]) if "TopicName" in props else name
-            arn = f"arn:aws:sns:{region}:{account}:{name}"
-            if attribute is None:
-                return arn
-        elif kind == "AWS::KMS::Key":
-            arn = f"arn:aws:kms:{region}:{account}:key/{logical_id}-id"
-            if attribute is None:
-                return f"{logical_id}-id"
-        elif kind == "AWS::Logs::LogGroup":
-            name = self.resolve(props["LogGroupName"]) if "LogGroupName" in props else name
-            arn = f"arn:aws:logs:{region}:{account}:log-group:{name}:*"
-        elif kind == "AWS::Lambda::Function":
-            arn = f"arn:aws:lambda:{region}:{account}:function:{name}"
-        elif kind == "AWS::S3::Bucket":
-            name = self.resolve(props["BucketName"]) if "BucketName" in props else name.lower()
-            arn = f"arn:aws:s3:::{name}"
-        elif kind == "AWS::IAM::OIDCProvider":
-            arn = f"arn:aws:iam::{account}:oidc-provider/token.actions.githubusercontent.com"
-            if attribute is None:
-                return arn
+        generated = f"{self.stack}-{logical_id}-SUFFIX"
+        # The name property when the template sets one, else the name CloudFormation generates.
+        name_property = {
+            "AWS::DynamoDB::Table": "TableName",
+            "AWS::SQS::Queue": "QueueName",
+            "AWS::SNS::Topic": "TopicName",
+            "AWS::Logs::LogGroup": "LogGroupName",
+            "AWS::S3::Bucket": "BucketName",
+        }.get(kind)
+        if name_property in props:
+            name = self.resolve(props[name_property])
         else:
-            arn = f"arn:aws:{kind.split('::')[1].lower()}:{region}:{account}:{logical_id}/{name}"
+            name = generated.lower() if kind == "AWS::S3::Bucket" else generated
+        arn_format, ref_format = ARNS.get(kind, (DEFAULT_ARN, "{name}"))
+        values = {"region": REGION, "account": ACCOUNT, "name": name, "logical": logical_id,
+                  "service": kind.split("::")[1].lower()}
+        arn = arn_format.format(**values)
         if attribute is None:
-            return name
+            return arn if ref_format == "{arn}" else ref_format.format(**values)
         return arn
 
     def resolve(self, value):
