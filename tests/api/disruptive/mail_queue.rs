@@ -202,6 +202,7 @@ async fn put_on_queue(body: &str) -> Result<()> {
 
 #[tokio::test]
 async fn with_ses_frozen_known_and_unknown_answer_alike_and_every_mail_arrives_once() -> Result<()> {
+    let _turn = super::SHARED_STACK.read().await;
     let _alone = SES_EMULATOR.lock().await;
     let app = local_app().await?;
     let origin = app.settings.public_base_url.clone();
@@ -240,6 +241,7 @@ async fn with_ses_frozen_known_and_unknown_answer_alike_and_every_mail_arrives_o
 
 #[tokio::test]
 async fn mail_requested_while_ses_is_unreachable_arrives_once_it_is_back() -> Result<()> {
+    let _turn = super::SHARED_STACK.read().await;
     let _alone = SES_EMULATOR.lock().await;
     let app = local_app().await?;
     let origin = app.settings.public_base_url.clone();
@@ -260,6 +262,7 @@ async fn mail_requested_while_ses_is_unreachable_arrives_once_it_is_back() -> Re
 
 #[tokio::test]
 async fn an_expired_job_is_not_mailed_and_a_redelivered_one_is_mailed_once() -> Result<()> {
+    let _turn = super::SHARED_STACK.read().await;
     let _alone = SES_EMULATOR.lock().await;
     let app = local_app().await?;
     let late = create_user(&app, Language::Ja).await?;
@@ -288,6 +291,7 @@ async fn an_expired_job_is_not_mailed_and_a_redelivered_one_is_mailed_once() -> 
 
 #[tokio::test]
 async fn a_burst_of_200_requests_is_mailed_completely_and_once_by_two_senders() -> Result<()> {
+    let _turn = super::SHARED_STACK.read().await;
     let _alone = SES_EMULATOR.lock().await;
     let trigger_log = std::fs::read_to_string(env("SQS_TRIGGER_LOG")?)?;
     assert!(
