@@ -160,10 +160,16 @@ def test_optional_permissions_are_not_stale():
         assert provider_schema(kind)
 
 
+def template_transforms() -> list[str]:
+    transform = load_yaml("infra/template.yaml")["Transform"]
+    return transform if isinstance(transform, list) else [transform]
+
+
 def deploy_calls(stack: str, bucket: str, execution_role: str):
     """What `sam deploy --s3-bucket … --role-arn …` calls with the deploy role's credentials."""
     stack_arn = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{stack}/0f0e0d0c-aaaa-bbbb-cccc-0123456789ab"
-    transform = f"arn:aws:cloudformation:{REGION}:aws:transform/Serverless-2016-10-31"
+    # Every transform the template names is a resource of CreateChangeSet.
+    transforms = [f"arn:aws:cloudformation:{REGION}:aws:transform/{t.removeprefix('AWS::')}" for t in template_transforms()]
     obj = f"arn:aws:s3:::{bucket}/{stack}/0123456789abcdef.template"
     return [
         # s3_uploader: head_object before each upload (404, not 403, needs ListBucket), then the
@@ -174,7 +180,7 @@ def deploy_calls(stack: str, bucket: str, execution_role: str):
         # deployer: has_stack, create_changeset (+ the transform), the waiter, execute, events.
         ("cloudformation:DescribeStacks", stack_arn, {}),
         ("cloudformation:CreateChangeSet", stack_arn, {}),
-        ("cloudformation:CreateChangeSet", transform, {}),
+        *[("cloudformation:CreateChangeSet", transform, {}) for transform in transforms],
         ("cloudformation:DescribeChangeSet", stack_arn, {}),
         ("cloudformation:ExecuteChangeSet", stack_arn, {}),
         ("cloudformation:DescribeStackEvents", stack_arn, {}),
