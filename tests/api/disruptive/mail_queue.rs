@@ -26,16 +26,7 @@ fn root() -> &'static Path {
 
 /// Sends a signal to the shared SES emulator of `make test`.
 fn signal_ses(signal: &str) -> Result<()> {
-    let pid_file = root().join(format!(".local/{}/ses.pid", env("STACK_NAME")?));
-    let pid = std::fs::read_to_string(&pid_file).with_context(|| pid_file.display().to_string())?;
-    let status = Command::new("kill")
-        .arg(format!("-{signal}"))
-        .arg(pid.trim())
-        .status()?;
-    if !status.success() {
-        bail!("kill -{signal} of the SES emulator failed");
-    }
-    Ok(())
+    super::signal_stack_service("ses", signal)
 }
 
 fn ses_script(action: &str) -> Result<()> {

@@ -4,11 +4,9 @@
 //! `RequestResetServerErrorsAlarm` counts: metric `ServerErrors` = 1 in the stack's namespace,
 //! dimension `Function` = `request-reset` (infra/tests/test_rollback_alarms.py checks the alarm).
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
 use password_reset_tests::{http, local_app, watch_url};
 use serde_json::{json, Value};
-use std::path::Path;
-use std::process::Command;
 
 fn env(name: &str) -> Result<String> {
     std::env::var(name).with_context(|| format!("{name} is not set: run the tests through `make test`"))
@@ -16,16 +14,7 @@ fn env(name: &str) -> Result<String> {
 
 /// Sends a signal to the shared DynamoDB Local of `make test`.
 fn signal_dynamodb(signal: &str) -> Result<()> {
-    let pid_file = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(".local/{}/dynamodb.pid", env("STACK_NAME")?));
-    let pid = std::fs::read_to_string(&pid_file).with_context(|| pid_file.display().to_string())?;
-    let status = Command::new("kill")
-        .arg(format!("-{signal}"))
-        .arg(pid.trim())
-        .status()?;
-    if !status.success() {
-        bail!("kill -{signal} of DynamoDB Local failed");
-    }
-    Ok(())
+    super::signal_stack_service("dynamodb", signal)
 }
 
 /// Resumes the frozen DynamoDB Local even when the test fails half-way (frozen, not stopped:
