@@ -39,6 +39,11 @@ echo "==> sam validate --lint --region $REGION -t $TEMPLATE"
 echo "==> checkov $TEMPLATE $OIDC_TEMPLATE (findings other than infra/checkov-accepted.yaml fail)"
 "$CHECKOV_PY" scripts/checkov-gate.py "$TEMPLATE" "$OIDC_TEMPLATE"
 
+# The rehearsal of a deploy that cannot run here: the roles against the resource handlers'
+# permissions, KMS reach, rollback alarms, mail identity, pipeline pins (infra/tests/).
+echo "==> infra/tests (deploy rehearsal over the SAM-transformed template)"
+(cd infra/tests && "$VENV_BIN/python" -m pytest -q -p no:cacheprovider)
+
 echo "==> actionlint .github/workflows/"
 "$ACTIONLINT" .github/workflows/*.yml
 

@@ -56,8 +56,13 @@ pub const ADDRESS_REQUESTS_REJECTED: &str = "AddressRequestsRejected";
 /// confirmation and by `reset-admin address-requests list`.
 pub const OLDEST_PENDING_ADDRESS_REQUEST_AGE: &str = "OldestPendingAddressRequestAge";
 
+/// An HTTP answer with a 5xx status (a caught panic, a dependency down), with the dimension
+/// `Function`: Lambda counts these handled answers as successes, so the canary's rollback
+/// alarms watch this count instead.
+pub const SERVER_ERRORS: &str = "ServerErrors";
+
 /// Every metric name the code emits; the template's alarms may only use these.
-pub const ALL: [&str; 21] = [
+pub const ALL: [&str; 22] = [
     RESET_REQUESTS,
     MAILS_QUEUED,
     MAIL_QUEUE_FAILURES,
@@ -79,14 +84,27 @@ pub const ALL: [&str; 21] = [
     ADDRESS_REQUESTS_APPROVED,
     ADDRESS_REQUESTS_REJECTED,
     OLDEST_PENDING_ADDRESS_REQUEST_AGE,
+    SERVER_ERRORS,
 ];
 
 /// One EMF document: counts without dimensions in `namespace`, stamped `at`.
 pub fn emf_line(namespace: &str, at: Timestamp, counts: &[(&str, u64)]) -> String {
+    emf_line_with_dimensions(namespace, at, &[], counts)
+}
+
+/// One EMF document whose counts are published under one dimension set (`dimensions`, name and
+/// value); empty publishes them without dimensions.
+pub fn emf_line_with_dimensions(
+    namespace: &str,
+    at: Timestamp,
+    dimensions: &[(&str, &str)],
+    counts: &[(&str, u64)],
+) -> String {
     let definitions: Vec<Value> = counts
         .iter()
         .map(|(name, _)| json!({ "Name": name, "Unit": "Count" }))
         .collect();
+    let dimension_names: Vec<&str> = dimensions.iter().map(|(name, _)| *name).collect();
     let mut document = Map::new();
     document.insert(
         "_aws".into(),
@@ -94,17 +112,27 @@ pub fn emf_line(namespace: &str, at: Timestamp, counts: &[(&str, u64)]) -> Strin
             "Timestamp": at.as_millis(),
             "CloudWatchMetrics": [{
                 "Namespace": namespace,
-                // One empty dimension set: the metrics are published without dimensions, which
-                // is what the alarms query.
-                "Dimensions": [[]],
+                // One dimension set, exactly the one the alarms query (empty: no dimensions).
+                "Dimensions": [dimension_names],
                 "Metrics": definitions,
             }],
         }),
     );
+    for (name, value) in dimensions {
+        document.insert((*name).to_owned(), json!(value));
+    }
     for (name, value) in counts {
         document.insert((*name).to_owned(), json!(value));
     }
     Value::Object(document).to_string()
+}
+
+/// Counts one 5xx answer of `function` (the alarms' dimension `Function`).
+pub fn emit_server_error(namespace: &str, at: Timestamp, function: &str) {
+    println!(
+        "{}",
+        emf_line_with_dimensions(namespace, at, &[("Function", function)], &[(SERVER_ERRORS, 1)])
+    );
 }
 
 /// Writes one EMF line to stdout (Lambda's stdout is its log stream). `println!` rather than a
@@ -141,6 +169,26 @@ mod tests {
         // Every declared metric has its value as a top-level member of the same document.
         assert_eq!(document["ResetRequests"], json!(1));
         assert_eq!(document["MailSendFailures"], json!(0));
+        Ok(())
+    }
+
+    #[test]
+    fn a_server_error_is_counted_under_its_function() -> Result<(), serde_json::Error> {
+        let line = emf_line_with_dimensions(
+            "PasswordReset/test",
+            Timestamp::from_millis(1_767_225_600_000),
+            &[("Function", "verify-token")],
+            &[(SERVER_ERRORS, 1)],
+        );
+        let document: Value = serde_json::from_str(&line)?;
+        let directive = &document["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Dimensions"], json!([["Function"]]));
+        assert_eq!(
+            directive["Metrics"],
+            json!([{ "Name": "ServerErrors", "Unit": "Count" }])
+        );
+        assert_eq!(document["Function"], json!("verify-token"));
+        assert_eq!(document["ServerErrors"], json!(1));
         Ok(())
     }
 

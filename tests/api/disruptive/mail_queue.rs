@@ -26,16 +26,7 @@ fn root() -> &'static Path {
 
 /// Sends a signal to the shared SES emulator of `make test`.
 fn signal_ses(signal: &str) -> Result<()> {
-    let pid_file = root().join(format!(".local/{}/ses.pid", env("STACK_NAME")?));
-    let pid = std::fs::read_to_string(&pid_file).with_context(|| pid_file.display().to_string())?;
-    let status = Command::new("kill")
-        .arg(format!("-{signal}"))
-        .arg(pid.trim())
-        .status()?;
-    if !status.success() {
-        bail!("kill -{signal} of the SES emulator failed");
-    }
-    Ok(())
+    super::signal_stack_service("ses", signal)
 }
 
 fn ses_script(action: &str) -> Result<()> {
@@ -202,6 +193,7 @@ async fn put_on_queue(body: &str) -> Result<()> {
 
 #[tokio::test]
 async fn with_ses_frozen_known_and_unknown_answer_alike_and_every_mail_arrives_once() -> Result<()> {
+    let _turn = super::SHARED_STACK.read().await;
     let _alone = SES_EMULATOR.lock().await;
     let app = local_app().await?;
     let origin = app.settings.public_base_url.clone();
@@ -240,6 +232,7 @@ async fn with_ses_frozen_known_and_unknown_answer_alike_and_every_mail_arrives_o
 
 #[tokio::test]
 async fn mail_requested_while_ses_is_unreachable_arrives_once_it_is_back() -> Result<()> {
+    let _turn = super::SHARED_STACK.read().await;
     let _alone = SES_EMULATOR.lock().await;
     let app = local_app().await?;
     let origin = app.settings.public_base_url.clone();
@@ -260,6 +253,7 @@ async fn mail_requested_while_ses_is_unreachable_arrives_once_it_is_back() -> Re
 
 #[tokio::test]
 async fn an_expired_job_is_not_mailed_and_a_redelivered_one_is_mailed_once() -> Result<()> {
+    let _turn = super::SHARED_STACK.read().await;
     let _alone = SES_EMULATOR.lock().await;
     let app = local_app().await?;
     let late = create_user(&app, Language::Ja).await?;
@@ -288,6 +282,7 @@ async fn an_expired_job_is_not_mailed_and_a_redelivered_one_is_mailed_once() -> 
 
 #[tokio::test]
 async fn a_burst_of_200_requests_is_mailed_completely_and_once_by_two_senders() -> Result<()> {
+    let _turn = super::SHARED_STACK.read().await;
     let _alone = SES_EMULATOR.lock().await;
     let trigger_log = std::fs::read_to_string(env("SQS_TRIGGER_LOG")?)?;
     assert!(

@@ -125,6 +125,9 @@ pub fn respond(
         }
     };
     let status = reply.status;
+    if status.is_server_error() {
+        crate::metrics::emit_server_error(&app.settings.metrics_namespace, app.clock.now(), function);
+    }
     let outcome = error_code.unwrap_or(reply.outcome);
     let response = build_response(reply, retry_after);
     tracing::info!(
