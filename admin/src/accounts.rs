@@ -213,16 +213,24 @@ impl Accounts {
         &self.audit_table
     }
 
-    /// The hash of the newest entry of `subject` (None: no entry, or only entries from before
-    /// the chain): a Query of one item, newest first.
-    pub async fn chain_head(&self, subject: &AuditSubject) -> Result<Option<String>, AdminError> {
-        let page = self
-            .client
+    /// A Query of `subject`'s partition of the audit table, newest entry first.
+    fn newest_audit_first(
+        &self,
+        subject: &AuditSubject,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.client
             .query()
             .table_name(&self.audit_table)
             .key_condition_expression(format!("{USERNAME} = :username"))
             .expression_attribute_values(":username", s(subject.key()))
             .scan_index_forward(false)
+    }
+
+    /// The hash of the newest entry of `subject` (None: no entry, or only entries from before
+    /// the chain): a Query of one item, newest first.
+    pub async fn chain_head(&self, subject: &AuditSubject) -> Result<Option<String>, AdminError> {
+        let page = self
+            .newest_audit_first(subject)
             .limit(1)
             .consistent_read(true)
             .send()
@@ -478,12 +486,7 @@ impl Accounts {
         let mut start: Option<HashMap<String, AttributeValue>> = None;
         loop {
             let page = self
-                .client
-                .query()
-                .table_name(&self.audit_table)
-                .key_condition_expression(format!("{USERNAME} = :username"))
-                .expression_attribute_values(":username", s(subject.key()))
-                .scan_index_forward(false)
+                .newest_audit_first(&subject)
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await

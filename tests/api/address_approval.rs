@@ -77,6 +77,31 @@ async fn pending_request(accounts: &Accounts, user: &User, sent_at: Timestamp) -
     Ok(request)
 }
 
+/// The app, the admin tool's accounts and requests, on the local stack.
+async fn stack() -> Result<(password_reset_tests::reset_core::App, Accounts, AddressRequests)> {
+    Ok((local_app().await?, Accounts::from_env().await?, requests().await?))
+}
+
+/// A new account with a pending request whose notice went out just now.
+async fn user_with_request(
+    app: &password_reset_tests::reset_core::App,
+    accounts: &Accounts,
+) -> Result<(User, AddressRequest)> {
+    let user = create_user(app, Language::Ja).await?;
+    let request = pending_request(accounts, &user, SystemClock.now()).await?;
+    Ok((user, request))
+}
+
+/// How many `set-email` entries the account's audit log holds.
+async fn address_changes_audited(accounts: &Accounts, user: &User) -> Result<usize> {
+    Ok(accounts
+        .audit_trail(&user.username)
+        .await?
+        .iter()
+        .filter(|e| e.action == AuditAction::SetEmail)
+        .count())
+}
+
 fn refusals_of(result: Result<reset_admin::address_requests::Approval, AdminError>) -> Vec<Refusal> {
     match result {
         Err(AdminError::ApprovalRefused { refusals, .. }) => refusals,
@@ -179,12 +204,9 @@ async fn the_real_path_records_the_notice_and_approve_waits_for_the_objection_wi
 
 #[tokio::test]
 async fn approve_refuses_after_an_epoch_or_address_change_unless_overridden_and_audited() -> Result<()> {
-    let app = local_app().await?;
-    let accounts = Accounts::from_env().await?;
-    let requests = requests().await?;
+    let (app, accounts, requests) = stack().await?;
     let queue = queue().await?;
-    let user = create_user(&app, Language::Ja).await?;
-    let request = pending_request(&accounts, &user, SystemClock.now()).await?;
+    let (user, request) = user_with_request(&app, &accounts).await?;
     let after_window = WINDOW + HOUR;
 
     // Disable and enable: the epoch moves on twice (a password change would do the same).
@@ -246,11 +268,8 @@ fn reset_core_status(active: bool) -> password_reset_tests::reset_core::domain::
 
 #[tokio::test]
 async fn a_bouncing_registered_address_cannot_object_so_approve_need_not_wait() -> Result<()> {
-    let app = local_app().await?;
-    let accounts = Accounts::from_env().await?;
-    let requests = requests().await?;
-    let user = create_user(&app, Language::Ja).await?;
-    let request = pending_request(&accounts, &user, SystemClock.now()).await?;
+    let (app, accounts, requests) = stack().await?;
+    let (user, request) = user_with_request(&app, &accounts).await?;
     // What mail-events records for a bounced reset mail.
     accounts
         .client()
@@ -292,11 +311,8 @@ async fn a_bouncing_registered_address_cannot_object_so_approve_need_not_wait() 
 
 #[tokio::test]
 async fn show_states_a_queued_notice_then_its_expiry_and_approve_refuses_both() -> Result<()> {
-    let app = local_app().await?;
-    let accounts = Accounts::from_env().await?;
-    let requests = requests().await?;
-    let user = create_user(&app, Language::Ja).await?;
-    let mut request = pending_request(&accounts, &user, SystemClock.now()).await?;
+    let (app, accounts, requests) = stack().await?;
+    let (user, mut request) = user_with_request(&app, &accounts).await?;
     // As confirmed, before send-mail got to it (or with the job lost).
     request.notice = Some(NoticeFate::Queued);
     request.notice_sent_at = None;
@@ -350,15 +366,12 @@ async fn show_states_a_queued_notice_then_its_expiry_and_approve_refuses_both() 
 /// exactly one commits, and the account agrees with the request's state.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_approve_and_reject_leave_the_account_and_the_request_consistent() -> Result<()> {
-    let app = local_app().await?;
-    let accounts = Accounts::from_env().await?;
-    let requests = requests().await?;
+    let (app, accounts, requests) = stack().await?;
     let queue = queue().await?;
     let shared = std::sync::Arc::new(self::requests().await?);
     let (mut approved, mut rejected) = (0, 0);
     for round in 0..8 {
-        let user = create_user(&app, Language::Ja).await?;
-        let request = pending_request(&accounts, &user, SystemClock.now()).await?;
+        let (user, request) = user_with_request(&app, &accounts).await?;
         let change = change_in(WINDOW + HOUR, "race").await?;
         let id = &request.request_id;
         // Two tasks on two worker threads, as two administrators' terminals would be.
@@ -389,12 +402,7 @@ async fn concurrent_approve_and_reject_leave_the_account_and_the_request_consist
             AddressRequestState::Rejected => assert_eq!(email, user.email, "round {round}: rejected, yet changed"),
             other => bail!("round {round}: still {other:?}"),
         }
-        let set_emails = accounts
-            .audit_trail(&user.username)
-            .await?
-            .iter()
-            .filter(|e| e.action == AuditAction::SetEmail)
-            .count();
+        let set_emails = address_changes_audited(&accounts, &user).await?;
         assert_eq!(
             set_emails,
             usize::from(state == AddressRequestState::Approved),
@@ -404,8 +412,7 @@ async fn concurrent_approve_and_reject_leave_the_account_and_the_request_consist
     assert_eq!(approved + rejected, 8);
 
     // Two approvals at once: one changes the address, the other is told it was decided.
-    let user = create_user(&app, Language::Ja).await?;
-    let request = pending_request(&accounts, &user, SystemClock.now()).await?;
+    let (user, request) = user_with_request(&app, &accounts).await?;
     let change = change_in(WINDOW + HOUR, "double click").await?;
     let (first, second) = tokio::join!(
         requests.approve(&accounts, &queue, &request.request_id, &change),
@@ -416,12 +423,7 @@ async fn concurrent_approve_and_reject_leave_the_account_and_the_request_consist
         1,
         "{first:?} {second:?}"
     );
-    let set_emails = accounts
-        .audit_trail(&user.username)
-        .await?
-        .iter()
-        .filter(|e| e.action == AuditAction::SetEmail)
-        .count();
+    let set_emails = address_changes_audited(&accounts, &user).await?;
     assert_eq!(set_emails, 1);
     Ok(())
 }

@@ -7,6 +7,17 @@ use password_reset_tests::reset_core::telemetry;
 use password_reset_tests::*;
 use serde_json::{json, Value};
 
+/// The process's one log subscriber, shared by the tests of this module: a second
+/// `init_with_writer` would be ignored, and its capture would stay empty.
+fn captured() -> &'static telemetry::CapturedLines {
+    static CAPTURE: std::sync::OnceLock<telemetry::CapturedLines> = std::sync::OnceLock::new();
+    CAPTURE.get_or_init(|| {
+        let capture = telemetry::CapturedLines::default();
+        telemetry::init_with_writer(capture.clone());
+        capture
+    })
+}
+
 fn assert_no_secrets(lines: &[String], secrets: &[String], source: &str) {
     for line in lines {
         for secret in secrets {
@@ -17,8 +28,7 @@ fn assert_no_secrets(lines: &[String], secrets: &[String], source: &str) {
 
 #[tokio::test]
 async fn the_whole_flow_logs_outcomes_and_no_secrets() -> Result<()> {
-    let capture = telemetry::CapturedLines::default();
-    telemetry::init_with_writer(capture.clone());
+    let capture = captured();
 
     let app = local_app().await?;
     let user = create_user(&app, Language::Ja).await?;
@@ -199,8 +209,7 @@ async fn the_functions_under_cargo_lambda_watch_log_no_secrets() -> Result<()> {
 /// happens (a good link, a wrong token, a malformed form).
 #[tokio::test]
 async fn the_address_change_flow_logs_no_token_address_or_typed_text() -> Result<()> {
-    let capture = telemetry::CapturedLines::default();
-    telemetry::init_with_writer(capture.clone());
+    let capture = captured();
     let app = local_app().await?;
     let desk = local_desk().await?;
     let user = create_user(&app, Language::Ja).await?;
