@@ -79,16 +79,17 @@ create_queues() {
 }
 
 create_admin_metrics_log_group() {
-  say "creating reset-admin's metrics log group $ADMIN_METRICS_LOG_GROUP"
-  "$ROOT/.tools/emulators/bin/python" - "$MOTO_PORT" "$ADMIN_METRICS_LOG_GROUP" <<'PY'
+  say "creating reset-admin's log groups $ADMIN_METRICS_LOG_GROUP and $AUDIT_LOG_GROUP"
+  "$ROOT/.tools/emulators/bin/python" - "$MOTO_PORT" "$ADMIN_METRICS_LOG_GROUP" "$AUDIT_LOG_GROUP" <<'PY'
 import sys, boto3
 logs = boto3.client("logs", endpoint_url=f"http://127.0.0.1:{sys.argv[1]}", region_name="ap-northeast-1",
                     aws_access_key_id="local", aws_secret_access_key="local")
-try:
-    logs.create_log_group(logGroupName=sys.argv[2])
-    print(f"    log group {sys.argv[2]}: created")
-except logs.exceptions.ResourceAlreadyExistsException:
-    print(f"    log group {sys.argv[2]}: already exists")
+for group in sys.argv[2:]:
+    try:
+        logs.create_log_group(logGroupName=group)
+        print(f"    log group {group}: created")
+    except logs.exceptions.ResourceAlreadyExistsException:
+        print(f"    log group {group}: already exists")
 PY
 }
 

@@ -6,7 +6,7 @@ use crate::audit::{AuditAction, AuditEntry, AuditSubject, Change};
 use crate::error::{unavailable, AdminError};
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
-use reset_core::domain::{AccountStatus, Email, Language, User, Username};
+use reset_core::domain::{AccountStatus, CredentialEpoch, Email, Language, User, Username};
 use reset_core::store::attributes::*;
 use reset_core::store::item::{self, n, s};
 use reset_core::store::{indexes, MAIL_PROBLEM_FLAG_SET};
@@ -26,6 +26,8 @@ pub struct Accounts {
     client: Client,
     users_table: String,
     audit_table: String,
+    /// Where every audit entry is copied (`AUDIT_LOG_GROUP`); `None`: not configured.
+    mirror: Option<crate::audit_chain::AuditMirror>,
 }
 
 /// The registered address as stored. One stored before addresses were checked as strictly as
@@ -99,6 +101,9 @@ pub struct AccountRecord {
     pub mail_problem_detail: Option<String>,
     #[serde(default)]
     pub mail_problem_at: Option<i64>,
+    /// Moves on with every link-killing change; an approval compares it with the request's.
+    #[serde(default)]
+    pub credential_epoch: CredentialEpoch,
     /// Only whether there is one; the hash itself is never read into this type.
     #[serde(default, rename = "password_hash", deserialize_with = "present")]
     pub has_password: bool,
@@ -160,7 +165,20 @@ impl Accounts {
             client,
             users_table,
             audit_table,
+            mirror: None,
         }
+    }
+
+    /// Copies every audit entry written from now on into `mirror`.
+    pub fn with_mirror(self, mirror: crate::audit_chain::AuditMirror) -> Self {
+        Self {
+            mirror: Some(mirror),
+            ..self
+        }
+    }
+
+    pub fn mirror(&self) -> Option<&crate::audit_chain::AuditMirror> {
+        self.mirror.as_ref()
     }
 
     /// `USERS_TABLE` and `AUDIT_LOG_TABLE`, as the functions get them; the SDK's standard
@@ -172,11 +190,15 @@ impl Accounts {
 
     /// The same, on an SDK configuration loaded once for the whole command.
     pub fn from_config(config: &aws_config::SdkConfig) -> Result<Self, AdminError> {
-        Ok(Self::new(
+        let accounts = Self::new(
             aws_sdk_dynamodb::Client::new(config),
             env("USERS_TABLE")?,
             env("AUDIT_LOG_TABLE")?,
-        ))
+        );
+        Ok(match crate::audit_chain::AuditMirror::from_env(config) {
+            Some(mirror) => accounts.with_mirror(mirror),
+            None => accounts,
+        })
     }
 
     pub fn client(&self) -> &Client {
@@ -191,7 +213,67 @@ impl Accounts {
         &self.audit_table
     }
 
-    fn put_audit(&self, entry: &AuditEntry) -> Result<TransactWriteItem, AdminError> {
+    /// A Query of `subject`'s partition of the audit table, newest entry first.
+    fn newest_audit_first(
+        &self,
+        subject: &AuditSubject,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.audit_table)
+            .key_condition_expression(format!("{USERNAME} = :username"))
+            .expression_attribute_values(":username", s(subject.key()))
+            .scan_index_forward(false)
+    }
+
+    /// The hash of the newest entry of `subject` (None: no entry, or only entries from before
+    /// the chain): a Query of one item, newest first.
+    pub async fn chain_head(&self, subject: &AuditSubject) -> Result<Option<String>, AdminError> {
+        let page = self
+            .newest_audit_first(subject)
+            .limit(1)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let newest: Option<AuditEntry> = page
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .next()
+            .map(from_item)
+            .transpose()?;
+        Ok(newest.and_then(|entry| entry.hash))
+    }
+
+    /// `entry` as the next link of its subject's chain.
+    pub(crate) async fn link(&self, entry: AuditEntry) -> Result<AuditEntry, AdminError> {
+        let head = self.chain_head(&entry.subject).await?;
+        Ok(entry.linked_after(head.as_deref()))
+    }
+
+    /// Copies committed entries to the mirror. Best effort: the change is made and audited in
+    /// the table; `audit verify` reports an entry the mirror lacks.
+    pub(crate) async fn mirror_entries(&self, entries: &[&AuditEntry]) {
+        match &self.mirror {
+            Some(mirror) => {
+                for entry in entries {
+                    if let Err(error) = mirror.append(entry).await {
+                        eprintln!(
+                            "warning: audit entry {} of {} could not be mirrored to {} ({error}); `reset-admin audit verify {}` will report it",
+                            entry.audit_id, entry.subject, mirror.group(), entry.subject
+                        );
+                    }
+                }
+            }
+            None => eprintln!(
+                "note: {} is not set, so this change's audit entry was not mirrored",
+                crate::audit_chain::MIRROR_VARIABLE
+            ),
+        }
+    }
+
+    pub(crate) fn put_audit(&self, entry: &AuditEntry) -> Result<TransactWriteItem, AdminError> {
         let put = Put::builder()
             .table_name(&self.audit_table)
             .set_item(Some(to_item(entry)?))
@@ -201,7 +283,7 @@ impl Accounts {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
-    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<bool, AdminError> {
+    pub(crate) async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<bool, AdminError> {
         match self
             .client
             .transact_write_items()
@@ -228,6 +310,7 @@ impl Accounts {
     /// One transaction: the user item, conditioned on the username being free, and its audit
     /// item. False (and nothing written) when the username is taken.
     pub async fn create_user_with_audit(&self, user: &User, entry: &AuditEntry) -> Result<bool, AdminError> {
+        let entry = &self.link(entry.clone()).await?;
         let put_user = Put::builder()
             .table_name(&self.users_table)
             .set_item(Some(to_item(user)?))
@@ -238,11 +321,16 @@ impl Accounts {
             TransactWriteItem::builder().put(put_user).build(),
             self.put_audit(entry)?,
         ];
-        self.transact(items).await
+        let written = self.transact(items).await?;
+        if written {
+            self.mirror_entries(&[entry]).await;
+        }
+        Ok(written)
     }
 
     /// An audit item on its own, for changes outside DynamoDB (the mail queue's redrive).
     pub async fn record(&self, entry: &AuditEntry) -> Result<(), AdminError> {
+        let entry = &self.link(entry.clone()).await?;
         self.client
             .put_item()
             .table_name(&self.audit_table)
@@ -251,6 +339,7 @@ impl Accounts {
             .send()
             .await
             .map_err(unavailable)?;
+        self.mirror_entries(&[entry]).await;
         Ok(())
     }
 
@@ -298,12 +387,13 @@ impl Accounts {
             .expression_attribute_values(":one", n(1))
             .build()
             .map_err(|e| AdminError::Corrupt(e.to_string()))?;
-        let entry = AuditEntry::new(username, action, change)?;
+        let entry = self.link(AuditEntry::new(username, action, change)?).await?;
         let items = vec![
             TransactWriteItem::builder().update(update).build(),
             self.put_audit(&entry)?,
         ];
         if self.transact(items).await? {
+            self.mirror_entries(&[&entry]).await;
             return Ok(StatusChange::Changed);
         }
         // The condition failed: the account is missing or already in that state.
@@ -328,38 +418,64 @@ impl Accounts {
                 masked: new_email.masked(),
             });
         }
+        let (update, result) = self.email_update(&current, new_email, change, None)?;
+        let entry = AuditEntry::new(username, AuditAction::SetEmail, change)?
+            .with_emails(Some(result.old_masked.clone()), Some(result.new_masked.clone()));
+        let entry = self.link(entry).await?;
+        let items = vec![
+            TransactWriteItem::builder().update(update).build(),
+            self.put_audit(&entry)?,
+        ];
+        if self.transact(items).await? {
+            self.mirror_entries(&[&entry]).await;
+            Ok(result)
+        } else {
+            Err(AdminError::ChangedMeanwhile(username.clone()))
+        }
+    }
+
+    /// The write of an address change, conditioned on the address read in `current` (and on
+    /// its credential epoch, when given), for a transaction of the caller's.
+    pub(crate) fn email_update(
+        &self,
+        current: &AccountRecord,
+        new_email: &Email,
+        change: &Change,
+        epoch: Option<CredentialEpoch>,
+    ) -> Result<(Update, EmailChange), AdminError> {
+        let epoch_condition = if epoch.is_some() {
+            format!(" AND {CREDENTIAL_EPOCH} = :epoch")
+        } else {
+            String::new()
+        };
         let update = Update::builder()
             .table_name(&self.users_table)
-            .key(USERNAME, s(username.as_str()))
+            .key(USERNAME, s(current.username.as_str()))
             .update_expression(format!(
                 "SET {EMAIL} = :new, {EMAIL_CHANGED_AT} = :at ADD {CREDENTIAL_EPOCH} :one \
                  REMOVE {RESET_MAIL_MESSAGE_ID}, {RESET_MAIL_SENT_AT}, {LAST_MAIL_EVENT}, {LAST_MAIL_EVENT_AT}, \
                  {MAIL_PROBLEM}, {MAIL_PROBLEM_DETAIL}, {MAIL_PROBLEM_AT}, {MAIL_PROBLEM_FLAG}, {MAIL_PROBLEM_MESSAGE_ID}"
             ))
-            .condition_expression(format!("attribute_exists({USERNAME}) AND {EMAIL} = :old"))
+            .condition_expression(format!(
+                "attribute_exists({USERNAME}) AND {EMAIL} = :old{epoch_condition}"
+            ))
             .expression_attribute_values(":new", s(new_email.as_str()))
             .expression_attribute_values(":old", s(current.email.as_str()))
             .expression_attribute_values(":at", n(change.at.as_millis()))
-            .expression_attribute_values(":one", n(1))
-            .build()
-            .map_err(|e| AdminError::Corrupt(e.to_string()))?;
+            .expression_attribute_values(":one", n(1));
+        let update = match epoch {
+            Some(epoch) => update.expression_attribute_values(":epoch", AttributeValue::N(epoch.value().to_string())),
+            None => update,
+        }
+        .build()
+        .map_err(|e| AdminError::Corrupt(e.to_string()))?;
         let result = EmailChange {
             old_masked: current.email.masked(),
             new_masked: new_email.masked(),
             old_address: Email::parse(current.email.as_str()).ok(),
             language: current.language,
         };
-        let entry = AuditEntry::new(username, AuditAction::SetEmail, change)?
-            .with_emails(Some(result.old_masked.clone()), Some(result.new_masked.clone()));
-        let items = vec![
-            TransactWriteItem::builder().update(update).build(),
-            self.put_audit(&entry)?,
-        ];
-        if self.transact(items).await? {
-            Ok(result)
-        } else {
-            Err(AdminError::ChangedMeanwhile(username.clone()))
-        }
+        Ok((update, result))
     }
 
     /// The audit log of one account (or of the mail queue), newest first (a Query on its
@@ -370,12 +486,7 @@ impl Accounts {
         let mut start: Option<HashMap<String, AttributeValue>> = None;
         loop {
             let page = self
-                .client
-                .query()
-                .table_name(&self.audit_table)
-                .key_condition_expression(format!("{USERNAME} = :username"))
-                .expression_attribute_values(":username", s(subject.key()))
-                .scan_index_forward(false)
+                .newest_audit_first(&subject)
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await

@@ -2,25 +2,158 @@
 //! administrators' decision on each.
 //!
 //! Only requests confirmed from their new address are in the queue (the table's sparse
-//! `pending` index); `list` is a Query on it, never a scan. Approving changes the registered
-//! address through exactly the path of `user set-email` (`Accounts::set_email`: conditional,
-//! audited, and it kills every older link), then marks the request approved together with an
-//! audit item of its own. Rejecting marks it rejected with its audit item, in one transaction.
-//! Expired requests (DynamoDB deletes them late) are refused by the clock.
+//! `pending` index); `list` is a Query on it, never a scan.
+//!
+//! An approval follows the account, not only the request. When `send-mail` tells the
+//! registered address of the request, it records the account's credential epoch and (as a
+//! hash) its address on the request; approve refuses when either changed since (a password
+//! change, a disable, another address change: look first, then `--override-reason`, audited).
+//! It also refuses until the notice was sent and the objection window
+//! (`ADDRESS_REQUEST_OBJECTION_HOURS`, 72 by default) has passed, so that the owner of a
+//! working mailbox can object — unless that mailbox is recorded as bouncing, when nobody can.
+//!
+//! Approving is one transaction: the account's new address (conditioned on the address and
+//! the epoch just checked), the request pending → approved, and both audit items. A
+//! concurrent reject or approve is conditioned on the same pending state, so exactly one of
+//! them commits. Expired requests (DynamoDB deletes them late) are refused by the clock.
 
-use crate::accounts::{to_item, Accounts, EmailChange};
+use crate::accounts::{AccountRecord, Accounts, EmailChange};
 use crate::audit::{AuditAction, AuditEntry, Change, Reason};
-use crate::error::{unavailable, AdminError};
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
-use reset_core::domain::{AddressRequest, AddressRequestId, AddressRequestState, Timestamp};
+use crate::error::AdminError;
+use crate::times::jst_display;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+use reset_core::domain::{
+    address_fingerprint, AddressRequest, AddressRequestId, AddressRequestState, NoticeFate, Timestamp,
+};
 use reset_core::store::address_attributes::{PENDING_FLAG, REQUEST_ID, STATE};
 use reset_core::store::item::s;
 use reset_core::store::{AddressRequestStore, DynamoAddressRequests, PendingRequest};
+use std::fmt;
+
+/// The variable that sets the objection window, in hours.
+pub const OBJECTION_HOURS_VARIABLE: &str = "ADDRESS_REQUEST_OBJECTION_HOURS";
+/// Three days: a weekend and a working day for the owner to read the notice and object.
+pub const DEFAULT_OBJECTION_HOURS: u32 = 72;
+/// At most 30 days: a request lives 14 days by default and at most 90.
+const MAX_OBJECTION_HOURS: u32 = 720;
+
+/// The objection window from `ADDRESS_REQUEST_OBJECTION_HOURS` (1..=720, default 72).
+pub fn objection_window_secs_from_env() -> Result<i64, AdminError> {
+    let hours = match std::env::var(OBJECTION_HOURS_VARIABLE)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+    {
+        None => DEFAULT_OBJECTION_HOURS,
+        Some(value) => value
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|h| (1..=MAX_OBJECTION_HOURS).contains(h))
+            .ok_or(AdminError::InvalidObjectionWindow)?,
+    };
+    Ok(i64::from(hours) * 3600)
+}
+
+/// Why an approval cannot go ahead now. The first three are about the account and can be
+/// overridden with a reason (audited); the others cannot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The account's credential epoch moved on since its registered address was told.
+    EpochChanged,
+    /// The registered address is not the one that was told.
+    AddressChanged,
+    /// Nothing of the account was recorded: the notice was never sent.
+    AccountNotRecorded,
+    /// No account of that username (any more).
+    NoAccount,
+    /// The notice to the registered address was not sent (its fate).
+    NoticeNotSent(&'static str),
+    /// The owner may still object until then (epoch ms).
+    ObjectionWindowOpen { until: i64 },
+}
+
+impl Refusal {
+    pub fn can_be_overridden(&self) -> bool {
+        matches!(
+            self,
+            Refusal::EpochChanged | Refusal::AddressChanged | Refusal::AccountNotRecorded
+        )
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::EpochChanged => f.write_str(
+                "the account changed since its registered address was told (a password change, a disable or enable, or an address change)",
+            ),
+            Refusal::AddressChanged => f.write_str("the registered address is no longer the one that was told"),
+            Refusal::AccountNotRecorded => f.write_str("nothing of the account was recorded (the notice was never sent)"),
+            Refusal::NoAccount => f.write_str("the account does not exist"),
+            Refusal::NoticeNotSent(fate) => write!(f, "the notice to the registered address was not sent (it is {fate})"),
+            Refusal::ObjectionWindowOpen { until } => {
+                write!(f, "the owner may object until {} JST", jst_display(*until))
+            }
+        }
+    }
+}
+
+/// Whether the registered address is recorded as bouncing (then nobody there can object).
+pub fn is_bouncing(account: &AccountRecord) -> bool {
+    account.mail_problem.as_deref() == Some("bounce")
+}
+
+/// The notice's fate as `show` states it: queued, sent, bounced, expired or failed (`none`
+/// for requests confirmed before notices were tracked).
+pub fn notice_fate(request: &AddressRequest, account: Option<&AccountRecord>, now: Timestamp) -> &'static str {
+    match request.notice {
+        None => "none",
+        Some(NoticeFate::Queued) if request.notice_send_before.is_some_and(|t| now.as_secs() >= t) => "expired",
+        Some(NoticeFate::Sent) if account.is_some_and(is_bouncing) => "bounced",
+        Some(fate) => fate.code(),
+    }
+}
+
+/// Everything that stops an approval of `request` at `now`; empty when it may go ahead.
+pub fn refusals(
+    request: &AddressRequest,
+    account: Option<&AccountRecord>,
+    now: Timestamp,
+    objection_window_secs: i64,
+) -> Vec<Refusal> {
+    let Some(account) = account else {
+        return vec![Refusal::NoAccount];
+    };
+    let mut found = Vec::new();
+    match (&request.account_epoch, &request.account_address_sha256) {
+        (Some(epoch), Some(address)) => {
+            if *epoch != account.credential_epoch {
+                found.push(Refusal::EpochChanged);
+            }
+            if *address != address_fingerprint(account.email.as_str()) {
+                found.push(Refusal::AddressChanged);
+            }
+        }
+        _ => found.push(Refusal::AccountNotRecorded),
+    }
+    if !is_bouncing(account) {
+        match (request.notice, request.notice_sent_at) {
+            (Some(NoticeFate::Sent), Some(sent_at)) => {
+                let until = sent_at + objection_window_secs * 1000;
+                if now.as_millis() < until {
+                    found.push(Refusal::ObjectionWindowOpen { until });
+                }
+            }
+            _ => found.push(Refusal::NoticeNotSent(notice_fate(request, Some(account), now))),
+        }
+    }
+    found
+}
 
 /// The address-requests table as the admin tool sees it, beside the accounts.
 pub struct AddressRequests {
     store: DynamoAddressRequests,
+    objection_window_secs: i64,
 }
 
 /// What an approval did.
@@ -38,7 +171,21 @@ fn audited_reason(id: &AddressRequestId, reason: &Reason) -> Result<Reason, Admi
 
 impl AddressRequests {
     pub fn new(store: DynamoAddressRequests) -> Self {
-        Self { store }
+        Self {
+            store,
+            objection_window_secs: i64::from(DEFAULT_OBJECTION_HOURS) * 3600,
+        }
+    }
+
+    pub fn with_objection_window_secs(self, secs: i64) -> Self {
+        Self {
+            objection_window_secs: secs,
+            ..self
+        }
+    }
+
+    pub fn objection_window_secs(&self) -> i64 {
+        self.objection_window_secs
     }
 
     /// `ADDRESS_REQUESTS_TABLE`, as the functions get it.
@@ -47,10 +194,10 @@ impl AddressRequests {
             .ok()
             .filter(|v| !v.trim().is_empty())
             .ok_or(AdminError::MissingEnvironment("ADDRESS_REQUESTS_TABLE"))?;
-        Ok(Self::new(DynamoAddressRequests::new(
-            aws_sdk_dynamodb::Client::new(config),
-            table,
-        )))
+        Ok(
+            Self::new(DynamoAddressRequests::new(aws_sdk_dynamodb::Client::new(config), table))
+                .with_objection_window_secs(objection_window_secs_from_env()?),
+        )
     }
 
     /// The pending requests, oldest first, expired ones left out.
@@ -82,8 +229,7 @@ impl AddressRequests {
         Ok(request)
     }
 
-    /// Changes the account's address to the request's (the `user set-email` path, audited
-    /// there), then marks the request approved with its own audit item.
+    /// Approves `id` when nothing stops it (see [`refusals`]).
     pub async fn approve(
         &self,
         accounts: &Accounts,
@@ -91,34 +237,93 @@ impl AddressRequests {
         id: &AddressRequestId,
         change: &Change,
     ) -> Result<Approval, AdminError> {
+        self.approve_with(accounts, queue, id, change, None).await
+    }
+
+    /// Approves `id` although the account changed since its registered address was told
+    /// (`--override-reason`): the refusals overridden and `why` go into the audit record. The
+    /// notice and the objection window are never overridden.
+    pub async fn approve_overriding(
+        &self,
+        accounts: &Accounts,
+        queue: &dyn reset_core::mail::MailQueue,
+        id: &AddressRequestId,
+        change: &Change,
+        why: &Reason,
+    ) -> Result<Approval, AdminError> {
+        self.approve_with(accounts, queue, id, change, Some(why)).await
+    }
+
+    async fn approve_with(
+        &self,
+        accounts: &Accounts,
+        queue: &dyn reset_core::mail::MailQueue,
+        id: &AddressRequestId,
+        change: &Change,
+        overriding: Option<&Reason>,
+    ) -> Result<Approval, AdminError> {
         let request = self.decidable(id, change.at).await?;
+        let account = accounts.find(&request.username).await?;
+        let refused = refusals(&request, account.as_ref(), change.at, self.objection_window_secs);
+        let blocking: Vec<Refusal> = refused
+            .iter()
+            .filter(|r| overriding.is_none() || !r.can_be_overridden())
+            .cloned()
+            .collect();
+        let (Some(account), true) = (account, blocking.is_empty()) else {
+            return Err(AdminError::ApprovalRefused {
+                id: id.clone(),
+                refusals: blocking,
+            });
+        };
+        let reason = match overriding {
+            Some(why) if !refused.is_empty() => {
+                let overridden: Vec<String> = refused.iter().map(ToString::to_string).collect();
+                format!(
+                    "address request {id}: {}; overriding: {} (because: {})",
+                    change.reason.as_str(),
+                    overridden.join("; "),
+                    why.as_str()
+                )
+            }
+            _ => format!("address request {id}: {}", change.reason.as_str()),
+        };
         let audited = Change {
-            reason: audited_reason(id, &change.reason)?,
+            reason: Reason::parse(&reason)?,
             ..change.clone()
         };
-        // The same change as `user set-email`: older links die, and both addresses are told.
-        let email_change = match crate::users::change_address(
-            accounts,
-            queue,
-            &request.username,
-            &request.new_email,
-            &audited,
-        )
-        .await
-        {
-            Ok(changed) => Some(changed),
-            // An earlier approve changed the address and stopped before marking the request.
-            Err(AdminError::SameAddress { .. }) => None,
-            Err(error) => return Err(error),
+        let mut items = Vec::new();
+        let mut entries = Vec::new();
+        // Same address: only after an override of `AddressChanged` (someone set it by hand).
+        let email_change: Option<EmailChange> = if account.email == request.new_email {
+            None
+        } else {
+            let (update, changed) =
+                accounts.email_update(&account, &request.new_email, &audited, Some(account.credential_epoch))?;
+            let entry = AuditEntry::new(&request.username, AuditAction::SetEmail, &audited)?
+                .with_emails(Some(changed.old_masked.clone()), Some(changed.new_masked.clone()));
+            let entry = accounts.link(entry).await?;
+            items.push(TransactWriteItem::builder().update(update).build());
+            items.push(accounts.put_audit(&entry)?);
+            entries.push(entry);
+            Some(changed)
         };
-        self.decide(
-            accounts,
-            &request,
-            AddressRequestState::Approved,
-            AuditAction::ApproveAddressRequest,
-            &audited,
-        )
-        .await?;
+        let decision = AuditEntry::new(&request.username, AuditAction::ApproveAddressRequest, &audited)?
+            .with_emails(None, Some(request.new_email.masked()));
+        let decision = match entries.last() {
+            // Both entries go into one transaction: the second links to the first.
+            Some(previous) => decision.linked_after(previous.hash.as_deref()),
+            None => accounts.link(decision).await?,
+        };
+        items.extend(self.decision_items(accounts, &request, AddressRequestState::Approved, &decision, &audited)?);
+        entries.push(decision);
+        self.commit(accounts, &request, items).await?;
+        accounts.mirror_entries(&entries.iter().collect::<Vec<_>>()).await;
+        if let Some(changed) = &email_change {
+            // The same notices as `user set-email`: both addresses are told.
+            crate::users::queue_address_notices(queue, &request.username, changed, &request.new_email, &audited)
+                .await?;
+        }
         Ok(Approval {
             request,
             change: email_change,
@@ -137,26 +342,24 @@ impl AddressRequests {
             reason: audited_reason(id, &change.reason)?,
             ..change.clone()
         };
-        self.decide(
-            accounts,
-            &request,
-            AddressRequestState::Rejected,
-            AuditAction::RejectAddressRequest,
-            &audited,
-        )
-        .await?;
+        let decision = AuditEntry::new(&request.username, AuditAction::RejectAddressRequest, &audited)?
+            .with_emails(None, Some(request.new_email.masked()));
+        let decision = accounts.link(decision).await?;
+        let items = self.decision_items(accounts, &request, AddressRequestState::Rejected, &decision, &audited)?;
+        self.commit(accounts, &request, items).await?;
+        accounts.mirror_entries(&[&decision]).await;
         Ok(request)
     }
 
-    /// One transaction: pending → `state` (the sparse index drops it), and the audit item.
-    async fn decide(
+    /// Pending → `state` (the sparse index drops it), and its audit item `entry`.
+    fn decision_items(
         &self,
         accounts: &Accounts,
         request: &AddressRequest,
         state: AddressRequestState,
-        action: AuditAction,
+        entry: &AuditEntry,
         change: &Change,
-    ) -> Result<(), AdminError> {
+    ) -> Result<Vec<TransactWriteItem>, AdminError> {
         let update = Update::builder()
             .table_name(self.store.table())
             .key(REQUEST_ID, s(request.request_id.as_str()))
@@ -174,32 +377,27 @@ impl AddressRequests {
             .expression_attribute_values(":reason", s(change.reason.as_str()))
             .build()
             .map_err(|e| AdminError::Corrupt(e.to_string()))?;
-        let entry =
-            AuditEntry::new(&request.username, action, change)?.with_emails(None, Some(request.new_email.masked()));
-        let put = Put::builder()
-            .table_name(accounts.audit_table())
-            .set_item(Some(to_item(&entry)?))
-            .condition_expression("attribute_not_exists(username)")
-            .build()
-            .map_err(|e| AdminError::Corrupt(e.to_string()))?;
-        let result = accounts
-            .client()
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(update).build())
-            .transact_items(TransactWriteItem::builder().put(put).build())
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(error)
-                if matches!(
-                    error.as_service_error(),
-                    Some(TransactWriteItemsError::TransactionCanceledException(_))
-                ) =>
-            {
-                Err(AdminError::DecidedMeanwhile(request.request_id.clone()))
-            }
-            Err(error) => Err(unavailable(error)),
+        Ok(vec![
+            TransactWriteItem::builder().update(update).build(),
+            accounts.put_audit(entry)?,
+        ])
+    }
+
+    /// One transaction; when a condition fails, says which side moved.
+    async fn commit(
+        &self,
+        accounts: &Accounts,
+        request: &AddressRequest,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<(), AdminError> {
+        if accounts.transact(items).await? {
+            return Ok(());
+        }
+        let now_state = self.find(&request.request_id).await.map(|r| r.state);
+        if matches!(now_state, Ok(AddressRequestState::Pending)) {
+            Err(AdminError::ChangedMeanwhile(request.username.clone()))
+        } else {
+            Err(AdminError::DecidedMeanwhile(request.request_id.clone()))
         }
     }
 }

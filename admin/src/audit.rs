@@ -262,7 +262,18 @@ pub struct AuditEntry {
     /// How many items the operation moved (`redrive`: messages).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<u64>,
+    /// The `hash` of the subject's entry before this one ([`CHAIN_START`] for the first).
+    /// Entries written before the chain existed have neither.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev_hash: Option<String>,
+    /// SHA-256 (hex) of this entry without its `hash`, `prev_hash` included: rewriting or
+    /// removing an entry breaks the link to the next, and the mirror keeps every original hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash: Option<String>,
 }
+
+/// The `prev_hash` of a subject's first chained entry.
+pub const CHAIN_START: &str = "start";
 
 impl AuditEntry {
     pub fn new(subject: impl Into<AuditSubject>, action: AuditAction, change: &Change) -> Result<Self, AdminError> {
@@ -281,7 +292,30 @@ impl AuditEntry {
             old_email_masked: None,
             new_email_masked: None,
             count: None,
+            prev_hash: None,
+            hash: None,
         })
+    }
+
+    /// This entry as the link after `prev` (the subject's newest hash; `None`: the first).
+    pub fn linked_after(mut self, prev: Option<&str>) -> Self {
+        self.prev_hash = Some(prev.unwrap_or(CHAIN_START).to_owned());
+        self.hash = None;
+        self.hash = Some(self.computed_hash());
+        self
+    }
+
+    /// The hash this entry's content gives: its fields but `hash`, as JSON in declaration
+    /// order (serde's, stable), through SHA-256.
+    pub fn computed_hash(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let unhashed = Self {
+            hash: None,
+            ..self.clone()
+        };
+        // Serializing plain strings and numbers cannot fail; an empty input would never match.
+        let bytes = serde_json::to_vec(&unhashed).unwrap_or_default();
+        Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect()
     }
 
     pub fn with_emails(mut self, old_masked: Option<String>, new_masked: Option<String>) -> Self {

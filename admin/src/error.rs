@@ -47,6 +47,13 @@ pub enum AdminError {
     RequestExpired(AddressRequestId),
     #[error("address request {0} was decided or expired while this command ran; check it with `reset-admin address-requests show {0}`")]
     DecidedMeanwhile(AddressRequestId),
+    #[error("address request {id} cannot be approved now, nothing changed: {}{}", describe_refusals(.refusals), override_hint(.refusals))]
+    ApprovalRefused {
+        id: AddressRequestId,
+        refusals: Vec<crate::address_requests::Refusal>,
+    },
+    #[error("ADDRESS_REQUEST_OBJECTION_HOURS must be a whole number of hours from 1 to 720")]
+    InvalidObjectionWindow,
 
     // --- fix the input file ---
     #[error("{0}")]
@@ -77,6 +84,18 @@ pub enum AdminError {
     Randomness(#[from] reset_core::domain::token::RandomnessUnavailable),
 }
 
+fn describe_refusals(refusals: &[crate::address_requests::Refusal]) -> String {
+    refusals.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+}
+
+fn override_hint(refusals: &[crate::address_requests::Refusal]) -> &'static str {
+    if refusals.iter().all(crate::address_requests::Refusal::can_be_overridden) {
+        ". Check the account (`reset-admin audit USERNAME`, `reset-admin user show USERNAME`); if the request still holds, approve with --override-reason \"...\" (audited)"
+    } else {
+        ""
+    }
+}
+
 /// The policy's rules in words, for the administrator (the pages have their own texts).
 fn describe_rules(rules: &[PasswordRule]) -> String {
     rules
@@ -100,8 +119,10 @@ fn describe_rules(rules: &[PasswordRule]) -> String {
 
 impl AdminError {
     pub fn invalid_username(typed: &str, reason: UsernameError) -> Self {
+        let typed: String = typed.chars().take(64).collect();
         AdminError::InvalidUsername {
-            typed: typed.chars().take(64).collect(),
+            // Echoed on the terminal: hidden characters by code point (a CSV line can hold any).
+            typed: crate::text::visible(&typed).into_owned(),
             reason,
         }
     }

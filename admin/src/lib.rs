@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod address_requests;
 pub mod audit;
+pub mod audit_chain;
 pub mod check;
 pub mod error;
 pub mod import;

@@ -10,12 +10,14 @@ use clap::{Parser, Subcommand};
 use reset_admin::accounts::StatusChange;
 use reset_admin::address_requests::AddressRequests;
 use reset_admin::audit::{AuditAction, AuditEntry};
+use reset_admin::audit_chain::{check_chain, MIRROR_VARIABLE};
 use reset_admin::check::check_users;
 use reset_admin::import;
 use reset_admin::mail_queue::{human_age, queue_name, MailQueues};
 use reset_admin::metrics;
 use reset_admin::render::{
-    audit_line, depth_line, pending_table, progress_bar, unreadable_accounts, AccountView, RequestView,
+    audit_line, depth_line, mail_problem_line, pending_table, progress_bar, unreadable_accounts, AccountView,
+    RequestView,
 };
 use reset_admin::tables::{create_table, Created};
 use reset_admin::template::{Store, Template};
@@ -58,10 +60,14 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
-    /// The audit log of one account (or of the mail queue: `audit mail-queue`), newest first.
+    /// The audit log of one account (or of the mail queue: `audit mail-queue`), newest first;
+    /// `audit verify USERNAME` checks its hash chain against the mirror.
+    #[command(args_conflicts_with_subcommands = true)]
     Audit {
+        #[command(subcommand)]
+        command: Option<AuditCommand>,
         /// A username, or `mail-queue` for the re-drives of dead-lettered mail.
-        username: String,
+        username: Option<String>,
     },
     /// Create the accounts of a CSV file (username,email[,language]). Checks only, unless --apply.
     Import {
@@ -101,18 +107,34 @@ enum UsersCommand {
 }
 
 #[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain of one account's (or the mail queue's) audit log and compare it with
+    /// the mirror in AUDIT_LOG_GROUP; names the first broken link and fails if there is one.
+    Verify {
+        /// A username, or `mail-queue`.
+        username: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum AddressRequestsCommand {
     /// The pending requests, oldest first (a Query on the pending index; expired ones left out).
     List,
     /// One request: the institution's four items, the new address, the account it is about.
     Show { id: String },
-    /// Change the account's address to the request's (as `user set-email`, audited), then mark
-    /// the request approved.
+    /// Change the account's address to the request's and mark the request approved, in one
+    /// audited transaction. Refused while the owner may still object (the notice to the
+    /// registered address must be sent and ADDRESS_REQUEST_OBJECTION_HOURS, default 72, past,
+    /// unless that address bounces) and when the account changed since it was told.
     Approve {
         id: String,
         /// Why, for the audit log.
         #[arg(long, default_value = "verified request of the institution")]
         reason: String,
+        /// Approve although the account changed since its registered address was told (its
+        /// credential epoch or address): why, for the audit log.
+        #[arg(long)]
+        override_reason: Option<String>,
     },
     /// Mark the request rejected; the account is not changed.
     Reject {
@@ -266,7 +288,40 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             command: UsersCommand::Check,
         } => return users_check(&config).await,
         Command::AddressRequests { command } => address_requests_command(&config, actor, command).await?,
-        Command::Audit { username: typed } => {
+        Command::Audit {
+            command: Some(AuditCommand::Verify { username: typed }),
+            ..
+        } => {
+            let subject = audit_subject(&typed)?;
+            let accounts = Accounts::from_config(&config)?;
+            let entries = accounts.audit_trail(subject.clone()).await?;
+            let mirrored = match accounts.mirror() {
+                Some(mirror) => Some(mirror.entries(&subject).await.map_err(AdminError::Unavailable)?),
+                None => {
+                    eprintln!("note: {MIRROR_VARIABLE} is not set: the chain is checked without its mirror");
+                    None
+                }
+            };
+            let report = check_chain(&entries, mirrored.as_deref());
+            let mirror = report
+                .mirrored
+                .map_or_else(|| "no mirror read".to_owned(), |n| format!("{n} in the mirror"));
+            println!(
+                "audit log of {subject}: {} entries ({} from before the chain), {mirror}",
+                report.entries, report.unchained_before
+            );
+            match report.first_break {
+                None => println!("the chain is intact"),
+                Some(broken) => {
+                    println!("BROKEN: first broken link at {}", visible(&broken.to_string()));
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+        }
+        Command::Audit {
+            command: None,
+            username: Some(typed),
+        } => {
             let subject = audit_subject(&typed)?;
             let accounts = Accounts::from_config(&config)?;
             let entries = accounts.audit_trail(subject.clone()).await?;
@@ -276,6 +331,13 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             for entry in entries {
                 println!("{}", audit_line(&entry));
             }
+        }
+        Command::Audit {
+            command: None,
+            username: None,
+        } => {
+            println!("name an account (`reset-admin audit USERNAME`) or `reset-admin audit verify USERNAME`");
+            return Ok(ExitCode::FAILURE);
         }
         Command::Import { file, apply, reason } => {
             let name = file
@@ -395,20 +457,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 );
             }
             for row in rows {
-                println!(
-                    "{} JST  {}  {:<9}  {:<28}  {:<24}  {}",
-                    jst_display(row.mail_problem_at),
-                    row.username,
-                    row.mail_problem,
-                    // Bounce diagnostics come from remote mail servers: show them as stored.
-                    visible(row.mail_problem_detail.as_deref().unwrap_or("-")),
-                    row.email.masked(),
-                    if row.status == AccountStatus::Disabled {
-                        "disabled"
-                    } else {
-                        "active"
-                    },
-                );
+                println!("{}", mail_problem_line(&row));
             }
         }
     }
@@ -561,15 +610,32 @@ async fn address_requests_command(
             let request = requests.find(&id).await?;
             let accounts = Accounts::from_config(config)?;
             let account = accounts.find(&request.username).await?;
-            let view = RequestView::of(&request, account.as_ref(), SystemClock.now());
+            let view = RequestView::of(
+                &request,
+                account.as_ref(),
+                SystemClock.now(),
+                requests.objection_window_secs(),
+            );
             println!("{}", serde_json::to_string_pretty(&view)?);
         }
-        AddressRequestsCommand::Approve { id, reason } => {
+        AddressRequestsCommand::Approve {
+            id,
+            reason,
+            override_reason,
+        } => {
             let id = request_id(&id)?;
+            let overriding = override_reason.as_deref().map(Reason::parse).transpose()?;
             let accounts = Accounts::from_config(config)?;
             let change = change(config, actor, &reason).await?;
             let queue = reset_admin::users::mail_queue_from_env(config)?;
-            let approval = requests.approve(&accounts, &queue, &id, &change).await?;
+            let approval = match &overriding {
+                Some(why) => {
+                    requests
+                        .approve_overriding(&accounts, &queue, &id, &change, why)
+                        .await?
+                }
+                None => requests.approve(&accounts, &queue, &id, &change).await?,
+            };
             let username = &approval.request.username;
             match approval.change {
                 Some(changed) => println!(

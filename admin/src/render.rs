@@ -2,21 +2,23 @@
 //! the JSON views of an account and of an address request (times in JST, addresses masked
 //! where the reader does not need them whole, stored text passed through `visible`).
 
-use crate::accounts::AccountRecord;
+use crate::accounts::{AccountRecord, MailProblemRow};
+use crate::address_requests::{is_bouncing, notice_fate, refusals};
 use crate::audit::AuditEntry;
 use crate::mail_queue::{queue_name, QueueDepth};
 use crate::text::visible;
 use crate::times::{jst_display, jst_iso};
 use indicatif::{ProgressBar, ProgressStyle};
-use reset_core::domain::{AccountStatus, AddressRequest, Language, Timestamp};
+use reset_core::domain::{AccountStatus, AddressRequest, AddressRequestState, Language, Timestamp};
 use reset_core::store::PendingRequest;
 use serde::Serialize;
+use std::borrow::Cow;
 use std::fmt::Write;
 
 pub fn audit_line(entry: &AuditEntry) -> String {
     let emails = match (&entry.old_email_masked, &entry.new_email_masked) {
-        (Some(old), Some(new)) => format!("  {old} -> {new}"),
-        (None, Some(new)) => format!("  {new}"),
+        (Some(old), Some(new)) => format!("  {} -> {}", visible(old), visible(new)),
+        (None, Some(new)) => format!("  {}", visible(new)),
         _ => String::new(),
     };
     let count = entry.count.map(|n| format!("  {n} message(s)")).unwrap_or_default();
@@ -32,6 +34,24 @@ pub fn audit_line(entry: &AuditEntry) -> String {
         entry.action.code(),
         visible(&entry.actor),
         visible(&entry.reason)
+    )
+}
+
+/// One row of `reset-admin mail-problems`.
+pub fn mail_problem_line(row: &MailProblemRow) -> String {
+    format!(
+        "{} JST  {}  {:<9}  {:<28}  {:<24}  {}",
+        jst_display(row.mail_problem_at),
+        row.username,
+        visible(&row.mail_problem),
+        // Bounce diagnostics come from remote mail servers: show them as stored.
+        visible(row.mail_problem_detail.as_deref().unwrap_or("-")),
+        row.email.masked(),
+        if row.status == AccountStatus::Disabled {
+            "disabled"
+        } else {
+            "active"
+        },
     )
 }
 
@@ -63,7 +83,7 @@ pub struct AccountView<'a> {
 
 #[derive(Serialize)]
 pub struct MailEventView<'a> {
-    kind: &'a str,
+    kind: std::borrow::Cow<'a, str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     detail: Option<std::borrow::Cow<'a, str>>,
     at: Option<String>,
@@ -83,12 +103,12 @@ impl<'a> AccountView<'a> {
             email_changed_at: time(account.email_changed_at),
             last_reset_mail_at: time(account.reset_mail_sent_at),
             last_mail_event: account.last_mail_event.as_deref().map(|kind| MailEventView {
-                kind,
+                kind: visible(kind),
                 detail: None,
                 at: time(account.last_mail_event_at),
             }),
             mail_problem: account.mail_problem.as_deref().map(|kind| MailEventView {
-                kind,
+                kind: visible(kind),
                 detail: account.mail_problem_detail.as_deref().map(visible),
                 at: time(account.mail_problem_at),
             }),
@@ -122,16 +142,20 @@ pub struct RequestView<'a> {
     id: &'a str,
     state: &'a str,
     username: &'a str,
-    institution: &'a str,
-    location: &'a str,
-    contact_person: &'a str,
-    new_email: &'a str,
+    institution: Cow<'a, str>,
+    location: Cow<'a, str>,
+    contact_person: Cow<'a, str>,
+    new_email: Cow<'a, str>,
     language: Language,
     created_at: String,
     verified_at: Option<String>,
     expires_at: String,
     expired: bool,
     account: Option<RequestAccountView>,
+    /// The notice to the registered address, and when the owner's time to object ends.
+    notice: NoticeView,
+    /// What `approve` would say now: empty when it may go ahead.
+    approval_refused_because: Vec<String>,
     decided_at: Option<String>,
     decided_by: Option<String>,
     decision_reason: Option<String>,
@@ -142,18 +166,41 @@ pub struct RequestAccountView {
     email: String,
     status: AccountStatus,
     email_changed_at: Option<String>,
+    /// Nobody at the registered address can object: approve need not wait for the notice.
+    registered_address_bouncing: bool,
+}
+
+#[derive(Serialize)]
+pub struct NoticeView {
+    /// queued, sent, bounced, expired, failed (or none: confirmed before notices were tracked).
+    fate: &'static str,
+    sent_at: Option<String>,
+    objection_window_ends_at: Option<String>,
 }
 
 impl<'a> RequestView<'a> {
-    pub fn of(request: &'a AddressRequest, account: Option<&AccountRecord>, now: Timestamp) -> Self {
+    pub fn of(
+        request: &'a AddressRequest,
+        account: Option<&AccountRecord>,
+        now: Timestamp,
+        objection_window_secs: i64,
+    ) -> Self {
+        let refused = match request.state {
+            AddressRequestState::Pending => refusals(request, account, now, objection_window_secs)
+                .iter()
+                .map(|r| visible(&r.to_string()).into_owned())
+                .collect(),
+            _ => Vec::new(),
+        };
         Self {
             id: request.request_id.as_str(),
             state: request.state.code(),
             username: request.username.as_str(),
-            institution: request.institution.as_str(),
-            location: request.location.as_str(),
-            contact_person: request.contact_person.as_str(),
-            new_email: request.new_email.as_str(),
+            // Typed by a stranger: shown as stored, hidden characters by code point.
+            institution: visible(request.institution.as_str()),
+            location: visible(request.location.as_str()),
+            contact_person: visible(request.contact_person.as_str()),
+            new_email: visible(request.new_email.as_str()),
             language: request.language,
             created_at: jst_iso(request.created_at),
             verified_at: request.verified_at.map(jst_iso),
@@ -163,7 +210,16 @@ impl<'a> RequestView<'a> {
                 email: a.email.masked(),
                 status: a.status,
                 email_changed_at: a.email_changed_at.map(jst_iso),
+                registered_address_bouncing: is_bouncing(a),
             }),
+            notice: NoticeView {
+                fate: notice_fate(request, account, now),
+                sent_at: request.notice_sent_at.map(jst_iso),
+                objection_window_ends_at: request
+                    .notice_sent_at
+                    .map(|at| jst_iso(at + objection_window_secs * 1000)),
+            },
+            approval_refused_because: refused,
             decided_at: request.decided_at.map(jst_iso),
             decided_by: request.decided_by.as_deref().map(|v| visible(v).into_owned()),
             decision_reason: request.decision_reason.as_deref().map(|v| visible(v).into_owned()),
@@ -236,4 +292,127 @@ pub fn unreadable_accounts(report: &crate::check::CheckReport) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::{AuditAction, AuditSubject};
+    use serde_json::json;
+    use unicode_general_category::{get_general_category, GeneralCategory};
+
+    /// What the issue names, from the Unicode data, independent of `text::is_hidden`: every
+    /// Cc, Cf, Zl and Zp code point, and the bidirectional controls of UAX #9.
+    fn must_show_visibly(c: char) -> bool {
+        matches!(
+            get_general_category(c),
+            GeneralCategory::Control
+                | GeneralCategory::Format
+                | GeneralCategory::LineSeparator
+                | GeneralCategory::ParagraphSeparator
+        ) || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    }
+
+    /// Every admin view, each with `c` in every field a stranger or a stored item can fill.
+    fn every_view_with(c: char) -> Result<Vec<(&'static str, String)>, Box<dyn std::error::Error>> {
+        let text = format!("a{c}b");
+        let mut views = Vec::new();
+        let entry = AuditEntry {
+            subject: AuditSubject::MailQueue,
+            audit_id: "0000000000001#00".into(),
+            at: 1,
+            actor: text.clone(),
+            caller_arn: Some(format!("arn:aws:sts::1:assumed-role/{text}")),
+            action: AuditAction::SetEmail,
+            reason: text.clone(),
+            old_email_masked: Some(text.clone()),
+            new_email_masked: Some(text.clone()),
+            count: None,
+            prev_hash: None,
+            hash: None,
+        };
+        views.push(("audit", audit_line(&entry)));
+        let account: AccountRecord = serde_json::from_value(json!({
+            "username": "ex000000", "email": "ex@example.jp", "created_at": 1,
+            "last_mail_event": text, "last_mail_event_at": 1,
+            "mail_problem": text, "mail_problem_detail": text, "mail_problem_at": 1,
+        }))?;
+        views.push(("user show", serde_json::to_string_pretty(&AccountView::of(&account))?));
+        let row: MailProblemRow = serde_json::from_value(json!({
+            "username": "ex000000", "email": "ex@example.jp",
+            "mail_problem": text, "mail_problem_detail": text, "mail_problem_at": 1,
+        }))?;
+        views.push(("mail-problems", mail_problem_line(&row)));
+        let request = json!({
+            "request_id": "0123456789abcdef0123456789abcdef", "username": "ex000000",
+            "institution": text, "location": text, "contact_person": text,
+            "new_email": "new@clinic.example.jp", "language": "ja", "state": "pending",
+            "created_at": 1, "expires_at": 2, "verified_at": 1, "pending_flag": "pending",
+            "decided_by": text, "decision_reason": text,
+        });
+        // A stored item whose typed text is refused when read is never shown: that is safe too.
+        if let Ok(request) = serde_json::from_value::<AddressRequest>(request.clone()) {
+            views.push((
+                "address-requests show",
+                serde_json::to_string_pretty(&RequestView::of(
+                    &request,
+                    Some(&account),
+                    Timestamp::from_millis(1),
+                    3600,
+                ))?,
+            ));
+        }
+        if let Ok(row) = serde_json::from_value::<PendingRequest>(request) {
+            views.push((
+                "address-requests list",
+                pending_table(&[row], Timestamp::from_millis(1)),
+            ));
+        }
+        views.push((
+            "error",
+            crate::AdminError::invalid_username(&text, reset_core::domain::UsernameError::WrongLength).to_string(),
+        ));
+        Ok(views)
+    }
+
+    #[test]
+    fn every_cc_cf_zl_zp_and_bidi_code_point_is_shown_visibly_in_every_admin_view(
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let mut checked = 0;
+        // The views' own layout has line breaks: compare with the same views around a plain `x`.
+        let plain = every_view_with('x')?;
+        for c in (char::MIN..=char::MAX).filter(|&c| must_show_visibly(c)) {
+            let shown = format!("<U+{:04X}>", u32::from(c));
+            let views = every_view_with(c)?;
+            for (view, printed) in &views {
+                let layout = plain
+                    .iter()
+                    .find(|(name, _)| name == view)
+                    .map(|(_, layout)| layout.as_str())
+                    .unwrap_or_default();
+                assert_eq!(
+                    printed.matches(c).count(),
+                    layout.matches(c).count(),
+                    "{view} prints U+{:04X} as itself: {printed:?}",
+                    u32::from(c)
+                );
+                assert!(printed.contains(&shown), "{view} does not show {shown}: {printed:?}");
+            }
+            checked += 1;
+        }
+        // Unicode 16: 65 Cc, 170 Cf, 1 Zl, 1 Zp. Fewer would mean the generator lost some.
+        assert!(checked >= 237, "only {checked} code points generated");
+        Ok(())
+    }
+
+    #[test]
+    fn every_other_code_point_is_printed_as_itself() {
+        for c in (char::MIN..=char::MAX).filter(|&c| !crate::text::is_hidden(c)) {
+            let text = format!("a{c}b");
+            assert_eq!(crate::text::visible(&text), text, "U+{:04X}", u32::from(c));
+        }
+        for c in (char::MIN..=char::MAX).filter(|&c| must_show_visibly(c)) {
+            assert!(crate::text::is_hidden(c), "U+{:04X} passes the filter", u32::from(c));
+        }
+    }
 }

@@ -1,39 +1,40 @@
-//! Free text that ends up in the audit log or a report: the actor, the reason, every CSV field.
+//! Free text that ends up in the audit log or a report, and everything an administrator reads:
+//! the actor, the reason, every CSV field, the typed items of an address request, the bounce
+//! diagnostics of remote mail servers.
 //!
 //! Control characters (Unicode category Cc), formatting characters (Cf: the bidirectional
 //! overrides and isolates such as U+202E, zero-width spaces and joiners, the BOM, tag
-//! characters) and the line and paragraph separators print as nothing, or reorder what follows
-//! them: `reason: refund\u{202E}1234 tekcit` prints as `reason: refund ticket 4321`. A log an
-//! administrator reads on a terminal must show what is stored, so such text is refused, never
-//! cleaned up silently.
+//! characters), the line and paragraph separators (Zl, Zp) and the other default-ignorable code
+//! points print as nothing, break a line where none is stored, or reorder what follows them:
+//! `reason: refund\u{202E}1234 tekcit` prints as `reason: refund ticket 4321`. A log an
+//! administrator reads on a terminal must show what is stored, so such text is refused on input
+//! and shown as `<U+XXXX>` on output, never cleaned up silently.
+//!
+//! The categories come from the Unicode Character Database (`unicode-general-category`), not
+//! from a hand-kept list: a list missed U+2028/2029 and some thirty format characters.
 
 use std::borrow::Cow;
 use std::fmt;
+use unicode_general_category::{get_general_category, GeneralCategory};
 
-/// The Cf ranges of Unicode 16 (general category "Format"), bidirectional controls included.
-const FORMAT_CHARACTERS: &[(char, char)] = &[
-    ('\u{00AD}', '\u{00AD}'),
-    ('\u{0600}', '\u{0605}'),
-    ('\u{061C}', '\u{061C}'),
-    ('\u{06DD}', '\u{06DD}'),
-    ('\u{070F}', '\u{070F}'),
-    ('\u{0890}', '\u{0891}'),
-    ('\u{08E2}', '\u{08E2}'),
-    ('\u{180E}', '\u{180E}'),
-    ('\u{200B}', '\u{200F}'),
-    ('\u{202A}', '\u{202E}'),
-    ('\u{2060}', '\u{2064}'),
-    ('\u{2066}', '\u{206F}'),
-    ('\u{FEFF}', '\u{FEFF}'),
-    ('\u{FFF9}', '\u{FFFB}'),
-    ('\u{110BD}', '\u{110BD}'),
-    ('\u{110CD}', '\u{110CD}'),
-    ('\u{13430}', '\u{1343F}'),
-    ('\u{1BCA0}', '\u{1BCA3}'),
-    ('\u{1D173}', '\u{1D17A}'),
-    ('\u{E0001}', '\u{E0001}'),
-    ('\u{E0020}', '\u{E007F}'),
+/// Invisible code points that are not Cc, Cf, Zl or Zp (Default_Ignorable_Code_Point minus
+/// those): combining grapheme joiner, Hangul fillers, Khmer inherent vowels, Mongolian and
+/// Unicode variation selectors. They hide as well as a zero-width space does.
+const OTHER_INVISIBLES: &[(char, char)] = &[
+    ('\u{034F}', '\u{034F}'),
+    ('\u{115F}', '\u{1160}'),
+    ('\u{17B4}', '\u{17B5}'),
+    ('\u{180B}', '\u{180F}'),
+    ('\u{3164}', '\u{3164}'),
+    ('\u{FE00}', '\u{FE0F}'),
+    ('\u{FFA0}', '\u{FFA0}'),
+    ('\u{E0100}', '\u{E01EF}'),
 ];
+
+/// The bidirectional controls (UAX #9): all of category Cf, listed to name them in messages.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
 
 /// A character that must not appear in audited or reported text, and where it was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,22 +57,27 @@ impl fmt::Display for HiddenCharacter {
 }
 
 fn kind(c: char) -> &'static str {
-    match c {
-        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}' => {
-            "a bidirectional control that reorders what is printed"
-        }
-        '\u{2028}' | '\u{2029}' => "a line or paragraph separator",
-        c if c.is_control() => "a control character",
+    if is_bidi_control(c) {
+        return "a bidirectional control that reorders what is printed";
+    }
+    match get_general_category(c) {
+        GeneralCategory::LineSeparator | GeneralCategory::ParagraphSeparator => "a line or paragraph separator",
+        GeneralCategory::Control => "a control character",
         _ => "an invisible formatting character",
     }
 }
 
-/// True for Cc, Cf (bidirectional controls included) and the line and paragraph separators.
+/// True for Cc, Cf (bidirectional controls included), Zl, Zp and the other invisible code
+/// points: what must never reach an administrator's screen as itself.
 pub fn is_hidden(c: char) -> bool {
-    c.is_control()
-        || c == '\u{2028}'
-        || c == '\u{2029}'
-        || FORMAT_CHARACTERS
+    matches!(
+        get_general_category(c),
+        GeneralCategory::Control
+            | GeneralCategory::Format
+            | GeneralCategory::LineSeparator
+            | GeneralCategory::ParagraphSeparator
+    ) || is_bidi_control(c)
+        || OTHER_INVISIBLES
             .iter()
             .any(|&(first, last)| (first..=last).contains(&c))
 }

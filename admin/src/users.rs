@@ -109,6 +109,18 @@ pub async fn change_address(
     change: &Change,
 ) -> Result<EmailChange, AdminError> {
     let changed = accounts.set_email(username, new_email, change).await?;
+    queue_address_notices(queue, username, &changed, new_email, change).await?;
+    Ok(changed)
+}
+
+/// The notices of a committed address change: to the old address and to the new one.
+pub async fn queue_address_notices(
+    queue: &dyn MailQueue,
+    username: &Username,
+    changed: &EmailChange,
+    new_email: &Email,
+    change: &Change,
+) -> Result<(), AdminError> {
     let not_queued = |cause: String| AdminError::NoticesNotQueued {
         username: username.clone(),
         cause,
@@ -123,7 +135,7 @@ pub async fn change_address(
     for job in &jobs {
         queue.enqueue(job).await.map_err(|e| not_queued(e.to_string()))?;
     }
-    Ok(changed)
+    Ok(())
 }
 
 #[cfg(test)]

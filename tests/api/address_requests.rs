@@ -279,14 +279,20 @@ async fn approving_changes_the_address_through_set_email_and_kills_older_links()
     let accounts = Accounts::from_env().await?;
     let requests =
         AddressRequests::from_config(&aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await)?;
-    let approval = requests
-        .approve(
-            &accounts,
-            &queue().await?,
-            &id,
-            &admin_change("helpdesk-test", "matches the prefecture's list").await?,
-        )
-        .await?;
+    // Approve waits for the notice to the registered address and the owner's time to object.
+    let mut sent_at = None;
+    for _ in 0..300 {
+        sent_at = requests.find(&id).await?.notice_sent_at;
+        if sent_at.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let sent_at = sent_at.ok_or_else(|| anyhow!("the notice was never recorded as sent"))?;
+    let mut change = admin_change("helpdesk-test", "matches the prefecture's list").await?;
+    change.at = password_reset_tests::reset_core::domain::Timestamp::from_millis(sent_at)
+        .plus_secs(requests.objection_window_secs() + 60);
+    let approval = requests.approve(&accounts, &queue().await?, &id, &change).await?;
     assert!(approval.change.is_some());
     let account = accounts.find(&user.username).await?.ok_or_else(|| anyhow!("gone"))?;
     assert_eq!(account.email.as_str(), new_email);

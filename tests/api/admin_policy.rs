@@ -59,6 +59,10 @@ fn granted(template: &Value, cognito: bool) -> Result<BTreeSet<(String, String)>
         .ok_or_else(|| anyhow!("no statements"))?;
     let mut granted = BTreeSet::new();
     for statement in statements.iter().filter_map(|s| deployed(s, cognito)) {
+        // The Deny of the audit mirror has its own test.
+        if statement["Effect"].as_str() == Some("Deny") {
+            continue;
+        }
         assert_eq!(statement["Effect"].as_str(), Some("Allow"));
         assert!(statement.get("NotAction").is_none() && statement.get("NotResource").is_none());
         for action in one_or_many(&statement["Action"]) {
@@ -94,6 +98,7 @@ fn the_admin_policy_is_least_privilege_per_command() -> Result<()> {
     let expected: BTreeSet<(String, String)> = [
         ("dynamodb:GetItem", "GetAtt UsersTable.Arn"),
         ("dynamodb:BatchGetItem", "GetAtt UsersTable.Arn"),
+        ("dynamodb:Scan", "GetAtt UsersTable.Arn"),
         ("dynamodb:PutItem", "GetAtt UsersTable.Arn"),
         ("dynamodb:UpdateItem", "GetAtt UsersTable.Arn"),
         ("dynamodb:Query", "Sub ${UsersTable.Arn}/index/mail-problems"),
@@ -112,6 +117,9 @@ fn the_admin_policy_is_least_privilege_per_command() -> Result<()> {
         // Scoped by kms:ViaService (infra/tests/test_kms_reach.py proves the scope).
         ("kms:Decrypt", "GetAtt DataKey.Arn"),
         ("kms:GenerateDataKey", "GetAtt DataKey.Arn"),
+        ("logs:CreateLogStream", "GetAtt AuditLogGroup.Arn"),
+        ("logs:PutLogEvents", "GetAtt AuditLogGroup.Arn"),
+        ("logs:GetLogEvents", "GetAtt AuditLogGroup.Arn"),
     ]
     .into_iter()
     .map(|(a, r)| (a.to_owned(), r.to_owned()))
@@ -124,5 +132,157 @@ fn the_admin_policy_is_least_privilege_per_command() -> Result<()> {
         reference(&template["Outputs"]["AdminPolicyArn"]["Value"]),
         "Ref AdminPolicy"
     );
+    Ok(())
+}
+
+/// The statements of the admin policy as deployed with the users table.
+fn statements(template: &Value) -> Result<Vec<&Value>> {
+    Ok(
+        template["Resources"]["AdminPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+            .as_sequence()
+            .ok_or_else(|| anyhow!("no statements"))?
+            .iter()
+            .filter_map(|s| deployed(s, false))
+            .collect(),
+    )
+}
+
+/// `pub const NAME: &str = "value";` of a source file.
+fn constants(source: &str) -> Result<std::collections::HashMap<String, String>> {
+    Ok(regex::Regex::new(r#"const (\w+): &str = "([^"]+)";"#)?
+        .captures_iter(source)
+        .map(|c| (c[1].to_owned(), c[2].to_owned()))
+        .collect())
+}
+
+/// Every attribute reset-admin's account code names in an update or condition expression (or
+/// an `#name` it maps), as the users table's attribute constants resolve them.
+fn attributes_the_cli_updates() -> Result<BTreeSet<String>> {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let names = constants(&std::fs::read_to_string(format!(
+        "{root}/functions/reset-core/src/store/dynamo.rs"
+    ))?)?;
+    let source = std::fs::read_to_string(format!("{root}/admin/src/accounts.rs"))?;
+    let expression = regex::Regex::new(
+        r#"\.(?:update_expression|condition_expression)\(\s*(?:format!\()?\s*"((?:[^"\\]|\\[\s\S])*)""#,
+    )?;
+    let placeholder = regex::Regex::new(r"\{([A-Z][A-Z_]*)\}")?;
+    let mapped = regex::Regex::new(r##"expression_attribute_names\(\s*"#\w+",\s*([A-Z][A-Z_]*)\)"##)?;
+    let mut found = BTreeSet::new();
+    for text in expression.captures_iter(&source) {
+        for name in placeholder.captures_iter(&text[1]) {
+            found.insert(
+                names
+                    .get(&name[1])
+                    .cloned()
+                    .ok_or_else(|| anyhow!("no constant {}", &name[1]))?,
+            );
+        }
+    }
+    for name in mapped.captures_iter(&source) {
+        found.insert(
+            names
+                .get(&name[1])
+                .cloned()
+                .ok_or_else(|| anyhow!("no constant {}", &name[1]))?,
+        );
+    }
+    Ok(found)
+}
+
+fn attribute_limit(statement: &Value) -> Option<BTreeSet<String>> {
+    statement["Condition"]["ForAllValues:StringEquals"]
+        .get("dynamodb:Attributes")
+        .and_then(Value::as_sequence)
+        .map(|list| list.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+}
+
+/// Issue 23: an administrator's credentials write the users table only through the attributes
+/// reset-admin writes. A write statement on the table without the condition fails here.
+#[test]
+fn the_admin_policy_writes_the_users_table_only_through_the_attributes_the_cli_writes() -> Result<()> {
+    use password_reset_tests::reset_core::domain::{Email, Language, Timestamp, User, Username};
+    let template = template()?;
+    let mut limits = std::collections::BTreeMap::new();
+    for statement in statements(&template)? {
+        if statement["Effect"].as_str() != Some("Allow") || reference(&statement["Resource"]) != "GetAtt UsersTable.Arn"
+        {
+            continue;
+        }
+        for action in one_or_many(&statement["Action"]) {
+            let action = reference(action);
+            let writes = [
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:BatchWriteItem",
+            ];
+            if !writes.contains(&action.as_str()) {
+                continue;
+            }
+            let limit = attribute_limit(statement)
+                .ok_or_else(|| anyhow!("{action} on the users table without a dynamodb:Attributes condition"))?;
+            limits.insert(action, limit);
+        }
+    }
+    // A new account with a first password: what `user create` and `import` put.
+    let user = User {
+        password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
+        ..User::new_active(
+            Username::parse("ex000000")?,
+            Email::parse("ex000000@example.jp")?,
+            Language::Ja,
+            Timestamp::from_millis(1),
+        )?
+    };
+    let put: BTreeSet<String> = serde_json::to_value(&user)?
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
+    assert_eq!(
+        limits.get("dynamodb:PutItem"),
+        Some(&put),
+        "PutItem: what a new account holds"
+    );
+    assert!(!put.contains("password_changed_at") && !put.contains("mail_problem"));
+    let updated = attributes_the_cli_updates()?;
+    assert_eq!(
+        limits.get("dynamodb:UpdateItem"),
+        Some(&updated),
+        "UpdateItem: what the tool's updates name"
+    );
+    assert!(
+        !updated.contains("password_hash"),
+        "an update can never write a password hash"
+    );
+    assert_eq!(limits.len(), 2, "{limits:?}");
+    Ok(())
+}
+
+/// The audit log's mirror: appended to, read, and never shrunk by the administrators.
+#[test]
+fn the_audit_mirror_is_append_only_for_the_administrators() -> Result<()> {
+    let template = template()?;
+    let group = &template["Resources"]["AuditLogGroup"];
+    assert_eq!(group["Type"].as_str(), Some("AWS::Logs::LogGroup"));
+    assert_eq!(group["DeletionPolicy"].as_str(), Some("Retain"));
+    let deny = statements(&template)?
+        .into_iter()
+        .find(|s| s["Effect"].as_str() == Some("Deny"))
+        .ok_or_else(|| anyhow!("no Deny statement"))?;
+    assert_eq!(reference(&deny["Resource"]), "GetAtt AuditLogGroup.Arn");
+    let denied: BTreeSet<String> = one_or_many(&deny["Action"]).into_iter().map(reference).collect();
+    for action in [
+        "logs:DeleteLogGroup",
+        "logs:DeleteLogStream",
+        "logs:PutRetentionPolicy",
+        "logs:DeleteRetentionPolicy",
+    ] {
+        assert!(denied.contains(action), "{action} is not denied");
+    }
+    let granted = granted(&template, false)?;
+    assert!(granted
+        .iter()
+        .all(|(action, resource)| !(resource.contains("AuditLogGroup") && action.contains("Delete"))));
     Ok(())
 }

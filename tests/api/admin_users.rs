@@ -677,6 +677,8 @@ async fn old_audit_entries_print_their_hidden_characters_visibly() -> Result<()>
         old_email_masked: None,
         new_email_masked: None,
         count: None,
+        prev_hash: None,
+        hash: None,
     };
     accounts.record(&old).await?;
     let audit = reset_admin(&["audit", username.as_str()])?;

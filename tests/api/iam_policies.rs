@@ -22,7 +22,7 @@
 use anyhow::{anyhow, bail, Result};
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
-use password_reset_tests::reset_core::domain::{AddressRequest, AddressRequestId};
+use password_reset_tests::reset_core::domain::{AddressRequest, AddressRequestId, NoticeOutcome};
 use password_reset_tests::reset_core::domain::{
     Email, FixedClock, JobId, Language, MailJob, Timestamp, TokenHash, TokenRecord, User, Username,
 };
@@ -276,6 +276,7 @@ fn port_calls() -> Result<BTreeMap<String, Vec<Call>>> {
         "find_request",
         "set_verification",
         "mark_verified",
+        "record_notice",
         "pending_requests",
     ] {
         let found = requests
@@ -427,6 +428,10 @@ impl AddressRequestStore for SpyRequests {
     async fn mark_verified(&self, id: &AddressRequestId, hash: &TokenHash, now: Timestamp) -> Result<bool, StoreError> {
         self.spy.record("requests.mark_verified");
         self.inner.mark_verified(id, hash, now).await
+    }
+    async fn record_notice(&self, id: &AddressRequestId, outcome: &NoticeOutcome) -> Result<bool, StoreError> {
+        self.spy.record("requests.record_notice");
+        self.inner.record_notice(id, outcome).await
     }
     async fn pending_requests(&self, now: Timestamp) -> Result<Vec<PendingRequest>, StoreError> {
         self.spy.record("requests.pending_requests");
@@ -864,19 +869,22 @@ async fn every_policy_allows_exactly_what_its_function_calls() -> Result<()> {
                 ));
             }
         }
-        // The users table: every read or write is limited to the attributes the code names.
+        // The users table: every read or write is limited to the attributes the code names;
+        // the address requests: every update (a PutItem creates, a GetItem reads).
         for (access, attributes) in &needed {
-            if access.1 != "UsersTable" {
+            let limited =
+                access.1 == "UsersTable" || (access.1 == "AddressRequestsTable" && access.0 == "dynamodb:UpdateItem");
+            if !limited {
                 continue;
             }
             match policy.attribute_limits.get(access) {
                 None => problems.push(format!(
-                    "{binary}: {} on UsersTable has no dynamodb:Attributes condition",
-                    access.0
+                    "{binary}: {} on {} has no dynamodb:Attributes condition",
+                    access.0, access.1
                 )),
                 Some(limit) if limit != attributes => problems.push(format!(
-                    "{binary}: {} on UsersTable is limited to {limit:?}, the code names {attributes:?}",
-                    access.0
+                    "{binary}: {} on {} is limited to {limit:?}, the code names {attributes:?}",
+                    access.0, access.1
                 )),
                 Some(_) => {}
             }

@@ -7,6 +7,17 @@ use password_reset_tests::reset_core::telemetry;
 use password_reset_tests::*;
 use serde_json::{json, Value};
 
+/// The process's one log subscriber, shared by the tests of this module: a second
+/// `init_with_writer` would be ignored, and its capture would stay empty.
+fn captured() -> &'static telemetry::CapturedLines {
+    static CAPTURE: std::sync::OnceLock<telemetry::CapturedLines> = std::sync::OnceLock::new();
+    CAPTURE.get_or_init(|| {
+        let capture = telemetry::CapturedLines::default();
+        telemetry::init_with_writer(capture.clone());
+        capture
+    })
+}
+
 fn assert_no_secrets(lines: &[String], secrets: &[String], source: &str) {
     for line in lines {
         for secret in secrets {
@@ -17,8 +28,7 @@ fn assert_no_secrets(lines: &[String], secrets: &[String], source: &str) {
 
 #[tokio::test]
 async fn the_whole_flow_logs_outcomes_and_no_secrets() -> Result<()> {
-    let capture = telemetry::CapturedLines::default();
-    telemetry::init_with_writer(capture.clone());
+    let capture = captured();
 
     let app = local_app().await?;
     let user = create_user(&app, Language::Ja).await?;
@@ -191,5 +201,76 @@ async fn the_functions_under_cargo_lambda_watch_log_no_secrets() -> Result<()> {
             "the same id as a request's access line: {entry}"
         );
     }
+    Ok(())
+}
+
+/// Issue 23, point 7: the address-change flow, in-process and through send-mail under
+/// `cargo lambda watch`, logs no token, no address and none of the typed text, whatever
+/// happens (a good link, a wrong token, a malformed form).
+#[tokio::test]
+async fn the_address_change_flow_logs_no_token_address_or_typed_text() -> Result<()> {
+    let capture = captured();
+    let app = local_app().await?;
+    let desk = local_desk().await?;
+    let user = create_user(&app, Language::Ja).await?;
+    let new_email = format!("logs-{}@clinic.example.jp", random_username());
+    let (institution, location, contact) = ("ひまわり眼科医院", "札幌市中央区北1条西2丁目", "佐藤 一郎");
+    let form = |email: &str| {
+        EventBuilder::form(
+            "/password-reset/address-change",
+            &[
+                ("username", user.username.as_str()),
+                ("institution", institution),
+                ("location", location),
+                ("contact_person", contact),
+                ("new_email", email),
+            ],
+        )
+        .source_ip(&random_client_ip())
+    };
+    assert_eq!(invoke_address(&desk, form(&new_email)).await?.status, 200);
+    // A malformed address beside the typed text: refused, and still not logged.
+    assert_eq!(
+        invoke_address(&desk, form("not-an-address-but-typed")).await?.status,
+        400
+    );
+    let (_, id, token) = wait_for_mails(&new_email, 1)
+        .await?
+        .last()
+        .and_then(Mail::address_link)
+        .ok_or_else(|| anyhow!("no verification link"))?;
+    let verify = "/password-reset/address-change/verify";
+    for event in [
+        EventBuilder::get(&format!("{verify}?id={id}&token={token}")),
+        EventBuilder::form(verify, &[("id", id.as_str()), ("token", "A".repeat(43).as_str())]),
+        EventBuilder::form(verify, &[("id", id.as_str()), ("token", token.as_str())]),
+    ] {
+        invoke_address(&desk, event).await?;
+    }
+    // The notice to the registered address goes through send-mail.
+    wait_for_mails(user.email.as_str(), 1).await?;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    let mut lines = capture.lines();
+    assert!(
+        lines.iter().any(|l| l.contains("address request verified")),
+        "the flow logged its outcome"
+    );
+    if let Ok(watch_log) = std::env::var("WATCH_LOG") {
+        lines.extend(std::fs::read_to_string(watch_log)?.lines().map(str::to_owned));
+    }
+    let secrets = vec![
+        token,
+        new_email.clone(),
+        new_email.split('@').next().unwrap_or_default().to_owned(),
+        user.email.as_str().to_owned(),
+        "not-an-address-but-typed".to_owned(),
+        institution.to_owned(),
+        location.to_owned(),
+        contact.to_owned(),
+        // As a form body or a query carries them.
+        "%E3%81%B2%E3%81%BE%E3%82%8F%E3%82%8A".to_owned(),
+    ];
+    assert_no_secrets(&lines, &secrets, "address-change flow log");
     Ok(())
 }

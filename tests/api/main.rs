@@ -7,12 +7,14 @@
 
 mod abuse;
 mod account_integrity;
+mod address_approval;
 mod address_requests;
 mod admin_import;
 mod admin_mail_queue;
 mod admin_policy;
 mod admin_support;
 mod admin_users;
+mod audit_chain;
 mod cognito_store;
 mod disruptive;
 mod docs_drift;

@@ -31,7 +31,7 @@ pub enum PasswordStore {
     Cognito { user_pool_id: String },
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Settings {
     /// `PASSWORD_STORE` (+ `USER_POOL_ID`).
     pub password_store: PasswordStore,
@@ -76,6 +76,31 @@ pub struct Settings {
     pub request_min_response: Duration,
     /// The address-change requests (the guide's fallback when mail never comes).
     pub address: AddressSettings,
+}
+
+/// Written by hand so that a stray `{settings:?}` cannot print the origin secret or the support
+/// contact (which may be a person's address); fields added later stay hidden until listed here.
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("password_store", &self.password_store)
+            .field("users_table", &self.users_table)
+            .field("reset_tokens_table", &self.reset_tokens_table)
+            .field("rate_limits_table", &self.rate_limits_table)
+            .field("mail_jobs_table", &self.mail_jobs_table)
+            .field("metrics_namespace", &self.metrics_namespace)
+            .field("sender_address", &self.sender_address)
+            .field("public_base_url", &self.public_base_url)
+            .field("token_ttl", &self.token_ttl)
+            .field("client_ip_source", &self.client_ip_source)
+            .field(
+                "origin_verify_secret",
+                &self.origin_verify_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("support_contact", &"<redacted>")
+            .field("address", &self.address)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The settings of the address-change request flow.
@@ -382,6 +407,21 @@ pub(crate) mod tests {
     pub(crate) fn sample_settings() -> Settings {
         let env = sample_env();
         Settings::from_lookup(|k| env.get(k).map(|v| v.to_string())).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn debug_redacts_the_origin_secret_and_the_contact() -> Result<(), ConfigError> {
+        let settings = crate::testing::sample_settings_with(&[
+            ("ORIGIN_VERIFY_SECRET", "origin-secret-42"),
+            ("SUPPORT_CONTACT", "helpdesk.yamada@pref.example.jp"),
+            ("ADDRESS_REQUEST_NOTIFY_ADDRESS", "admins.team@example.jp"),
+        ])?;
+        let debug = format!("{settings:?}");
+        for secret in ["origin-secret-42", "helpdesk.yamada", "admins.team", "no-reply@"] {
+            assert!(!debug.contains(secret), "{secret} in {debug}");
+        }
+        assert!(debug.contains("users_table"), "{debug}");
+        Ok(())
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! late, so every read also compares `expires_at` with the clock.
 
 use crate::domain::token::RandomnessUnavailable;
-use crate::domain::{Email, EmailError, Language, ResetToken, Timestamp, TokenHash, Username};
+use crate::domain::{CredentialEpoch, Email, EmailError, Language, ResetToken, Timestamp, TokenHash, Username};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -311,6 +311,93 @@ pub struct AddressRequest {
     pub decided_by: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision_reason: Option<String>,
+    /// What became of the notice to the registered address (queued when the request was
+    /// confirmed). The objection window runs from its sending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice: Option<NoticeFate>,
+    /// Epoch s: the notice's queue job is worth sending until then; queued past it, it expired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice_send_before: Option<i64>,
+    /// Epoch ms at which SES accepted the notice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice_sent_at: Option<i64>,
+    /// The account as it was when its registered address was told: an approval must find it
+    /// unchanged (same credential epoch, same address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_epoch: Option<CredentialEpoch>,
+    /// [`address_fingerprint`] of the registered address the notice went to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_address_sha256: Option<String>,
+}
+
+/// The fate of the notice to the registered address, as recorded on the request. (That the
+/// registered address bounces is the account's record, which the admin view adds.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeFate {
+    /// Handed to the mail queue with the confirmation.
+    Queued,
+    /// SES accepted it.
+    Sent,
+    /// It could not be queued, or there was no account to tell.
+    Failed,
+    /// It waited in the queue past its `send_before` and was dropped.
+    Expired,
+}
+
+impl NoticeFate {
+    pub fn code(self) -> &'static str {
+        match self {
+            NoticeFate::Queued => "queued",
+            NoticeFate::Sent => "sent",
+            NoticeFate::Failed => "failed",
+            NoticeFate::Expired => "expired",
+        }
+    }
+}
+
+/// SHA-256 (hex) of a registered address as stored: enough to tell whether it changed, without
+/// a second copy of the address on the request.
+pub fn address_fingerprint(address: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(address.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The account as the notice found it: recorded on the request when the notice is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountSnapshot {
+    pub epoch: CredentialEpoch,
+    pub address_sha256: String,
+}
+
+impl AccountSnapshot {
+    pub fn of(epoch: CredentialEpoch, address: &str) -> Self {
+        Self {
+            epoch,
+            address_sha256: address_fingerprint(address),
+        }
+    }
+}
+
+/// What `send-mail` records about the notice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoticeOutcome {
+    Sent { at: Timestamp, account: AccountSnapshot },
+    Failed,
+    Expired,
+}
+
+impl NoticeOutcome {
+    pub fn fate(&self) -> NoticeFate {
+        match self {
+            NoticeOutcome::Sent { .. } => NoticeFate::Sent,
+            NoticeOutcome::Failed => NoticeFate::Failed,
+            NoticeOutcome::Expired => NoticeFate::Expired,
+        }
+    }
 }
 
 impl fmt::Debug for AddressRequest {
@@ -373,6 +460,11 @@ impl AddressRequest {
             decided_at: None,
             decided_by: None,
             decision_reason: None,
+            notice: None,
+            notice_send_before: None,
+            notice_sent_at: None,
+            account_epoch: None,
+            account_address_sha256: None,
         })
     }
 

@@ -13,6 +13,7 @@ pub mod token;
 pub mod user;
 pub mod username;
 
+pub use address_request::{address_fingerprint, AccountSnapshot, NoticeFate, NoticeOutcome};
 pub use address_request::{
     AddressRequest, AddressRequestForm, AddressRequestId, AddressRequestInput, AddressRequestState, RequestText,
 };

@@ -14,8 +14,8 @@ use super::hour_window;
 use crate::app::App;
 use crate::domain::address_request::VerificationRejection;
 use crate::domain::{
-    AddressRequest, AddressRequestId, AddressRequestInput, ClientKey, Language, MailJob, QueuedMail, ResetToken,
-    Timestamp,
+    AddressRequest, AddressRequestId, AddressRequestInput, ClientKey, Language, MailJob, NoticeOutcome, QueuedMail,
+    ResetToken, Timestamp,
 };
 use crate::error::AppError;
 use crate::metrics;
@@ -199,6 +199,12 @@ pub async fn confirm_verification(
             Err(error) => {
                 failed += 1;
                 tracing::error!(error = %error, request_id = %request.request_id, kind, "an address-request notice could not be queued");
+                // `show` must say so, and approve must not wait for a notice that never comes.
+                if kind == "address_change_requested" {
+                    if let Err(error) = desk.requests.record_notice(id, &NoticeOutcome::Failed).await {
+                        tracing::warn!(error = %error, request_id = %request.request_id, "the notice's failure could not be recorded");
+                    }
+                }
             }
         }
     }

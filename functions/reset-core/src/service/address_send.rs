@@ -1,7 +1,7 @@
 //! `send-mail`'s part of the address-change request: composing and sending its three mails.
 
 use super::send::{Delivery, DeliveryError, MailSender, SkipReason};
-use crate::domain::{AddressRequestId, RequestText, ResetToken, Timestamp, Username};
+use crate::domain::{AccountSnapshot, AddressRequestId, NoticeOutcome, RequestText, ResetToken, Timestamp, Username};
 use crate::mail::address_compose::{
     address_change_requested_mail, address_request_arrived_mail, address_verification_mail,
 };
@@ -55,20 +55,50 @@ pub(super) async fn send_verification(
     Ok(Delivery::Sent { message_id })
 }
 
+/// To the registered address, looked up here. What the notice found is recorded on the request:
+/// the account's credential epoch and address (an approval must find them unchanged) and the
+/// time it was sent (the objection window runs from it).
 pub(super) async fn send_notice_to_registered_address(
     sender: &MailSender,
     ctx: &MailContext<'_>,
-    username: &Username,
-    institution: &RequestText,
-    new_email_masked: &str,
-    requested_at: Timestamp,
+    notice: RegisteredAddressNotice<'_>,
+    now: Timestamp,
 ) -> Result<Delivery, DeliveryError> {
     // Read here, not on the request path, so that the request's work and timing are the same
     // for every username.
-    let Some(user) = sender.accounts.find_account(username).await? else {
+    let Some(user) = sender.accounts.find_account(notice.username).await? else {
+        record_notice(sender, notice.request_id, &NoticeOutcome::Failed).await;
         return Ok(Delivery::Skipped(SkipReason::UnknownAccount));
     };
-    let mail = address_change_requested_mail(ctx, (&user).into(), institution, new_email_masked, requested_at);
+    let mail = address_change_requested_mail(
+        ctx,
+        (&user).into(),
+        notice.institution,
+        notice.new_email_masked,
+        notice.requested_at,
+    );
     let message_id = sender.mailer.send(&mail).await?;
+    let sent = NoticeOutcome::Sent {
+        at: now,
+        account: AccountSnapshot::of(user.credential_epoch, user.email.as_str()),
+    };
+    record_notice(sender, notice.request_id, &sent).await;
     Ok(Delivery::Sent { message_id })
+}
+
+/// The notice job's fields.
+pub(super) struct RegisteredAddressNotice<'a> {
+    pub username: &'a Username,
+    pub request_id: &'a AddressRequestId,
+    pub institution: &'a RequestText,
+    pub new_email_masked: &'a str,
+    pub requested_at: Timestamp,
+}
+
+/// Best effort: once SES has the mail, failing the job would send it twice. A request whose
+/// notice stays `queued` shows as expired after its `send_before`, and cannot be approved.
+pub(super) async fn record_notice(sender: &MailSender, id: &AddressRequestId, outcome: &NoticeOutcome) {
+    if let Err(error) = sender.address_requests.record_notice(id, outcome).await {
+        tracing::warn!(error = %error, request_id = %id, fate = outcome.fate().code(), "the notice's fate could not be recorded");
+    }
 }

@@ -112,6 +112,9 @@ impl DeliveryError {
 pub async fn deliver(sender: &MailSender, job: &MailJob) -> Result<Delivery, DeliveryError> {
     let now = sender.clock.now();
     if job.is_stale_at(now) {
+        if let QueuedMail::AddressChangeRequested { request_id, .. } = &job.mail {
+            address_send::record_notice(sender, request_id, &crate::domain::NoticeOutcome::Expired).await;
+        }
         return Ok(Delivery::Expired);
     }
     let keep_until = now.plus_secs(LEDGER_KEEP_SECS).as_secs();
@@ -192,21 +195,19 @@ async fn send_claimed(sender: &MailSender, mail: &QueuedMail, now: Timestamp) ->
         }
         QueuedMail::AddressChangeRequested {
             username,
+            request_id,
             institution,
             new_email_masked,
             requested_at,
-            ..
         } => {
-            let requested_at = Timestamp::from_millis(*requested_at);
-            address_send::send_notice_to_registered_address(
-                sender,
-                &ctx,
+            let notice = address_send::RegisteredAddressNotice {
                 username,
+                request_id,
                 institution,
                 new_email_masked,
-                requested_at,
-            )
-            .await
+                requested_at: Timestamp::from_millis(*requested_at),
+            };
+            address_send::send_notice_to_registered_address(sender, &ctx, notice, now).await
         }
         QueuedMail::AddressRequestArrived { username, request_id } => {
             address_send::send_arrival_note(sender, &ctx, username, request_id).await

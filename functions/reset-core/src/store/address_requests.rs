@@ -7,7 +7,9 @@
 
 use super::item::{is_condition_failure, n, s, unavailable};
 use super::StoreError;
-use crate::domain::{AddressRequest, AddressRequestId, AddressRequestState, Timestamp, TokenHash};
+use crate::domain::{
+    AddressRequest, AddressRequestId, AddressRequestState, NoticeFate, NoticeOutcome, Timestamp, TokenHash,
+};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
@@ -22,6 +24,11 @@ pub mod address_attributes {
     pub const VERIFICATION_EXPIRES_AT: &str = "verification_expires_at";
     pub const VERIFIED_AT: &str = "verified_at";
     pub const PENDING_FLAG: &str = "pending_flag";
+    pub const NOTICE: &str = "notice";
+    pub const NOTICE_SEND_BEFORE: &str = "notice_send_before";
+    pub const NOTICE_SENT_AT: &str = "notice_sent_at";
+    pub const ACCOUNT_EPOCH: &str = "account_epoch";
+    pub const ACCOUNT_ADDRESS_SHA256: &str = "account_address_sha256";
 }
 
 /// The sparse index of pending requests: `pending_flag` (only while pending) + `verified_at`.
@@ -78,8 +85,14 @@ pub trait AddressRequestStore: Send + Sync {
     ) -> Result<bool, StoreError>;
 
     /// Unverified → pending, only with the live link's hash, before both the link and the
-    /// request expire. False when any of that no longer holds (a second click, a race).
+    /// request expire. False when any of that no longer holds (a second click, a race). The
+    /// notice to the registered address is recorded as queued, worth sending for as long as
+    /// [`crate::domain::mail_job::NOTICE_SEND_WITHIN_SECS`] (the job queued with it).
     async fn mark_verified(&self, id: &AddressRequestId, hash: &TokenHash, now: Timestamp) -> Result<bool, StoreError>;
+
+    /// What became of the notice, recorded only while it is still queued (a redelivered job
+    /// cannot turn a sent notice into an expired one). False when it was not queued.
+    async fn record_notice(&self, id: &AddressRequestId, outcome: &NoticeOutcome) -> Result<bool, StoreError>;
 
     /// Pending requests, oldest first, without expired ones (at most [`PENDING_PAGE`]). A
     /// Query on the sparse index: never a scan.
@@ -172,7 +185,8 @@ impl AddressRequestStore for DynamoAddressRequests {
 
     async fn mark_verified(&self, id: &AddressRequestId, hash: &TokenHash, now: Timestamp) -> Result<bool, StoreError> {
         use address_attributes::{
-            EXPIRES_AT, PENDING_FLAG, REQUEST_ID, VERIFICATION_EXPIRES_AT, VERIFICATION_HASH, VERIFIED_AT,
+            EXPIRES_AT, NOTICE, NOTICE_SEND_BEFORE, PENDING_FLAG, REQUEST_ID, VERIFICATION_EXPIRES_AT,
+            VERIFICATION_HASH, VERIFIED_AT,
         };
         let result = self
             .client
@@ -180,7 +194,8 @@ impl AddressRequestStore for DynamoAddressRequests {
             .table_name(&self.table)
             .key(REQUEST_ID, s(id.as_str()))
             .update_expression(format!(
-                "SET #state = :pending, {VERIFIED_AT} = :at, {PENDING_FLAG} = :flag \
+                "SET #state = :pending, {VERIFIED_AT} = :at, {PENDING_FLAG} = :flag, \
+                 {NOTICE} = :queued, {NOTICE_SEND_BEFORE} = :send_before \
                  REMOVE {VERIFICATION_HASH}, {VERIFICATION_EXPIRES_AT}"
             ))
             .condition_expression(format!(
@@ -194,9 +209,44 @@ impl AddressRequestStore for DynamoAddressRequests {
             .expression_attribute_values(":flag", s(crate::domain::address_request::PENDING_FLAG))
             .expression_attribute_values(":hash", s(hash.as_str()))
             .expression_attribute_values(":now", n(now.as_secs()))
+            .expression_attribute_values(":queued", s(NoticeFate::Queued.code()))
+            .expression_attribute_values(
+                ":send_before",
+                n(now
+                    .plus_secs(crate::domain::mail_job::NOTICE_SEND_WITHIN_SECS)
+                    .as_secs()),
+            )
             .send()
             .await;
         match result {
+            Ok(_) => Ok(true),
+            Err(error) if is_condition_failure(&error) => Ok(false),
+            Err(error) => Err(unavailable(error)),
+        }
+    }
+
+    async fn record_notice(&self, id: &AddressRequestId, outcome: &NoticeOutcome) -> Result<bool, StoreError> {
+        use address_attributes::{ACCOUNT_ADDRESS_SHA256, ACCOUNT_EPOCH, NOTICE, NOTICE_SENT_AT, REQUEST_ID};
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(REQUEST_ID, s(id.as_str()))
+            .condition_expression(format!("{NOTICE} = :queued"))
+            .expression_attribute_values(":queued", s(NoticeFate::Queued.code()))
+            .expression_attribute_values(":fate", s(outcome.fate().code()));
+        let update = match outcome {
+            NoticeOutcome::Sent { at, account } => update
+                .update_expression(format!(
+                    "SET {NOTICE} = :fate, {NOTICE_SENT_AT} = :at, {ACCOUNT_EPOCH} = :epoch, \
+                     {ACCOUNT_ADDRESS_SHA256} = :address"
+                ))
+                .expression_attribute_values(":at", n(at.as_millis()))
+                .expression_attribute_values(":epoch", AttributeValue::N(account.epoch.value().to_string()))
+                .expression_attribute_values(":address", s(&account.address_sha256)),
+            NoticeOutcome::Failed | NoticeOutcome::Expired => update.update_expression(format!("SET {NOTICE} = :fate")),
+        };
+        match update.send().await {
             Ok(_) => Ok(true),
             Err(error) if is_condition_failure(&error) => Ok(false),
             Err(error) => Err(unavailable(error)),

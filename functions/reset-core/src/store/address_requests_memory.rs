@@ -2,7 +2,9 @@
 
 use super::address_requests::{AddressRequestStore, PendingRequest};
 use super::StoreError;
-use crate::domain::{AddressRequest, AddressRequestId, AddressRequestState, Timestamp, TokenHash};
+use crate::domain::{
+    AddressRequest, AddressRequestId, AddressRequestState, NoticeFate, NoticeOutcome, Timestamp, TokenHash,
+};
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
@@ -72,10 +74,29 @@ impl AddressRequestStore for MemoryAddressRequests {
                 request.pending_flag = Some(crate::domain::address_request::PENDING_FLAG.to_owned());
                 request.verification_hash = None;
                 request.verification_expires_at = None;
+                request.notice = Some(NoticeFate::Queued);
+                request.notice_send_before = Some(
+                    now.plus_secs(crate::domain::mail_job::NOTICE_SEND_WITHIN_SECS)
+                        .as_secs(),
+                );
                 Ok(true)
             }
             _ => Ok(false),
         }
+    }
+
+    async fn record_notice(&self, id: &AddressRequestId, outcome: &NoticeOutcome) -> Result<bool, StoreError> {
+        let mut requests = self.lock()?;
+        let Some(request) = requests.get_mut(id).filter(|r| r.notice == Some(NoticeFate::Queued)) else {
+            return Ok(false);
+        };
+        request.notice = Some(outcome.fate());
+        if let NoticeOutcome::Sent { at, account } = outcome {
+            request.notice_sent_at = Some(at.as_millis());
+            request.account_epoch = Some(account.epoch);
+            request.account_address_sha256 = Some(account.address_sha256.clone());
+        }
+        Ok(true)
     }
 
     async fn pending_requests(&self, now: Timestamp) -> Result<Vec<PendingRequest>, StoreError> {
