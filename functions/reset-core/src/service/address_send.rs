@@ -1,7 +1,7 @@
 //! `send-mail`'s part of the address-change request: composing and sending its three mails.
 
 use super::send::{Delivery, DeliveryError, MailSender, SkipReason};
-use crate::domain::{AddressRequestId, RequestText, ResetToken, Timestamp, Username};
+use crate::domain::{AddressRequestId, MaskedEmail, RequestText, ResetToken, Timestamp, Username};
 use crate::mail::address_compose::{
     address_change_requested_mail, address_request_arrived_mail, address_verification_mail,
 };
@@ -60,7 +60,7 @@ pub(super) async fn send_notice_to_registered_address(
     ctx: &MailContext<'_>,
     username: &Username,
     institution: &RequestText,
-    new_email_masked: &str,
+    new_email_masked: &MaskedEmail,
     requested_at: Timestamp,
 ) -> Result<Delivery, DeliveryError> {
     // Read here, not on the request path, so that the request's work and timing are the same
@@ -68,7 +68,13 @@ pub(super) async fn send_notice_to_registered_address(
     let Some(user) = sender.accounts.find_account(username).await? else {
         return Ok(Delivery::Skipped(SkipReason::UnknownAccount));
     };
-    let mail = address_change_requested_mail(ctx, (&user).into(), institution, new_email_masked, requested_at);
+    let mail = address_change_requested_mail(
+        ctx,
+        (&user).into(),
+        institution,
+        new_email_masked.as_str(),
+        requested_at,
+    );
     let message_id = sender.mailer.send(&mail).await?;
     Ok(Delivery::Sent { message_id })
 }
