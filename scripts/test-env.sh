@@ -12,6 +12,11 @@ export SIGN_IN_URL=http://127.0.0.1:$WATCH_PORT/sign-in
 # Every HTTP test comes from 127.0.0.1: the limits are crossed by dedicated tests with their own settings.
 export RATE_LIMIT_PER_IP_PER_HOUR=100000 RATE_LIMIT_PER_USERNAME_PER_HOUR=100000 RATE_LIMIT_PER_USERNAME_AND_CLIENT_PER_HOUR=100000
 export ADDRESS_REQUESTS_PER_CLIENT_PER_HOUR=100000 ADDRESS_REQUESTS_PER_USERNAME_PER_DAY=100000
+# The breached-password check asks a local range server on a port of this stack. Only
+# tests/api/breached_passwords.rs listens there, for the moments it needs one; otherwise the port
+# refuses and every change fails open (counted), which that test proves too.
+export BREACH_RANGE_PORT=$((TEST_PORT_BASE + 12))
+export BREACHED_PASSWORD_CHECK=on BREACHED_PASSWORD_API_URL=http://127.0.0.1:$BREACH_RANGE_PORT
 # The timing floor is proven by its own test and benchmark; elsewhere it would only slow the suite.
 export REQUEST_MIN_RESPONSE_MS=0
 export SES_STORE_URL=http://127.0.0.1:$SES_PORT WATCH_URL=http://127.0.0.1:$WATCH_PORT

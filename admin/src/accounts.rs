@@ -448,13 +448,20 @@ impl Accounts {
         } else {
             String::new()
         };
+        let old_address = current.email.email();
+        // send-mail mails the notice about this change to the replaced address only if the
+        // account names it; a stored value that is no address is not kept.
+        let (set_previous, remove_previous) = match old_address {
+            Some(_) => (format!(", {PREVIOUS_EMAIL} = :old"), String::new()),
+            None => (String::new(), format!(", {PREVIOUS_EMAIL}")),
+        };
         let update = Update::builder()
             .table_name(&self.users_table)
             .key(USERNAME, s(current.username.as_str()))
             .update_expression(format!(
-                "SET {EMAIL} = :new, {EMAIL_CHANGED_AT} = :at ADD {CREDENTIAL_EPOCH} :one \
+                "SET {EMAIL} = :new, {EMAIL_CHANGED_AT} = :at{set_previous} ADD {CREDENTIAL_EPOCH} :one \
                  REMOVE {RESET_MAIL_MESSAGE_ID}, {RESET_MAIL_SENT_AT}, {LAST_MAIL_EVENT}, {LAST_MAIL_EVENT_AT}, \
-                 {MAIL_PROBLEM}, {MAIL_PROBLEM_DETAIL}, {MAIL_PROBLEM_AT}, {MAIL_PROBLEM_FLAG}, {MAIL_PROBLEM_MESSAGE_ID}"
+                 {MAIL_PROBLEM}, {MAIL_PROBLEM_DETAIL}, {MAIL_PROBLEM_AT}, {MAIL_PROBLEM_FLAG}, {MAIL_PROBLEM_MESSAGE_ID}{remove_previous}"
             ))
             .condition_expression(format!(
                 "attribute_exists({USERNAME}) AND {EMAIL} = :old{epoch_condition}"
@@ -472,7 +479,7 @@ impl Accounts {
         let result = EmailChange {
             old_masked: current.email.masked(),
             new_masked: new_email.masked(),
-            old_address: Email::parse(current.email.as_str()).ok(),
+            old_address,
             language: current.language,
         };
         Ok((update, result))

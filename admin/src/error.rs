@@ -111,6 +111,7 @@ fn describe_rules(rules: &[PasswordRule]) -> String {
             PasswordRule::MaxLength => "at most 128 characters",
             PasswordRule::NotUsername => "must not contain the username",
             PasswordRule::NotCommon => "must not be a common or easily guessed password",
+            PasswordRule::NotBreached => "must not be a password seen in a data breach",
             PasswordRule::ConfirmationMatches => "the confirmation must match",
         })
         .collect::<Vec<_>>()

@@ -64,6 +64,7 @@ fn context(language: Language) -> PageContext<'static> {
         service_name: "医療機関等ID",
         min_password_chars: 8,
         password_requires_symbol: false,
+        breach_check: false,
         sign_in_url: "https://id.example.jp/sign-in",
         switch_base: "/password-reset".to_owned(),
     }

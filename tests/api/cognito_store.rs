@@ -172,6 +172,7 @@ async fn the_pools_password_policy_is_read_at_cold_start() -> Result<()> {
         service_name: &app.settings.service_name,
         min_password_chars: app.settings.password_min_chars,
         password_requires_symbol: app.settings.password_requires_symbol,
+        breach_check: app.settings.breach_check.is_some(),
         sign_in_url: &app.settings.sign_in_url,
         switch_base: "/password-reset/confirm".into(),
     };

@@ -31,8 +31,8 @@ use password_reset_tests::reset_core::mail::{
 };
 use password_reset_tests::reset_core::service::{AddressDesk, MailSender};
 use password_reset_tests::reset_core::store::{
-    attributes, AccountStore, ConsumeError, CounterKey, CreateUserError, CredentialForm, JobClaim, JobEnd, MailLedger,
-    MemoryStore, NewCredential, RateCounters, StoreError, TokenStore, UserDirectory,
+    attributes, AccountStore, ClaimEnd, ClaimHolder, ConsumeError, CounterKey, CreateUserError, CredentialForm,
+    JobClaim, JobEnd, MailLedger, MemoryStore, NewCredential, RateCounters, StoreError, TokenStore, UserDirectory,
 };
 use password_reset_tests::reset_core::store::{AddressRequestStore, MemoryAddressRequests, PendingRequest};
 use password_reset_tests::reset_core::testing::sample_settings_with;
@@ -388,21 +388,42 @@ impl RateCounters for SpyStore {
         self.spy.record("read_counter");
         self.inner.read_counter(key).await
     }
+    async fn reserve_below(&self, key: &CounterKey, limit: u32, expires_at_secs: i64) -> Result<bool, StoreError> {
+        self.spy.record("reserve_below");
+        self.inner.reserve_below(key, limit, expires_at_secs).await
+    }
+    async fn release_reserved(&self, key: &CounterKey) -> Result<(), StoreError> {
+        self.spy.record("release_reserved");
+        self.inner.release_reserved(key).await
+    }
 }
 
 #[async_trait]
 impl MailLedger for SpyStore {
-    async fn claim_job(&self, job: &JobId, now: Timestamp, lease: i64, keep: i64) -> Result<JobClaim, StoreError> {
+    async fn claim_job(
+        &self,
+        job: &JobId,
+        holder: &ClaimHolder,
+        now: Timestamp,
+        lease: i64,
+        keep: i64,
+    ) -> Result<JobClaim, StoreError> {
         self.spy.record("claim_job");
-        self.inner.claim_job(job, now, lease, keep).await
+        self.inner.claim_job(job, holder, now, lease, keep).await
     }
-    async fn finish_job(&self, job: &JobId, end: JobEnd<'_>, now: Timestamp) -> Result<(), StoreError> {
+    async fn finish_job(
+        &self,
+        job: &JobId,
+        holder: &ClaimHolder,
+        end: JobEnd<'_>,
+        now: Timestamp,
+    ) -> Result<ClaimEnd, StoreError> {
         self.spy.record("finish_job");
-        self.inner.finish_job(job, end, now).await
+        self.inner.finish_job(job, holder, end, now).await
     }
-    async fn release_job(&self, job: &JobId) -> Result<(), StoreError> {
+    async fn release_job(&self, job: &JobId, holder: &ClaimHolder) -> Result<ClaimEnd, StoreError> {
         self.spy.record("release_job");
-        self.inner.release_job(job).await
+        self.inner.release_job(job, holder).await
     }
 }
 
@@ -1066,5 +1087,104 @@ fn cognito_statements_grant_what_the_pool_adapter_calls() -> Result<()> {
         granted_anywhere, called,
         "granted operations = the operations cognito.rs calls"
     );
+    Ok(())
+}
+
+/// Every `!GetAtt X.Arn` and `!Ref X` in `value`: (tag, X).
+fn references(value: &Value) -> Vec<(String, String)> {
+    match value {
+        Value::Tagged(tagged) => {
+            let tag = tagged.tag.to_string();
+            match (&tagged.value, tag.trim_start_matches('!')) {
+                (Value::String(name), "GetAtt") => vec![("GetAtt".into(), name.trim_end_matches(".Arn").to_owned())],
+                (Value::String(name), "Ref") => vec![("Ref".into(), name.clone())],
+                (inner, _) => references(inner),
+            }
+        }
+        Value::Sequence(items) => items.iter().flat_map(references).collect(),
+        Value::Mapping(map) => map.values().flat_map(references).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The mail queue's resource policy lets exactly the functions whose own policy sends to it,
+/// and the administrators' principals (redrive, set-email's notices), send: it denies every
+/// other principal, so that no role of the account with a broad sqs:SendMessage can write a
+/// job that send-mail would mail.
+#[test]
+fn only_the_producers_and_the_administrators_may_send_to_the_mail_queue() -> Result<()> {
+    let template: Value = serde_norway::from_str(&read("infra/template.yaml")?)?;
+    let resources = template["Resources"]
+        .as_mapping()
+        .ok_or_else(|| anyhow!("no Resources"))?;
+    let queue_policies: Vec<&Value> = resources
+        .values()
+        .filter(|r| r["Type"].as_str() == Some("AWS::SQS::QueuePolicy"))
+        .filter(|r| references(&r["Properties"]["Queues"]).contains(&("Ref".into(), "MailQueue".into())))
+        .collect();
+    let [policy] = queue_policies.as_slice() else {
+        bail!(
+            "the mail queue should have exactly one queue policy, found {}",
+            queue_policies.len()
+        );
+    };
+    let statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        .as_sequence()
+        .ok_or_else(|| anyhow!("no statements"))?;
+    let [deny] = statements.as_slice() else {
+        bail!("one statement expected, found {}", statements.len());
+    };
+    assert_eq!(deny["Effect"].as_str(), Some("Deny"));
+    assert_eq!(
+        deny["Principal"].as_str(),
+        Some("*"),
+        "every principal but the listed ones"
+    );
+    assert_eq!(strings(&deny["Action"]), ["sqs:SendMessage"]);
+    assert_eq!(resource_name(&deny["Resource"]), ["MailQueue"]);
+    let excepted = references(&deny["Condition"]["StringNotLike"]["aws:PrincipalArn"]);
+    assert!(
+        deny["Condition"].as_mapping().map(|m| m.len()) == Some(1),
+        "one condition, on the principal"
+    );
+
+    // The functions excepted, by their SAM-generated roles, against the functions whose own
+    // policy sends to the queue (which the drift test above holds to what their code calls).
+    let binary_of = |logical_id: &str| -> Option<String> {
+        resources
+            .get(logical_id)
+            .and_then(|r| r["Metadata"]["BuildProperties"]["Binary"].as_str())
+            .map(str::to_owned)
+    };
+    let mut excepted_functions = BTreeSet::new();
+    for (tag, name) in &excepted {
+        match (tag.as_str(), name.strip_suffix("Role")) {
+            ("GetAtt", Some(function)) => {
+                let binary = binary_of(function).ok_or_else(|| anyhow!("{name}: no function {function}"))?;
+                excepted_functions.insert(binary);
+            }
+            ("Ref", _) if name == "MailQueueAdminPrincipals" => {}
+            _ => bail!("an unexpected principal in the queue policy: {tag} {name}"),
+        }
+    }
+    let access = ("sqs:SendMessage".to_owned(), "MailQueue".to_owned());
+    let senders: BTreeSet<String> = template_policies()?
+        .into_iter()
+        .filter(|(_, policy)| policy.allowed.contains(&access))
+        .map(|(binary, _)| binary)
+        .collect();
+    assert_eq!(excepted_functions, senders);
+    assert!(
+        excepted.contains(&("Ref".into(), "MailQueueAdminPrincipals".into())),
+        "the administrators' principals may send (mail-queue redrive)"
+    );
+    // ... and the administrators' policy is what lets them (reset-admin mail-queue redrive).
+    let admin = &resources.get("AdminPolicy").ok_or_else(|| anyhow!("no AdminPolicy"))?["Properties"]["PolicyDocument"]
+        ["Statement"];
+    assert!(admin.as_sequence().into_iter().flatten().any(|s| {
+        s["Effect"].as_str() == Some("Allow")
+            && strings(&s["Action"]) == ["sqs:SendMessage"]
+            && resource_name(&s["Resource"]) == ["MailQueue"]
+    }));
     Ok(())
 }

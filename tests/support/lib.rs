@@ -18,6 +18,9 @@ use std::time::Duration;
 
 pub use reset_core;
 
+mod range_server;
+pub use range_server::{sha1_prefix_and_suffix, RangeFiles, RangeRequest, RangeServer};
+
 fn log(message: impl AsRef<str>) {
     if std::env::var_os("TEST_LOG").is_some() {
         eprintln!("[support] {}", message.as_ref());

@@ -1,5 +1,6 @@
 //! The dependencies of a function, built once per container.
 
+use crate::breach::{BreachCorpus, PwnedPasswordsApi};
 use crate::config::{ConfigError, PasswordStore, Settings};
 use crate::domain::{Clock, SystemClock};
 use crate::mail::{MailQueue, SqsMailQueue};
@@ -142,6 +143,8 @@ pub struct App {
     pub counters: Arc<dyn RateCounters>,
     pub mail_queue: Arc<dyn MailQueue>,
     pub clock: Arc<dyn Clock>,
+    /// Breached passwords, asked by change-password; `None` when the check is off.
+    pub breach_corpus: Option<Arc<dyn BreachCorpus>>,
 }
 
 impl App {
@@ -159,6 +162,15 @@ impl App {
             counters: store,
             mail_queue,
             clock,
+            breach_corpus: None,
+        }
+    }
+
+    /// The breached-password check (change-password); the settings say whether it is on.
+    pub fn with_breach_corpus(self, breach_corpus: Arc<dyn BreachCorpus>) -> Self {
+        Self {
+            breach_corpus: Some(breach_corpus),
+            ..self
         }
     }
 
@@ -187,7 +199,15 @@ impl App {
         ));
         let accounts = account_store(&mut settings, sdk_config, &tables).await?;
         let mail_queue = SqsMailQueue::new(aws_sdk_sqs::Client::new(sdk_config), settings.mail_queue_url.clone());
-        Ok(Self::new(settings, tables, Arc::new(mail_queue), Arc::new(SystemClock)).with_accounts(accounts))
+        let breach_corpus = settings
+            .breach_check
+            .as_ref()
+            .map(|check| Arc::new(PwnedPasswordsApi::new(check)) as Arc<dyn BreachCorpus>);
+        let app = Self::new(settings, tables, Arc::new(mail_queue), Arc::new(SystemClock)).with_accounts(accounts);
+        Ok(match breach_corpus {
+            Some(corpus) => app.with_breach_corpus(corpus),
+            None => app,
+        })
     }
 }
 

@@ -76,6 +76,56 @@ pub struct Settings {
     pub request_min_response: Duration,
     /// The address-change requests (the guide's fallback when mail never comes).
     pub address: AddressSettings,
+    /// The breached-password check of change-password; `None`: off.
+    pub breach_check: Option<BreachCheckSettings>,
+}
+
+/// Where change-password asks whether a new password is in the Pwned Passwords corpus.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BreachCheckSettings {
+    /// `BREACHED_PASSWORD_API_URL` without a trailing slash; `<api_url>/range/<5 hex>` is asked.
+    pub api_url: String,
+    /// How long a change waits for the answer before it goes on without it.
+    pub timeout: Duration,
+}
+
+/// Short: the user waits for it (it runs beside the argon2id hash, about 20 ms, and the
+/// account read), and a check that cannot answer lets the change go on anyway.
+pub const BREACH_CHECK_TIMEOUT: Duration = Duration::from_millis(1500);
+
+/// The public range API, when `BREACHED_PASSWORD_API_URL` is empty.
+pub const DEFAULT_BREACH_CHECK_API_URL: &str = "https://api.pwnedpasswords.com";
+
+impl BreachCheckSettings {
+    /// `BREACHED_PASSWORD_CHECK` (`on` / `off`, unset: off, so that a local run never calls out
+    /// unless pointed at a local range server) and `BREACHED_PASSWORD_API_URL`.
+    fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Option<Self>, ConfigError> {
+        let value = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        match value("BREACHED_PASSWORD_CHECK").as_deref() {
+            None | Some("off") => return Ok(None),
+            Some("on") => {}
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    name: "BREACHED_PASSWORD_CHECK",
+                    reason: "must be on or off".into(),
+                })
+            }
+        }
+        let api_url = value("BREACHED_PASSWORD_API_URL")
+            .unwrap_or_else(|| DEFAULT_BREACH_CHECK_API_URL.to_owned())
+            .trim_end_matches('/')
+            .to_owned();
+        if !(api_url.starts_with("https://") || api_url.starts_with("http://")) {
+            return Err(ConfigError::Invalid {
+                name: "BREACHED_PASSWORD_API_URL",
+                reason: "must start with https:// (or http:// for a local range server)".into(),
+            });
+        }
+        Ok(Some(Self {
+            api_url,
+            timeout: BREACH_CHECK_TIMEOUT,
+        }))
+    }
 }
 
 /// Written by hand so that a stray `{settings:?}` cannot print the origin secret or the support
@@ -180,7 +230,7 @@ pub const DEFAULT_METRICS_NAMESPACE: &str = "PasswordReset";
 /// Every variable the template gives the functions; the template drift test compares this
 /// list with `infra/template.yaml`. `AUDIT_LOG_TABLE` is there so that every table has its
 /// variable (the local table creator names tables by it); only `reset-admin` reads it.
-pub const ENVIRONMENT_VARIABLES: [&str; 31] = [
+pub const ENVIRONMENT_VARIABLES: [&str; 33] = [
     "PASSWORD_STORE",
     "USER_POOL_ID",
     "USERS_TABLE",
@@ -212,6 +262,8 @@ pub const ENVIRONMENT_VARIABLES: [&str; 31] = [
     "ADDRESS_REQUESTS_PER_CLIENT_PER_HOUR",
     "ADDRESS_REQUESTS_PER_USERNAME_PER_DAY",
     "ADDRESS_REQUEST_NOTIFY_ADDRESS",
+    "BREACHED_PASSWORD_CHECK",
+    "BREACHED_PASSWORD_API_URL",
 ];
 
 impl Settings {
@@ -320,6 +372,7 @@ impl Settings {
                 .filter(|v| !v.is_empty()),
             request_min_response: Duration::from_millis(u64::from(number("REQUEST_MIN_RESPONSE_MS", 400)?)),
             address: AddressSettings::from_lookup(&lookup)?,
+            breach_check: BreachCheckSettings::from_lookup(&lookup)?,
         })
     }
 
@@ -543,5 +596,41 @@ pub(crate) mod tests {
             })
         ));
         Ok(())
+    }
+
+    #[test]
+    fn the_breach_check_is_off_unless_turned_on_and_asks_the_public_api_by_default() {
+        let with = |pairs: &[(&'static str, &'static str)]| {
+            let mut env = sample_env();
+            env.extend(pairs.iter().copied());
+            Settings::from_lookup(|k| env.get(k).map(|v| v.to_string())).map(|s| s.breach_check)
+        };
+        assert_eq!(with(&[]).ok(), Some(None));
+        assert_eq!(with(&[("BREACHED_PASSWORD_CHECK", "off")]).ok(), Some(None));
+        assert_eq!(
+            with(&[("BREACHED_PASSWORD_CHECK", "on")]).ok().flatten(),
+            Some(BreachCheckSettings {
+                api_url: DEFAULT_BREACH_CHECK_API_URL.into(),
+                timeout: BREACH_CHECK_TIMEOUT,
+            })
+        );
+        let local = with(&[
+            ("BREACHED_PASSWORD_CHECK", "on"),
+            ("BREACHED_PASSWORD_API_URL", "http://127.0.0.1:8012/"),
+        ]);
+        assert_eq!(
+            local.ok().flatten().map(|c| c.api_url),
+            Some("http://127.0.0.1:8012".into())
+        );
+        for (name, value) in [
+            ("BREACHED_PASSWORD_CHECK", "yes"),
+            ("BREACHED_PASSWORD_API_URL", "ftp://example.jp"),
+        ] {
+            let refused = with(&[("BREACHED_PASSWORD_CHECK", "on"), (name, value)]);
+            assert!(
+                matches!(refused, Err(ConfigError::Invalid { name: n, .. }) if n == name),
+                "{name}={value}"
+            );
+        }
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod aws_errors;
+pub mod breach;
 pub mod config;
 pub mod credentials;
 pub mod domain;

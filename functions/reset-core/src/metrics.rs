@@ -61,8 +61,18 @@ pub const OLDEST_PENDING_ADDRESS_REQUEST_AGE: &str = "OldestPendingAddressReques
 /// alarms watch this count instead.
 pub const SERVER_ERRORS: &str = "ServerErrors";
 
+/// A queue job send-mail refused because no producer of this service writes such a job (a
+/// notice to an address the account does not have): dropped, never sent. Alarmed: someone
+/// other than the service's functions wrote to the queue, or a producer is broken.
+pub const MAIL_JOBS_REFUSED: &str = "MailJobsRefused";
+/// A new password found in the Pwned Passwords corpus, refused by change-password.
+pub const BREACHED_PASSWORDS_REFUSED: &str = "BreachedPasswordsRefused";
+/// The breached-password check could not answer (timeout, refused connection, bad answer):
+/// the change went on without it (fail open). Alarmed.
+pub const BREACH_CHECK_UNAVAILABLE: &str = "BreachCheckUnavailable";
+
 /// Every metric name the code emits; the template's alarms may only use these.
-pub const ALL: [&str; 22] = [
+pub const ALL: [&str; 25] = [
     RESET_REQUESTS,
     MAILS_QUEUED,
     MAIL_QUEUE_FAILURES,
@@ -85,6 +95,9 @@ pub const ALL: [&str; 22] = [
     ADDRESS_REQUESTS_REJECTED,
     OLDEST_PENDING_ADDRESS_REQUEST_AGE,
     SERVER_ERRORS,
+    MAIL_JOBS_REFUSED,
+    BREACHED_PASSWORDS_REFUSED,
+    BREACH_CHECK_UNAVAILABLE,
 ];
 
 /// One EMF document: counts without dimensions in `namespace`, stamped `at`.

@@ -100,6 +100,7 @@ pub struct Tally {
     pub duplicates: u64,
     pub without_mail: u64,
     pub deferred: u64,
+    pub refused: u64,
 }
 
 /// Delivers one batch and answers which records to retry. `deadline_ms` is the invocation's
@@ -144,6 +145,7 @@ pub async fn handle(deps: &SendMail, event: SqsEvent, deadline_ms: u64) -> SqsBa
             (metrics::MAILS_DEAD_LETTERED, tally.dead_lettered),
             (metrics::MAIL_DUPLICATES_SUPPRESSED, tally.duplicates),
             (metrics::RESET_JOBS_WITHOUT_MAIL, tally.without_mail),
+            (metrics::MAIL_JOBS_REFUSED, tally.refused),
         ],
     );
     response
@@ -178,8 +180,14 @@ async fn deliver_record(deps: &SendMail, record: &SqsMessage, tally: &mut Tally)
                 Delivery::Duplicate => tally.duplicates += 1,
                 Delivery::Expired => tally.expired += 1,
                 Delivery::Skipped(_) => tally.without_mail += 1,
+                Delivery::Refused(_) => tally.refused += 1,
             }
-            tracing::info!(job_id = %job.job_id, kind, outcome = delivery.code(), "mail job done");
+            if let Delivery::Refused(_) = delivery {
+                // Retrying cannot make it one of ours: dropped, and the alarm tells a person.
+                tracing::error!(job_id = %job.job_id, kind, outcome = delivery.code(), "mail job refused; dropped");
+            } else {
+                tracing::info!(job_id = %job.job_id, kind, outcome = delivery.code(), "mail job done");
+            }
             true
         }
         Err(error) => {

@@ -116,8 +116,12 @@ pub enum TextError {
 /// One of the guide's free-text items (institution name, location, contact person), trimmed
 /// (full-width spaces too) and checked: 1..=max characters, no control or invisible character.
 /// Full-width text is kept as typed: these are names in Japanese.
+///
+/// Read back (a queue message, a stored item) it passes the same checks again: a job that
+/// skipped the form cannot carry hidden characters, or more than the longest item allows,
+/// into a mail.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(try_from = "String", into = "String")]
 pub struct RequestText(String);
 
 fn is_hidden(c: char) -> bool {
@@ -129,13 +133,21 @@ fn is_hidden(c: char) -> bool {
             | '\u{E0000}'..='\u{E007F}')
 }
 
+/// The most characters any free-text item may have (the location): the bound of a text read
+/// back, whose item is not known.
+const LONGEST_TEXT_CHARS: usize = 200;
+
 impl RequestText {
     pub fn parse(value: &str, field: RequestField) -> Result<Self, TextError> {
+        Self::parse_within(value, field.max_chars())
+    }
+
+    fn parse_within(value: &str, max_chars: usize) -> Result<Self, TextError> {
         let value = value.trim_matches(|c: char| c.is_whitespace());
         if value.is_empty() {
             return Err(TextError::Empty);
         }
-        if value.chars().count() > field.max_chars() {
+        if value.chars().count() > max_chars {
             return Err(TextError::TooLong);
         }
         if value.chars().any(is_hidden) {
@@ -146,6 +158,20 @@ impl RequestText {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+impl TryFrom<String> for RequestText {
+    type Error = TextError;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse_within(&value, LONGEST_TEXT_CHARS)
+    }
+}
+
+impl From<RequestText> for String {
+    fn from(text: RequestText) -> Self {
+        text.0
     }
 }
 
@@ -608,5 +634,23 @@ pub(crate) mod tests {
         assert!(AddressRequestId::parse("../etc").is_err());
         assert!(AddressRequestId::parse(&id.as_str().to_uppercase()).is_err());
         Ok(())
+    }
+
+    #[test]
+    fn text_read_back_is_held_to_the_longest_item_and_every_other_check() {
+        let longest = [
+            RequestField::Institution,
+            RequestField::Location,
+            RequestField::ContactPerson,
+        ]
+        .map(RequestField::max_chars)
+        .into_iter()
+        .max();
+        assert_eq!(longest, Some(LONGEST_TEXT_CHARS));
+        let read = |text: &str| serde_json::from_value::<RequestText>(serde_json::json!(text));
+        assert!(read(&"長".repeat(LONGEST_TEXT_CHARS)).is_ok());
+        assert!(read(&"長".repeat(LONGEST_TEXT_CHARS + 1)).is_err());
+        assert!(read("さくら\u{202E}内科").is_err());
+        assert!(read("  ").is_err());
     }
 }

@@ -97,6 +97,45 @@ impl From<Email> for String {
     }
 }
 
+/// An address as mails and logs may show it (`Email::masked`): the local part's first
+/// character, `***`, the domain. Read back from a queue message it must still have exactly that
+/// shape, so that a job cannot put other text where a mail shows the address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct MaskedEmail(String);
+
+impl MaskedEmail {
+    pub fn of(email: &Email) -> Self {
+        Self(email.masked())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for MaskedEmail {
+    type Error = EmailError;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        let (first, domain) = value.split_once("***@").ok_or(EmailError::Malformed)?;
+        if value.len() > MAX_ADDRESS_LEN
+            || first.chars().count() > 1
+            || !first.chars().all(is_atext)
+            || !is_host_name(domain)
+        {
+            return Err(EmailError::Malformed);
+        }
+        Ok(Self(value))
+    }
+}
+
+impl From<MaskedEmail> for String {
+    fn from(value: MaskedEmail) -> Self {
+        value.0
+    }
+}
+
 /// Debug never prints the full address, so a stray `{:?}` cannot leak it into a log.
 impl fmt::Debug for Email {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -108,6 +147,22 @@ impl fmt::Debug for Email {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_masked_address_reads_back_only_in_its_own_shape() -> Result<(), EmailError> {
+        let masked = MaskedEmail::of(&Email::parse("info@sakura.example.jp")?);
+        assert_eq!(MaskedEmail::try_from(masked.as_str().to_owned()), Ok(masked));
+        for forged in [
+            "info@sakura.example.jp",
+            "i***@sakura.example.jp http://evil.example",
+            "click here***@evil.example",
+            "i***@",
+            "***@x",
+        ] {
+            assert!(MaskedEmail::try_from(forged.to_owned()).is_err(), "{forged}");
+        }
+        Ok(())
+    }
 
     #[test]
     fn accepts_ordinary_addresses() {

@@ -5,7 +5,7 @@
 //! only in the token table; a queued job is worth nothing to whoever reads the queue.
 
 use crate::domain::token::RandomnessUnavailable;
-use crate::domain::{AddressRequestId, Email, Language, RequestText, Timestamp, Username};
+use crate::domain::{AddressRequestId, Email, Language, MaskedEmail, RequestText, Timestamp, Username};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -96,7 +96,7 @@ pub enum QueuedMail {
         username: Username,
         request_id: AddressRequestId,
         institution: RequestText,
-        new_email_masked: String,
+        new_email_masked: MaskedEmail,
         requested_at: i64,
     },
     /// To the administrators' address (`ADDRESS_REQUEST_NOTIFY_ADDRESS`): a verified request
@@ -307,7 +307,7 @@ mod tests {
             username: user(),
             request_id: request_id.clone(),
             institution: RequestText::parse("さくら内科", crate::domain::address_request::RequestField::Institution)?,
-            new_email_masked: Email::parse("info@sakura.example.jp")?.masked(),
+            new_email_masked: MaskedEmail::of(&Email::parse("info@sakura.example.jp")?),
             requested_at: now().as_millis(),
         };
         let job = MailJob::address_mail(mail, now())?;
@@ -323,6 +323,46 @@ mod tests {
         )?;
         assert!(!verification.to_message()?.contains("token"));
         Ok(())
+    }
+
+    /// A job written by hand rather than by the form's parsers: the same checks refuse it when
+    /// send-mail reads it, so it goes to the dead-letter queue instead of into a mail.
+    #[test]
+    fn a_job_whose_text_skipped_the_form_checks_is_refused() {
+        let job = |institution: &str, masked: &str| {
+            serde_json::json!({
+                "job_id": "00112233445566778899aabbccddeeff",
+                "send_before": 1,
+                "mail": {
+                    "kind": "address_change_requested",
+                    "username": "ex000000",
+                    "request_id": "00112233445566778899aabbccddeeff",
+                    "institution": institution,
+                    "new_email_masked": masked,
+                    "requested_at": 1
+                }
+            })
+            .to_string()
+        };
+        let institution = "さくら内科";
+        let masked = "i***@sakura.example.jp";
+        let read = |body: &str| MailJob::from_message(body).map(|_| ()).map_err(|e| e.to_string());
+        assert_eq!(
+            read(&job(institution, masked)),
+            Ok(()),
+            "the form's own output reads back"
+        );
+        let too_long = "長".repeat(201);
+        for (institution, masked) in [
+            ("さくら\u{202E}内科", masked),
+            ("さくら\u{200B}内科", masked),
+            ("", masked),
+            (too_long.as_str(), masked),
+            (institution, "login at https://evil.example"),
+            (institution, "info@sakura.example.jp"),
+        ] {
+            assert!(read(&job(institution, masked)).is_err(), "{institution:?} / {masked:?}");
+        }
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub use address_request::{
 };
 pub use client::{ClientIpSource, ClientKey};
 pub use clock::{Clock, FixedClock, SystemClock, Timestamp};
-pub use email::{Email, EmailError};
+pub use email::{Email, EmailError, MaskedEmail};
 pub use epoch::CredentialEpoch;
 pub use language::Language;
 pub use mail_job::{JobId, MailJob, QueuedMail};

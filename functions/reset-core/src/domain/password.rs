@@ -59,12 +59,15 @@ pub enum PasswordRule {
     NotUsername,
     /// Neither on the list of common passwords nor easily guessed (`MIN_GUESSES_LOG10`).
     NotCommon,
+    /// Not seen in a breach (the Pwned Passwords corpus): checked by change-password when the
+    /// deployment turns the check on, never in the browser.
+    NotBreached,
     ConfirmationMatches,
 }
 
 impl PasswordRule {
     /// Every rule, in display order.
-    pub const ALL: [PasswordRule; 11] = [
+    pub const ALL: [PasswordRule; 12] = [
         PasswordRule::MinLength,
         PasswordRule::Uppercase,
         PasswordRule::Lowercase,
@@ -75,6 +78,7 @@ impl PasswordRule {
         PasswordRule::MaxLength,
         PasswordRule::NotUsername,
         PasswordRule::NotCommon,
+        PasswordRule::NotBreached,
         PasswordRule::ConfirmationMatches,
     ];
 
@@ -90,6 +94,7 @@ impl PasswordRule {
             PasswordRule::MaxLength => "max_length",
             PasswordRule::NotUsername => "not_username",
             PasswordRule::NotCommon => "not_common",
+            PasswordRule::NotBreached => "not_breached",
             PasswordRule::ConfirmationMatches => "confirmation_matches",
         }
     }

@@ -25,6 +25,10 @@ pub struct User {
     /// validity follows `credential_epoch`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email_changed_at: Option<i64>,
+    /// The address the latest change replaced: a notice about that change may go there, and
+    /// nowhere else but `email` (send-mail checks every notice's recipient against the two).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_email: Option<Email>,
     /// Moves on with every event that must kill mailed links (see `CredentialEpoch`). Accounts
     /// written before epochs existed read as 0, and links minted before have none: they die.
     #[serde(default)]
@@ -52,6 +56,7 @@ impl User {
             password_hash: None,
             password_changed_at: None,
             email_changed_at: None,
+            previous_email: None,
             credential_epoch: CredentialEpoch::initial()?,
             status: AccountStatus::Active,
             language,

@@ -53,6 +53,10 @@ fn password_rule(rule: PasswordRule, min_chars: usize) -> Cow<'static, str> {
             "Is not easily guessed (no common words, years, keyboard runs or simple substitutions strung together)"
                 .into()
         }
+        PasswordRule::NotBreached => {
+            "Has not appeared in a data breach (passwords leaked from other services are the first an attacker tries)"
+                .into()
+        }
         PasswordRule::ConfirmationMatches => "Both fields match".into(),
     }
 }

@@ -47,6 +47,7 @@ fn password_rule(rule: PasswordRule, min_chars: usize) -> Cow<'static, str> {
         PasswordRule::MaxLength => "128文字以内".into(),
         PasswordRule::NotUsername => "ユーザ名を含まない".into(),
         PasswordRule::NotCommon => "推測されやすいパスワードではない（よく使われる単語・年・キーボードの並び・簡単な置き換えの組み合わせは不可）".into(),
+        PasswordRule::NotBreached => "過去に漏えいしたパスワードではない（他のサービスから流出したパスワードの一覧に含まれるものは、攻撃者が最初に試すため使えません）".into(),
         PasswordRule::ConfirmationMatches => "「新しいパスワードの確認」と一致している".into(),
     }
 }

@@ -22,6 +22,7 @@ fn context(language: Language) -> PageContext<'static> {
         service_name: "Service",
         min_password_chars: 8,
         password_requires_symbol: false,
+        breach_check: true,
         sign_in_url: "https://id.example.jp/sign-in",
         switch_base: routes::REQUEST_PAGE.to_owned(),
     }

@@ -14,8 +14,8 @@ use super::hour_window;
 use crate::app::App;
 use crate::domain::address_request::VerificationRejection;
 use crate::domain::{
-    AddressRequest, AddressRequestId, AddressRequestInput, ClientKey, Language, MailJob, NoticeOutcome, QueuedMail,
-    ResetToken, Timestamp,
+    AddressRequest, AddressRequestId, AddressRequestInput, ClientKey, Language, MailJob, MaskedEmail, NoticeOutcome,
+    QueuedMail, ResetToken, Timestamp,
 };
 use crate::error::AppError;
 use crate::metrics;
@@ -178,7 +178,7 @@ pub async fn confirm_verification(
         username: request.username.clone(),
         request_id: request.request_id.clone(),
         institution: request.institution.clone(),
-        new_email_masked: request.new_email.masked(),
+        new_email_masked: MaskedEmail::of(&request.new_email),
         requested_at: now.as_millis(),
     }];
     if app.settings.address.notify_address.is_some() {

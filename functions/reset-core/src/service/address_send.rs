@@ -1,7 +1,9 @@
 //! `send-mail`'s part of the address-change request: composing and sending its three mails.
 
 use super::send::{Delivery, DeliveryError, MailSender, SkipReason};
-use crate::domain::{AccountSnapshot, AddressRequestId, NoticeOutcome, RequestText, ResetToken, Timestamp, Username};
+use crate::domain::{
+    AccountSnapshot, AddressRequestId, MaskedEmail, NoticeOutcome, RequestText, ResetToken, Timestamp, Username,
+};
 use crate::mail::address_compose::{
     address_change_requested_mail, address_request_arrived_mail, address_verification_mail,
 };
@@ -74,7 +76,7 @@ pub(super) async fn send_notice_to_registered_address(
         ctx,
         (&user).into(),
         notice.institution,
-        notice.new_email_masked,
+        notice.new_email_masked.as_str(),
         notice.requested_at,
     );
     let message_id = sender.mailer.send(&mail).await?;
@@ -91,7 +93,7 @@ pub(super) struct RegisteredAddressNotice<'a> {
     pub username: &'a Username,
     pub request_id: &'a AddressRequestId,
     pub institution: &'a RequestText,
-    pub new_email_masked: &'a str,
+    pub new_email_masked: &'a MaskedEmail,
     pub requested_at: Timestamp,
 }
 

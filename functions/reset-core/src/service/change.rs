@@ -1,7 +1,7 @@
 use super::verify::{check_link, find_link_record};
 use crate::app::App;
 use crate::domain::token::TokenRejection;
-use crate::domain::{MailJob, NewPassword, PasswordRule, ResetToken, User, MAX_PASSWORD_CHARS};
+use crate::domain::{MailJob, NewPassword, PasswordRule, ResetToken, User, Username, MAX_PASSWORD_CHARS};
 use crate::error::AppError;
 use crate::hashing::hash_password;
 use crate::metrics;
@@ -41,19 +41,26 @@ pub async fn change_password(
         app.settings.password_min_chars,
         app.settings.password_requires_symbol,
     );
-    let (link, password_hash) = match parsed {
-        // The token's own state (used, expired) needs no account: a dead link costs no hash.
+    let (link, password_hash, breached) = match parsed {
+        // The token's own state (used, expired) needs no account: a dead link costs no hash,
+        // and no question to the breach corpus.
         Ok(new_password) if record.check_fresh(app.clock.now()).is_ok() => {
-            let (user, hashed) = tokio::join!(read_user, credential_for(app, new_password));
-            (check_link(app, record, user?)?, hashed)
+            let to_hash = new_password.clone();
+            let (user, breached, hashed) = tokio::join!(
+                read_user,
+                is_breached(app, &username, &new_password),
+                credential_for(app, to_hash)
+            );
+            (check_link(app, record, user?)?, hashed, breached)
         }
         parsed => {
             // The link's verdict comes first, whatever the password, as it always did.
             let link = check_link(app, record, read_user.await?)?;
             match parsed {
                 Ok(new_password) => {
+                    let breached = is_breached(app, &username, &new_password).await;
                     let hashed = credential_for(app, new_password).await;
-                    (link, hashed)
+                    (link, hashed, breached)
                 }
                 Err(rules) => {
                     return Err(AppError::PasswordRejected {
@@ -65,6 +72,13 @@ pub async fn change_password(
             }
         }
     };
+    if breached {
+        return Err(AppError::PasswordRejected {
+            token,
+            username: Some(link.user.username.to_string()),
+            rules: vec![PasswordRule::NotBreached],
+        });
+    }
     let credential = password_hash.map_err(|e| AppError::Internal(e.to_string()))?;
 
     let now = app.clock.now();
@@ -93,6 +107,36 @@ pub async fn change_password(
         ],
     );
     Ok(PasswordChanged { user: link.user })
+}
+
+/// Whether the breach corpus lists `password`. A corpus that cannot answer is not allowed to
+/// stop a change (fail open: an outage elsewhere must not lock people out of their accounts);
+/// that is counted, and alarmed.
+async fn is_breached(app: &App, username: &Username, password: &NewPassword) -> bool {
+    let Some(corpus) = &app.breach_corpus else {
+        return false;
+    };
+    let (breached, unavailable) = match corpus.contains(password).await {
+        Ok(found) => (found, false),
+        Err(error) => {
+            tracing::warn!(
+                reason = error.code(),
+                error = %error,
+                username = %username,
+                "breached-password check unavailable; the change goes on without it"
+            );
+            (false, true)
+        }
+    };
+    metrics::emit(
+        &app.settings.metrics_namespace,
+        app.clock.now(),
+        &[
+            (metrics::BREACHED_PASSWORDS_REFUSED, u64::from(breached)),
+            (metrics::BREACH_CHECK_UNAVAILABLE, u64::from(unavailable)),
+        ],
+    );
+    breached
 }
 
 /// The new password as the account store takes it: hashed here (argon2id, on a blocking

@@ -14,7 +14,7 @@ pub use address_change::{
 };
 pub use change::{change_password, PasswordChanged};
 pub use request::{request_reset, RequestOutcome};
-pub use send::{deliver, Delivery, DeliveryError, MailSender, SkipReason};
+pub use send::{deliver, Delivery, DeliveryError, MailSender, RefusalReason, SkipReason};
 pub use verify::{verify_link, ValidLink};
 
 use crate::domain::Timestamp;

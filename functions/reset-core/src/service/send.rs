@@ -6,11 +6,12 @@
 
 use super::{address_send, hour_window};
 use crate::config::Settings;
-use crate::domain::{Clock, MailJob, QueuedMail, ResetToken, Timestamp, TokenRecord, Username};
+use crate::domain::{Clock, Email, MailJob, QueuedMail, ResetToken, Timestamp, TokenRecord, User, Username};
 use crate::mail::compose::{address_changed_mail, password_changed_mail, reset_link_mail, MailContext, Recipient};
 use crate::mail::{MailError, Mailer, OutgoingMail};
 use crate::store::{
-    AccountStore, AddressRequestStore, CounterKey, JobClaim, JobEnd, MailLedger, RateCounters, StoreError, TokenStore,
+    AccountStore, AddressRequestStore, ClaimEnd, ClaimHolder, CounterKey, JobClaim, JobEnd, MailLedger, RateCounters,
+    StoreError, TokenStore,
 };
 use std::sync::Arc;
 
@@ -44,6 +45,25 @@ pub enum Delivery {
     Expired,
     /// A reset job that sends nothing, on purpose.
     Skipped(SkipReason),
+    /// A job that no producer of this service writes: dropped, never retried, counted
+    /// (`MailJobsRefused`, alarmed).
+    Refused(RefusalReason),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusalReason {
+    /// A notice addressed to neither the account's registered address nor, for a notice about
+    /// an address change, the address it replaced: the queue would otherwise mail anyone the
+    /// job names.
+    RecipientNotOnAccount,
+}
+
+impl RefusalReason {
+    pub fn code(self) -> &'static str {
+        match self {
+            RefusalReason::RecipientNotOnAccount => "recipient_not_on_account",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +76,9 @@ pub enum SkipReason {
     RequestGone,
     /// No administrators' address is configured (any more) for the arrival note.
     NoRecipient,
+    /// A notice whose address was replaced after the notice was queued: the address change
+    /// sends its own notices to both addresses.
+    RecipientReplaced,
 }
 
 impl SkipReason {
@@ -66,6 +89,7 @@ impl SkipReason {
             SkipReason::BudgetSpent => "mail_budget_spent",
             SkipReason::RequestGone => "address_request_gone",
             SkipReason::NoRecipient => "no_recipient",
+            SkipReason::RecipientReplaced => "recipient_replaced",
         }
     }
 }
@@ -77,6 +101,7 @@ impl Delivery {
             Delivery::Duplicate => "duplicate",
             Delivery::Expired => "expired",
             Delivery::Skipped(reason) => reason.code(),
+            Delivery::Refused(reason) => reason.code(),
         }
     }
 }
@@ -118,9 +143,10 @@ pub async fn deliver(sender: &MailSender, job: &MailJob) -> Result<Delivery, Del
         return Ok(Delivery::Expired);
     }
     let keep_until = now.plus_secs(LEDGER_KEEP_SECS).as_secs();
+    let holder = ClaimHolder::generate().map_err(|e| DeliveryError::Randomness(e.to_string()))?;
     match sender
         .ledger
-        .claim_job(&job.job_id, now, CLAIM_LEASE_SECS, keep_until)
+        .claim_job(&job.job_id, &holder, now, CLAIM_LEASE_SECS, keep_until)
         .await?
     {
         JobClaim::Granted => {}
@@ -131,21 +157,25 @@ pub async fn deliver(sender: &MailSender, job: &MailJob) -> Result<Delivery, Del
     let end = match &result {
         Ok(Delivery::Sent { message_id }) => Some(JobEnd::Sent { message_id }),
         Ok(Delivery::Skipped(reason)) => Some(JobEnd::Skipped { reason: reason.code() }),
+        Ok(Delivery::Refused(reason)) => Some(JobEnd::Skipped { reason: reason.code() }),
         Ok(_) => None,
         Err(_) => None,
     };
-    match end {
-        // Once SES has the mail, a ledger failure must not fail the job: a retry would send
-        // the mail again. The claim then simply expires.
-        Some(end) => {
-            if let Err(error) = sender.ledger.finish_job(&job.job_id, end, now).await {
-                tracing::warn!(error = %error, job_id = %job.job_id, "the mail ledger could not mark the job done");
-            }
+    // Once SES has the mail, a ledger failure must not fail the job: a retry would send the
+    // mail again. The claim then simply expires.
+    let (ended, action) = match end {
+        Some(end) => (sender.ledger.finish_job(&job.job_id, &holder, end, now).await, "finish"),
+        None => (sender.ledger.release_job(&job.job_id, &holder).await, "release"),
+    };
+    match ended {
+        Ok(ClaimEnd::Ended) => {}
+        // This sender outlived its lease and another took the job over: its claim is not ours
+        // to end.
+        Ok(ClaimEnd::NotHolder) => {
+            tracing::warn!(job_id = %job.job_id, action, "the job's claim had passed to another sender")
         }
-        None => {
-            if let Err(error) = sender.ledger.release_job(&job.job_id).await {
-                tracing::warn!(error = %error, job_id = %job.job_id, "the mail ledger could not release the job");
-            }
+        Err(error) => {
+            tracing::warn!(error = %error, job_id = %job.job_id, action, "the mail ledger could not end the claim")
         }
     }
     result
@@ -165,6 +195,9 @@ async fn send_claimed(sender: &MailSender, mail: &QueuedMail, now: Timestamp) ->
             language,
             changed_at,
         } => {
+            if let Err(refused) = check_recipient(sender, username, to, *changed_at, false).await? {
+                return Ok(refused);
+            }
             let recipient = Recipient {
                 username,
                 email: to,
@@ -181,6 +214,9 @@ async fn send_claimed(sender: &MailSender, mail: &QueuedMail, now: Timestamp) ->
             changed_at,
             to_old_address,
         } => {
+            if let Err(refused) = check_recipient(sender, username, to, *changed_at, *to_old_address).await? {
+                return Ok(refused);
+            }
             let recipient = Recipient {
                 username,
                 email: to,
@@ -229,27 +265,19 @@ async fn send_reset_link(
     }
     let (window_start, window_end) = hour_window(now);
     let budget = CounterKey::mails_per_username(username, window_start);
-    if sender.counters.read_counter(&budget).await? >= sender.settings.rate_limit_per_username_per_hour {
+    // Reserved before sending, in one conditional write, so that concurrent senders of one
+    // account's jobs can never send more than the budget; given back if the mail is not sent.
+    let limit = sender.settings.rate_limit_per_username_per_hour;
+    if !sender.counters.reserve_below(&budget, limit, window_end).await? {
         return Ok(Delivery::Skipped(SkipReason::BudgetSpent));
     }
-
-    let token = ResetToken::generate().map_err(|e| DeliveryError::Randomness(e.to_string()))?;
-    let record = TokenRecord::new(
-        &token,
-        user.username.clone(),
-        user.credential_epoch,
-        now,
-        sender.settings.token_ttl_secs(),
-    );
-    sender.tokens.save_token(&record).await?;
-    let link = sender.settings.confirm_url(&token.to_url_safe(), user.language);
-    let mail: OutgoingMail = reset_link_mail(ctx, (&user).into(), &link, record.expires_at());
-    let message_id = sender.mailer.send(&mail).await?;
-
-    // The mail is on its way: what follows only keeps books, and must not fail the job.
-    if let Err(error) = sender.counters.increment_counter(&budget, window_end).await {
-        tracing::warn!(error = %error, username = %user.username, "the mail budget could not be counted");
+    let sent = mint_and_send_link(sender, ctx, &user, now).await;
+    if sent.is_err() {
+        if let Err(error) = sender.counters.release_reserved(&budget).await {
+            tracing::warn!(error = %error, username = %user.username, "the unsent mail's budget could not be given back");
+        }
     }
+    let message_id = sent?;
     // Ties a later bounce or complaint to the account (see the mail-events function).
     if !message_id.is_empty() {
         if let Err(error) = sender
@@ -261,4 +289,55 @@ async fn send_reset_link(
         }
     }
     Ok(Delivery::Sent { message_id })
+}
+
+/// Mints a link for `user` and mails it; SES's message id.
+async fn mint_and_send_link(
+    sender: &MailSender,
+    ctx: &MailContext<'_>,
+    user: &User,
+    now: Timestamp,
+) -> Result<String, DeliveryError> {
+    let token = ResetToken::generate().map_err(|e| DeliveryError::Randomness(e.to_string()))?;
+    let record = TokenRecord::new(
+        &token,
+        user.username.clone(),
+        user.credential_epoch,
+        now,
+        sender.settings.token_ttl_secs(),
+    );
+    sender.tokens.save_token(&record).await?;
+    let link = sender.settings.confirm_url(&token.to_url_safe(), user.language);
+    let mail: OutgoingMail = reset_link_mail(ctx, user.into(), &link, record.expires_at());
+    Ok(sender.mailer.send(&mail).await?)
+}
+
+/// A notice goes only to an address the account has: the registered one, or for the notice
+/// to the replaced address, the address the latest change replaced. Anything else was not
+/// written by this service's producers.
+async fn check_recipient(
+    sender: &MailSender,
+    username: &Username,
+    to: &Email,
+    changed_at_ms: i64,
+    to_old_address: bool,
+) -> Result<Result<(), Delivery>, DeliveryError> {
+    let Some(user) = sender.accounts.find_account(username).await? else {
+        return Ok(Err(Delivery::Refused(RefusalReason::RecipientNotOnAccount)));
+    };
+    let expected = if to_old_address {
+        user.previous_email.as_ref()
+    } else {
+        Some(&user.email)
+    };
+    if expected == Some(to) {
+        return Ok(Ok(()));
+    }
+    // Replaced after this notice was queued (a change later than the one the notice is
+    // about): the newer change told both addresses itself.
+    let replaced_since = user.email_changed_at.is_some_and(|at| at > changed_at_ms);
+    if replaced_since && user.previous_email.as_ref() == Some(to) {
+        return Ok(Err(Delivery::Skipped(SkipReason::RecipientReplaced)));
+    }
+    Ok(Err(Delivery::Refused(RefusalReason::RecipientNotOnAccount)))
 }

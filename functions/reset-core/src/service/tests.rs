@@ -199,9 +199,10 @@ async fn a_job_held_by_another_sender_is_retried_not_sent_twice() {
     let f = fixture();
     add_user(&f.store, "ex000000", AccountStatus::Active).await;
     let job = MailJob::reset_link(username("ex000000"), f.clock.now(), 3600).unwrap_or_else(|e| panic!("{e}"));
-    use crate::store::MailLedger;
+    use crate::store::{ClaimHolder, MailLedger};
+    let other = ClaimHolder::generate().unwrap_or_else(|e| panic!("{e}"));
     f.store
-        .claim_job(&job.job_id, f.clock.now(), 60, 0)
+        .claim_job(&job.job_id, &other, f.clock.now(), 60, 0)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(codes(&[deliver(&f.sender, &job).await]), ["held_elsewhere"]);
@@ -361,4 +362,70 @@ async fn oversize_passwords_are_refused_before_the_store() {
         matches!(result, Err(AppError::PasswordRejected { .. })),
         "the store was not consulted"
     );
+}
+
+/// ex000000, whose address an administrator changed from `old@example.jp` at `changed_at`.
+async fn user_with_replaced_address(store: &MemoryStore, changed_at: Timestamp) -> User {
+    let user = User {
+        previous_email: Some(email("old@example.jp")),
+        email_changed_at: Some(changed_at.as_millis()),
+        ..User::sample("ex000000")
+    };
+    store.create_user(&user).await.unwrap_or_else(|e| panic!("{e}"));
+    user
+}
+
+fn email(address: &str) -> crate::domain::Email {
+    crate::domain::Email::parse(address).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[tokio::test]
+async fn notices_go_to_the_registered_or_the_replaced_address_and_nowhere_else() {
+    let f = fixture();
+    let now = f.clock.now();
+    let user = user_with_replaced_address(&f.store, now).await;
+    let notices = MailJob::address_changed(
+        &user.username,
+        Some(email("old@example.jp")),
+        user.email.clone(),
+        user.language,
+        now,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let forged = MailJob::address_changed(
+        &user.username,
+        Some(email("someone@elsewhere.example")),
+        email("other@elsewhere.example"),
+        user.language,
+        now,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut results = Vec::new();
+    for job in notices.iter().chain(&forged) {
+        results.push(deliver(&f.sender, job).await);
+    }
+    assert_eq!(
+        codes(&results),
+        ["sent", "sent", "recipient_not_on_account", "recipient_not_on_account"]
+    );
+    let recipients: Vec<String> = f.mailer.sent().iter().map(|m| m.to.as_str().to_owned()).collect();
+    assert_eq!(recipients, ["old@example.jp", "ex000000@example.jp"]);
+}
+
+#[tokio::test]
+async fn a_password_notice_overtaken_by_an_address_change_is_skipped_not_refused() {
+    let f = fixture();
+    let queued_at = f.clock.now();
+    // The notice was queued to the address of the time; an administrator replaced it a minute
+    // later, before the notice went out (that change told both addresses itself).
+    user_with_replaced_address(&f.store, queued_at.plus_secs(60)).await;
+    let job = MailJob::password_changed(
+        username("ex000000"),
+        email("old@example.jp"),
+        crate::domain::Language::Ja,
+        queued_at,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(codes(&[deliver(&f.sender, &job).await]), ["recipient_replaced"]);
+    assert!(f.mailer.sent().is_empty());
 }

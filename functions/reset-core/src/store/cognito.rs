@@ -402,6 +402,7 @@ impl AccountStore for CognitoAccounts {
             password_hash: None,
             password_changed_at: if stored { state.password_changed_at } else { None },
             email_changed_at: None,
+            previous_email: None,
             credential_epoch: epoch,
             status,
             language: pool_user

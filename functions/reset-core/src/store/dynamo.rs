@@ -1,7 +1,7 @@
 use super::item::{from_item, is_condition_failure, n, n_u64, s, to_item, unavailable};
 use super::{
-    AccountStore, ConsumeError, CounterKey, CreateUserError, CredentialForm, JobClaim, JobEnd, MailLedger,
-    NewCredential, RateCounters, StoreError, TokenStore, UserDirectory,
+    AccountStore, ClaimEnd, ClaimHolder, ConsumeError, CounterKey, CreateUserError, CredentialForm, JobClaim, JobEnd,
+    MailLedger, NewCredential, RateCounters, StoreError, TokenStore, UserDirectory,
 };
 use crate::config::Settings;
 use crate::domain::{CredentialEpoch, JobId, Timestamp, TokenHash, TokenRecord, User, Username};
@@ -24,6 +24,8 @@ pub mod attributes {
     pub const STATUS: &str = "status";
     /// Epoch ms of the last address change by an administrator.
     pub const EMAIL_CHANGED_AT: &str = "email_changed_at";
+    /// The address the latest change by an administrator replaced (its notice may go there).
+    pub const PREVIOUS_EMAIL: &str = "previous_email";
     /// The account's credential epoch (`domain::CredentialEpoch`): every link-killing change
     /// moves it on, and a link works only while it is the one the link was minted under.
     pub const CREDENTIAL_EPOCH: &str = "credential_epoch";
@@ -49,11 +51,12 @@ pub mod attributes {
 
     /// The user attributes the request paths read (`find_user_without_hash`): every field of
     /// `domain::User` but `password_hash`. The functions' IAM policies allow reading these only.
-    pub const USER_FIELDS_WITHOUT_HASH: [&str; 8] = [
+    pub const USER_FIELDS_WITHOUT_HASH: [&str; 9] = [
         USERNAME,
         EMAIL,
         "password_changed_at",
         EMAIL_CHANGED_AT,
+        PREVIOUS_EMAIL,
         CREDENTIAL_EPOCH,
         STATUS,
         "language",
@@ -408,6 +411,45 @@ impl RateCounters for DynamoStore {
             .and_then(|v| v.parse::<u32>().ok())
             .unwrap_or(0))
     }
+
+    async fn reserve_below(&self, key: &CounterKey, limit: u32, expires_at_secs: i64) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.counters_table)
+            .key(attributes::COUNTER_KEY, s(key.as_str()))
+            .update_expression("ADD hits :one SET expires_at = if_not_exists(expires_at, :expires_at)")
+            .condition_expression("attribute_not_exists(hits) OR hits < :limit")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":limit", n(i64::from(limit)))
+            .expression_attribute_values(":expires_at", n(expires_at_secs))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(error) if is_condition_failure(&error) => Ok(false),
+            Err(error) => Err(unavailable(error)),
+        }
+    }
+
+    async fn release_reserved(&self, key: &CounterKey) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.counters_table)
+            .key(attributes::COUNTER_KEY, s(key.as_str()))
+            .update_expression("ADD hits :minus_one")
+            .condition_expression("hits > :zero")
+            .expression_attribute_values(":minus_one", n(-1))
+            .expression_attribute_values(":zero", n(0))
+            .send()
+            .await;
+        match result {
+            // Already zero or gone (expired): nothing to give back.
+            Err(error) if is_condition_failure(&error) => Ok(()),
+            other => other.map(|_| ()).map_err(unavailable),
+        }
+    }
 }
 
 #[async_trait]
@@ -415,6 +457,7 @@ impl MailLedger for DynamoStore {
     async fn claim_job(
         &self,
         job: &JobId,
+        holder: &ClaimHolder,
         now: Timestamp,
         lease_secs: i64,
         keep_until_secs: i64,
@@ -424,7 +467,8 @@ impl MailLedger for DynamoStore {
             .update_item()
             .table_name(&self.mail_jobs_table)
             .key(attributes::JOB_ID, s(job.as_str()))
-            .update_expression("SET #state = :claimed, claimed_at = :now, expires_at = :keep")
+            .update_expression("SET #state = :claimed, claimed_at = :now, holder = :holder, expires_at = :keep")
+            .expression_attribute_values(":holder", s(holder.as_str()))
             .condition_expression(
                 "attribute_not_exists(job_id) OR #state = :released \
                  OR (#state = :claimed AND claimed_at < :lease_start)",
@@ -466,43 +510,60 @@ impl MailLedger for DynamoStore {
         }
     }
 
-    async fn finish_job(&self, job: &JobId, end: JobEnd<'_>, now: Timestamp) -> Result<(), StoreError> {
+    async fn finish_job(
+        &self,
+        job: &JobId,
+        holder: &ClaimHolder,
+        end: JobEnd<'_>,
+        now: Timestamp,
+    ) -> Result<ClaimEnd, StoreError> {
         let (state, detail) = match end {
             JobEnd::Sent { message_id } => (job_state::SENT, message_id),
             JobEnd::Skipped { reason } => (job_state::SKIPPED, reason),
         };
-        self.client
+        let result = self
+            .client
             .update_item()
             .table_name(&self.mail_jobs_table)
             .key(attributes::JOB_ID, s(job.as_str()))
             .update_expression("SET #state = :state, finished_at = :now, detail = :detail")
+            .condition_expression("#state = :claimed AND holder = :holder")
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":state", s(state))
             .expression_attribute_values(":now", n(now.as_millis()))
             .expression_attribute_values(":detail", s(detail))
+            .expression_attribute_values(":claimed", s(job_state::CLAIMED))
+            .expression_attribute_values(":holder", s(holder.as_str()))
             .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+            .await;
+        claim_end(result)
     }
 
-    async fn release_job(&self, job: &JobId) -> Result<(), StoreError> {
+    async fn release_job(&self, job: &JobId, holder: &ClaimHolder) -> Result<ClaimEnd, StoreError> {
         let result = self
             .client
             .update_item()
             .table_name(&self.mail_jobs_table)
             .key(attributes::JOB_ID, s(job.as_str()))
             .update_expression("SET #state = :released")
-            .condition_expression("#state = :claimed")
+            .condition_expression("#state = :claimed AND holder = :holder")
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":released", s(job_state::RELEASED))
             .expression_attribute_values(":claimed", s(job_state::CLAIMED))
+            .expression_attribute_values(":holder", s(holder.as_str()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(error) if is_condition_failure(&error) => Ok(()),
-            Err(error) => Err(unavailable(error)),
-        }
+        claim_end(result)
+    }
+}
+
+/// A write conditioned on holding the claim: a failed condition means another sender holds it.
+fn claim_end<T, E: aws_sdk_dynamodb::error::ProvideErrorMetadata, R>(
+    result: Result<T, aws_sdk_dynamodb::error::SdkError<E, R>>,
+) -> Result<ClaimEnd, StoreError> {
+    match result {
+        Ok(_) => Ok(ClaimEnd::Ended),
+        Err(error) if is_condition_failure(&error) => Ok(ClaimEnd::NotHolder),
+        Err(error) => Err(unavailable(error)),
     }
 }

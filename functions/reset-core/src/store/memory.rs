@@ -1,7 +1,7 @@
 use super::{
-    AccountStore, ConsumeError, CounterKey, CreateUserError, CredentialForm, JobClaim, JobEnd, MailEvent,
-    MailEventKind, MailEventRecord, MailEventStore, MailLedger, NewCredential, RateCounters, StoreError, TokenStore,
-    UserDirectory,
+    AccountStore, ClaimEnd, ClaimHolder, ConsumeError, CounterKey, CreateUserError, CredentialForm, JobClaim, JobEnd,
+    MailEvent, MailEventKind, MailEventRecord, MailEventStore, MailLedger, NewCredential, RateCounters, StoreError,
+    TokenStore, UserDirectory,
 };
 use crate::domain::{JobId, Timestamp, TokenHash, TokenRecord, User, Username};
 use async_trait::async_trait;
@@ -29,7 +29,7 @@ struct State {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum LedgerEntry {
-    Claimed { at: Timestamp },
+    Claimed { at: Timestamp, holder: ClaimHolder },
     Released,
     Done,
 }
@@ -53,6 +53,17 @@ pub struct MailProblem {
 }
 
 impl MemoryStore {
+    fn end_claim(&self, job: &JobId, holder: &ClaimHolder, next: LedgerEntry) -> Result<ClaimEnd, StoreError> {
+        let mut state = self.state()?;
+        match state.jobs.get(job) {
+            Some(LedgerEntry::Claimed { holder: current, .. }) if current == holder => {
+                state.jobs.insert(job.clone(), next);
+                Ok(ClaimEnd::Ended)
+            }
+            _ => Ok(ClaimEnd::NotHolder),
+        }
+    }
+
     pub fn set_down(&self, down: bool) {
         self.down.store(down, Ordering::SeqCst);
     }
@@ -188,6 +199,23 @@ impl RateCounters for MemoryStore {
     async fn read_counter(&self, key: &CounterKey) -> Result<u32, StoreError> {
         Ok(self.state()?.counters.get(key.as_str()).copied().unwrap_or(0))
     }
+
+    async fn reserve_below(&self, key: &CounterKey, limit: u32, _expires_at_secs: i64) -> Result<bool, StoreError> {
+        let mut state = self.state()?;
+        let hits = state.counters.entry(key.as_str().to_owned()).or_default();
+        if *hits >= limit {
+            return Ok(false);
+        }
+        *hits += 1;
+        Ok(true)
+    }
+
+    async fn release_reserved(&self, key: &CounterKey) -> Result<(), StoreError> {
+        if let Some(hits) = self.state()?.counters.get_mut(key.as_str()) {
+            *hits = hits.saturating_sub(1);
+        }
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -195,6 +223,7 @@ impl MailLedger for MemoryStore {
     async fn claim_job(
         &self,
         job: &JobId,
+        holder: &ClaimHolder,
         now: Timestamp,
         lease_secs: i64,
         _keep_until_secs: i64,
@@ -202,27 +231,32 @@ impl MailLedger for MemoryStore {
         let mut state = self.state()?;
         let claim = match state.jobs.get(job) {
             None | Some(LedgerEntry::Released) => JobClaim::Granted,
-            Some(LedgerEntry::Claimed { at }) if at.plus_secs(lease_secs) < now => JobClaim::Granted,
+            Some(LedgerEntry::Claimed { at, .. }) if at.plus_secs(lease_secs) < now => JobClaim::Granted,
             Some(LedgerEntry::Claimed { .. }) => JobClaim::HeldElsewhere,
             Some(LedgerEntry::Done) => JobClaim::AlreadyDone,
         };
         if claim == JobClaim::Granted {
-            state.jobs.insert(job.clone(), LedgerEntry::Claimed { at: now });
+            let entry = LedgerEntry::Claimed {
+                at: now,
+                holder: holder.clone(),
+            };
+            state.jobs.insert(job.clone(), entry);
         }
         Ok(claim)
     }
 
-    async fn finish_job(&self, job: &JobId, _end: JobEnd<'_>, _now: Timestamp) -> Result<(), StoreError> {
-        self.state()?.jobs.insert(job.clone(), LedgerEntry::Done);
-        Ok(())
+    async fn finish_job(
+        &self,
+        job: &JobId,
+        holder: &ClaimHolder,
+        _end: JobEnd<'_>,
+        _now: Timestamp,
+    ) -> Result<ClaimEnd, StoreError> {
+        self.end_claim(job, holder, LedgerEntry::Done)
     }
 
-    async fn release_job(&self, job: &JobId) -> Result<(), StoreError> {
-        let mut state = self.state()?;
-        if matches!(state.jobs.get(job), Some(LedgerEntry::Claimed { .. })) {
-            state.jobs.insert(job.clone(), LedgerEntry::Released);
-        }
-        Ok(())
+    async fn release_job(&self, job: &JobId, holder: &ClaimHolder) -> Result<ClaimEnd, StoreError> {
+        self.end_claim(job, holder, LedgerEntry::Released)
     }
 }
 

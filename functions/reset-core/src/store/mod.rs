@@ -20,6 +20,7 @@ pub use cognito::{initial_epoch, state_attributes, CognitoAccounts, CHANGE_CLAIM
 pub use dynamo::{attributes, indexes, DynamoStore, TableNames, MAIL_PROBLEM_FLAG_SET};
 pub use memory::{MailProblem, MailState, MemoryStore};
 
+use crate::domain::token::RandomnessUnavailable;
 use crate::domain::{JobId, NewPassword, Timestamp, TokenHash, TokenRecord, User, Username};
 use async_trait::async_trait;
 
@@ -205,6 +206,14 @@ pub trait RateCounters: Send + Sync {
 
     /// The counter's value (0 when it does not exist).
     async fn read_counter(&self, key: &CounterKey) -> Result<u32, StoreError>;
+
+    /// Adds one to the counter only while it is below `limit`, in one conditional write, so
+    /// that concurrent callers can never take it past `limit`. False: the limit is reached and
+    /// nothing was counted.
+    async fn reserve_below(&self, key: &CounterKey, limit: u32, expires_at_secs: i64) -> Result<bool, StoreError>;
+
+    /// Gives back one unit reserved with `reserve_below` whose use failed; never below zero.
+    async fn release_reserved(&self, key: &CounterKey) -> Result<(), StoreError>;
 }
 
 /// One store for accounts, links and counters: the DynamoDB tables (and the in-memory fake).
@@ -242,6 +251,33 @@ pub enum JobClaim {
     HeldElsewhere,
 }
 
+/// Who holds a claim on a mail job: random per claim. Only the holder may finish or release the
+/// job, so a sender that stalled past its lease cannot end the claim of the sender that took the
+/// job over (a release there would let a third sender claim it while the second is sending).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimHolder(String);
+
+impl ClaimHolder {
+    pub fn generate() -> Result<Self, RandomnessUnavailable> {
+        let mut bytes = [0u8; 16];
+        getrandom::fill(&mut bytes).map_err(|e| RandomnessUnavailable(e.to_string()))?;
+        Ok(Self(bytes.iter().map(|b| format!("{b:02x}")).collect()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Whether a ledger write that ends a claim found the claim still the caller's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimEnd {
+    Ended,
+    /// Another sender took the job over (the caller's lease ran out), or it is done: nothing
+    /// was written.
+    NotHolder,
+}
+
 /// How a finished job ended, as the ledger keeps it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobEnd<'a> {
@@ -255,19 +291,26 @@ pub enum JobEnd<'a> {
 /// at least once) sends no second mail.
 #[async_trait]
 pub trait MailLedger: Send + Sync {
-    /// Claims `job` for sending. A claim older than `lease_secs` is taken over: its sender
-    /// died mid-way. The ledger item lives until `keep_until_secs`, past any redelivery.
+    /// Claims `job` for sending, as `holder`. A claim older than `lease_secs` is taken over: its
+    /// sender died mid-way. The ledger item lives until `keep_until_secs`, past any redelivery.
     async fn claim_job(
         &self,
         job: &JobId,
+        holder: &ClaimHolder,
         now: Timestamp,
         lease_secs: i64,
         keep_until_secs: i64,
     ) -> Result<JobClaim, StoreError>;
 
-    /// Marks a claimed job finished; redeliveries of it will be `AlreadyDone`.
-    async fn finish_job(&self, job: &JobId, end: JobEnd<'_>, now: Timestamp) -> Result<(), StoreError>;
+    /// Marks a job `holder` claimed finished; redeliveries of it will be `AlreadyDone`.
+    async fn finish_job(
+        &self,
+        job: &JobId,
+        holder: &ClaimHolder,
+        end: JobEnd<'_>,
+        now: Timestamp,
+    ) -> Result<ClaimEnd, StoreError>;
 
-    /// Gives a claimed job back after a failed send, so the retry may claim it at once.
-    async fn release_job(&self, job: &JobId) -> Result<(), StoreError>;
+    /// Gives a job `holder` claimed back after a failed send, so the retry may claim it at once.
+    async fn release_job(&self, job: &JobId, holder: &ClaimHolder) -> Result<ClaimEnd, StoreError>;
 }

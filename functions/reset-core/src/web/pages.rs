@@ -17,6 +17,8 @@ pub struct PageContext<'a> {
     pub min_password_chars: usize,
     /// A symbol is required too (a Cognito pool's policy).
     pub password_requires_symbol: bool,
+    /// The new password is checked against breached passwords (`BREACHED_PASSWORD_CHECK`).
+    pub breach_check: bool,
     pub sign_in_url: &'a str,
     /// The current page's path and query without `lang`: the language switch links to it in
     /// each other language.
@@ -182,7 +184,9 @@ pub fn checked_as_typed(rule: PasswordRule) -> bool {
         | PasswordRule::HalfWidthOnly
         | PasswordRule::NotUsername
         | PasswordRule::ConfirmationMatches => true,
-        PasswordRule::PrintableOnly | PasswordRule::MaxLength | PasswordRule::NotCommon => false,
+        PasswordRule::PrintableOnly | PasswordRule::MaxLength | PasswordRule::NotCommon | PasswordRule::NotBreached => {
+            false
+        }
     }
 }
 
@@ -259,6 +263,13 @@ pub fn password_form(ctx: &PageContext<'_>, token: &str, username: Option<&str>,
                 p class=(if common_failed { "rule-note unmet" } else { "rule-note" }) data-rule=(PasswordRule::NotCommon.code()) {
                     @if common_failed { span class="rule-state" { (t.rule_unmet) } " " }
                     (ctx.words().password_rule(PasswordRule::NotCommon, ctx.min_password_chars)) (t.rule_checked_on_submit)
+                }
+                @let breached = failing.contains(&PasswordRule::NotBreached);
+                @if ctx.breach_check || breached {
+                    p class=(if breached { "rule-note unmet" } else { "rule-note" }) data-rule=(PasswordRule::NotBreached.code()) {
+                        @if breached { span class="rule-state" { (t.rule_unmet) } " " }
+                        (ctx.words().password_rule(PasswordRule::NotBreached, ctx.min_password_chars)) (t.rule_checked_on_submit)
+                    }
                 }
             }
             p id="button-hint" class="button-hint" data-remaining=(t.button_hint_remaining) data-ready=(t.button_hint_ready) {

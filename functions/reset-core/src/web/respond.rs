@@ -81,6 +81,7 @@ pub fn page_context<'a>(app: &'a App, incoming: &Incoming) -> PageContext<'a> {
         service_name: app.settings.service_name_in(incoming.language),
         min_password_chars: app.settings.password_min_chars,
         password_requires_symbol: app.settings.password_requires_symbol,
+        breach_check: app.settings.breach_check.is_some(),
         sign_in_url: &app.settings.sign_in_url,
         switch_base,
     }
