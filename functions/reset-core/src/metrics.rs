@@ -56,8 +56,12 @@ pub const ADDRESS_REQUESTS_REJECTED: &str = "AddressRequestsRejected";
 /// confirmation and by `reset-admin address-requests list`.
 pub const OLDEST_PENDING_ADDRESS_REQUEST_AGE: &str = "OldestPendingAddressRequestAge";
 
+/// A confirmation mail of an address-change request put back to wait because the service-wide
+/// cap (per hour or per day) is reached, counted by `send-mail`: a stranger may be filling it.
+pub const ADDRESS_CONFIRMATIONS_OVER_CAP: &str = "AddressConfirmationsOverCap";
+
 /// Every metric name the code emits; the template's alarms may only use these.
-pub const ALL: [&str; 21] = [
+pub const ALL: [&str; 22] = [
     RESET_REQUESTS,
     MAILS_QUEUED,
     MAIL_QUEUE_FAILURES,
@@ -79,6 +83,7 @@ pub const ALL: [&str; 21] = [
     ADDRESS_REQUESTS_APPROVED,
     ADDRESS_REQUESTS_REJECTED,
     OLDEST_PENDING_ADDRESS_REQUEST_AGE,
+    ADDRESS_CONFIRMATIONS_OVER_CAP,
 ];
 
 /// One EMF document: counts without dimensions in `namespace`, stamped `at`.

@@ -44,6 +44,9 @@ pub enum Delivery {
     Expired,
     /// A reset job that sends nothing, on purpose.
     Skipped(SkipReason),
+    /// Not now: the service-wide cap on confirmation mails is reached until `until_secs`
+    /// (epoch s). The job goes back to the queue to wait, unmailed, and is not lost.
+    Deferred { until_secs: i64 },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +55,9 @@ pub enum SkipReason {
     AccountDisabled,
     /// The account's hourly mail budget is spent.
     BudgetSpent,
+    /// The account was mailed a link less than a day / `RESET_MAILS_PER_USERNAME_PER_DAY` ago,
+    /// at its current credential epoch: that mail's link is what the owner holds.
+    NotItsTurn,
     /// An address request that expired, was confirmed or decided before its mail went out.
     RequestGone,
     /// No administrators' address is configured (any more) for the arrival note.
@@ -64,6 +70,7 @@ impl SkipReason {
             SkipReason::UnknownAccount => "unknown_account",
             SkipReason::AccountDisabled => "account_disabled",
             SkipReason::BudgetSpent => "mail_budget_spent",
+            SkipReason::NotItsTurn => "reset_mail_not_its_turn",
             SkipReason::RequestGone => "address_request_gone",
             SkipReason::NoRecipient => "no_recipient",
         }
@@ -77,6 +84,7 @@ impl Delivery {
             Delivery::Duplicate => "duplicate",
             Delivery::Expired => "expired",
             Delivery::Skipped(reason) => reason.code(),
+            Delivery::Deferred { .. } => "deferred_over_cap",
         }
     }
 }
@@ -190,23 +198,14 @@ async fn send_claimed(sender: &MailSender, mail: &QueuedMail, now: Timestamp) ->
         QueuedMail::AddressVerification { request_id, .. } => {
             address_send::send_verification(sender, &ctx, request_id, now).await
         }
+        // The job's institution and masked address are not mailed: requester-typed text in a
+        // mail from the service's sender would be a phishing channel. (They stay in the job's
+        // shape so that jobs queued before this change still parse.)
         QueuedMail::AddressChangeRequested {
-            username,
-            institution,
-            new_email_masked,
-            requested_at,
-            ..
+            username, requested_at, ..
         } => {
             let requested_at = Timestamp::from_millis(*requested_at);
-            address_send::send_notice_to_registered_address(
-                sender,
-                &ctx,
-                username,
-                institution,
-                new_email_masked,
-                requested_at,
-            )
-            .await
+            address_send::send_notice_to_registered_address(sender, &ctx, username, requested_at).await
         }
         QueuedMail::AddressRequestArrived { username, request_id } => {
             address_send::send_arrival_note(sender, &ctx, username, request_id).await
@@ -231,19 +230,27 @@ async fn send_reset_link(
     if sender.counters.read_counter(&budget).await? >= sender.settings.rate_limit_per_username_per_hour {
         return Ok(Delivery::Skipped(SkipReason::BudgetSpent));
     }
-
-    let token = ResetToken::generate().map_err(|e| DeliveryError::Randomness(e.to_string()))?;
-    let record = TokenRecord::new(
-        &token,
-        user.username.clone(),
-        user.credential_epoch,
-        now,
-        sender.settings.token_ttl_secs(),
-    );
-    sender.tokens.save_token(&record).await?;
-    let link = sender.settings.confirm_url(&token.to_url_safe(), user.language);
-    let mail: OutgoingMail = reset_link_mail(ctx, (&user).into(), &link, record.expires_at());
-    let message_id = sender.mailer.send(&mail).await?;
+    // One mail per turn, a day / N apart: however many ask, the mailbox gets at most N a day,
+    // and the link of the last mail is the working link the owner holds meanwhile.
+    let turn = CounterKey::reset_mail_turn(username);
+    let next_turn = Timestamp::from_millis(now.as_millis() + sender.settings.reset_mail_spacing_ms());
+    if !sender
+        .counters
+        .take_mail_turn(&turn, user.credential_epoch, now, next_turn)
+        .await?
+    {
+        return Ok(Delivery::Skipped(SkipReason::NotItsTurn));
+    }
+    let message_id = match mint_and_send_link(sender, ctx, &user, now).await {
+        Ok(message_id) => message_id,
+        Err(error) => {
+            // No mail went out: the turn is the next request's, not spent on nothing.
+            if let Err(give_back) = sender.counters.give_back_mail_turn(&turn, next_turn, now).await {
+                tracing::warn!(error = %give_back, username = %user.username, "the reset mail's turn could not be given back");
+            }
+            return Err(error);
+        }
+    };
 
     // The mail is on its way: what follows only keeps books, and must not fail the job.
     if let Err(error) = sender.counters.increment_counter(&budget, window_end).await {
@@ -260,4 +267,24 @@ async fn send_reset_link(
         }
     }
     Ok(Delivery::Sent { message_id })
+}
+
+async fn mint_and_send_link(
+    sender: &MailSender,
+    ctx: &MailContext<'_>,
+    user: &crate::domain::User,
+    now: Timestamp,
+) -> Result<String, DeliveryError> {
+    let token = ResetToken::generate().map_err(|e| DeliveryError::Randomness(e.to_string()))?;
+    let record = TokenRecord::new(
+        &token,
+        user.username.clone(),
+        user.credential_epoch,
+        now,
+        sender.settings.token_ttl_secs(),
+    );
+    sender.tokens.save_token(&record).await?;
+    let link = sender.settings.confirm_url(&token.to_url_safe(), user.language);
+    let mail: OutgoingMail = reset_link_mail(ctx, user.into(), &link, record.expires_at());
+    Ok(sender.mailer.send(&mail).await?)
 }

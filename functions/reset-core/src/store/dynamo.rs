@@ -408,6 +408,104 @@ impl RateCounters for DynamoStore {
             .and_then(|v| v.parse::<u32>().ok())
             .unwrap_or(0))
     }
+
+    async fn increment_counter_below(
+        &self,
+        key: &CounterKey,
+        limit: u32,
+        expires_at_secs: i64,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.counters_table)
+            .key(attributes::COUNTER_KEY, s(key.as_str()))
+            .update_expression("ADD hits :one SET expires_at = if_not_exists(expires_at, :expires_at)")
+            .condition_expression("attribute_not_exists(hits) OR hits < :limit")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":limit", n(i64::from(limit)))
+            .expression_attribute_values(":expires_at", n(expires_at_secs))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(error) if is_condition_failure(&error) => Ok(false),
+            Err(error) => Err(unavailable(error)),
+        }
+    }
+
+    async fn decrement_counter(&self, key: &CounterKey) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.counters_table)
+            .key(attributes::COUNTER_KEY, s(key.as_str()))
+            .update_expression("ADD hits :minus_one")
+            .condition_expression("hits > :zero")
+            .expression_attribute_values(":minus_one", n(-1))
+            .expression_attribute_values(":zero", n(0))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Nothing to give back (the window ended and the item went): nothing to do.
+            Err(error) if is_condition_failure(&error) => Ok(()),
+            Err(error) => Err(unavailable(error)),
+        }
+    }
+
+    async fn take_mail_turn(
+        &self,
+        key: &CounterKey,
+        epoch: CredentialEpoch,
+        now: Timestamp,
+        next_at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.counters_table)
+            .key(attributes::COUNTER_KEY, s(key.as_str()))
+            .update_expression("SET next_at = :next_at, turn_epoch = :epoch, expires_at = :expires_at")
+            .condition_expression("attribute_not_exists(next_at) OR next_at <= :now OR turn_epoch <> :epoch")
+            .expression_attribute_values(":next_at", n(next_at.as_millis()))
+            .expression_attribute_values(":epoch", n_u64(epoch.value()))
+            .expression_attribute_values(":now", n(now.as_millis()))
+            // DynamoDB's TTL deletes late; the condition compares times itself.
+            .expression_attribute_values(":expires_at", n(next_at.as_secs() + 1))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(error) if is_condition_failure(&error) => Ok(false),
+            Err(error) => Err(unavailable(error)),
+        }
+    }
+
+    async fn give_back_mail_turn(
+        &self,
+        key: &CounterKey,
+        next_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.counters_table)
+            .key(attributes::COUNTER_KEY, s(key.as_str()))
+            .update_expression("SET next_at = :now")
+            .condition_expression("next_at = :next_at")
+            .expression_attribute_values(":now", n(now.as_millis()))
+            .expression_attribute_values(":next_at", n(next_at.as_millis()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Another sender's turn since: it is not ours to give back.
+            Err(error) if is_condition_failure(&error) => Ok(()),
+            Err(error) => Err(unavailable(error)),
+        }
+    }
 }
 
 #[async_trait]
