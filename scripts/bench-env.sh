@@ -18,5 +18,6 @@ export AWS_ENDPOINT_URL_CLOUDWATCH_LOGS=http://127.0.0.1:$MOTO_PORT
 # Every bench request comes from one client IP and asks for a few hundred links: lift the limits
 # (the counters are still read and written, as in production).
 export RATE_LIMIT_PER_IP_PER_HOUR=10000000 RATE_LIMIT_PER_USERNAME_PER_HOUR=10000000
+export RESET_MAILS_PER_USERNAME_PER_DAY=86400000
 export PATH=$ROOT/.tools/venv/bin:$PATH
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}

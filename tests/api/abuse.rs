@@ -3,7 +3,7 @@
 
 use anyhow::{anyhow, Result};
 use aws_sdk_dynamodb::types::AttributeValue;
-use password_reset_tests::reset_core::domain::{Email, Language, ResetToken, SystemClock, Username};
+use password_reset_tests::reset_core::domain::{Clock, Email, Language, ResetToken, SystemClock, Username};
 use password_reset_tests::reset_core::hashing::verify_password;
 use password_reset_tests::reset_core::store::{DynamoStore, TableNames, UserDirectory};
 use password_reset_tests::reset_core::App;
@@ -105,6 +105,8 @@ async fn the_account_mail_budget_counts_sent_mail_and_one_client_cannot_spend_it
     let mut settings = shared.settings.clone();
     settings.rate_limit_per_username_per_hour = 5;
     settings.rate_limit_per_username_and_client_per_hour = 3;
+    // A turn every millisecond: the hourly budget, not the spacing, is what this test crosses.
+    settings.reset_mails_per_username_per_day = 86_400_000;
     let app = App::new(
         settings.clone(),
         Arc::new(tables(&shared.settings).await),
@@ -625,5 +627,174 @@ async fn behind_cloudfront_only_the_distribution_is_answered_and_viewers_are_cou
     )
     .await?;
     assert_eq!(again.status, 429, "the same viewer again");
+    Ok(())
+}
+
+/// Start of a UTC day well in the future: the test's windows are its own, and DynamoDB Local's
+/// TTL (which deletes by the real clock) leaves the counters alone.
+fn a_future_day() -> password_reset_tests::reset_core::domain::Timestamp {
+    let later = SystemClock.now().plus_secs(3 * 24 * 3600);
+    later.plus_secs(-later.as_secs().rem_euclid(24 * 3600))
+}
+
+/// Whether the newest mail to `user` holds a link that opens now (on the app's clock).
+async fn holds_a_working_link(app: &App, user: &password_reset_tests::reset_core::domain::User) -> Result<bool> {
+    let Some(token) = mails_to(user.email.as_str()).await?.last().and_then(Mail::token) else {
+        return Ok(false);
+    };
+    let opened = invoke(
+        app,
+        Function::VerifyToken,
+        EventBuilder::get(&format!("/password-reset/confirm?token={token}")),
+    )
+    .await?;
+    Ok(opened.status == 200)
+}
+
+#[tokio::test]
+async fn strangers_on_three_clients_get_the_owner_at_most_n_mails_a_day_and_never_a_gap_over_one_link_lifetime(
+) -> Result<()> {
+    use password_reset_tests::reset_core::domain::FixedClock;
+    let queue = OwnMailQueue::create(&format!("mailbox-{}", random_username())).await?;
+    let shared = local_app().await?;
+    let clock = Arc::new(FixedClock::at(a_future_day()));
+    let mut settings = shared.settings.clone();
+    settings.request_min_response = Duration::ZERO;
+    settings.token_ttl = Duration::from_secs(3600);
+    settings.rate_limit_per_username_per_hour = 5;
+    settings.rate_limit_per_username_and_client_per_hour = 3;
+    settings.rate_limit_per_ip_per_hour = 1000;
+    settings.reset_mails_per_username_per_day = 12;
+    let app = App::new(
+        settings.clone(),
+        Arc::new(tables(&shared.settings).await),
+        Arc::new(queue.mail_queue()),
+        clock.clone(),
+    );
+    let sender = in_process_sender_with_clock(settings, &queue, clock.clone()).await?;
+    let user = create_user(&app, Language::Ja).await?;
+    let strangers = [random_ip(), random_ip(), random_ip()];
+    let owner = random_ip();
+
+    // Every 20 minutes for a day and a half, each stranger asks as often as its allowance lets
+    // it; the owner asks whenever the newest mail's link no longer opens.
+    let step = 20 * 60;
+    let mut mails_by_step = Vec::new();
+    let mut without_link_since: Option<i64> = None;
+    let mut longest_gap = 0;
+    for minute in (0..36 * 60).step_by(20) {
+        for stranger in &strangers {
+            for _ in 0..3 {
+                let answer = invoke(&app, Function::RequestReset, submit(user.username.as_str(), stranger)).await?;
+                assert_eq!(answer.status, 200);
+            }
+        }
+        queue.deliver(&sender).await?;
+        if !holds_a_working_link(&app, &user).await? {
+            invoke(&app, Function::RequestReset, submit(user.username.as_str(), &owner)).await?;
+            queue.deliver(&sender).await?;
+        }
+        if holds_a_working_link(&app, &user).await? {
+            if let Some(since) = without_link_since.take() {
+                longest_gap = longest_gap.max(minute - since);
+            }
+        } else {
+            without_link_since.get_or_insert(minute);
+        }
+        mails_by_step.push(mails_to(user.email.as_str()).await?.len());
+        clock.advance_secs(step);
+    }
+    // The first day (72 steps of 20 minutes), and any 24 hours of the 36.
+    let per_day = 24 * 60 / 20;
+    for start in 0..mails_by_step.len() - per_day {
+        let before = if start == 0 { 0 } else { mails_by_step[start - 1] };
+        let within = mails_by_step[start + per_day - 1] - before;
+        assert!(within <= 12, "{within} reset mails within 24 hours (steps {start}..)");
+    }
+    assert!(mails_by_step[per_day - 1] >= 1, "the owner got no mail at all");
+    assert!(
+        longest_gap <= 60,
+        "the owner held no working link for {longest_gap} minutes (a link lives 60)"
+    );
+    Ok(())
+}
+
+/// A /48 of the documentation prefix 3fff::/20, random per test: its /64s are `{prefix}:{n}::1`.
+fn random_48() -> String {
+    let mut bytes = [0u8; 4];
+    let _ = getrandom::fill(&mut bytes);
+    format!(
+        "3fff:{:x}:{:x}",
+        u16::from_be_bytes([bytes[0], bytes[1]]) & 0x0fff,
+        u16::from_be_bytes([bytes[2], bytes[3]])
+    )
+}
+
+#[tokio::test]
+async fn ipv6_clients_are_also_counted_per_48_on_both_forms() -> Result<()> {
+    let app = local_app_with(
+        |s| {
+            s.rate_limit_per_ip_per_hour = 2;
+            s.rate_limit_per_ipv6_48_per_hour = 5;
+            s.request_min_response = Duration::ZERO;
+        },
+        Arc::new(SystemClock),
+    )
+    .await?;
+    let desk = local_desk_with(
+        |s| {
+            s.address.per_client_per_hour = 2;
+            s.address.per_ipv6_48_per_hour = 5;
+        },
+        Some(Arc::new(
+            password_reset_tests::reset_core::mail::RecordingQueue::default(),
+        )),
+        Arc::new(SystemClock),
+    )
+    .await?;
+    let address_form = |ip: &str| {
+        EventBuilder::form(
+            "/password-reset/address-change",
+            &[
+                ("username", random_username().as_str()),
+                ("institution", "さくら内科クリニック"),
+                ("location", "東京都千代田区霞が関1-2-2"),
+                ("contact_person", "山田 花子"),
+                ("new_email", "info@clinic.example.jp"),
+            ],
+        )
+        .source_ip(ip)
+    };
+    for form in ["reset", "address"] {
+        let network = random_48();
+        let mut statuses = Vec::new();
+        // Three /64s of one /48, two requests each: each /64 stays within its own budget, and
+        // the sixth request is beyond the /48's.
+        for subnet in 1..=3 {
+            for _ in 0..2 {
+                let ip = format!("{network}:{subnet:x}::1");
+                let answer = match form {
+                    "reset" => invoke(&app, Function::RequestReset, submit(random_username().as_str(), &ip)).await?,
+                    _ => invoke_address(&desk, address_form(&ip)).await?,
+                };
+                statuses.push(answer.status);
+            }
+        }
+        assert_eq!(statuses, [200, 200, 200, 200, 200, 429], "{form}: {network}::/48");
+        // Another /48 is another client.
+        let elsewhere = format!("{}:1::1", random_48());
+        let answer = match form {
+            "reset" => {
+                invoke(
+                    &app,
+                    Function::RequestReset,
+                    submit(random_username().as_str(), &elsewhere),
+                )
+                .await?
+            }
+            _ => invoke_address(&desk, address_form(&elsewhere)).await?,
+        };
+        assert_eq!(answer.status, 200, "{form}: another /48");
+    }
     Ok(())
 }

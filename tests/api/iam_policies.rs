@@ -24,7 +24,7 @@ use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use password_reset_tests::reset_core::domain::{AddressRequest, AddressRequestId, NoticeOutcome};
 use password_reset_tests::reset_core::domain::{
-    Email, FixedClock, JobId, Language, MailJob, Timestamp, TokenHash, TokenRecord, User, Username,
+    CredentialEpoch, Email, FixedClock, JobId, Language, MailJob, Timestamp, TokenHash, TokenRecord, User, Username,
 };
 use password_reset_tests::reset_core::mail::{
     MailError, MailQueue, Mailer, OutgoingMail, QueueError, RecordingMailer, RecordingQueue,
@@ -288,7 +288,7 @@ fn port_calls() -> Result<BTreeMap<String, Vec<Call>>> {
     let sqs = adapter_calls(&read("functions/reset-core/src/mail/sqs.rs")?)?;
     calls.insert("queue.enqueue".into(), sqs.get("enqueue").cloned().unwrap_or_default());
     let control = adapter_calls(&read("functions/send-mail/src/queue_control.rs")?)?;
-    for method in ["retry_after", "dead_letter"] {
+    for method in ["retry_after", "dead_letter", "requeue"] {
         calls.insert(
             format!("control.{method}"),
             control.get(method).cloned().unwrap_or_default(),
@@ -388,13 +388,32 @@ impl RateCounters for SpyStore {
         self.spy.record("read_counter");
         self.inner.read_counter(key).await
     }
-    async fn reserve_below(&self, key: &CounterKey, limit: u32, expires_at_secs: i64) -> Result<bool, StoreError> {
+    async fn reserve_below(&self, key: &CounterKey, limit: u32, expires: i64) -> Result<bool, StoreError> {
         self.spy.record("reserve_below");
-        self.inner.reserve_below(key, limit, expires_at_secs).await
+        self.inner.reserve_below(key, limit, expires).await
     }
     async fn release_reserved(&self, key: &CounterKey) -> Result<(), StoreError> {
         self.spy.record("release_reserved");
         self.inner.release_reserved(key).await
+    }
+    async fn take_mail_turn(
+        &self,
+        key: &CounterKey,
+        epoch: CredentialEpoch,
+        now: Timestamp,
+        next_at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.spy.record("take_mail_turn");
+        self.inner.take_mail_turn(key, epoch, now, next_at).await
+    }
+    async fn give_back_mail_turn(
+        &self,
+        key: &CounterKey,
+        next_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.spy.record("give_back_mail_turn");
+        self.inner.give_back_mail_turn(key, next_at, now).await
     }
 }
 
@@ -485,6 +504,10 @@ impl QueueControl for SpyControl {
     }
     async fn dead_letter(&self, _body: &str) -> Result<(), String> {
         self.spy.record("control.dead_letter");
+        Ok(())
+    }
+    async fn requeue(&self, _body: &str, _delay_secs: u32) -> Result<(), String> {
+        self.spy.record("control.requeue");
         Ok(())
     }
 }

@@ -744,6 +744,15 @@ impl OwnMailQueue {
 /// send-mail's dependencies as in production (`SendMail::from_env`), with `settings` and the
 /// test's own queue: for tests that change a sender-side setting, such as the mail budget.
 pub async fn in_process_sender(settings: Settings, queue: &OwnMailQueue) -> Result<send_mail::SendMail> {
+    in_process_sender_with_clock(settings, queue, Arc::new(SystemClock)).await
+}
+
+/// The same, on the test's clock: windows, caps and link lifetimes without waiting.
+pub async fn in_process_sender_with_clock(
+    settings: Settings,
+    queue: &OwnMailQueue,
+    clock: Arc<dyn Clock>,
+) -> Result<send_mail::SendMail> {
     let config = reset_core::app::sdk_config().await;
     let store = Arc::new(reset_core::store::DynamoStore::new(
         aws_sdk_dynamodb::Client::new(&config),
@@ -764,7 +773,7 @@ pub async fn in_process_sender(settings: Settings, queue: &OwnMailQueue) -> Resu
             counters: store.clone(),
             ledger: store,
             mailer: Arc::new(mailer),
-            clock: Arc::new(SystemClock),
+            clock,
             address_requests: Arc::new(reset_core::store::DynamoAddressRequests::new(
                 aws_sdk_dynamodb::Client::new(&config),
                 address_table,

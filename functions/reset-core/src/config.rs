@@ -61,6 +61,13 @@ pub struct Settings {
     /// Reset requests one client may make for one username per hour.
     pub rate_limit_per_username_and_client_per_hour: u32,
     pub rate_limit_per_ip_per_hour: u32,
+    /// Reset requests per hour from one IPv6 /48, on top of the per-client (/64) limit: a
+    /// subscriber's /48 holds 65,536 /64s, so the /64 limit alone can be multiplied at will.
+    pub rate_limit_per_ipv6_48_per_hour: u32,
+    /// Reset mails one account's mailbox receives per day at most (`send-mail` spaces them by
+    /// a day / N); with each mailed link alive for `token_ttl`, N x 2 x `token_ttl` >= 24 h keeps
+    /// every gap without a working link within one link lifetime (README, "Security").
+    pub reset_mails_per_username_per_day: u32,
     pub ses_configuration_set: Option<String>,
     /// The new password's minimum length (the guide's 8 at least; a Cognito pool's own
     /// minimum when that is longer).
@@ -163,9 +170,16 @@ pub struct AddressSettings {
     pub verification_ttl: Duration,
     /// Requests one client may make per hour (beyond: 429).
     pub per_client_per_hour: u32,
-    /// Requests stored for one username per day, whoever makes them (beyond: the same answer,
-    /// nothing stored or mailed).
+    /// Requests stored per day for one username from one client (beyond: the same answer,
+    /// nothing stored or mailed). Per client, so that strangers elsewhere cannot spend the
+    /// owner's allowance; a request refused with 429 spends none of it.
     pub per_username_per_day: u32,
+    /// Requests per hour from one IPv6 /48 (a second, larger budget beside the per-client one).
+    pub per_ipv6_48_per_hour: u32,
+    /// Confirmation mails the whole service sends per hour and per day (counted by `send-mail`
+    /// when it sends one); beyond them requests wait, unmailed, for the next window.
+    pub confirmations_per_hour: u32,
+    pub confirmations_per_day: u32,
     /// Where a verified request is announced to the administrators; `None`: nowhere.
     pub notify_address: Option<Email>,
 }
@@ -209,6 +223,9 @@ impl AddressSettings {
             ),
             per_client_per_hour: number("ADDRESS_REQUESTS_PER_CLIENT_PER_HOUR", 10, 1..=u32::MAX)?,
             per_username_per_day: number("ADDRESS_REQUESTS_PER_USERNAME_PER_DAY", 3, 1..=u32::MAX)?,
+            per_ipv6_48_per_hour: number("ADDRESS_REQUESTS_PER_IPV6_48_PER_HOUR", 40, 1..=u32::MAX)?,
+            confirmations_per_hour: number("ADDRESS_CONFIRMATIONS_PER_HOUR", 20, 1..=u32::MAX)?,
+            confirmations_per_day: number("ADDRESS_CONFIRMATIONS_PER_DAY", 100, 1..=u32::MAX)?,
             notify_address,
         })
     }
@@ -230,7 +247,7 @@ pub const DEFAULT_METRICS_NAMESPACE: &str = "PasswordReset";
 /// Every variable the template gives the functions; the template drift test compares this
 /// list with `infra/template.yaml`. `AUDIT_LOG_TABLE` is there so that every table has its
 /// variable (the local table creator names tables by it); only `reset-admin` reads it.
-pub const ENVIRONMENT_VARIABLES: [&str; 33] = [
+pub const ENVIRONMENT_VARIABLES: [&str; 38] = [
     "PASSWORD_STORE",
     "USER_POOL_ID",
     "USERS_TABLE",
@@ -264,6 +281,11 @@ pub const ENVIRONMENT_VARIABLES: [&str; 33] = [
     "ADDRESS_REQUEST_NOTIFY_ADDRESS",
     "BREACHED_PASSWORD_CHECK",
     "BREACHED_PASSWORD_API_URL",
+    "RATE_LIMIT_PER_IPV6_48_PER_HOUR",
+    "RESET_MAILS_PER_USERNAME_PER_DAY",
+    "ADDRESS_REQUESTS_PER_IPV6_48_PER_HOUR",
+    "ADDRESS_CONFIRMATIONS_PER_HOUR",
+    "ADDRESS_CONFIRMATIONS_PER_DAY",
 ];
 
 impl Settings {
@@ -304,6 +326,20 @@ impl Settings {
             return Err(ConfigError::Invalid {
                 name: "TOKEN_TTL_MINUTES",
                 reason: "must be between 5 and 1440 minutes".into(),
+            });
+        }
+        let reset_mails_per_day = number("RESET_MAILS_PER_USERNAME_PER_DAY", 12)?;
+        // Mails are spaced a day / N apart and each link lives the TTL: the owner's longest
+        // time without a working link is the spacing minus the TTL, at most one TTL only if
+        // N x 2 x TTL covers a day.
+        if reset_mails_per_day == 0 || u64::from(reset_mails_per_day) * 2 * u64::from(ttl_minutes) < 24 * 60 {
+            return Err(ConfigError::Invalid {
+                name: "RESET_MAILS_PER_USERNAME_PER_DAY",
+                reason: format!(
+                    "must be at least {} with TOKEN_TTL_MINUTES={ttl_minutes} (N x 2 x lifetime >= 24 h), \
+                     or a stranger could leave the owner without a working link for longer than one lifetime",
+                    (24 * 60_u32).div_ceil(2 * ttl_minutes)
+                ),
             });
         }
         let optional = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
@@ -367,6 +403,8 @@ impl Settings {
             rate_limit_per_username_per_hour: number("RATE_LIMIT_PER_USERNAME_PER_HOUR", 5)?,
             rate_limit_per_username_and_client_per_hour: number("RATE_LIMIT_PER_USERNAME_AND_CLIENT_PER_HOUR", 3)?,
             rate_limit_per_ip_per_hour: number("RATE_LIMIT_PER_IP_PER_HOUR", 30)?,
+            rate_limit_per_ipv6_48_per_hour: number("RATE_LIMIT_PER_IPV6_48_PER_HOUR", 300)?,
+            reset_mails_per_username_per_day: reset_mails_per_day,
             ses_configuration_set: lookup("SES_CONFIGURATION_SET")
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty()),
@@ -404,6 +442,14 @@ impl Settings {
         self.password_min_chars = self.password_min_chars.max(pool.min_length);
         self.password_requires_symbol |= pool.require_symbols;
         Ok(())
+    }
+
+    /// Milliseconds between two reset mails to one account: a day / N, rounded up, so that no
+    /// 24 hours hold more than N.
+    pub fn reset_mail_spacing_ms(&self) -> i64 {
+        let day_ms: u64 = 24 * 3600 * 1000;
+        let spacing = day_ms.div_ceil(u64::from(self.reset_mails_per_username_per_day.max(1)));
+        i64::try_from(spacing).unwrap_or(i64::MAX)
     }
 
     pub fn token_ttl_secs(&self) -> i64 {
@@ -494,6 +540,32 @@ pub(crate) mod tests {
             settings.confirm_url("abc", Language::En),
             "https://id.example.jp/password-reset/confirm?token=abc&lang=en"
         );
+    }
+
+    #[test]
+    fn reset_mails_a_day_must_leave_no_gap_longer_than_one_link_lifetime() {
+        let settings = sample_settings();
+        assert_eq!(settings.reset_mails_per_username_per_day, 12);
+        assert_eq!(settings.reset_mail_spacing_ms(), 2 * 3600 * 1000);
+        let read = |ttl: &'static str, per_day: &'static str| {
+            let mut env = sample_env();
+            env.insert("TOKEN_TTL_MINUTES", ttl);
+            env.insert("RESET_MAILS_PER_USERNAME_PER_DAY", per_day);
+            Settings::from_lookup(|k| env.get(k).map(|v| v.to_string()))
+        };
+        // 11 a day at 60 minutes: 131-minute spacing, 71 minutes without a working link.
+        assert!(matches!(
+            read("60", "11"),
+            Err(ConfigError::Invalid {
+                name: "RESET_MAILS_PER_USERNAME_PER_DAY",
+                ..
+            })
+        ));
+        assert!(read("60", "0").is_err());
+        assert!(read("180", "4").is_ok(), "longer links allow fewer mails");
+        let seven = read("120", "7").map(|s| s.reset_mail_spacing_ms()).ok();
+        // Rounded up: seven such gaps never fit twice in a day.
+        assert_eq!(seven, Some(12_342_858));
     }
 
     #[test]

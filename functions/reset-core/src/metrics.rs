@@ -71,8 +71,12 @@ pub const BREACHED_PASSWORDS_REFUSED: &str = "BreachedPasswordsRefused";
 /// the change went on without it (fail open). Alarmed.
 pub const BREACH_CHECK_UNAVAILABLE: &str = "BreachCheckUnavailable";
 
+/// A confirmation mail of an address-change request put back to wait because the service-wide
+/// cap (per hour or per day) is reached, counted by `send-mail`: a stranger may be filling it.
+pub const ADDRESS_CONFIRMATIONS_OVER_CAP: &str = "AddressConfirmationsOverCap";
+
 /// Every metric name the code emits; the template's alarms may only use these.
-pub const ALL: [&str; 25] = [
+pub const ALL: [&str; 26] = [
     RESET_REQUESTS,
     MAILS_QUEUED,
     MAIL_QUEUE_FAILURES,
@@ -98,6 +102,7 @@ pub const ALL: [&str; 25] = [
     MAIL_JOBS_REFUSED,
     BREACHED_PASSWORDS_REFUSED,
     BREACH_CHECK_UNAVAILABLE,
+    ADDRESS_CONFIRMATIONS_OVER_CAP,
 ];
 
 /// One EMF document: counts without dimensions in `namespace`, stamped `at`.

@@ -8,7 +8,7 @@
 
 mod queue_control;
 
-pub use queue_control::{QueueControl, SqsQueueControl};
+pub use queue_control::{QueueControl, SqsQueueControl, MAX_DELAY_SECS};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use reset_core::app::{account_store, sdk_config_with, SdkBounds};
@@ -101,6 +101,8 @@ pub struct Tally {
     pub without_mail: u64,
     pub deferred: u64,
     pub refused: u64,
+    /// Jobs put back to wait for the next window of a service-wide cap.
+    pub over_cap: u64,
 }
 
 /// Delivers one batch and answers which records to retry. `deadline_ms` is the invocation's
@@ -146,6 +148,7 @@ pub async fn handle(deps: &SendMail, event: SqsEvent, deadline_ms: u64) -> SqsBa
             (metrics::MAIL_DUPLICATES_SUPPRESSED, tally.duplicates),
             (metrics::RESET_JOBS_WITHOUT_MAIL, tally.without_mail),
             (metrics::MAIL_JOBS_REFUSED, tally.refused),
+            (metrics::ADDRESS_CONFIRMATIONS_OVER_CAP, tally.over_cap),
         ],
     );
     response
@@ -174,6 +177,23 @@ async fn deliver_record(deps: &SendMail, record: &SqsMessage, tally: &mut Tally)
     };
     let kind = job.mail.kind();
     match deliver(&deps.sender, &job).await {
+        Ok(Delivery::Deferred { until_secs }) => {
+            let wait = until_secs - deps.sender.clock.now().as_secs();
+            let delay = u32::try_from(wait.max(0)).unwrap_or(MAX_DELAY_SECS).min(MAX_DELAY_SECS);
+            match deps.queue.requeue(body, delay).await {
+                Ok(()) => {
+                    tally.over_cap += 1;
+                    tracing::info!(job_id = %job.job_id, kind, delay_secs = delay, "over the cap; the job waits in the queue");
+                    true
+                }
+                Err(error) => {
+                    // The record itself stays: it comes back after the delay instead.
+                    tracing::warn!(job_id = %job.job_id, error = %error, "the waiting job could not be requeued");
+                    retry_after(deps, record, delay).await;
+                    false
+                }
+            }
+        }
         Ok(delivery) => {
             match delivery {
                 Delivery::Sent { .. } => tally.sent += 1,
@@ -181,6 +201,7 @@ async fn deliver_record(deps: &SendMail, record: &SqsMessage, tally: &mut Tally)
                 Delivery::Expired => tally.expired += 1,
                 Delivery::Skipped(_) => tally.without_mail += 1,
                 Delivery::Refused(_) => tally.refused += 1,
+                Delivery::Deferred { .. } => tally.over_cap += 1,
             }
             if let Delivery::Refused(_) = delivery {
                 // Retrying cannot make it one of ours: dropped, and the alarm tells a person.

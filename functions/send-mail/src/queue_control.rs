@@ -12,7 +12,15 @@ pub trait QueueControl: Send + Sync {
 
     /// Puts `body` on the dead-letter queue as it is.
     async fn dead_letter(&self, body: &str) -> Result<(), String>;
+
+    /// Puts `body` back on the mail queue as a new message, visible after `delay_secs` (at
+    /// most SQS's 900): a job that must wait for a window starts afresh, with a new receive
+    /// count and a new retention period, so that waiting never dead-letters or loses it.
+    async fn requeue(&self, body: &str, delay_secs: u32) -> Result<(), String>;
 }
+
+/// SQS's longest message delay.
+pub const MAX_DELAY_SECS: u32 = 900;
 
 #[derive(Debug, Clone)]
 pub struct SqsQueueControl {
@@ -39,6 +47,18 @@ impl QueueControl for SqsQueueControl {
             .queue_url(&self.queue_url)
             .receipt_handle(receipt_handle)
             .visibility_timeout(i32::try_from(delay_secs).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| reset_core::aws_errors::describe(&e))?;
+        Ok(())
+    }
+
+    async fn requeue(&self, body: &str, delay_secs: u32) -> Result<(), String> {
+        self.client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(body)
+            .delay_seconds(i32::try_from(delay_secs.min(MAX_DELAY_SECS)).unwrap_or(0))
             .send()
             .await
             .map_err(|e| reset_core::aws_errors::describe(&e))?;

@@ -13,6 +13,7 @@ use std::sync::Mutex;
 struct RecordingControl {
     retries: Mutex<Vec<(String, u32)>>,
     dead_letters: Mutex<Vec<String>>,
+    requeued: Mutex<Vec<(String, u32)>>,
 }
 
 #[async_trait]
@@ -30,6 +31,14 @@ impl QueueControl for RecordingControl {
             .lock()
             .map_err(|e| e.to_string())?
             .push(body.to_owned());
+        Ok(())
+    }
+
+    async fn requeue(&self, body: &str, delay_secs: u32) -> Result<(), String> {
+        self.requeued
+            .lock()
+            .map_err(|e| e.to_string())?
+            .push((body.to_owned(), delay_secs));
         Ok(())
     }
 }

@@ -138,7 +138,7 @@ fn address_changed_to_new(about: &MailAbout<'_>, when: &str) -> MailWords {
     }
 }
 
-fn address_verification(about: &MailAbout<'_>, institution: &str, link: &str, expires: &str) -> MailWords {
+fn address_verification(about: &MailAbout<'_>, link: &str, expires: &str) -> MailWords {
     let MailAbout {
         service,
         username,
@@ -147,8 +147,8 @@ fn address_verification(about: &MailAbout<'_>, institution: &str, link: &str, ex
     MailWords {
         subject: format!("[{service}] Confirm your address-change request"),
         paragraphs: vec![
-            format!("We received a request to change the registered address of {service} username {username} to this address (institution: {institution})."),
-            format!("To send the request to the administrators, open the link below and press \u{201c}Confirm the request\u{201d}. This proves that this address receives mail.\n{link}"),
+            format!("We received a request to change the registered address of {service} username {username} to this address."),
+            format!("To send the request to the administrators, open the link below, check the details you entered and press \u{201c}Confirm the request\u{201d}. This proves that this address receives mail.\n{link}"),
             format!("The link expires at {expires} (Japan Standard Time). Requests that are not confirmed never reach the administrators and are deleted."),
             "If you did not ask for this, ignore this mail. Nothing will change.".to_owned(),
             format!("{SEND_ONLY}\nContact: {support}"),
@@ -156,7 +156,7 @@ fn address_verification(about: &MailAbout<'_>, institution: &str, link: &str, ex
     }
 }
 
-fn address_change_requested(about: &MailAbout<'_>, institution: &str, new_email_masked: &str, when: &str) -> MailWords {
+fn address_change_requested(about: &MailAbout<'_>, when: &str) -> MailWords {
     let MailAbout {
         service,
         username,
@@ -165,7 +165,7 @@ fn address_change_requested(about: &MailAbout<'_>, institution: &str, new_email_
     MailWords {
         subject: format!("[{service}] A change of your registered address was requested"),
         paragraphs: vec![
-            format!("At {when} (Japan Standard Time) someone asked to change the registered address of {service} username {username} to {new_email_masked} (institution: {institution})."),
+            format!("At {when} (Japan Standard Time) someone asked to change the registered address of {service} username {username} to another address."),
             "An administrator checks the request before it takes effect. If you or your institution made it, there is nothing more to do.".to_owned(),
             format!("If this was not you, contact us at once, before the change takes effect: {support}"),
             SEND_ONLY.to_owned(),

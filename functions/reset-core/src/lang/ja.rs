@@ -129,7 +129,7 @@ fn address_changed_to_new(about: &MailAbout<'_>, when: &str) -> MailWords {
     }
 }
 
-fn address_verification(about: &MailAbout<'_>, institution: &str, link: &str, expires: &str) -> MailWords {
+fn address_verification(about: &MailAbout<'_>, link: &str, expires: &str) -> MailWords {
     let MailAbout {
         service,
         username,
@@ -138,8 +138,8 @@ fn address_verification(about: &MailAbout<'_>, institution: &str, link: &str, ex
     MailWords {
         subject: format!("【{service}】メールアドレス変更申請の確認"),
         paragraphs: vec![
-            format!("{service}のユーザ名 {username} について、登録メールアドレスをこのアドレスに変更する申請（医療機関名: {institution}）を受け付けました。"),
-            format!("申請を管理者に届けるには、下記のURLを開き「申請を確定する」を押してください。このアドレスでメールを受け取れることの確認になります。\n{link}"),
+            format!("{service}のユーザ名 {username} について、登録メールアドレスをこのアドレスに変更する申請を受け付けました。"),
+            format!("申請を管理者に届けるには、下記のURLを開き、入力した内容を確かめて「申請を確定する」を押してください。このアドレスでメールを受け取れることの確認になります。\n{link}"),
             format!("このURLの有効期限は {expires}（日本時間）です。確定されなかった申請は管理者に届かず、期限後に削除されます。"),
             "このメールに心当たりがない場合は、このメールを破棄してください。何も変更されません。".to_owned(),
             format!("{SEND_ONLY}\nお問い合わせ先: {support}"),
@@ -147,7 +147,7 @@ fn address_verification(about: &MailAbout<'_>, institution: &str, link: &str, ex
     }
 }
 
-fn address_change_requested(about: &MailAbout<'_>, institution: &str, new_email_masked: &str, when: &str) -> MailWords {
+fn address_change_requested(about: &MailAbout<'_>, when: &str) -> MailWords {
     let MailAbout {
         service,
         username,
@@ -156,7 +156,7 @@ fn address_change_requested(about: &MailAbout<'_>, institution: &str, new_email_
     MailWords {
         subject: format!("【{service}】登録メールアドレスの変更が申請されました"),
         paragraphs: vec![
-            format!("{service}のユーザ名 {username} について、{when}（日本時間）に、登録メールアドレスを {new_email_masked} に変更する申請がありました（医療機関名: {institution}）。"),
+            format!("{service}のユーザ名 {username} について、{when}（日本時間）に、登録メールアドレスを別のアドレスに変更する申請がありました。"),
             "申請は管理者が確認してから反映します。ご自身（または所属の医療機関）による申請であれば、このメールへの対応は不要です。".to_owned(),
             format!("お心当たりがない場合は、変更が反映される前に、至急こちらへご連絡ください: {support}"),
             SEND_ONLY.to_owned(),

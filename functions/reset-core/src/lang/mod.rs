@@ -100,11 +100,12 @@ pub struct MailTexts {
     pub address_changed_to_old: fn(about: &MailAbout<'_>, when: &str) -> MailWords,
     /// The same notice, to the new address.
     pub address_changed_to_new: fn(about: &MailAbout<'_>, when: &str) -> MailWords,
-    /// To the new address of an address-change request: the link that confirms it.
-    pub address_verification: fn(about: &MailAbout<'_>, institution: &str, link: &str, expires: &str) -> MailWords,
-    /// To the registered address: someone asked to replace it.
-    pub address_change_requested:
-        fn(about: &MailAbout<'_>, institution: &str, new_email_masked: &str, when: &str) -> MailWords,
+    /// To the new address of an address-change request: the link that confirms it. Fixed
+    /// words, the username and the link only: nothing the requester typed (the typed details
+    /// are shown on the page behind the link).
+    pub address_verification: fn(about: &MailAbout<'_>, link: &str, expires: &str) -> MailWords,
+    /// To the registered address: someone asked to replace it. No requester-typed text either.
+    pub address_change_requested: fn(about: &MailAbout<'_>, when: &str) -> MailWords,
 }
 
 /// The sentences of the reset pages and of the JSON errors.

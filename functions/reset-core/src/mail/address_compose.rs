@@ -5,7 +5,7 @@
 
 use super::compose::{mail, MailContext, Recipient};
 use super::OutgoingMail;
-use crate::domain::{AddressRequest, AddressRequestId, Email, Language, RequestText, Timestamp, Username};
+use crate::domain::{AddressRequest, AddressRequestId, Email, Language, Timestamp, Username};
 use crate::lang::{self, MailWords};
 
 /// To the new address: confirm that you asked for this change.
@@ -19,7 +19,7 @@ pub fn address_verification_mail(
     let words = lang::words(language);
     let about = ctx.about(language, &request.username);
     let expires = words.jst(link_expires_at);
-    let text = (words.mails.address_verification)(&about, request.institution.as_str(), link, &expires);
+    let text = (words.mails.address_verification)(&about, link, &expires);
     mail(&request.new_email, language, text, Some(link))
 }
 
@@ -27,14 +27,12 @@ pub fn address_verification_mail(
 pub fn address_change_requested_mail(
     ctx: &MailContext<'_>,
     user: Recipient<'_>,
-    institution: &RequestText,
-    new_email_masked: &str,
     requested_at: Timestamp,
 ) -> OutgoingMail {
     let words = lang::words(user.language);
     let about = ctx.about(user.language, user.username);
     let when = words.jst(requested_at);
-    let text = (words.mails.address_change_requested)(&about, institution.as_str(), new_email_masked, &when);
+    let text = (words.mails.address_change_requested)(&about, &when);
     mail(user.email, user.language, text, None)
 }
 
@@ -80,13 +78,15 @@ mod tests {
         let at = Timestamp::from_millis(1_795_608_000_000);
         let ja = address_verification_mail(&CTX, &request, link, at);
         assert_eq!(ja.to.as_str(), "info@sakura-clinic.example.jp");
-        for part in [
-            link,
-            "2026年11月25日 21:00（日本時間）",
-            "心当たりがない",
-            "さくら内科クリニック",
-        ] {
+        for part in [link, "2026年11月25日 21:00（日本時間）", "心当たりがない", "ex000000"] {
             assert!(ja.text.contains(part), "{part}");
+        }
+        for typed in [
+            request.institution.as_str(),
+            request.location.as_str(),
+            request.contact_person.as_str(),
+        ] {
+            assert!(!ja.text.contains(typed) && !ja.html.contains(typed), "{typed}");
         }
         assert!(ja.html.contains(&format!("href=\"{}\"", link.replace('&', "&amp;"))));
         request.language = Language::En;
@@ -96,10 +96,10 @@ mod tests {
     }
 
     #[test]
-    fn the_notice_to_the_registered_address_shows_the_new_one_masked() -> Result<(), Box<dyn std::error::Error>> {
+    fn the_notice_to_the_registered_address_carries_nothing_the_requester_typed(
+    ) -> Result<(), Box<dyn std::error::Error>> {
         let username = Username::parse("ex000000")?;
         let email = Email::parse("old@example.jp")?;
-        let institution = form().parse().map_err(|e| format!("{e:?}"))?.institution;
         let mail = address_change_requested_mail(
             &CTX,
             Recipient {
@@ -107,14 +107,13 @@ mod tests {
                 email: &email,
                 language: Language::Ja,
             },
-            &institution,
-            "i***@sakura-clinic.example.jp",
             Timestamp::from_millis(0),
         );
         assert_eq!(mail.to.as_str(), "old@example.jp");
-        assert!(mail.text.contains("i***@sakura-clinic.example.jp"));
         assert!(mail.text.contains("お心当たりがない場合"));
-        assert!(!mail.text.contains("info@"));
+        for typed in ["sakura-clinic", "さくら", "info@"] {
+            assert!(!mail.text.contains(typed), "{typed}");
+        }
         Ok(())
     }
 }

@@ -10,7 +10,7 @@
 //!
 //! The mails themselves are composed and sent by `send-mail` (see `service::send`).
 
-use super::hour_window;
+use super::{count_network, day_window, hour_window};
 use crate::app::App;
 use crate::domain::address_request::VerificationRejection;
 use crate::domain::{
@@ -21,10 +21,6 @@ use crate::error::AppError;
 use crate::metrics;
 use crate::store::{AddressRequestStore, CounterKey, DynamoAddressRequests};
 use std::sync::Arc;
-
-/// Per-username limits of address requests count in one-day windows: a real request is made
-/// once, and an abuser should not get a fresh allowance every hour.
-const DAY_SECS: i64 = 24 * 3600;
 
 /// What the `address-change` function works with: the shared dependencies and the requests.
 pub struct AddressDesk {
@@ -55,7 +51,7 @@ impl AddressDesk {
 pub enum AddressRequestOutcome {
     /// Stored unverified; its verification mail is queued.
     Queued,
-    /// The username's daily allowance is spent: nothing stored, nothing mailed.
+    /// This client's daily allowance for the username is spent: nothing stored, nothing mailed.
     UsernameLimited,
 }
 
@@ -77,21 +73,31 @@ pub async fn request_address_change(
 ) -> Result<AddressRequestOutcome, AppError> {
     let app = &desk.app;
     let now = app.clock.now();
-    let client = client.as_str();
     let (hour_start, hour_end) = hour_window(now);
-    let day_start = now.as_secs() - now.as_secs().rem_euclid(DAY_SECS);
-    let per_client = CounterKey::address_requests_per_client(client, hour_start);
-    let per_username = CounterKey::address_requests_per_username(&input.username, day_start);
-    let (client_hits, username_hits) = tokio::try_join!(
+    let per_client = CounterKey::address_requests_per_client(client.as_str(), hour_start);
+    let (client_hits, network_hits) = tokio::try_join!(
         app.counters.increment_counter(&per_client, hour_end),
-        app.counters.increment_counter(&per_username, day_start + DAY_SECS),
+        count_network(
+            app,
+            client,
+            |n| CounterKey::address_requests_per_network(n, hour_start),
+            hour_end
+        ),
     )?;
     let limits = &app.settings.address;
-    if client_hits > limits.per_client_per_hour {
+    let network_full = network_hits.is_some_and(|hits| hits > limits.per_ipv6_48_per_hour);
+    if client_hits > limits.per_client_per_hour || network_full {
         return Err(AppError::RateLimited {
             retry_after_secs: (hour_end - now.as_secs()).max(1),
         });
     }
+    // Counted only once the client is let through, so that a 429 spends nothing; and per
+    // client, so that strangers elsewhere cannot spend the allowance of the owner's client.
+    // (Unknown and known usernames still cost the same work: nothing here reads the account.)
+    let (day_start, day_end) = day_window(now);
+    let per_username =
+        CounterKey::address_requests_per_username_and_client(&input.username, client.as_str(), day_start);
+    let username_hits = app.counters.increment_counter(&per_username, day_end).await?;
     let result = if username_hits > limits.per_username_per_day {
         Ok(AddressRequestOutcome::UsernameLimited)
     } else {
@@ -123,7 +129,7 @@ async fn store_and_queue(
     let request = AddressRequest::new(input, language, now, app.settings.address.keep_days)
         .map_err(|e| AppError::Internal(e.to_string()))?;
     desk.requests.create_request(&request).await?;
-    let job = MailJob::address_mail(
+    let mut job = MailJob::address_mail(
         QueuedMail::AddressVerification {
             username: request.username.clone(),
             request_id: request.request_id.clone(),
@@ -131,6 +137,9 @@ async fn store_and_queue(
         now,
     )
     .map_err(|e| AppError::Internal(e.to_string()))?;
+    // Over the service-wide cap on confirmation mails the job waits in the queue: it stays
+    // worth sending as long as its request lives, not only the notices' one day.
+    job.send_before = request.expires_at;
     // If this fails the request stays unverified and simply expires: it never reaches anyone.
     app.mail_queue
         .enqueue(&job)

@@ -116,20 +116,95 @@ fn input(name: &str) -> crate::domain::AddressRequestInput {
 }
 
 #[tokio::test]
-async fn known_and_unknown_usernames_do_the_same_work_and_get_the_same_mail() {
+async fn known_and_unknown_usernames_do_the_same_work_and_only_the_known_is_mailed() {
     let f = fixture();
     user(f.store.as_ref(), "ex000001").await;
     for name in ["ex000001", "ex000002"] {
         let outcome = request_address_change(&f.desk, input(name), Language::Ja, &client_key(Some("192.0.2.1"))).await;
         assert!(matches!(outcome, Ok(AddressRequestOutcome::Queued)), "{outcome:?}");
     }
-    assert_eq!(f.deliver_queued().await, ["sent", "sent"]);
-    assert!(f
-        .requests
-        .all()
-        .iter()
-        .all(|r| r.state == AddressRequestState::Unverified));
-    assert!(f.requests.all().iter().all(|r| r.verification_hash.is_some()));
+    assert_eq!(f.deliver_queued().await, ["sent", "unknown_account"]);
+    let stored = f.requests.all();
+    assert_eq!(stored.len(), 2, "both stored: the same work");
+    assert!(stored.iter().all(|r| r.state == AddressRequestState::Unverified));
+    for request in stored {
+        // No link was minted for the unknown username: it can never be confirmed.
+        assert_eq!(
+            request.verification_hash.is_some(),
+            request.username.as_str() == "ex000001",
+            "{}",
+            request.username
+        );
+    }
+    assert_eq!(f.mailer.sent().len(), 1);
+}
+
+#[tokio::test]
+async fn a_disabled_account_gets_no_confirmation_mail_either() {
+    let f = fixture();
+    let disabled = User::sample("ex000003").with_status(crate::domain::AccountStatus::Disabled);
+    f.store.create_user(&disabled).await.unwrap_or_else(|e| panic!("{e}"));
+    request_address_change(&f.desk, input("ex000003"), Language::Ja, &client_key(None))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(f.deliver_queued().await, ["account_disabled"]);
+    assert!(f.mailer.sent().is_empty());
+}
+
+#[tokio::test]
+async fn the_service_wide_cap_makes_jobs_wait_and_a_failed_send_gives_its_place_back() {
+    let mut f = fixture();
+    f.sender.settings.address.confirmations_per_hour = 2;
+    f.sender.settings.address.confirmations_per_day = 3;
+    for n in 1..=4 {
+        let name = format!("ex00000{n}");
+        user(f.store.as_ref(), &name).await;
+        request_address_change(&f.desk, input(&name), Language::Ja, &client_key(None))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let jobs = f.queue.drain();
+    // A failed send spends no place: the first job fails, then the cap counts two sent.
+    f.mailer.set_down(true);
+    assert!(matches!(
+        deliver(&f.sender, &jobs[0]).await,
+        Err(DeliveryError::Mail(_))
+    ));
+    f.mailer.set_down(false);
+    let mut outcomes = Vec::new();
+    for job in &jobs {
+        outcomes.push(deliver(&f.sender, job).await.map_err(|e| e.code()));
+    }
+    let (_, hour_end) = super::hour_window(f.clock.now());
+    assert_eq!(
+        outcomes,
+        [
+            Ok(Delivery::Sent {
+                message_id: "recorded-1".into()
+            }),
+            Ok(Delivery::Sent {
+                message_id: "recorded-2".into()
+            }),
+            Ok(Delivery::Deferred { until_secs: hour_end }),
+            Ok(Delivery::Deferred { until_secs: hour_end }),
+        ]
+    );
+    // The next hour: the day's third place, then the day is full.
+    f.clock.advance_secs(hour_end - f.clock.now().as_secs());
+    let (_, day_end) = super::day_window(f.clock.now());
+    assert!(matches!(deliver(&f.sender, &jobs[2]).await, Ok(Delivery::Sent { .. })));
+    assert_eq!(
+        deliver(&f.sender, &jobs[3]).await.map_err(|e| e.code()),
+        Ok(Delivery::Deferred { until_secs: day_end })
+    );
+    // A waiting job is not done: after the day it is mailed, once.
+    f.clock.advance_secs(day_end - f.clock.now().as_secs());
+    assert!(matches!(deliver(&f.sender, &jobs[3]).await, Ok(Delivery::Sent { .. })));
+    assert_eq!(
+        deliver(&f.sender, &jobs[3]).await.map_err(|e| e.code()),
+        Ok(Delivery::Duplicate)
+    );
+    assert_eq!(f.mailer.sent().len(), 4);
 }
 
 #[tokio::test]
@@ -167,23 +242,9 @@ async fn only_the_confirmed_request_is_pending_and_the_registered_address_is_tol
 }
 
 #[tokio::test]
-async fn a_confirmed_request_for_an_unknown_username_tells_nobody_else() {
-    let f = fixture();
-    request_address_change(&f.desk, input("ex000009"), Language::En, &client_key(None))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    f.deliver_queued().await;
-    let (id, token) = f.last_link();
-    confirm_verification(&f.desk, &id, &token)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    // The notice finds no account; the administrators still hear of the request.
-    assert_eq!(f.deliver_queued().await, ["unknown_account", "sent"]);
-}
-
-#[tokio::test]
 async fn links_expire_on_the_clock_and_the_per_client_limit_answers_429() {
     let f = fixture();
+    user(f.store.as_ref(), "ex000001").await;
     request_address_change(&f.desk, input("ex000001"), Language::Ja, &client_key(Some("192.0.2.9")))
         .await
         .unwrap_or_else(|e| panic!("{e}"));

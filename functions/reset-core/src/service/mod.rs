@@ -21,11 +21,40 @@ use crate::domain::Timestamp;
 
 /// Rate limits and the mail budget count in fixed one-hour windows.
 const WINDOW_SECS: i64 = 3600;
+/// Daily allowances and caps count in fixed one-day windows (UTC days).
+const DAY_SECS: i64 = 24 * 3600;
 
 /// The start and end (epoch seconds) of the hour window `now` falls in.
 fn hour_window(now: Timestamp) -> (i64, i64) {
-    let start = now.as_secs() - now.as_secs().rem_euclid(WINDOW_SECS);
-    (start, start + WINDOW_SECS)
+    window(now, WINDOW_SECS)
+}
+
+/// The start and end (epoch seconds) of the day window `now` falls in.
+fn day_window(now: Timestamp) -> (i64, i64) {
+    window(now, DAY_SECS)
+}
+
+fn window(now: Timestamp, length_secs: i64) -> (i64, i64) {
+    let start = now.as_secs() - now.as_secs().rem_euclid(length_secs);
+    (start, start + length_secs)
+}
+
+/// Counts the IPv6 /48 of `client`, if it has one, under `key` (of that /48) this hour: the
+/// count, or `None` for IPv4 and unknown clients.
+async fn count_network(
+    app: &crate::app::App,
+    client: &crate::domain::ClientKey,
+    key: impl Fn(&str) -> crate::store::CounterKey,
+    window_end: i64,
+) -> Result<Option<u32>, crate::store::StoreError> {
+    match client.network() {
+        Some(network) => app
+            .counters
+            .increment_counter(&key(network), window_end)
+            .await
+            .map(Some),
+        None => Ok(None),
+    }
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-use super::hour_window;
+use super::{count_network, hour_window};
 use crate::app::App;
 use crate::domain::{ClientKey, MailJob, Username};
 use crate::error::AppError;
@@ -28,7 +28,7 @@ impl RequestOutcome {
 /// queue write. The caller shows the same answer in every case but a per-client rate limit.
 /// Emits one metrics line per call.
 pub async fn request_reset(app: &App, username: &Username, client: &ClientKey) -> Result<RequestOutcome, AppError> {
-    let result = queue_reset_link(app, username, client.as_str()).await;
+    let result = queue_reset_link(app, username, client).await;
     let (queued, failed) = match &result {
         Ok(RequestOutcome::Queued) => (1, 0),
         Err(AppError::Unavailable(_)) => (0, 1),
@@ -46,16 +46,18 @@ pub async fn request_reset(app: &App, username: &Username, client: &ClientKey) -
     result
 }
 
-async fn queue_reset_link(app: &App, username: &Username, client: &str) -> Result<RequestOutcome, AppError> {
+async fn queue_reset_link(app: &App, username: &Username, client: &ClientKey) -> Result<RequestOutcome, AppError> {
     let now = app.clock.now();
     let (window_start, window_end) = hour_window(now);
-    let per_client = CounterKey::per_client(client, window_start);
-    let per_username_and_client = CounterKey::per_username_and_client(username, client, window_start);
-    let (client_hits, client_username_hits) = tokio::try_join!(
+    let per_client = CounterKey::per_client(client.as_str(), window_start);
+    let per_username_and_client = CounterKey::per_username_and_client(username, client.as_str(), window_start);
+    let (client_hits, network_hits, client_username_hits) = tokio::try_join!(
         app.counters.increment_counter(&per_client, window_end),
+        count_network(app, client, |n| CounterKey::per_network(n, window_start), window_end),
         app.counters.increment_counter(&per_username_and_client, window_end),
     )?;
-    if client_hits > app.settings.rate_limit_per_ip_per_hour {
+    let network_full = network_hits.is_some_and(|hits| hits > app.settings.rate_limit_per_ipv6_48_per_hour);
+    if client_hits > app.settings.rate_limit_per_ip_per_hour || network_full {
         return Err(AppError::RateLimited {
             retry_after_secs: (window_end - now.as_secs()).max(1),
         });

@@ -45,6 +45,9 @@ pub enum Delivery {
     Expired,
     /// A reset job that sends nothing, on purpose.
     Skipped(SkipReason),
+    /// Not now: the service-wide cap on confirmation mails is reached until `until_secs`
+    /// (epoch s). The job goes back to the queue to wait, unmailed, and is not lost.
+    Deferred { until_secs: i64 },
     /// A job that no producer of this service writes: dropped, never retried, counted
     /// (`MailJobsRefused`, alarmed).
     Refused(RefusalReason),
@@ -72,6 +75,9 @@ pub enum SkipReason {
     AccountDisabled,
     /// The account's hourly mail budget is spent.
     BudgetSpent,
+    /// The account was mailed a link less than a day / `RESET_MAILS_PER_USERNAME_PER_DAY` ago,
+    /// at its current credential epoch: that mail's link is what the owner holds.
+    NotItsTurn,
     /// An address request that expired, was confirmed or decided before its mail went out.
     RequestGone,
     /// No administrators' address is configured (any more) for the arrival note.
@@ -87,6 +93,7 @@ impl SkipReason {
             SkipReason::UnknownAccount => "unknown_account",
             SkipReason::AccountDisabled => "account_disabled",
             SkipReason::BudgetSpent => "mail_budget_spent",
+            SkipReason::NotItsTurn => "reset_mail_not_its_turn",
             SkipReason::RequestGone => "address_request_gone",
             SkipReason::NoRecipient => "no_recipient",
             SkipReason::RecipientReplaced => "recipient_replaced",
@@ -102,6 +109,7 @@ impl Delivery {
             Delivery::Expired => "expired",
             Delivery::Skipped(reason) => reason.code(),
             Delivery::Refused(reason) => reason.code(),
+            Delivery::Deferred { .. } => "deferred_over_cap",
         }
     }
 }
@@ -229,18 +237,19 @@ async fn send_claimed(sender: &MailSender, mail: &QueuedMail, now: Timestamp) ->
         QueuedMail::AddressVerification { request_id, .. } => {
             address_send::send_verification(sender, &ctx, request_id, now).await
         }
+        // The job's institution and masked address are not mailed: requester-typed text in a
+        // mail from the service's sender would be a phishing channel. (They stay in the job's
+        // shape so that jobs queued before this change still parse.)
         QueuedMail::AddressChangeRequested {
             username,
             request_id,
-            institution,
-            new_email_masked,
             requested_at,
+            ..
         } => {
+            // No typed text in the mail: the owner learns that a change was asked, and when.
             let notice = address_send::RegisteredAddressNotice {
                 username,
                 request_id,
-                institution,
-                new_email_masked,
                 requested_at: Timestamp::from_millis(*requested_at),
             };
             address_send::send_notice_to_registered_address(sender, &ctx, notice, now).await
@@ -271,13 +280,29 @@ async fn send_reset_link(
     if !sender.counters.reserve_below(&budget, limit, window_end).await? {
         return Ok(Delivery::Skipped(SkipReason::BudgetSpent));
     }
-    let sent = mint_and_send_link(sender, ctx, &user, now).await;
-    if sent.is_err() {
-        if let Err(error) = sender.counters.release_reserved(&budget).await {
-            tracing::warn!(error = %error, username = %user.username, "the unsent mail's budget could not be given back");
-        }
+    // One mail per turn, a day / N apart: however many ask, the mailbox gets at most N a day,
+    // and the link of the last mail is the working link the owner holds meanwhile.
+    let turn = CounterKey::reset_mail_turn(username);
+    let next_turn = Timestamp::from_millis(now.as_millis() + sender.settings.reset_mail_spacing_ms());
+    if !sender
+        .counters
+        .take_mail_turn(&turn, user.credential_epoch, now, next_turn)
+        .await?
+    {
+        give_back_budget(sender, &budget, &user.username).await;
+        return Ok(Delivery::Skipped(SkipReason::NotItsTurn));
     }
-    let message_id = sent?;
+    let message_id = match mint_and_send_link(sender, ctx, &user, now).await {
+        Ok(message_id) => message_id,
+        Err(error) => {
+            // No mail went out: neither the turn nor the budget is spent on nothing.
+            if let Err(give_back) = sender.counters.give_back_mail_turn(&turn, next_turn, now).await {
+                tracing::warn!(error = %give_back, username = %user.username, "the reset mail's turn could not be given back");
+            }
+            give_back_budget(sender, &budget, &user.username).await;
+            return Err(error);
+        }
+    };
     // Ties a later bounce or complaint to the account (see the mail-events function).
     if !message_id.is_empty() {
         if let Err(error) = sender
@@ -289,6 +314,13 @@ async fn send_reset_link(
         }
     }
     Ok(Delivery::Sent { message_id })
+}
+
+/// Gives back a budget place reserved for a mail that did not go out (best effort).
+async fn give_back_budget(sender: &MailSender, budget: &CounterKey, username: &Username) {
+    if let Err(error) = sender.counters.release_reserved(budget).await {
+        tracing::warn!(error = %error, username = %username, "the unsent mail's budget could not be given back");
+    }
 }
 
 /// Mints a link for `user` and mails it; SES's message id.

@@ -213,7 +213,9 @@ async fn a_job_held_by_another_sender_is_retried_not_sent_twice() {
 
 #[tokio::test]
 async fn the_mail_budget_counts_sent_mails_and_one_client_cannot_spend_it() {
-    let f = fixture();
+    let mut f = fixture();
+    // A turn a minute, so that the hourly budget is what stops the mails here.
+    f.sender.settings.reset_mails_per_username_per_day = 24 * 60;
     add_user(&f.store, "ex000000", AccountStatus::Active).await;
     // One client: 3 requests for one username an hour, then nothing more is queued.
     for _ in 0..3 {
@@ -221,6 +223,7 @@ async fn the_mail_budget_counts_sent_mails_and_one_client_cannot_spend_it() {
             codes(&f.request_and_deliver("ex000000", Some("203.0.113.9")).await),
             ["sent"]
         );
+        f.clock.advance_secs(60);
     }
     assert_eq!(
         request_reset(&f.app, &username("ex000000"), &key(Some("203.0.113.9")))
@@ -240,15 +243,61 @@ async fn the_mail_budget_counts_sent_mails_and_one_client_cannot_spend_it() {
         codes(&f.request_and_deliver("ex000000", Some("198.51.100.2")).await),
         ["sent"]
     );
+    f.clock.advance_secs(60);
     assert_eq!(
         codes(&f.request_and_deliver("ex000000", Some("198.51.100.3")).await),
         ["sent"]
     );
+    f.clock.advance_secs(60);
     assert_eq!(
         codes(&f.request_and_deliver("ex000000", Some("198.51.100.4")).await),
         ["mail_budget_spent"]
     );
     assert_eq!(f.mailer.sent().len(), 5);
+}
+
+#[tokio::test]
+async fn a_reset_mail_waits_for_its_turn_unless_the_owner_changed_the_password() {
+    let f = fixture();
+    add_user(&f.store, "ex000000", AccountStatus::Active).await;
+    let spacing_secs = f.sender.settings.reset_mail_spacing_ms() / 1000;
+    assert_eq!(spacing_secs, 2 * 3600, "12 a day by default");
+    assert_eq!(
+        codes(&f.request_and_deliver("ex000000", Some("198.51.100.1")).await),
+        ["sent"]
+    );
+    // Other clients within the turn: no mail; the link already mailed is the one that works.
+    for client in ["198.51.100.2", "198.51.100.3", "2001:db8::1"] {
+        assert_eq!(
+            codes(&f.request_and_deliver("ex000000", Some(client)).await),
+            ["reset_mail_not_its_turn"]
+        );
+    }
+    let held = token_of_last_mail(&f.mailer);
+    assert!(verify_link(&f.app, &held).await.is_ok());
+    f.clock.advance_secs(spacing_secs - 1);
+    assert_eq!(
+        codes(&f.request_and_deliver("ex000000", Some("198.51.100.4")).await),
+        ["reset_mail_not_its_turn"]
+    );
+    f.clock.advance_secs(1);
+    assert_eq!(
+        codes(&f.request_and_deliver("ex000000", Some("198.51.100.5")).await),
+        ["sent"]
+    );
+    // The owner changes the password with it: the next request is mailed at once.
+    let token = token_of_last_mail(&f.mailer);
+    f.clock.advance_secs(1);
+    change_password(&f.app, token, "Kanagawa2026x", "Kanagawa2026x")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // (The change's notice is not what this test counts.)
+    f.queue.drain();
+    assert_eq!(
+        codes(&f.request_and_deliver("ex000000", Some("198.51.100.6")).await),
+        ["sent"]
+    );
+    assert_eq!(f.mailer.sent().len(), 3, "two turns, then one after the change");
 }
 
 #[tokio::test]

@@ -445,9 +445,63 @@ impl RateCounters for DynamoStore {
             .send()
             .await;
         match result {
-            // Already zero or gone (expired): nothing to give back.
+            Ok(_) => Ok(()),
+            // Nothing to give back (the window ended and the item went): nothing to do.
             Err(error) if is_condition_failure(&error) => Ok(()),
-            other => other.map(|_| ()).map_err(unavailable),
+            Err(error) => Err(unavailable(error)),
+        }
+    }
+
+    async fn take_mail_turn(
+        &self,
+        key: &CounterKey,
+        epoch: CredentialEpoch,
+        now: Timestamp,
+        next_at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.counters_table)
+            .key(attributes::COUNTER_KEY, s(key.as_str()))
+            .update_expression("SET next_at = :next_at, turn_epoch = :epoch, expires_at = :expires_at")
+            .condition_expression("attribute_not_exists(next_at) OR next_at <= :now OR turn_epoch <> :epoch")
+            .expression_attribute_values(":next_at", n(next_at.as_millis()))
+            .expression_attribute_values(":epoch", n_u64(epoch.value()))
+            .expression_attribute_values(":now", n(now.as_millis()))
+            // DynamoDB's TTL deletes late; the condition compares times itself.
+            .expression_attribute_values(":expires_at", n(next_at.as_secs() + 1))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(error) if is_condition_failure(&error) => Ok(false),
+            Err(error) => Err(unavailable(error)),
+        }
+    }
+
+    async fn give_back_mail_turn(
+        &self,
+        key: &CounterKey,
+        next_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.counters_table)
+            .key(attributes::COUNTER_KEY, s(key.as_str()))
+            .update_expression("SET next_at = :now")
+            .condition_expression("next_at = :next_at")
+            .expression_attribute_values(":now", n(now.as_millis()))
+            .expression_attribute_values(":next_at", n(next_at.as_millis()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Another sender's turn since: it is not ours to give back.
+            Err(error) if is_condition_failure(&error) => Ok(()),
+            Err(error) => Err(unavailable(error)),
         }
     }
 }

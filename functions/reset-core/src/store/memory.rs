@@ -3,7 +3,7 @@ use super::{
     MailEvent, MailEventKind, MailEventRecord, MailEventStore, MailLedger, NewCredential, RateCounters, StoreError,
     TokenStore, UserDirectory,
 };
-use crate::domain::{JobId, Timestamp, TokenHash, TokenRecord, User, Username};
+use crate::domain::{CredentialEpoch, JobId, Timestamp, TokenHash, TokenRecord, User, Username};
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,6 +23,8 @@ struct State {
     users: HashMap<Username, User>,
     tokens: HashMap<TokenHash, TokenRecord>,
     counters: HashMap<String, u32>,
+    /// Reset-mail turns: when the next may go, and the epoch it was taken at.
+    turns: HashMap<String, (Timestamp, CredentialEpoch)>,
     mail: HashMap<Username, MailState>,
     jobs: HashMap<JobId, LedgerEntry>,
 }
@@ -213,6 +215,39 @@ impl RateCounters for MemoryStore {
     async fn release_reserved(&self, key: &CounterKey) -> Result<(), StoreError> {
         if let Some(hits) = self.state()?.counters.get_mut(key.as_str()) {
             *hits = hits.saturating_sub(1);
+        }
+        Ok(())
+    }
+
+    async fn take_mail_turn(
+        &self,
+        key: &CounterKey,
+        epoch: CredentialEpoch,
+        now: Timestamp,
+        next_at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.state()?;
+        let taken = match state.turns.get(key.as_str()) {
+            Some((at, turn_epoch)) => *at <= now || *turn_epoch != epoch,
+            None => true,
+        };
+        if taken {
+            state.turns.insert(key.as_str().to_owned(), (next_at, epoch));
+        }
+        Ok(taken)
+    }
+
+    async fn give_back_mail_turn(
+        &self,
+        key: &CounterKey,
+        next_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        if let Some((at, _)) = state.turns.get_mut(key.as_str()) {
+            if *at == next_at {
+                *at = now;
+            }
         }
         Ok(())
     }

@@ -21,7 +21,7 @@ pub use dynamo::{attributes, indexes, DynamoStore, TableNames, MAIL_PROBLEM_FLAG
 pub use memory::{MailProblem, MailState, MemoryStore};
 
 use crate::domain::token::RandomnessUnavailable;
-use crate::domain::{JobId, NewPassword, Timestamp, TokenHash, TokenRecord, User, Username};
+use crate::domain::{CredentialEpoch, JobId, NewPassword, Timestamp, TokenHash, TokenRecord, User, Username};
 use async_trait::async_trait;
 
 #[derive(Debug, thiserror::Error)]
@@ -131,10 +131,31 @@ impl CounterKey {
         Self(format!("addr-ip#{client}#{window_start_secs}"))
     }
 
-    /// Address-change requests for one username (day window), whoever makes them: beyond the
-    /// limit nothing is stored or mailed, and the answer stays the same.
-    pub fn address_requests_per_username(username: &Username, window_start_secs: i64) -> Self {
-        Self(format!("addr-user#{username}#{window_start_secs}"))
+    /// Reset requests from one IPv6 /48 (hour window), beside the per-client /64 count.
+    pub fn per_network(network: &str, window_start_secs: i64) -> Self {
+        Self(format!("net#{network}#{window_start_secs}"))
+    }
+
+    /// Address-change requests from one IPv6 /48 (hour window).
+    pub fn address_requests_per_network(network: &str, window_start_secs: i64) -> Self {
+        Self(format!("addr-net#{network}#{window_start_secs}"))
+    }
+
+    /// Address-change requests for one username from one client (day window).
+    pub fn address_requests_per_username_and_client(username: &Username, client: &str, window_start_secs: i64) -> Self {
+        Self(format!("addr-user-ip#{username}#{client}#{window_start_secs}"))
+    }
+
+    /// Confirmation mails of address-change requests the whole service sent in one window
+    /// (`window_secs` long: an hour or a day).
+    pub fn address_confirmations(window_secs: i64, window_start_secs: i64) -> Self {
+        Self(format!("addr-confirm#{window_secs}#{window_start_secs}"))
+    }
+
+    /// When the next reset mail may go to one account (not a count: see
+    /// [`RateCounters::take_mail_turn`]).
+    pub fn reset_mail_turn(username: &Username) -> Self {
+        Self(format!("mail-turn#{username}"))
     }
 
     pub fn as_str(&self) -> &str {
@@ -214,6 +235,22 @@ pub trait RateCounters: Send + Sync {
 
     /// Gives back one unit reserved with `reserve_below` whose use failed; never below zero.
     async fn release_reserved(&self, key: &CounterKey) -> Result<(), StoreError>;
+
+    /// Takes the account's turn for a reset mail: true, and the next turn set to `next_at`,
+    /// when the current one has come (`now` reached it) or was set at another credential epoch
+    /// (a password or address change since: the owner's own doing). One conditional update,
+    /// so of concurrent senders one wins.
+    async fn take_mail_turn(
+        &self,
+        key: &CounterKey,
+        epoch: CredentialEpoch,
+        now: Timestamp,
+        next_at: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// Hands the turn back after a send failed, if it is still the one taken with `next_at`.
+    async fn give_back_mail_turn(&self, key: &CounterKey, next_at: Timestamp, now: Timestamp)
+        -> Result<(), StoreError>;
 }
 
 /// One store for accounts, links and counters: the DynamoDB tables (and the in-memory fake).

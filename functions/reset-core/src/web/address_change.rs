@@ -90,13 +90,7 @@ async fn route_inner(desk: &AddressDesk, incoming: &Incoming) -> Result<Reply, A
             // The language switch keeps both parts of the link, so it still works.
             ctx.switch_base = format!("{VERIFY_PATH}?id={}&token={}", id.as_str(), token.to_url_safe());
             Ok(Reply::page(
-                address_pages::verify(
-                    &ctx,
-                    id.as_str(),
-                    &token.to_url_safe(),
-                    request.username.as_str(),
-                    request.institution.as_str(),
-                ),
+                address_pages::verify(&ctx, id.as_str(), &token.to_url_safe(), &request),
                 "address_link_valid",
             ))
         }

@@ -3,7 +3,7 @@
 
 use super::pages::{layout, PageContext};
 use crate::domain::address_request::{AddressRequestForm, FieldError, RequestField, TextError};
-use crate::domain::{EmailError, Language};
+use crate::domain::{AddressRequest, EmailError, Language};
 use crate::lang::{self, AddressTexts};
 use maud::{html, Markup};
 
@@ -24,6 +24,13 @@ fn label(t: &AddressTexts, field: RequestField) -> &'static str {
     }
 }
 
+/// The label without its number (「① 医療機関名」 → 「医療機関名」).
+fn plain_label(t: &AddressTexts, field: RequestField) -> &'static str {
+    label(t, field)
+        .trim_start_matches(|c: char| !c.is_alphabetic() || c.is_numeric())
+        .trim()
+}
+
 /// The sentence for one refused item.
 pub fn error_text(error: &FieldError, language: Language) -> String {
     let words = lang::words(language);
@@ -33,10 +40,7 @@ pub fn error_text(error: &FieldError, language: Language) -> String {
         FieldError::Email(EmailError::TooLong) => t.email_too_long.to_owned(),
         FieldError::Email(_) => t.email_malformed.to_owned(),
         FieldError::Text(field, e) => {
-            // The label without its number (「①医療機関名」 → 「医療機関名」).
-            let name = label(t, *field)
-                .trim_start_matches(|c: char| !c.is_alphabetic() || c.is_numeric())
-                .trim();
+            let name = plain_label(t, *field);
             let suffix = match e {
                 TextError::Empty => t.empty,
                 TextError::TooLong => t.too_long,
@@ -125,16 +129,21 @@ pub fn accepted(ctx: &PageContext<'_>, new_email: &str, sender_address: &str, li
     layout(ctx, t.accepted_title, false, content)
 }
 
-/// The GET of the mailed link: what will be confirmed, and the button. Changes nothing.
-pub fn verify(ctx: &PageContext<'_>, request_id: &str, token: &str, username: &str, institution: &str) -> Markup {
+/// The GET of the mailed link: what will be confirmed, and the button. Changes nothing. The
+/// typed details are shown here, to whoever holds the link, and never in a mail.
+pub fn verify(ctx: &PageContext<'_>, request_id: &str, token: &str, request: &AddressRequest) -> Markup {
     let t = &ctx.words().address_pages;
     let content = html! {
         p { (t.verify_lead) }
         dl class="summary" {
             dt { (t.verify_summary_username) }
-            dd { code { (username) } }
+            dd { code { (request.username.as_str()) } }
             dt { (t.verify_summary_institution) }
-            dd { (institution) }
+            dd { (request.institution.as_str()) }
+            dt { (plain_label(t, RequestField::Location)) }
+            dd { (request.location.as_str()) }
+            dt { (plain_label(t, RequestField::ContactPerson)) }
+            dd { (request.contact_person.as_str()) }
         }
         form method="post" action=(ctx.href(VERIFY_PATH)) class="form" {
             input type="hidden" name="id" value=(request_id);
