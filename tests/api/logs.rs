@@ -150,7 +150,8 @@ async fn the_functions_under_cargo_lambda_watch_log_no_secrets() -> Result<()> {
         .send()
         .await?;
     assert_eq!(done.status(), 200);
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // The change notice goes through the queue: send-mail's lines are in the log once it settled.
+    mail_queue_settled().await?;
     let lines: Vec<String> = std::fs::read_to_string(&watch_log)?
         .lines()
         .map(str::to_owned)
