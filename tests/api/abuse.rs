@@ -520,7 +520,10 @@ async fn pages_carry_no_inline_script_or_style() -> Result<()> {
             "inline handler found: {:?}",
             inline_handler.find(&page.body).map(|m| m.as_str())
         );
-        assert!(!page.body.to_ascii_lowercase().contains("javascript:"), "javascript: URL found");
+        assert!(
+            !page.body.to_ascii_lowercase().contains("javascript:"),
+            "javascript: URL found"
+        );
     }
     Ok(())
 }

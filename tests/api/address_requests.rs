@@ -384,3 +384,48 @@ async fn bad_items_are_listed_on_the_form_and_nothing_is_stored() -> Result<()> 
     assert_eq!(garbage.status, 400);
     Ok(())
 }
+
+/// `RequestMinResponseMs` holds for address-change submissions too (README: the floor hides how
+/// long the counters took): known, unknown, refused and limited answers alike.
+#[tokio::test]
+async fn every_submission_takes_at_least_the_response_floor() -> Result<()> {
+    let floor = std::time::Duration::from_millis(300);
+    let app = local_app().await?;
+    let desk = local_desk_with(
+        |s| {
+            s.request_min_response = floor;
+            s.address.per_client_per_hour = 1;
+        },
+        None,
+        Arc::new(SystemClock),
+    )
+    .await?;
+    let user = create_user(&app, Language::Ja).await?;
+    let client = random_client_ip();
+    let cases = [
+        (
+            "known",
+            form_event(user.username.as_str(), &new_address("floor"), &client),
+            200,
+        ),
+        (
+            "limited",
+            form_event(random_username().as_str(), &new_address("floor"), &client),
+            429,
+        ),
+        (
+            "unknown",
+            form_event(random_username().as_str(), &new_address("floor"), &random_client_ip()),
+            200,
+        ),
+        ("refused", form_event("ex0", "not-an-address", &random_client_ip()), 400),
+    ];
+    for (case, event, status) in cases {
+        let started = std::time::Instant::now();
+        let answer = invoke_address(&desk, event).await?;
+        let took = started.elapsed();
+        assert_eq!(answer.status, status, "{case}: {}", answer.body);
+        assert!(took >= floor, "{case} answered in {took:?}, before the {floor:?} floor");
+    }
+    Ok(())
+}

@@ -1,7 +1,7 @@
 //! Logs: one structured JSON line per request with request id, route, outcome and
 //! latency, and never a token, a password or a full mail address, whatever happens.
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, Context, Result};
 use password_reset_tests::reset_core::domain::Language;
 use password_reset_tests::reset_core::telemetry;
 use password_reset_tests::*;
@@ -15,10 +15,18 @@ fn assert_no_secrets(lines: &[String], secrets: &[String], source: &str) {
     }
 }
 
+/// The functions' log format, captured for this test alone: the subscriber is the default of
+/// this thread only, and a `#[tokio::test]` runs the handlers it invokes on its own thread.
+/// Lines of tests running in parallel cannot satisfy (or spoil) its assertions.
+fn capture_own_lines() -> (telemetry::CapturedLines, tracing::subscriber::DefaultGuard) {
+    let capture = telemetry::CapturedLines::default();
+    let guard = tracing::subscriber::set_default(telemetry::json_subscriber(capture.clone()));
+    (capture, guard)
+}
+
 #[tokio::test]
 async fn the_whole_flow_logs_outcomes_and_no_secrets() -> Result<()> {
-    let capture = telemetry::CapturedLines::default();
-    telemetry::init_with_writer(capture.clone());
+    let (capture, _guard) = capture_own_lines();
 
     let app = local_app().await?;
     let user = create_user(&app, Language::Ja).await?;
@@ -192,5 +200,88 @@ async fn the_functions_under_cargo_lambda_watch_log_no_secrets() -> Result<()> {
             "the same id as a request's access line: {entry}"
         );
     }
+    Ok(())
+}
+
+/// README: tokens travel in query strings, so no log line holds one. The request line and
+/// span name the path alone.
+#[tokio::test]
+async fn request_lines_leave_out_the_query_string() -> Result<()> {
+    let (capture, _guard) = capture_own_lines();
+    let app = local_app().await?;
+    let user = create_user(&app, Language::Ja).await?;
+    let token = request_link(&app, &user).await?;
+    let probe = random_username();
+    let path = format!("/password-reset/confirm?token={token}&probe={probe}");
+    let opened = invoke(&app, Function::VerifyToken, EventBuilder::get(&path)).await?;
+    assert_eq!(opened.status, 200);
+    let lines = capture.lines();
+    let requests: Vec<Value> = lines
+        .iter()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|entry| entry["fields"]["message"] == "request" && entry["fields"]["function"] == "verify-token")
+        .collect();
+    assert_eq!(requests.len(), 1, "{lines:?}");
+    assert_eq!(requests[0]["fields"]["route"], "/password-reset/confirm");
+    assert_no_secrets(&lines, &[token, probe.to_string(), "?".to_owned()], "in-process log");
+    Ok(())
+}
+
+/// API Gateway's access log: its format (infra/template.yaml) names only `$context` variables
+/// that hold no query string. The allowed list is AWS's HTTP API variables without the query.
+#[test]
+fn the_api_access_log_format_holds_no_query_string() -> Result<()> {
+    let template = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/infra/template.yaml"))?;
+    let settings = template
+        .split("AccessLogSettings:")
+        .nth(1)
+        .ok_or_else(|| anyhow!("no AccessLogSettings in the template"))?;
+    let format: String = settings
+        .lines()
+        .skip_while(|line| !line.trim_start().starts_with("Format:"))
+        .skip(1)
+        .take_while(|line| line.starts_with("          "))
+        .map(str::trim)
+        .collect();
+    let variables: Vec<&str> = format
+        .split("$context.")
+        .skip(1)
+        .map(|rest| {
+            rest.split(|c: char| !(c.is_ascii_alphanumeric() || c == '.'))
+                .next()
+                .unwrap_or_default()
+        })
+        .collect();
+    assert!(variables.contains(&"path"), "the format was not read: {format}");
+    const WITHOUT_QUERY: &[&str] = &[
+        "requestId",
+        "requestTime",
+        "requestTimeEpoch",
+        "identity.sourceIp",
+        "identity.userAgent",
+        "httpMethod",
+        "routeKey",
+        "path",
+        "protocol",
+        "domainName",
+        "status",
+        "responseLength",
+        "responseLatency",
+        "integrationStatus",
+        "integrationLatency",
+        "awsEndpointRequestId",
+        "error.messageString",
+        "integrationErrorMessage",
+    ];
+    for variable in variables {
+        assert!(
+            WITHOUT_QUERY.contains(&variable),
+            "$context.{variable} may carry a query string"
+        );
+    }
+    // Filled in, the format is one JSON object per request.
+    let sample = format.replace("$context.error.messageString", "\"x\"");
+    let sample = regex::Regex::new(r"\$context\.[A-Za-z.]+")?.replace_all(&sample, "x");
+    serde_json::from_str::<Value>(&sample).with_context(|| format!("not JSON: {sample}"))?;
     Ok(())
 }

@@ -154,12 +154,7 @@ async fn unknown_disabled_and_known_usernames_get_the_same_page() -> Result<()> 
     let stranger = random_username();
     let unknown = invoke(&app, Function::RequestReset, submit(stranger.as_str())).await?;
     let disabled_user = create_disabled_user(&app).await?;
-    let disabled = invoke(
-        &app,
-        Function::RequestReset,
-        submit(disabled_user.username.as_str()),
-    )
-    .await?;
+    let disabled = invoke(&app, Function::RequestReset, submit(disabled_user.username.as_str())).await?;
     let user = create_user(&app, Language::Ja).await?;
     let known = invoke(&app, Function::RequestReset, submit(user.username.as_str())).await?;
     for (case, answer, username) in [
@@ -318,6 +313,33 @@ async fn a_password_change_kills_every_older_link() -> Result<()> {
     assert_eq!(old_change.status, 400);
     assert!(signs_in(&app, &user.username, GOOD_PASSWORD).await?);
     assert!(!signs_in(&app, &user.username, "Other2026xyz").await?);
+    Ok(())
+}
+
+/// README: asking again does not end the links mailed before; each works until used, expired
+/// or killed by a change.
+#[tokio::test]
+async fn asking_again_leaves_earlier_links_working() -> Result<()> {
+    let app = local_app().await?;
+    let user = create_user(&app, Language::Ja).await?;
+    let first = request_link(&app, &user).await?;
+    let second = request_link(&app, &user).await?;
+    assert_ne!(first, second);
+    for token in [&first, &second] {
+        let opened = invoke(&app, Function::VerifyToken, confirm_link(token)).await?;
+        assert_eq!(opened.status, 200, "a link from before the last request");
+    }
+    // The older one still changes the password; then the newer one is dead.
+    let done = invoke(
+        &app,
+        Function::ChangePassword,
+        complete_form(&first, GOOD_PASSWORD, GOOD_PASSWORD),
+    )
+    .await?;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(signs_in(&app, &user.username, GOOD_PASSWORD).await?);
+    let newer = invoke(&app, Function::VerifyToken, confirm_link(&second)).await?;
+    assert_eq!(newer.status, 400);
     Ok(())
 }
 

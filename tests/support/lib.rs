@@ -820,6 +820,13 @@ pub struct OwnMailQueue {
 
 impl OwnMailQueue {
     pub async fn create(name: &str) -> Result<Self> {
+        Self::create_with_redrive(name, None).await
+    }
+
+    /// The same, and with `Some(n)` the queue's redrive policy moves a message to the
+    /// dead-letter queue at its receive after the `n`th, as the template's `maxReceiveCount` does.
+    pub async fn create_with_redrive(name: &str, max_receive_count: Option<u32>) -> Result<Self> {
+        use aws_sdk_sqs::types::QueueAttributeName;
         let client = aws_sdk_sqs::Client::new(&reset_core::app::sdk_config().await);
         let dead_letter_url = client
             .create_queue()
@@ -828,18 +835,44 @@ impl OwnMailQueue {
             .await?
             .queue_url
             .ok_or_else(|| anyhow!("no queue url"))?;
-        let url = client
-            .create_queue()
-            .queue_name(name)
-            .send()
-            .await?
-            .queue_url
-            .ok_or_else(|| anyhow!("no queue url"))?;
+        let mut create = client.create_queue().queue_name(name);
+        if let Some(count) = max_receive_count {
+            let arn = client
+                .get_queue_attributes()
+                .queue_url(&dead_letter_url)
+                .attribute_names(QueueAttributeName::QueueArn)
+                .send()
+                .await?
+                .attributes
+                .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+                .ok_or_else(|| anyhow!("no dead-letter queue ARN"))?;
+            let policy = json!({ "deadLetterTargetArn": arn, "maxReceiveCount": count });
+            create = create.attributes(QueueAttributeName::RedrivePolicy, policy.to_string());
+        }
+        let url = create.send().await?.queue_url.ok_or_else(|| anyhow!("no queue url"))?;
         Ok(Self {
             client,
             url,
             dead_letter_url,
         })
+    }
+
+    /// The bodies of the messages in the dead-letter queue (received, left there).
+    pub async fn dead_letters(&self) -> Result<Vec<String>> {
+        let output = self
+            .client
+            .receive_message()
+            .queue_url(&self.dead_letter_url)
+            .max_number_of_messages(10)
+            .visibility_timeout(0)
+            .send()
+            .await?;
+        Ok(output
+            .messages
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|m| m.body)
+            .collect())
     }
 
     /// The queue adapter the request side hands its jobs to.
