@@ -379,12 +379,7 @@ async fn outages_of_dynamodb_and_ses() -> Result<()> {
 async fn a_job_that_exhausts_its_receives_reaches_the_dead_letter_queue() -> Result<()> {
     let queue = OwnMailQueue::create_with_redrive(&format!("exhaust-{}", random_username()), Some(2)).await?;
     let shared = local_app().await?;
-    let app = App::new(
-        shared.settings.clone(),
-        Arc::new(tables(&shared.settings).await),
-        Arc::new(queue.mail_queue()),
-        Arc::new(SystemClock),
-    );
+    let app = queue.app(&shared.settings).await;
     let mut sender = in_process_sender(shared.settings.clone(), &queue).await?;
     // Nothing listens on the discard port: every send fails to connect.
     let ses = aws_sdk_sesv2::Client::from_conf(

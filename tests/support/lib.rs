@@ -875,6 +875,16 @@ impl OwnMailQueue {
             .collect())
     }
 
+    /// The functions as `settings` wire them, on the shared tables, queueing to this queue.
+    pub async fn app(&self, settings: &Settings) -> App {
+        App::new(
+            settings.clone(),
+            Arc::new(tables(settings).await),
+            Arc::new(self.mail_queue()),
+            Arc::new(SystemClock),
+        )
+    }
+
     /// The queue adapter the request side hands its jobs to.
     pub fn mail_queue(&self) -> reset_core::mail::SqsMailQueue {
         reset_core::mail::SqsMailQueue::new(self.client.clone(), self.url.clone())
