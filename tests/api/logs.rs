@@ -21,6 +21,9 @@ fn assert_no_secrets(lines: &[String], secrets: &[String], source: &str) {
 fn capture_own_lines() -> (telemetry::CapturedLines, tracing::subscriber::DefaultGuard) {
     let capture = telemetry::CapturedLines::default();
     let guard = tracing::subscriber::set_default(telemetry::json_subscriber(capture.clone()));
+    // Callsites first hit by other tests' threads (no subscriber there) may have cached
+    // "never": ask every callsite again, now that this thread has one.
+    tracing::callsite::rebuild_interest_cache();
     (capture, guard)
 }
 
