@@ -28,8 +28,9 @@ say "serving the functions on 127.0.0.1:$WATCH_PORT (log: $log)"
 start_watch "$log" --concurrency 4
 export WATCH_LOG=$log
 warm_functions "$WATCH_URL" || { echo "error: a function did not start; see $log" >&2; exit 1; }
+export SQS_TRIGGER_STATE=$PWD/.local/$STACK_NAME/sqs-trigger.state.json
 .tools/emulators/bin/python scripts/local_sqs_trigger.py run --invoke-url "$WATCH_URL" \
-  --max-concurrency "$MAIL_SEND_CONCURRENCY" >".local/$STACK_NAME/sqs-trigger.log" 2>&1 &
+  --max-concurrency "$MAIL_SEND_CONCURRENCY" --state-file "$SQS_TRIGGER_STATE" >".local/$STACK_NAME/sqs-trigger.log" 2>&1 &
 TRIGGER_PID=$!
 export SQS_TRIGGER_LOG=$PWD/.local/$STACK_NAME/sqs-trigger.log
 say "cargo test -p password-reset-tests --test api -- $*"

@@ -11,6 +11,9 @@
                   `cargo lambda watch`'s Invoke API with the event Lambda would send, deletes
                   what succeeded and leaves the reported batch item failures to come back when
                   their visibility timeout ends (the queue's redrive policy dead-letters them).
+                  With --state-file it keeps there what the tests' mail barrier
+                  (tests/support: mail_queue_settled) reads: each poller's current and last
+                  receive, and every message it received and has not deleted yet.
 
 The functions never know: they only see the SDK's standard AWS_ENDPOINT_URL_SQS variable.
 """
@@ -135,9 +138,62 @@ def mappings(template, concurrency_override):
     return found
 
 
+def now_ms():
+    return int(time.time() * 1000)
+
+
+class State:
+    """What the pollers hold, written whole to a file on every change (a rename, so a reader never
+    sees half of it). A message sent before time T is gone from the queue once every poller is
+    waiting in a receive and its last receive began after T and returned less than a full batch
+    (so it took every visible message), and no message sent before T is still held or waiting to
+    come back after a failure: moto's own state (/moto-api/data.json) cannot say this, as it keeps
+    deleted messages and does not say which queue a message is in."""
+
+    def __init__(self, path):
+        self.path = path
+        self.lock = threading.Lock()
+        self.pollers = {}
+        self.held = {}
+
+    def _write(self):
+        if not self.path:
+            return
+        temporary = f"{self.path}.tmp"
+        with open(temporary, "w", encoding="utf-8") as handle:
+            json.dump({"pollers": self.pollers, "held": self.held}, handle)
+        os.replace(temporary, self.path)
+
+    def receiving(self, poller, started):
+        with self.lock:
+            entry = self.pollers.setdefault(poller, {"last": None})
+            entry["receiving_since"] = started
+            self._write()
+
+    def received(self, poller, started, messages, batch_size):
+        with self.lock:
+            entry = self.pollers[poller]
+            entry["receiving_since"] = None
+            entry["last"] = {"started": started, "ended": now_ms(), "count": len(messages), "batch": batch_size}
+            for m in messages:
+                sent = int(m.get("Attributes", {}).get("SentTimestamp", 0))
+                self.held[m["MessageId"]] = {"sent": sent, "state": "delivering"}
+            self._write()
+
+    def settled(self, deleted, kept):
+        with self.lock:
+            for message_id in deleted:
+                self.held.pop(message_id, None)
+            for message_id in kept:
+                if message_id in self.held:
+                    self.held[message_id]["state"] = "failed, waiting to come back"
+            self._write()
+
+
 class Mapping:
-    def __init__(self, client, invoke_url, function, queue_url, batch_size, region):
+    def __init__(self, client, invoke_url, function, queue_url, batch_size, region, state):
         self.client = client
+        self.state = state
         self.function = function
         self.queue_url = queue_url
         self.batch_size = batch_size
@@ -189,8 +245,10 @@ class Mapping:
             return every_id  # an unknown identifier fails the whole batch, as Lambda does
         return failed
 
-    def poll_forever(self):
+    def poll_forever(self, poller):
         while True:
+            started = now_ms()
+            self.state.receiving(poller, started)
             try:
                 messages = self.client.receive_message(
                     QueueUrl=self.queue_url,
@@ -203,15 +261,19 @@ class Mapping:
                 log(f"receive failed ({type(error).__name__}); retrying")
                 time.sleep(1)
                 continue
+            self.state.received(poller, started, messages, self.batch_size)
             if not messages:
                 continue
             failed = self.call_function(messages)
             done = [m for m in messages if m["MessageId"] not in failed]
+            deleted = []
             for message in done:
                 try:
                     self.client.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+                    deleted.append(message["MessageId"])
                 except Exception as error:
                     log(f"delete failed ({type(error).__name__}); the message will come back")
+            self.state.settled(deleted, [m["MessageId"] for m in messages if m["MessageId"] not in deleted])
             log(f"{self.function}: batch of {len(messages)}, {len(done)} done, {len(failed)} to retry")
 
 
@@ -221,11 +283,12 @@ def run(args):
     urls = queue_urls(template)
     region = os.environ.get("AWS_REGION", "ap-northeast-1")
     threads = []
+    state = State(args.state_file)
     for function, queue, batch_size, concurrency in mappings(template, args.max_concurrency):
-        mapping = Mapping(client, args.invoke_url, function, urls[queue], batch_size, region)
+        mapping = Mapping(client, args.invoke_url, function, urls[queue], batch_size, region, state)
         log(f"{queue} -> {function}: batches of up to {batch_size}, at most {concurrency} at once")
-        for _ in range(concurrency):
-            thread = threading.Thread(target=mapping.poll_forever, daemon=True)
+        for number in range(concurrency):
+            thread = threading.Thread(target=mapping.poll_forever, args=(f"{function}#{number}",), daemon=True)
             thread.start()
             threads.append(thread)
     if not threads:
@@ -242,6 +305,7 @@ def main():
     runner = commands.add_parser("run", help="deliver the queues to their functions until stopped")
     runner.add_argument("--invoke-url", required=True, help="cargo lambda watch's address, e.g. http://127.0.0.1:9000")
     runner.add_argument("--max-concurrency", type=int, default=0, help="override ScalingConfig.MaximumConcurrency")
+    runner.add_argument("--state-file", default="", help="where to keep the pollers' state for the tests' mail barrier")
     args = parser.parse_args()
     try:
         {"create-queues": create_queues, "run": run}[args.command](args)

@@ -33,8 +33,9 @@ code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 600 -X POST -H 'content
 printf '    %-16s answered %s\n' send-mail "$code"
 case "$code" in 2??) ;; *) echo "error: send-mail did not start on the pool; see $STATE/watch.log" >&2; exit 1 ;; esac
 
+export SQS_TRIGGER_STATE=$PWD/$STATE/sqs-trigger.state.json
 .tools/emulators/bin/python scripts/local_sqs_trigger.py run --invoke-url "$WATCH_URL" \
-  --max-concurrency "$MAIL_SEND_CONCURRENCY" >"$STATE/sqs-trigger.log" 2>&1 &
+  --max-concurrency "$MAIL_SEND_CONCURRENCY" --state-file "$SQS_TRIGGER_STATE" >"$STATE/sqs-trigger.log" 2>&1 &
 TRIGGER_PID=$!
 export SQS_TRIGGER_LOG=$PWD/$STATE/sqs-trigger.log
 

@@ -76,8 +76,9 @@ timed send-mail -X POST -H 'content-type: application/json' -d '{"Records":[]}' 
 # The mail queue's event source mapping, played locally: batches from moto's SQS to send-mail
 # under cargo lambda watch, at most MAIL_SEND_CONCURRENCY at once (the template's default, 2).
 say "delivering the mail queue to send-mail (local SQS event source mapping, concurrency $MAIL_SEND_CONCURRENCY)"
+export SQS_TRIGGER_STATE=$PWD/.local/test/sqs-trigger.state.json
 .tools/emulators/bin/python scripts/local_sqs_trigger.py run --invoke-url "$WATCH_URL" \
-  --max-concurrency "$MAIL_SEND_CONCURRENCY" >.local/test/sqs-trigger.log 2>&1 &
+  --max-concurrency "$MAIL_SEND_CONCURRENCY" --state-file "$SQS_TRIGGER_STATE" >.local/test/sqs-trigger.log 2>&1 &
 TRIGGER_PID=$!
 export SQS_TRIGGER_LOG=$PWD/.local/test/sqs-trigger.log
 

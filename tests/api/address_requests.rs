@@ -179,7 +179,7 @@ async fn a_never_confirmed_request_never_reaches_the_queue_and_dies_with_its_lin
     );
     assert!(!pending_ids(&desk).await?.contains(&id));
     // The registered address heard nothing of a request that was never confirmed.
-    assert!(mails_to(user.email.as_str()).await?.is_empty());
+    assert!(settled_mails_to(user.email.as_str()).await?.is_empty());
     Ok(())
 }
 
@@ -715,6 +715,51 @@ async fn the_service_wide_cap_holds_and_over_cap_confirmations_wait_and_are_mail
         let mails = mails_to(address).await?;
         assert_eq!(mails.len(), 1, "{address}");
         assert!(mails[0].address_link().is_some());
+    }
+    Ok(())
+}
+
+/// `RequestMinResponseMs` holds for address-change submissions too (README: the floor hides how
+/// long the counters took): known, unknown, refused and limited answers alike.
+#[tokio::test]
+async fn every_submission_takes_at_least_the_response_floor() -> Result<()> {
+    let floor = std::time::Duration::from_millis(300);
+    let app = local_app().await?;
+    let desk = local_desk_with(
+        |s| {
+            s.request_min_response = floor;
+            s.address.per_client_per_hour = 1;
+        },
+        None,
+        Arc::new(SystemClock),
+    )
+    .await?;
+    let user = create_user(&app, Language::Ja).await?;
+    let client = random_client_ip();
+    let cases = [
+        (
+            "known",
+            form_event(user.username.as_str(), &new_address("floor"), &client),
+            200,
+        ),
+        (
+            "limited",
+            form_event(random_username().as_str(), &new_address("floor"), &client),
+            429,
+        ),
+        (
+            "unknown",
+            form_event(random_username().as_str(), &new_address("floor"), &random_client_ip()),
+            200,
+        ),
+        ("refused", form_event("ex0", "not-an-address", &random_client_ip()), 400),
+    ];
+    for (case, event, status) in cases {
+        let started = std::time::Instant::now();
+        let answer = invoke_address(&desk, event).await?;
+        let took = started.elapsed();
+        assert_eq!(answer.status, status, "{case}: {}", answer.body);
+        assert!(took >= floor, "{case} answered in {took:?}, before the {floor:?} floor");
     }
     Ok(())
 }

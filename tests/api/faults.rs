@@ -379,3 +379,52 @@ async fn outages_of_dynamodb_and_ses() -> Result<()> {
     stack.wait_for_mails(&sender, quiet.email.as_str(), 1).await?;
     Ok(())
 }
+
+/// A job that fails on every receive reaches the dead-letter queue by the queue's redrive
+/// policy (here `maxReceiveCount` 2, the template's 20 would take an hour of backoff), with
+/// send-mail's real handler retrying it and SES unreachable: no mail, nothing lost.
+#[tokio::test]
+async fn a_job_that_exhausts_its_receives_reaches_the_dead_letter_queue() -> Result<()> {
+    let queue = OwnMailQueue::create_with_redrive(&format!("exhaust-{}", random_username()), Some(2)).await?;
+    let shared = local_app().await?;
+    let app = queue.app(&shared.settings).await;
+    let mut sender = in_process_sender(shared.settings.clone(), &queue).await?;
+    // Nothing listens on the discard port: every send fails to connect.
+    let ses = aws_sdk_sesv2::Client::from_conf(
+        aws_sdk_sesv2::config::Builder::from(&sdk_config().await)
+            .endpoint_url("http://127.0.0.1:9")
+            .build(),
+    );
+    sender.sender.mailer = Arc::new(SesMailer::new(ses, shared.settings.sender_address.clone(), None));
+    let user = create_user(&app, Language::Ja).await?;
+    let answer = invoke(
+        &app,
+        Function::RequestReset,
+        EventBuilder::form("/password-reset", &[("username", user.username.as_str())]),
+    )
+    .await?;
+    assert_eq!(answer.status, 200);
+
+    // Two receives fail, each pushed out by send-mail's backoff (about 5 s, then 10 s); the
+    // receive after the second moves the message instead of returning it.
+    let mut receives = 0;
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    let dead = loop {
+        receives += queue.deliver(&sender).await?;
+        let dead = queue.dead_letters().await?;
+        if !dead.is_empty() {
+            break dead;
+        }
+        if std::time::Instant::now() > deadline {
+            bail!("not dead-lettered after {receives} receives");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!(receives, 2, "delivered twice, then moved by the redrive policy");
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    let job: serde_json::Value = serde_json::from_str(&dead[0]).context("the dead letter is the job")?;
+    assert!(job["job_id"].is_string(), "{job}");
+    assert_eq!(queue.deliver(&sender).await?, 0, "nothing left in the mail queue");
+    assert!(mails_to(user.email.as_str()).await?.is_empty());
+    Ok(())
+}

@@ -1,22 +1,11 @@
 //! Logs: one structured JSON line per request with request id, route, outcome and
 //! latency, and never a token, a password or a full mail address, whatever happens.
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, Context, Result};
 use password_reset_tests::reset_core::domain::Language;
 use password_reset_tests::reset_core::telemetry;
 use password_reset_tests::*;
 use serde_json::{json, Value};
-
-/// The process's one log subscriber, shared by the tests of this module: a second
-/// `init_with_writer` would be ignored, and its capture would stay empty.
-fn captured() -> &'static telemetry::CapturedLines {
-    static CAPTURE: std::sync::OnceLock<telemetry::CapturedLines> = std::sync::OnceLock::new();
-    CAPTURE.get_or_init(|| {
-        let capture = telemetry::CapturedLines::default();
-        telemetry::init_with_writer(capture.clone());
-        capture
-    })
-}
 
 fn assert_no_secrets(lines: &[String], secrets: &[String], source: &str) {
     for line in lines {
@@ -26,9 +15,21 @@ fn assert_no_secrets(lines: &[String], secrets: &[String], source: &str) {
     }
 }
 
+/// The functions' log format, captured for this test alone: the subscriber is the default of
+/// this thread only, and a `#[tokio::test]` runs the handlers it invokes on its own thread.
+/// Lines of tests running in parallel cannot satisfy (or spoil) its assertions.
+fn capture_own_lines() -> (telemetry::CapturedLines, tracing::subscriber::DefaultGuard) {
+    let capture = telemetry::CapturedLines::default();
+    let guard = tracing::subscriber::set_default(telemetry::json_subscriber(capture.clone()));
+    // Callsites first hit by other tests' threads (no subscriber there) may have cached
+    // "never": ask every callsite again, now that this thread has one.
+    tracing::callsite::rebuild_interest_cache();
+    (capture, guard)
+}
+
 #[tokio::test]
 async fn the_whole_flow_logs_outcomes_and_no_secrets() -> Result<()> {
-    let capture = captured();
+    let (capture, _guard) = capture_own_lines();
 
     let app = local_app().await?;
     let user = create_user(&app, Language::Ja).await?;
@@ -160,7 +161,8 @@ async fn the_functions_under_cargo_lambda_watch_log_no_secrets() -> Result<()> {
         .send()
         .await?;
     assert_eq!(done.status(), 200);
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // The change notice goes through the queue: send-mail's lines are in the log once it settled.
+    mail_queue_settled().await?;
     let lines: Vec<String> = std::fs::read_to_string(&watch_log)?
         .lines()
         .map(str::to_owned)
@@ -209,7 +211,7 @@ async fn the_functions_under_cargo_lambda_watch_log_no_secrets() -> Result<()> {
 /// happens (a good link, a wrong token, a malformed form).
 #[tokio::test]
 async fn the_address_change_flow_logs_no_token_address_or_typed_text() -> Result<()> {
-    let capture = captured();
+    let (capture, _guard) = capture_own_lines();
     let app = local_app().await?;
     let desk = local_desk().await?;
     let user = create_user(&app, Language::Ja).await?;
@@ -249,7 +251,7 @@ async fn the_address_change_flow_logs_no_token_address_or_typed_text() -> Result
     }
     // The notice to the registered address goes through send-mail.
     wait_for_mails(user.email.as_str(), 1).await?;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    mail_queue_settled().await?;
 
     let mut lines = capture.lines();
     assert!(
@@ -272,5 +274,88 @@ async fn the_address_change_flow_logs_no_token_address_or_typed_text() -> Result
         "%E3%81%B2%E3%81%BE%E3%82%8F%E3%82%8A".to_owned(),
     ];
     assert_no_secrets(&lines, &secrets, "address-change flow log");
+    Ok(())
+}
+
+/// README: tokens travel in query strings, so no log line holds one. The request line and
+/// span name the path alone.
+#[tokio::test]
+async fn request_lines_leave_out_the_query_string() -> Result<()> {
+    let (capture, _guard) = capture_own_lines();
+    let app = local_app().await?;
+    let user = create_user(&app, Language::Ja).await?;
+    let token = request_link(&app, &user).await?;
+    let probe = random_username();
+    let path = format!("/password-reset/confirm?token={token}&probe={probe}");
+    let opened = invoke(&app, Function::VerifyToken, EventBuilder::get(&path)).await?;
+    assert_eq!(opened.status, 200);
+    let lines = capture.lines();
+    let requests: Vec<Value> = lines
+        .iter()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|entry| entry["fields"]["message"] == "request" && entry["fields"]["function"] == "verify-token")
+        .collect();
+    assert_eq!(requests.len(), 1, "{lines:?}");
+    assert_eq!(requests[0]["fields"]["route"], "/password-reset/confirm");
+    assert_no_secrets(&lines, &[token, probe.to_string(), "?".to_owned()], "in-process log");
+    Ok(())
+}
+
+/// API Gateway's access log: its format (infra/template.yaml) names only `$context` variables
+/// that hold no query string. The allowed list is AWS's HTTP API variables without the query.
+#[test]
+fn the_api_access_log_format_holds_no_query_string() -> Result<()> {
+    let template = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/infra/template.yaml"))?;
+    let settings = template
+        .split("AccessLogSettings:")
+        .nth(1)
+        .ok_or_else(|| anyhow!("no AccessLogSettings in the template"))?;
+    let format: String = settings
+        .lines()
+        .skip_while(|line| !line.trim_start().starts_with("Format:"))
+        .skip(1)
+        .take_while(|line| line.starts_with("          "))
+        .map(str::trim)
+        .collect();
+    let variables: Vec<&str> = format
+        .split("$context.")
+        .skip(1)
+        .map(|rest| {
+            rest.split(|c: char| !(c.is_ascii_alphanumeric() || c == '.'))
+                .next()
+                .unwrap_or_default()
+        })
+        .collect();
+    assert!(variables.contains(&"path"), "the format was not read: {format}");
+    const WITHOUT_QUERY: &[&str] = &[
+        "requestId",
+        "requestTime",
+        "requestTimeEpoch",
+        "identity.sourceIp",
+        "identity.userAgent",
+        "httpMethod",
+        "routeKey",
+        "path",
+        "protocol",
+        "domainName",
+        "status",
+        "responseLength",
+        "responseLatency",
+        "integrationStatus",
+        "integrationLatency",
+        "awsEndpointRequestId",
+        "error.messageString",
+        "integrationErrorMessage",
+    ];
+    for variable in variables {
+        assert!(
+            WITHOUT_QUERY.contains(&variable),
+            "$context.{variable} may carry a query string"
+        );
+    }
+    // Filled in, the format is one JSON object per request.
+    let sample = format.replace("$context.error.messageString", "\"x\"");
+    let sample = regex::Regex::new(r"\$context\.[A-Za-z.]+")?.replace_all(&sample, "x");
+    serde_json::from_str::<Value>(&sample).with_context(|| format!("not JSON: {sample}"))?;
     Ok(())
 }

@@ -86,18 +86,29 @@ pub async fn invoke_address_request(desk: &reset_core::service::AddressDesk, req
     }
 }
 
-/// A random client address (TEST-NET-2), so a test's per-client counters are its own.
+/// Bytes from the OS random source. A failure panics: tests that all drew the same zeros would
+/// share usernames, addresses and rate-limit keys and pass or fail by each other.
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).unwrap_or_else(|e| panic!("the OS random source failed: {e}"));
+    bytes
+}
+
+/// A random client address in 2001:db8::/32 (documentation space), random in its /64, which is
+/// what clients are counted by: a test's per-client counters are its own, in every run.
 pub fn random_client_ip() -> String {
-    let mut bytes = [0u8; 2];
-    let _ = getrandom::fill(&mut bytes);
-    format!("198.51.{}.{}", bytes[0], bytes[1].max(1))
+    let bytes: [u8; 4] = random_bytes();
+    format!(
+        "2001:db8:{:x}:{:x}::1",
+        u16::from_be_bytes([bytes[0], bytes[1]]),
+        u16::from_be_bytes([bytes[2], bytes[3]])
+    )
 }
 
 /// A random valid username (`t` + 7 alphanumerics), so parallel tests never share one.
 pub fn random_username() -> Username {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    let mut bytes = [0u8; 7];
-    let _ = getrandom::fill(&mut bytes);
+    let bytes: [u8; 7] = random_bytes();
     let tail: String = bytes
         .iter()
         .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
@@ -110,6 +121,32 @@ pub fn random_username() -> Username {
 pub async fn tables(settings: &Settings) -> DynamoStore {
     let config = reset_core::app::sdk_config().await;
     DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), TableNames::from(settings))
+}
+
+/// A fresh copy (same keys, empty) of the local rate-limit table, for a test whose counters must
+/// be its own even under a key every client may share (the one of requests without an address).
+pub async fn own_rate_limits_table(settings: &Settings) -> Result<String> {
+    use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement};
+    let client = aws_sdk_dynamodb::Client::new(&reset_core::app::sdk_config().await);
+    let shared = client
+        .describe_table()
+        .table_name(&settings.rate_limits_table)
+        .send()
+        .await?
+        .table
+        .ok_or_else(|| anyhow!("no table {}", settings.rate_limits_table))?;
+    let name = format!("{}-{}", settings.rate_limits_table, random_username());
+    let keys: Vec<KeySchemaElement> = shared.key_schema().to_vec();
+    let attributes: Vec<AttributeDefinition> = shared.attribute_definitions().to_vec();
+    client
+        .create_table()
+        .table_name(&name)
+        .set_key_schema(Some(keys))
+        .set_attribute_definitions(Some(attributes))
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await?;
+    Ok(name)
 }
 
 /// The password every test account starts with.
@@ -138,6 +175,26 @@ pub async fn create_user(app: &App, language: Language) -> Result<User> {
         }
     };
     log(format!("created user {}", user.username));
+    Ok(user)
+}
+
+/// Creates a disabled user (with `INITIAL_PASSWORD`) in the store the settings name.
+pub async fn create_disabled_user(app: &App) -> Result<User> {
+    let user = TestUser::random().disabled().password(INITIAL_PASSWORD).build()?;
+    match &app.settings.password_store {
+        PasswordStore::DynamoDb => tables(&app.settings).await.create_user(&user).await?,
+        PasswordStore::Cognito { user_pool_id } => {
+            pool::create_user(user_pool_id, &user.username, &user.email, user.language).await?;
+            pool::client()
+                .await
+                .admin_disable_user()
+                .user_pool_id(user_pool_id)
+                .username(user.username.as_str())
+                .send()
+                .await?;
+        }
+    }
+    log(format!("created disabled user {}", user.username));
     Ok(user)
 }
 
@@ -610,6 +667,118 @@ pub async fn wait_for_mails(address: &str, count: usize) -> Result<Vec<Mail>> {
     )
 }
 
+/// What scripts/local_sqs_trigger.py keeps in `SQS_TRIGGER_STATE` about the mail queue's pollers.
+#[derive(Debug, Deserialize)]
+struct TriggerState {
+    pollers: std::collections::BTreeMap<String, Poller>,
+    held: std::collections::BTreeMap<String, Held>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Poller {
+    receiving_since: Option<u64>,
+    last: Option<LastReceive>,
+}
+
+#[derive(Debug, Deserialize)]
+struct LastReceive {
+    started: u64,
+    count: usize,
+    batch: usize,
+}
+
+#[derive(Debug, Deserialize)]
+struct Held {
+    sent: u64,
+    state: String,
+}
+
+impl TriggerState {
+    fn read() -> Result<Self> {
+        let path = env("SQS_TRIGGER_STATE")?;
+        let text = std::fs::read_to_string(&path).with_context(|| format!("the SQS trigger's state {path}"))?;
+        serde_json::from_str(&text).with_context(|| format!("the SQS trigger's state {path}: {text}"))
+    }
+
+    /// What still stands between `since` and a settled queue; empty when every message sent
+    /// before `since` has been deleted, that is, send-mail returned for it.
+    fn pending(&self, since: u64) -> Vec<String> {
+        let mut pending: Vec<String> = self
+            .pollers
+            .iter()
+            .filter_map(|(name, poller)| match (&poller.receiving_since, &poller.last) {
+                (None, _) => Some(format!("{name} is delivering a batch")),
+                (_, None) => Some(format!("{name} has not received yet")),
+                (_, Some(last)) if last.started < since => Some(format!("{name} has not received since")),
+                (_, Some(last)) if last.count >= last.batch => {
+                    Some(format!("{name} received a full batch: more may be visible"))
+                }
+                _ => None,
+            })
+            .collect();
+        if self.pollers.is_empty() {
+            pending.push("no poller has started".into());
+        }
+        pending.extend(
+            self.held
+                .iter()
+                .filter(|(_, held)| held.sent < since)
+                .map(|(id, held)| format!("message {id} sent at {} is {}", held.sent, held.state)),
+        );
+        pending
+    }
+
+    fn receives(&self) -> Vec<Option<u64>> {
+        self.pollers.values().map(|p| p.receiving_since).collect()
+    }
+}
+
+fn epoch_ms() -> Result<u64> {
+    Ok(u64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_millis(),
+    )?)
+}
+
+/// The mail barrier: returns once every mail job queued before the call has left the mail queue,
+/// which the local event source deletes only after send-mail returned for it (the mail is then
+/// in the SES emulator and send-mail's log lines are written), and send-mail is idle. Jobs queued
+/// meanwhile by parallel tests do not hold it up. Every "no mail" and every log assertion waits
+/// here rather than sleeping; fails, saying what is pending, after 60 s.
+pub async fn mail_queue_settled() -> Result<()> {
+    let since = epoch_ms()?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    // A poller whose receive has just returned has not yet written down what it got: the state
+    // must hold still across two readings, with every poller in the same receive as before.
+    let mut settled_receives: Option<Vec<Option<u64>>> = None;
+    loop {
+        let state = TriggerState::read()?;
+        let pending = state.pending(since);
+        if pending.is_empty() {
+            let receives = state.receives();
+            if settled_receives.as_ref() == Some(&receives) {
+                log("mail queue settled");
+                return Ok(());
+            }
+            settled_receives = Some(receives);
+        } else {
+            settled_receives = None;
+        }
+        if std::time::Instant::now() > deadline {
+            bail!("the mail queue did not settle in 60 s: {}", pending.join("; "));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Every mail for `address` once the mail queue has settled: mails the queue still held, late
+/// duplicates included, are there.
+pub async fn settled_mails_to(address: &str) -> Result<Vec<Mail>> {
+    mail_queue_settled().await?;
+    mails_to(address).await
+}
+
 /// Requests a reset for `user` through the real handler and returns the token from the mail.
 pub async fn request_link(app: &App, user: &User) -> Result<String> {
     let before = mails_to(user.email.as_str()).await?.len();
@@ -654,6 +823,13 @@ pub struct OwnMailQueue {
 
 impl OwnMailQueue {
     pub async fn create(name: &str) -> Result<Self> {
+        Self::create_with_redrive(name, None).await
+    }
+
+    /// The same, and with `Some(n)` the queue's redrive policy moves a message to the
+    /// dead-letter queue at its receive after the `n`th, as the template's `maxReceiveCount` does.
+    pub async fn create_with_redrive(name: &str, max_receive_count: Option<u32>) -> Result<Self> {
+        use aws_sdk_sqs::types::QueueAttributeName;
         let client = aws_sdk_sqs::Client::new(&reset_core::app::sdk_config().await);
         let dead_letter_url = client
             .create_queue()
@@ -662,18 +838,54 @@ impl OwnMailQueue {
             .await?
             .queue_url
             .ok_or_else(|| anyhow!("no queue url"))?;
-        let url = client
-            .create_queue()
-            .queue_name(name)
-            .send()
-            .await?
-            .queue_url
-            .ok_or_else(|| anyhow!("no queue url"))?;
+        let mut create = client.create_queue().queue_name(name);
+        if let Some(count) = max_receive_count {
+            let arn = client
+                .get_queue_attributes()
+                .queue_url(&dead_letter_url)
+                .attribute_names(QueueAttributeName::QueueArn)
+                .send()
+                .await?
+                .attributes
+                .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+                .ok_or_else(|| anyhow!("no dead-letter queue ARN"))?;
+            let policy = json!({ "deadLetterTargetArn": arn, "maxReceiveCount": count });
+            create = create.attributes(QueueAttributeName::RedrivePolicy, policy.to_string());
+        }
+        let url = create.send().await?.queue_url.ok_or_else(|| anyhow!("no queue url"))?;
         Ok(Self {
             client,
             url,
             dead_letter_url,
         })
+    }
+
+    /// The bodies of the messages in the dead-letter queue (received, left there).
+    pub async fn dead_letters(&self) -> Result<Vec<String>> {
+        let output = self
+            .client
+            .receive_message()
+            .queue_url(&self.dead_letter_url)
+            .max_number_of_messages(10)
+            .visibility_timeout(0)
+            .send()
+            .await?;
+        Ok(output
+            .messages
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|m| m.body)
+            .collect())
+    }
+
+    /// The functions as `settings` wire them, on the shared tables, queueing to this queue.
+    pub async fn app(&self, settings: &Settings) -> App {
+        App::new(
+            settings.clone(),
+            Arc::new(tables(settings).await),
+            Arc::new(self.mail_queue()),
+            Arc::new(SystemClock),
+        )
     }
 
     /// The queue adapter the request side hands its jobs to.

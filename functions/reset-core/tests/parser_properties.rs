@@ -22,15 +22,46 @@ fn any_text() -> impl Strategy<Value = String> {
     ]
 }
 
+/// Valid usernames, some with the spaces a user types around them. Random text practically
+/// never parses: without these the properties below would check refusals only.
+fn valid_username() -> impl Strategy<Value = String> {
+    ("[a-zA-Z0-9]{8}", "[ \u{3000}]{0,2}", "[ \u{3000}]{0,2}")
+        .prop_map(|(name, before, after)| format!("{before}{name}{after}"))
+}
+
+/// Valid addresses: dot-atoms at a dotted host name.
+fn valid_email() -> impl Strategy<Value = String> {
+    (
+        "[a-z0-9+_-]{1,10}(\\.[a-z0-9]{1,5})?",
+        "[a-z0-9]{1,10}(\\.[a-z0-9]{1,6})?",
+        "[a-z]{2,4}",
+    )
+        .prop_map(|(local, host, tld)| format!("{local}@{host}.{tld}"))
+}
+
+/// 43 characters of the link's alphabet: a quarter of them decode to 32 bytes (the last
+/// character's two spare bits are zero), the rest must be refused.
+fn token_shaped() -> impl Strategy<Value = String> {
+    "[A-Za-z0-9_-]{43}"
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
     #[test]
-    fn usernames_are_eight_ascii_alphanumerics_or_refused(raw in any_text()) {
-        if let Ok(input) = Username::from_typed(&raw) {
-            let name = input.username.as_str();
-            prop_assert_eq!(name.len(), 8);
-            prop_assert!(name.chars().all(|c| c.is_ascii_alphanumeric()));
+    fn usernames_are_eight_ascii_alphanumerics_or_refused(raw in prop_oneof![any_text(), valid_username()]) {
+        let trimmed = raw.trim_matches([' ', '\u{3000}']);
+        let plain = trimmed.len() == 8 && trimmed.chars().all(|c| c.is_ascii_alphanumeric());
+        match Username::from_typed(&raw) {
+            Ok(input) => {
+                let name = input.username.as_str();
+                prop_assert_eq!(name.len(), 8);
+                prop_assert!(name.chars().all(|c| c.is_ascii_alphanumeric()));
+                if plain {
+                    prop_assert_eq!(name, trimmed, "a plain username comes back as typed");
+                }
+            }
+            Err(e) => prop_assert!(!plain, "{:?} refused: {:?}", raw, e),
         }
     }
 
@@ -70,10 +101,26 @@ proptest! {
     }
 
     #[test]
-    fn tokens_are_exactly_43_base64url_characters(raw in any_text()) {
-        if let Ok(token) = ResetToken::parse(&raw) {
-            prop_assert_eq!(raw.len(), 43);
-            prop_assert_eq!(token.to_url_safe(), raw);
+    fn valid_emails_parse_unchanged_and_mask_to_their_domain(raw in valid_email()) {
+        let email = Email::parse(&raw).map_err(|e| TestCaseError::fail(format!("{raw:?} refused: {e:?}")))?;
+        prop_assert_eq!(email.as_str(), raw.as_str());
+        let (local, domain) = raw.split_once('@').ok_or_else(|| TestCaseError::fail("no @"))?;
+        prop_assert_eq!(email.masked(), format!("{}***@{domain}", &local[..1]));
+        prop_assert_eq!(Email::parse(email.as_str()), Ok(email.clone()));
+    }
+
+    #[test]
+    fn tokens_are_exactly_43_base64url_characters(raw in prop_oneof![any_text(), token_shaped()]) {
+        let canonical = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(&raw)
+            .is_ok_and(|bytes| bytes.len() == 32);
+        match ResetToken::parse(&raw) {
+            Ok(token) => {
+                prop_assert_eq!(raw.len(), 43);
+                prop_assert_eq!(token.to_url_safe(), raw.clone());
+                prop_assert_eq!(ResetToken::parse(&token.to_url_safe()).map(|t| t.hash()), Ok(token.hash()));
+            }
+            Err(_) => prop_assert!(!canonical, "{:?} is a canonical 32-byte token, refused", raw),
         }
     }
 

@@ -205,10 +205,17 @@ async fn with_ses_frozen_known_and_unknown_answer_alike_and_every_mail_arrives_o
     let thaw = Thaw;
     let (mut known_times, mut unknown_times) = (Vec::new(), Vec::new());
     // In pairs, one right after the other, so that the machine's load at that moment hits both
-    // alike; the median of the pairs' differences ignores the pairs a load spike split.
-    for (user, stranger) in known.iter().zip(&unknown) {
-        known_times.push(submit(&client, &origin, user.username.as_str()).await?);
-        unknown_times.push(submit(&client, &origin, stranger.as_str()).await?);
+    // alike, in alternating order, so that whatever the first of a pair pays (or the second
+    // saves) falls on both sides; the median of the pairs' differences ignores the pairs a load
+    // spike split.
+    for (pair, (user, stranger)) in known.iter().zip(&unknown).enumerate() {
+        if pair % 2 == 0 {
+            known_times.push(submit(&client, &origin, user.username.as_str()).await?);
+            unknown_times.push(submit(&client, &origin, stranger.as_str()).await?);
+        } else {
+            unknown_times.push(submit(&client, &origin, stranger.as_str()).await?);
+            known_times.push(submit(&client, &origin, user.username.as_str()).await?);
+        }
     }
     drop(thaw);
 
@@ -220,8 +227,12 @@ async fn with_ses_frozen_known_and_unknown_answer_alike_and_every_mail_arrives_o
     differences_ms.sort_by(f64::total_cmp);
     let middle = differences_ms.len() / 2;
     let median_difference_ms = (differences_ms[middle - 1] + differences_ms[middle]) / 2.0;
+    // What this proves is that no request waits for the frozen SES: that wait would add the
+    // SDK's timeout, seconds, to every known request. 20 ms is far below it and far above what
+    // two debug builds' scheduling on a loaded 2-core machine tells apart; the fine claim (within
+    // 1 ms of each other, behind the 400 ms floor) is measured by `make bench`.
     assert!(
-        median_difference_ms.abs() <= 5.0,
+        median_difference_ms.abs() <= 20.0,
         "known − unknown, median of {} pairs: {median_difference_ms:.1} ms (known {:?}, unknown {:?}; all: {known_times:?} / {unknown_times:?})",
         differences_ms.len(),
         median(known_times.clone()),

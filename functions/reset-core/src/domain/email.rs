@@ -315,13 +315,27 @@ mod tests {
             }
         }
 
+        // Random text alone practically never parses; mixed with addresses, spoiled or padded
+        // with the spaces typing leaves, the accepted side is exercised too.
         #[test]
-        fn whatever_is_accepted_is_one_plain_ascii_address(raw in any::<String>()) {
-            if let Ok(email) = Email::parse(&raw) {
+        fn whatever_is_accepted_is_one_plain_ascii_address(
+            (raw, expected) in prop_oneof![
+                any::<String>().prop_map(|s| (s, None)),
+                ("[ \t]{0,2}", address(), "[ \t]{0,2}")
+                    .prop_map(|(a, x, b)| { let fits = x.len() <= MAX_ADDRESS_LEN; (format!("{a}{x}{b}"), Some(fits)) }),
+                (address(), breaker()).prop_map(|(x, bad)| (format!("{x}{bad}x"), Some(false))),
+            ],
+        ) {
+            let parsed = Email::parse(&raw);
+            if let Some(expected) = expected {
+                prop_assert_eq!(parsed.is_ok(), expected, "{:?}", raw);
+            }
+            if let Ok(email) = parsed {
                 let text = email.as_str();
                 prop_assert_eq!(text.matches('@').count(), 1);
                 prop_assert!(text.chars().all(|c| c.is_ascii_graphic()));
                 prop_assert!(!text.contains(['<', '>', ';', ',', '"', '(', ')', '[', ']', ':', '\\']));
+                prop_assert_eq!(text, raw.trim(), "accepted as typed, but for surrounding spaces");
                 prop_assert_eq!(Email::parse(text), Ok(email.clone()));
             }
         }
