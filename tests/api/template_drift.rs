@@ -226,11 +226,15 @@ fn readme_explains_every_template_parameter() -> Result<()> {
         .as_mapping()
         .ok_or_else(|| anyhow!("no Parameters"))?;
     let readme = std::fs::read_to_string(root().join("README.md"))?;
-    for name in parameters.keys().filter_map(|k| k.as_str()) {
-        assert!(
-            readme.contains(&format!("| `{name}` |")),
-            "README's deploy section does not explain {name}"
-        );
+    for (name, parameter) in parameters.iter().filter_map(|(k, v)| Some((k.as_str()?, v))) {
+        let row = readme
+            .lines()
+            .find(|line| line.starts_with(&format!("| `{name}` |")))
+            .ok_or_else(|| anyhow!("README's deploy section does not explain {name}"))?;
+        // A parameter without a default must be given: the row says so, never "(empty)".
+        if parameter.get("Default").is_none() {
+            assert!(row.ends_with("| required |"), "README shows the required {name} with a default: {row}");
+        }
     }
     Ok(())
 }
