@@ -233,7 +233,10 @@ fn readme_explains_every_template_parameter() -> Result<()> {
             .ok_or_else(|| anyhow!("README's deploy section does not explain {name}"))?;
         // A parameter without a default must be given: the row says so, never "(empty)".
         if parameter.get("Default").is_none() {
-            assert!(row.ends_with("| required |"), "README shows the required {name} with a default: {row}");
+            assert!(
+                row.ends_with("| required |"),
+                "README shows the required {name} with a default: {row}"
+            );
         }
     }
     Ok(())
