@@ -7,9 +7,7 @@ use password_reset_tests::reset_core::app::sdk_config;
 use password_reset_tests::reset_core::domain::{Clock, Email, FixedClock, JobId, Language, MailJob, SystemClock};
 use password_reset_tests::reset_core::mail::SesMailer;
 use password_reset_tests::reset_core::service::deliver;
-use password_reset_tests::reset_core::store::{
-    ClaimEnd, ClaimHolder, CounterKey, JobClaim, JobEnd, MailLedger, RateCounters,
-};
+use password_reset_tests::reset_core::store::{ClaimEnd, ClaimHolder, CounterKey, JobClaim, JobEnd, MailLedger};
 use password_reset_tests::*;
 use send_mail::SendMail;
 use std::sync::Arc;
