@@ -20,7 +20,7 @@
 use crate::accounts::{AccountRecord, Accounts, EmailChange};
 use crate::audit::{AuditAction, AuditEntry, Change, Reason};
 use crate::error::AdminError;
-use crate::times::jst_display;
+pub use crate::refusal::Refusal;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use reset_core::domain::{
     address_fingerprint, AddressRequest, AddressRequestId, AddressRequestState, NoticeFate, Timestamp,
@@ -28,7 +28,6 @@ use reset_core::domain::{
 use reset_core::store::address_attributes::{PENDING_FLAG, REQUEST_ID, STATE};
 use reset_core::store::item::s;
 use reset_core::store::{AddressRequestStore, DynamoAddressRequests, PendingRequest};
-use std::fmt;
 
 /// The variable that sets the objection window, in hours.
 pub const OBJECTION_HOURS_VARIABLE: &str = "ADDRESS_REQUEST_OBJECTION_HOURS";
@@ -52,50 +51,6 @@ pub fn objection_window_secs_from_env() -> Result<i64, AdminError> {
             .ok_or(AdminError::InvalidObjectionWindow)?,
     };
     Ok(i64::from(hours) * 3600)
-}
-
-/// Why an approval cannot go ahead now. The first three are about the account and can be
-/// overridden with a reason (audited); the others cannot.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
-    /// The account's credential epoch moved on since its registered address was told.
-    EpochChanged,
-    /// The registered address is not the one that was told.
-    AddressChanged,
-    /// Nothing of the account was recorded: the notice was never sent.
-    AccountNotRecorded,
-    /// No account of that username (any more).
-    NoAccount,
-    /// The notice to the registered address was not sent (its fate).
-    NoticeNotSent(&'static str),
-    /// The owner may still object until then (epoch ms).
-    ObjectionWindowOpen { until: i64 },
-}
-
-impl Refusal {
-    pub fn can_be_overridden(&self) -> bool {
-        matches!(
-            self,
-            Refusal::EpochChanged | Refusal::AddressChanged | Refusal::AccountNotRecorded
-        )
-    }
-}
-
-impl fmt::Display for Refusal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Refusal::EpochChanged => f.write_str(
-                "the account changed since its registered address was told (a password change, a disable or enable, or an address change)",
-            ),
-            Refusal::AddressChanged => f.write_str("the registered address is no longer the one that was told"),
-            Refusal::AccountNotRecorded => f.write_str("nothing of the account was recorded (the notice was never sent)"),
-            Refusal::NoAccount => f.write_str("the account does not exist"),
-            Refusal::NoticeNotSent(fate) => write!(f, "the notice to the registered address was not sent (it is {fate})"),
-            Refusal::ObjectionWindowOpen { until } => {
-                write!(f, "the owner may object until {} JST", jst_display(*until))
-            }
-        }
-    }
 }
 
 /// Whether the registered address is recorded as bouncing (then nobody there can object).

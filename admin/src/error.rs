@@ -50,7 +50,7 @@ pub enum AdminError {
     #[error("address request {id} cannot be approved now, nothing changed: {}{}", describe_refusals(.refusals), override_hint(.refusals))]
     ApprovalRefused {
         id: AddressRequestId,
-        refusals: Vec<crate::address_requests::Refusal>,
+        refusals: Vec<crate::refusal::Refusal>,
     },
     #[error("ADDRESS_REQUEST_OBJECTION_HOURS must be a whole number of hours from 1 to 720")]
     InvalidObjectionWindow,
@@ -84,12 +84,12 @@ pub enum AdminError {
     Randomness(#[from] reset_core::domain::token::RandomnessUnavailable),
 }
 
-fn describe_refusals(refusals: &[crate::address_requests::Refusal]) -> String {
+fn describe_refusals(refusals: &[crate::refusal::Refusal]) -> String {
     refusals.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
 }
 
-fn override_hint(refusals: &[crate::address_requests::Refusal]) -> &'static str {
-    if refusals.iter().all(crate::address_requests::Refusal::can_be_overridden) {
+fn override_hint(refusals: &[crate::refusal::Refusal]) -> &'static str {
+    if refusals.iter().all(crate::refusal::Refusal::can_be_overridden) {
         ". Check the account (`reset-admin audit USERNAME`, `reset-admin user show USERNAME`); if the request still holds, approve with --override-reason \"...\" (audited)"
     } else {
         ""

@@ -12,6 +12,7 @@ pub mod error;
 pub mod import;
 pub mod mail_queue;
 pub mod metrics;
+pub mod refusal;
 pub mod render;
 pub mod tables;
 pub mod template;

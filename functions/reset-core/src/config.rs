@@ -458,11 +458,7 @@ impl Settings {
 
     /// The link mailed to the user: always on the configured origin, never the Host header.
     pub fn confirm_url(&self, token: &str, language: Language) -> String {
-        format!(
-            "{}/password-reset/confirm?token={token}{}",
-            self.public_base_url,
-            lang_query(language)
-        )
+        crate::web::routes::confirm_url(&self.public_base_url, token, language)
     }
 
     /// The verification link of an address-change request, on the configured origin.
@@ -472,25 +468,11 @@ impl Settings {
         token: &str,
         language: Language,
     ) -> String {
-        format!(
-            "{}/password-reset/address-change/verify?id={request_id}&token={token}{}",
-            self.public_base_url,
-            lang_query(language)
-        )
+        crate::web::routes::address_verification_url(&self.public_base_url, request_id, token, language)
     }
 
     pub fn request_page_url(&self) -> String {
-        format!("{}/password-reset", self.public_base_url)
-    }
-}
-
-/// The `&lang=` of a mailed link: none for the default language, so that a user of another
-/// language keeps it on any browser.
-fn lang_query(language: Language) -> String {
-    if language == Language::default() {
-        String::new()
-    } else {
-        format!("&lang={}", language.code())
+        crate::web::routes::request_page_url(&self.public_base_url)
     }
 }
 

@@ -4,8 +4,7 @@
 use crate::accounts::PasswordChanged;
 use maud::{html, Markup, DOCTYPE};
 use reset_core::domain::Language;
-use reset_core::web::pages::{FAVICON_PATH, STYLESHEET_PATH};
-use reset_core::web::routes::REQUEST_PAGE;
+use reset_core::web::routes::{FAVICON, REQUEST_PAGE, STYLESHEET};
 
 pub const SIGN_IN_PATH: &str = "/sign-in";
 
@@ -102,8 +101,8 @@ fn layout(language: Language, service_name: &str, title: &str, content: Markup) 
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 meta name="robots" content="noindex";
                 title { (title) " | " (service_name) }
-                link rel="stylesheet" href=(STYLESHEET_PATH);
-                link rel="icon" type="image/svg+xml" href=(FAVICON_PATH);
+                link rel="stylesheet" href=(STYLESHEET);
+                link rel="icon" type="image/svg+xml" href=(FAVICON);
             }
             body {
                 header class="site-header" {

@@ -107,17 +107,81 @@ pub enum QueuedMail {
     },
 }
 
+/// Every kind of queued mail, without its fields: what logs, metrics and the tests that must
+/// cover every mail iterate over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailKind {
+    ResetLink,
+    PasswordChanged,
+    AddressChanged,
+    AddressVerification,
+    AddressChangeRequested,
+    AddressRequestArrived,
+}
+
+impl MailKind {
+    /// Every kind, each at its `index`: a new variant fails to compile in `index` and `code`
+    /// until it has a place, and the check below fails the build until `ALL` holds it there.
+    pub const ALL: [MailKind; 6] = [
+        MailKind::ResetLink,
+        MailKind::PasswordChanged,
+        MailKind::AddressChanged,
+        MailKind::AddressVerification,
+        MailKind::AddressChangeRequested,
+        MailKind::AddressRequestArrived,
+    ];
+
+    const fn index(self) -> usize {
+        match self {
+            MailKind::ResetLink => 0,
+            MailKind::PasswordChanged => 1,
+            MailKind::AddressChanged => 2,
+            MailKind::AddressVerification => 3,
+            MailKind::AddressChangeRequested => 4,
+            MailKind::AddressRequestArrived => 5,
+        }
+    }
+
+    /// The job's `kind` tag, for logs and metrics: never an address.
+    pub fn code(self) -> &'static str {
+        match self {
+            MailKind::ResetLink => "reset_link",
+            MailKind::PasswordChanged => "password_changed",
+            MailKind::AddressChanged => "address_changed",
+            MailKind::AddressVerification => "address_verification",
+            MailKind::AddressChangeRequested => "address_change_requested",
+            MailKind::AddressRequestArrived => "address_request_arrived",
+        }
+    }
+}
+
+// `ALL` lists every kind once, each at its `index`.
+const _: () = {
+    let mut i = 0;
+    while i < MailKind::ALL.len() {
+        assert!(
+            MailKind::ALL[i].index() == i,
+            "MailKind::ALL must list each kind at its index"
+        );
+        i += 1;
+    }
+};
+
 impl QueuedMail {
+    pub fn mail_kind(&self) -> MailKind {
+        match self {
+            QueuedMail::ResetLink { .. } => MailKind::ResetLink,
+            QueuedMail::PasswordChanged { .. } => MailKind::PasswordChanged,
+            QueuedMail::AddressChanged { .. } => MailKind::AddressChanged,
+            QueuedMail::AddressVerification { .. } => MailKind::AddressVerification,
+            QueuedMail::AddressChangeRequested { .. } => MailKind::AddressChangeRequested,
+            QueuedMail::AddressRequestArrived { .. } => MailKind::AddressRequestArrived,
+        }
+    }
+
     /// For logs and metrics: never an address.
     pub fn kind(&self) -> &'static str {
-        match self {
-            QueuedMail::ResetLink { .. } => "reset_link",
-            QueuedMail::PasswordChanged { .. } => "password_changed",
-            QueuedMail::AddressChanged { .. } => "address_changed",
-            QueuedMail::AddressVerification { .. } => "address_verification",
-            QueuedMail::AddressChangeRequested { .. } => "address_change_requested",
-            QueuedMail::AddressRequestArrived { .. } => "address_request_arrived",
-        }
+        self.mail_kind().code()
     }
 
     pub fn username(&self) -> &Username {

@@ -15,6 +15,7 @@ pub(super) const WORDS: Words = Words {
         address_changed_to_new,
         address_verification,
         address_change_requested,
+        address_request_arrived,
     },
     password_rule,
     username_error,
@@ -282,3 +283,13 @@ const ADDRESS_PAGES: AddressTexts = AddressTexts {
     email_malformed: "Please enter a mail address (e.g. info@clinic.example.jp).",
     email_too_long: "The mail address is too long.",
 };
+
+fn address_request_arrived(about: &MailAbout<'_>, request_id: &str) -> MailWords {
+    let MailAbout { username, .. } = about;
+    MailWords {
+        subject: "A verified address-change request".to_owned(),
+        paragraphs: vec![format!(
+            "A verified address-change request for username {username} waits for an administrator: reset-admin address-requests show {request_id}"
+        )],
+    }
+}

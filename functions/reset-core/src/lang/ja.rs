@@ -15,6 +15,7 @@ pub(super) const WORDS: Words = Words {
         address_changed_to_new,
         address_verification,
         address_change_requested,
+        address_request_arrived,
     },
     password_rule,
     username_error,
@@ -273,3 +274,14 @@ const ADDRESS_PAGES: AddressTexts = AddressTexts {
     email_malformed: "メールアドレスの形式で入力してください（例: info@clinic.example.jp）。",
     email_too_long: "メールアドレスが長すぎます。",
 };
+
+fn address_request_arrived(about: &MailAbout<'_>, request_id: &str) -> MailWords {
+    let MailAbout { service, username, .. } = about;
+    MailWords {
+        subject: format!("【{service}】メールアドレス変更申請（確認済み）が届きました"),
+        paragraphs: vec![
+            format!("ユーザ名 {username} のメールアドレス変更申請が、新しいアドレスでの確認を済ませて管理者の処理待ちになりました。"),
+            format!("確認と処理: reset-admin address-requests show {request_id}"),
+        ],
+    }
+}

@@ -106,6 +106,9 @@ pub struct MailTexts {
     pub address_verification: fn(about: &MailAbout<'_>, link: &str, expires: &str) -> MailWords,
     /// To the registered address: someone asked to replace it. No requester-typed text either.
     pub address_change_requested: fn(about: &MailAbout<'_>, when: &str) -> MailWords,
+    /// To the administrators: a verified request waits. Only the request's id and the username;
+    /// the note carries every language's words at once (the desk reads them all).
+    pub address_request_arrived: fn(about: &MailAbout<'_>, request_id: &str) -> MailWords,
 }
 
 /// The sentences of the reset pages and of the JSON errors.

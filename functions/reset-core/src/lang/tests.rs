@@ -4,8 +4,12 @@
 use super::words;
 use crate::domain::address_request::tests::form;
 use crate::domain::address_request::{FieldError, RequestField, TextError};
-use crate::domain::{AddressRequest, Email, EmailError, Language, PasswordRule, Timestamp, Username, UsernameError};
-use crate::mail::address_compose::{address_change_requested_mail, address_verification_mail};
+use crate::domain::{
+    AddressRequest, Email, EmailError, Language, MailKind, PasswordRule, Timestamp, Username, UsernameError,
+};
+use crate::mail::address_compose::{
+    address_change_requested_mail, address_request_arrived_mail, address_verification_mail,
+};
 use crate::mail::compose::{address_changed_mail, password_changed_mail, reset_link_mail, MailContext, Recipient};
 use crate::mail::OutgoingMail;
 use crate::web::pages::{self, MailSentDetails, PageContext};
@@ -82,6 +86,7 @@ fn every_page(ctx: &PageContext<'_>) -> Vec<(Markup, &'static str)> {
 fn every_page_and_mail_renders_in_every_language() -> Result<(), Box<dyn std::error::Error>> {
     for language in Language::ALL {
         let ctx = context(language);
+        let jst = words(language).jst(AT);
         let others: Vec<Language> = Language::ALL.into_iter().filter(|l| *l != language).collect();
         for (index, (page, title)) in every_page(&ctx).into_iter().enumerate() {
             let html = page.into_string();
@@ -113,21 +118,26 @@ fn every_page_and_mail_renders_in_every_language() -> Result<(), Box<dyn std::er
                 );
             }
         }
-        for mail in every_mail(language)? {
-            let jst = words(language).jst(AT);
-            assert!(
-                mail.html.contains(&format!("lang=\"{}\"", language.code())),
-                "{}",
-                mail.subject
-            );
-            assert!(mail.subject.contains("Service"), "{}", mail.subject);
-            assert!(mail.text.contains(&jst), "{} lacks the time {jst}", mail.subject);
-            for other in &others {
+        for kind in MailKind::ALL {
+            for mail in mails_of(kind, language)? {
                 assert!(
-                    !mail.text.contains(&words(*other).jst(AT)),
-                    "{} mixes languages",
+                    mail.html.contains(&format!("lang=\"{}\"", language.code())),
+                    "{kind:?}: {}",
                     mail.subject
                 );
+                assert!(mail.subject.contains("Service"), "{kind:?}: {}", mail.subject);
+                assert!(
+                    mail.text.contains(&jst),
+                    "{kind:?}: {} lacks the time {jst}",
+                    mail.subject
+                );
+                for other in &others {
+                    assert!(
+                        !mail.text.contains(&words(*other).jst(AT)),
+                        "{kind:?}: {} mixes languages",
+                        mail.subject
+                    );
+                }
             }
         }
         for rule in PasswordRule::ALL {
@@ -140,8 +150,9 @@ fn every_page_and_mail_renders_in_every_language() -> Result<(), Box<dyn std::er
     Ok(())
 }
 
-/// Every mail to a user, each sent at `AT`.
-fn every_mail(language: Language) -> Result<Vec<OutgoingMail>, Box<dyn std::error::Error>> {
+/// The mails of one kind in `language`, each sent at `AT`. A new kind fails to compile here
+/// until the test renders it.
+fn mails_of(kind: MailKind, language: Language) -> Result<Vec<OutgoingMail>, Box<dyn std::error::Error>> {
     let ctx = MailContext {
         service_name: "Service",
         service_name_en: None,
@@ -157,12 +168,48 @@ fn every_mail(language: Language) -> Result<Vec<OutgoingMail>, Box<dyn std::erro
     let input = form().parse().map_err(|e| format!("{e:?}"))?;
     let request = AddressRequest::new(input, language, AT, 14)?;
     let link = format!("https://id.example.jp/password-reset/confirm?token={TOKEN}");
-    Ok(vec![
-        reset_link_mail(&ctx, user, &link, AT),
-        password_changed_mail(&ctx, user, AT),
-        address_changed_mail(&ctx, user, AT, true),
-        address_changed_mail(&ctx, user, AT, false),
-        address_verification_mail(&ctx, &request, &link, AT),
-        address_change_requested_mail(&ctx, user, AT),
-    ])
+    Ok(match kind {
+        MailKind::ResetLink => vec![reset_link_mail(&ctx, user, &link, AT)],
+        MailKind::PasswordChanged => vec![password_changed_mail(&ctx, user, AT)],
+        MailKind::AddressChanged => vec![
+            address_changed_mail(&ctx, user, AT, true),
+            address_changed_mail(&ctx, user, AT, false),
+        ],
+        MailKind::AddressVerification => vec![address_verification_mail(&ctx, &request, &link, AT)],
+        MailKind::AddressChangeRequested => vec![address_change_requested_mail(&ctx, user, AT)],
+        // One note in every language at once, with no time: checked by
+        // `the_administrators_note_carries_every_language` below.
+        MailKind::AddressRequestArrived => Vec::new(),
+    })
+}
+
+#[test]
+fn the_administrators_note_carries_every_language() -> Result<(), Box<dyn std::error::Error>> {
+    let ctx = MailContext {
+        service_name: "Service",
+        service_name_en: None,
+        support_contact: "help desk",
+    };
+    let username = Username::parse("ex000000")?;
+    let to = Email::parse("desk@example.jp")?;
+    let input = form().parse().map_err(|e| format!("{e:?}"))?;
+    let request = AddressRequest::new(input, Language::Ja, AT, 14)?;
+    let mail = address_request_arrived_mail(&ctx, &to, &username, &request.request_id);
+    assert!(mail.html.contains(&format!("lang=\"{}\"", Language::default().code())));
+    for language in Language::ALL {
+        let about = crate::lang::MailAbout {
+            service: "Service",
+            username: "ex000000",
+            support: "help desk",
+        };
+        let words = (words(language).mails.address_request_arrived)(&about, request.request_id.as_str());
+        assert!(mail.subject.contains(&words.subject), "{language:?}: {}", mail.subject);
+        for paragraph in &words.paragraphs {
+            assert!(mail.text.contains(paragraph), "{language:?}: {paragraph}");
+        }
+    }
+    assert!(mail
+        .text
+        .contains(&format!("reset-admin address-requests show {}", request.request_id)));
+    Ok(())
 }

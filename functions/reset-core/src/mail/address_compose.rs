@@ -36,26 +36,32 @@ pub fn address_change_requested_mail(
     mail(user.email, user.language, text, None)
 }
 
-/// To the administrators: a verified request waits. Only the id and the username.
+/// To the administrators: a verified request waits. Only the id and the username, in every
+/// language at once (Japanese first, the default), each language's words from its `lang` file.
 pub fn address_request_arrived_mail(
     ctx: &MailContext<'_>,
     to: &Email,
     username: &Username,
     request_id: &AddressRequestId,
 ) -> OutgoingMail {
-    let service = ctx.service_name;
-    let subject =
-        format!("【{service}】メールアドレス変更申請（確認済み）が届きました / A verified address-change request");
-    let lines = vec![
-        format!("ユーザ名 {username} のメールアドレス変更申請が、新しいアドレスでの確認を済ませて管理者の処理待ちになりました。"),
-        format!("確認と処理: reset-admin address-requests show {request_id}"),
-        format!("A verified address-change request for username {username} waits for an administrator: reset-admin address-requests show {request_id}"),
-    ];
+    let mut subjects = Vec::new();
+    let mut paragraphs = Vec::new();
+    for language in Language::ALL {
+        // The service's name as the desk knows it (the configured one), in every language.
+        let about = lang::MailAbout {
+            service: ctx.service_name,
+            username: username.as_str(),
+            support: ctx.support_contact,
+        };
+        let words = (lang::words(language).mails.address_request_arrived)(&about, request_id.as_str());
+        subjects.push(words.subject);
+        paragraphs.extend(words.paragraphs);
+    }
     let words = MailWords {
-        subject,
-        paragraphs: lines,
+        subject: subjects.join(" / "),
+        paragraphs,
     };
-    mail(to, Language::Ja, words, None)
+    mail(to, Language::default(), words, None)
 }
 
 #[cfg(test)]

@@ -2,7 +2,6 @@
 //! the flow, and the delivery of a queued mail.
 
 mod address_change;
-mod address_send;
 mod change;
 mod request;
 mod send;

@@ -1,9 +1,10 @@
 //! `address-change`: the address-change request form, its submission, and the verification
 //! link's two steps (GET shows, POST confirms). Pages only; no JSON API.
 
-use super::address_pages::{self, FORM_PATH, VERIFY_PATH};
+use super::address_pages;
 use super::incoming::Incoming;
 use super::respond::{page_context, Reply};
+use super::routes::{ADDRESS_FORM, ADDRESS_VERIFY};
 use super::{serve, unmatched};
 use crate::domain::address_request::{AddressRequestForm, VerificationRejection};
 use crate::domain::{AddressRequestId, ResetToken};
@@ -30,7 +31,7 @@ pub async fn handle(desk: &AddressDesk, request: Request) -> Result<Response<Bod
 }
 
 async fn route(desk: &AddressDesk, incoming: &Incoming) -> Result<Reply, AppError> {
-    if !(incoming.method == Method::POST && incoming.path == FORM_PATH) {
+    if !(incoming.method == Method::POST && incoming.path == ADDRESS_FORM) {
         return route_inner(desk, incoming).await;
     }
     // Like the reset request: every submission takes at least the configured time, whatever
@@ -53,11 +54,11 @@ fn parse_link(id: &str, token: &str) -> Result<(AddressRequestId, ResetToken), A
 async fn route_inner(desk: &AddressDesk, incoming: &Incoming) -> Result<Reply, AppError> {
     let app = &desk.app;
     match (&incoming.method, incoming.path.as_str()) {
-        (&Method::GET, FORM_PATH) => Ok(Reply::page(
+        (&Method::GET, ADDRESS_FORM) => Ok(Reply::page(
             address_pages::request_form(&page_context(app, incoming), &AddressRequestForm::default(), &[]),
             "address_form",
         )),
-        (&Method::POST, FORM_PATH) => {
+        (&Method::POST, ADDRESS_FORM) => {
             incoming.ensure_same_origin(&app.settings.public_base_url)?;
             let form: AddressRequestForm = incoming.read_form()?;
             let input = form.parse().map_err(|errors| AppError::InvalidAddressRequest {
@@ -80,7 +81,7 @@ async fn route_inner(desk: &AddressDesk, incoming: &Incoming) -> Result<Reply, A
                 "address_request_accepted",
             ))
         }
-        (&Method::GET, VERIFY_PATH) => {
+        (&Method::GET, ADDRESS_VERIFY) => {
             let (id, token) = parse_link(
                 incoming.query("id").unwrap_or_default(),
                 incoming.query("token").unwrap_or_default(),
@@ -88,13 +89,13 @@ async fn route_inner(desk: &AddressDesk, incoming: &Incoming) -> Result<Reply, A
             let request = open_verification(desk, &id, &token).await?;
             let mut ctx = page_context(app, incoming);
             // The language switch keeps both parts of the link, so it still works.
-            ctx.switch_base = format!("{VERIFY_PATH}?id={}&token={}", id.as_str(), token.to_url_safe());
+            ctx.switch_base = format!("{ADDRESS_VERIFY}?id={}&token={}", id.as_str(), token.to_url_safe());
             Ok(Reply::page(
                 address_pages::verify(&ctx, id.as_str(), &token.to_url_safe(), &request),
                 "address_link_valid",
             ))
         }
-        (&Method::POST, VERIFY_PATH) => {
+        (&Method::POST, ADDRESS_VERIFY) => {
             incoming.ensure_same_origin(&app.settings.public_base_url)?;
             let form: VerifyForm = incoming.read_form()?;
             let (id, token) = parse_link(&form.id, &form.token)?;
@@ -104,6 +105,6 @@ async fn route_inner(desk: &AddressDesk, incoming: &Incoming) -> Result<Reply, A
                 "address_request_verified",
             ))
         }
-        (_, path) => Err(unmatched(matches!(path, FORM_PATH | VERIFY_PATH))),
+        (_, path) => Err(unmatched(matches!(path, ADDRESS_FORM | ADDRESS_VERIFY))),
     }
 }

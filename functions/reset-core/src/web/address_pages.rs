@@ -2,13 +2,11 @@
 //! Same layout as the reset pages; they work without JavaScript and need none.
 
 use super::pages::{layout, PageContext};
+use super::routes;
 use crate::domain::address_request::{AddressRequestForm, FieldError, RequestField, TextError};
 use crate::domain::{AddressRequest, EmailError, Language};
 use crate::lang::{self, AddressTexts};
 use maud::{html, Markup};
-
-pub const FORM_PATH: &str = "/password-reset/address-change";
-pub const VERIFY_PATH: &str = "/password-reset/address-change/verify";
 
 fn field_id(field: RequestField) -> &'static str {
     field.code()
@@ -98,7 +96,7 @@ pub fn request_form(ctx: &PageContext<'_>, typed: &AddressRequestForm, errors: &
         }
         // `novalidate`: the server checks every item and lists every mistake in the page's own
         // words and language; the browser's bubbles would stop at the first, in the browser's.
-        form method="post" action=(ctx.href(FORM_PATH)) class="form" id="address-request-form" novalidate {
+        form method="post" action=(ctx.href(routes::ADDRESS_FORM)) class="form" id="address-request-form" novalidate {
             (field(RequestField::Username, "text", "username", &typed.username, t.username_hint))
             (field(RequestField::Institution, "text", "organization", &typed.institution, t.institution_hint))
             (field(RequestField::Location, "text", "street-address", &typed.location, t.location_hint))
@@ -145,7 +143,7 @@ pub fn verify(ctx: &PageContext<'_>, request_id: &str, token: &str, request: &Ad
             dt { (plain_label(t, RequestField::ContactPerson)) }
             dd { (request.contact_person.as_str()) }
         }
-        form method="post" action=(ctx.href(VERIFY_PATH)) class="form" {
+        form method="post" action=(ctx.href(routes::ADDRESS_VERIFY)) class="form" {
             input type="hidden" name="id" value=(request_id);
             input type="hidden" name="token" value=(token);
             button type="submit" class="button" { (t.verify_button) }
@@ -159,7 +157,7 @@ pub fn verified(ctx: &PageContext<'_>) -> Markup {
     let content = html! {
         p class="lead" role="status" { (t.verified_lead) }
         p { (t.verified_next) }
-        p { a class="button" href=(ctx.href("/password-reset")) { (ctx.texts().request_title) } }
+        p { a class="button" href=(ctx.href(routes::REQUEST_PAGE)) { (ctx.texts().request_title) } }
     };
     layout(ctx, t.verified_title, false, content)
 }
@@ -168,7 +166,7 @@ pub fn invalid_link(ctx: &PageContext<'_>) -> Markup {
     let t = &ctx.words().address_pages;
     let content = html! {
         p { (t.invalid_lead) }
-        p { a class="button" href=(ctx.href(FORM_PATH)) { (t.invalid_button) } }
+        p { a class="button" href=(ctx.href(routes::ADDRESS_FORM)) { (t.invalid_button) } }
     };
     layout(ctx, t.invalid_title, false, content)
 }

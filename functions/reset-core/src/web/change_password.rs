@@ -3,6 +3,7 @@
 use super::incoming::Incoming;
 use super::pages;
 use super::respond::{page_context, Reply};
+use super::routes;
 use super::verify_token::parse_token;
 use super::{serve, unmatched};
 use crate::app::App;
@@ -41,7 +42,7 @@ pub async fn handle(app: &App, request: Request) -> Result<Response<Body>, std::
 
 async fn route(app: &App, incoming: &Incoming) -> Result<Reply, AppError> {
     match (&incoming.method, incoming.path.as_str()) {
-        (&Method::POST, "/password-reset/complete") => {
+        (&Method::POST, routes::COMPLETE) => {
             incoming.ensure_same_origin(&app.settings.public_base_url)?;
             let form: ChangeForm = incoming.read_form()?;
             let token = parse_token(&form.token)?;
@@ -51,7 +52,7 @@ async fn route(app: &App, incoming: &Incoming) -> Result<Reply, AppError> {
                 "password_changed",
             ))
         }
-        (&Method::POST, "/api/password-reset/complete") => {
+        (&Method::POST, routes::COMPLETE_API) => {
             incoming.ensure_same_origin(&app.settings.public_base_url)?;
             let body: ChangeJson = incoming.read_json()?;
             let token = parse_token(&body.token)?;
@@ -63,9 +64,6 @@ async fn route(app: &App, incoming: &Incoming) -> Result<Reply, AppError> {
                 "password_changed",
             ))
         }
-        (_, path) => Err(unmatched(matches!(
-            path,
-            "/password-reset/complete" | "/api/password-reset/complete"
-        ))),
+        (_, path) => Err(unmatched(matches!(path, routes::COMPLETE | routes::COMPLETE_API))),
     }
 }

@@ -81,7 +81,7 @@ impl Incoming {
             _ => Vec::new(),
         };
         let path = parts.uri.path().to_owned();
-        let mode = if path.starts_with("/api/") {
+        let mode = if path.starts_with(super::routes::API) {
             Mode::Json
         } else {
             Mode::Page

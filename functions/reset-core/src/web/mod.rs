@@ -9,15 +9,8 @@ pub mod incoming;
 pub mod pages;
 pub mod request_reset;
 pub mod respond;
+pub mod routes;
 pub mod verify_token;
-
-/// The paths of the pages, for every self-link (language switch, form actions, links between
-/// pages): links are built from these, never from the request.
-pub mod routes {
-    pub const REQUEST_PAGE: &str = "/password-reset";
-    pub const CONFIRM_PAGE: &str = "/password-reset/confirm";
-    pub const COMPLETE: &str = "/password-reset/complete";
-}
 
 use crate::app::App;
 use crate::error::AppError;

@@ -1,13 +1,10 @@
 //! Server-rendered pages. They work without JavaScript; `policy.js` only adds the live
 //! checklist, the disabled button, the show-password toggle and the Caps Lock warning.
 
+use super::routes;
 use crate::domain::{Language, PasswordRule, UsernameError};
 use crate::lang::{self, PageTexts, Words};
 use maud::{html, Markup, DOCTYPE};
-
-pub const STYLESHEET_PATH: &str = "/password-reset/assets/style.css";
-pub const SCRIPT_PATH: &str = "/password-reset/assets/policy.js";
-pub const FAVICON_PATH: &str = "/password-reset/assets/favicon.svg";
 
 /// What every page needs besides its own content.
 pub struct PageContext<'a> {
@@ -64,8 +61,8 @@ pub(crate) fn layout(ctx: &PageContext<'_>, title: &str, with_script: bool, cont
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 meta name="robots" content="noindex";
                 title { (title) " | " (ctx.service_name) }
-                link rel="stylesheet" href=(STYLESHEET_PATH);
-                link rel="icon" type="image/svg+xml" href=(FAVICON_PATH);
+                link rel="stylesheet" href=(routes::STYLESHEET);
+                link rel="icon" type="image/svg+xml" href=(routes::FAVICON);
             }
             body {
                 header class="site-header" {
@@ -84,7 +81,7 @@ pub(crate) fn layout(ctx: &PageContext<'_>, title: &str, with_script: bool, cont
                     a href=(ctx.sign_in_url) { (ctx.texts().back_to_sign_in) }
                 }
                 @if with_script {
-                    script src=(SCRIPT_PATH) defer {}
+                    script src=(routes::SCRIPT) defer {}
                 }
             }
         }
@@ -102,7 +99,7 @@ pub fn request_form(ctx: &PageContext<'_>, typed: Option<&str>, error: Option<&U
             }
         }
         p { (t.request_lead) }
-        form method="post" action=(ctx.href("/password-reset")) class="form" id="request-form"
+        form method="post" action=(ctx.href(routes::REQUEST_PAGE)) class="form" id="request-form"
             data-folded=(t.username_folded_live) {
             div class="field" {
                 label for="username" { (t.username_label) }
@@ -151,7 +148,7 @@ pub fn mail_sent(ctx: &PageContext<'_>, details: &MailSentDetails<'_>) -> Markup
             p { (t.sent_no_mail) " " strong { (details.support_contact) } }
             p { (t.sent_address_change) }
             @let address = &ctx.words().address_pages;
-            p { (address.sent_link_lead) " " a href=(ctx.href(super::address_pages::FORM_PATH)) { (address.sent_link) } }
+            p { (address.sent_link_lead) " " a href=(ctx.href(routes::ADDRESS_FORM)) { (address.sent_link) } }
         }
     };
     layout(ctx, t.sent_title, false, content)
@@ -162,7 +159,7 @@ pub fn confirm(ctx: &PageContext<'_>, token: &str, expires_at_jst: &str) -> Mark
     let content = html! {
         p { (t.confirm_lead) }
         p class="expiry" { (t.confirm_expires) ": " strong { (expires_at_jst) " " (t.jst_suffix) } }
-        form method="post" action=(ctx.href("/password-reset/confirm")) class="form" {
+        form method="post" action=(ctx.href(routes::CONFIRM_PAGE)) class="form" {
             input type="hidden" name="token" value=(token);
             button type="submit" class="button" { (t.confirm_button) }
         }
@@ -213,7 +210,7 @@ pub fn password_form(ctx: &PageContext<'_>, token: &str, username: Option<&str>,
             }
         }
         p { (t.password_lead) }
-        form method="post" action=(ctx.href("/password-reset/complete")) class="form" id="password-form"
+        form method="post" action=(ctx.href(routes::COMPLETE)) class="form" id="password-form"
             data-username=(username.unwrap_or_default()) data-min-length=(ctx.min_password_chars) {
             input type="hidden" name="token" value=(token);
             @if let Some(username) = username {
@@ -295,7 +292,7 @@ pub fn invalid_link(ctx: &PageContext<'_>) -> Markup {
     let t = ctx.texts();
     let content = html! {
         p { (t.invalid_lead) }
-        p { a class="button" href=(ctx.href("/password-reset")) { (t.invalid_button) } }
+        p { a class="button" href=(ctx.href(routes::REQUEST_PAGE)) { (t.invalid_button) } }
     };
     layout(ctx, t.invalid_title, false, content)
 }
@@ -305,7 +302,7 @@ pub fn message(ctx: &PageContext<'_>, title: &str, lead: &str) -> Markup {
     let t = ctx.texts();
     let content = html! {
         p { (lead) }
-        p { a href=(ctx.href("/password-reset")) { (t.request_title) } }
+        p { a href=(ctx.href(routes::REQUEST_PAGE)) { (t.request_title) } }
     };
     layout(ctx, title, false, content)
 }

@@ -3,6 +3,7 @@
 use super::incoming::Incoming;
 use super::pages::{self, MailSentDetails};
 use super::respond::{page_context, Reply};
+use super::routes;
 use super::{assets, serve, unmatched};
 use crate::app::App;
 use crate::domain::{Username, UsernameInput};
@@ -48,11 +49,11 @@ async fn route(app: &App, incoming: &Incoming) -> Result<Reply, AppError> {
 async fn route_inner(app: &App, incoming: &Incoming) -> Result<Reply, AppError> {
     let path = incoming.path.as_str();
     match (&incoming.method, path) {
-        (&Method::GET, "/password-reset") => Ok(Reply::page(
+        (&Method::GET, routes::REQUEST_PAGE) => Ok(Reply::page(
             pages::request_form(&page_context(app, incoming), None, None),
             "form",
         )),
-        (&Method::POST, "/password-reset") => {
+        (&Method::POST, routes::REQUEST_PAGE) => {
             incoming.ensure_same_origin(&app.settings.public_base_url)?;
             let form: RequestForm = incoming.read_form()?;
             let input = parse_username(&form.username)?;
@@ -69,7 +70,7 @@ async fn route_inner(app: &App, incoming: &Incoming) -> Result<Reply, AppError> 
                 "accepted",
             ))
         }
-        (&Method::POST, "/api/password-reset/request") => {
+        (&Method::POST, routes::REQUEST_API) => {
             incoming.ensure_same_origin(&app.settings.public_base_url)?;
             let body: RequestJson = incoming.read_json()?;
             let input = parse_username(&body.username)?;
@@ -81,13 +82,8 @@ async fn route_inner(app: &App, incoming: &Incoming) -> Result<Reply, AppError> 
                 "accepted",
             ))
         }
-        (&Method::GET, _) if path.starts_with("/password-reset/assets/") => {
-            assets::asset(path.trim_start_matches("/password-reset/assets/"))
-        }
-        _ => Err(unmatched(matches!(
-            path,
-            "/password-reset" | "/api/password-reset/request"
-        ))),
+        (&Method::GET, _) if path.starts_with(routes::ASSETS) => assets::asset(path.trim_start_matches(routes::ASSETS)),
+        _ => Err(unmatched(matches!(path, routes::REQUEST_PAGE | routes::REQUEST_API))),
     }
 }
 

@@ -3,6 +3,7 @@
 
 use super::incoming::{Incoming, Mode};
 use super::pages::{self, PageContext};
+use super::routes;
 use crate::app::App;
 use crate::error::AppError;
 use lambda_http::http::{header, HeaderValue, StatusCode};
@@ -58,8 +59,6 @@ impl Reply {
         }
     }
 }
-
-use super::routes;
 
 /// The page context for this request: language, service name, and the language switch link.
 pub fn page_context<'a>(app: &'a App, incoming: &Incoming) -> PageContext<'a> {

@@ -4,6 +4,7 @@
 use super::incoming::Incoming;
 use super::pages;
 use super::respond::{page_context, Reply};
+use super::routes;
 use super::{serve, unmatched};
 use crate::app::App;
 use crate::domain::token::TokenRejection;
@@ -42,7 +43,7 @@ pub(crate) fn parse_token(value: &str) -> Result<ResetToken, AppError> {
 
 async fn route(app: &App, incoming: &Incoming) -> Result<Reply, AppError> {
     match (&incoming.method, incoming.path.as_str()) {
-        (&Method::GET, "/password-reset/confirm") => {
+        (&Method::GET, routes::CONFIRM_PAGE) => {
             let token = parse_token(incoming.query("token").unwrap_or_default())?;
             let link = verify_link(app, &token).await?;
             let expires = crate::lang::words(incoming.language).jst(link.expires_at());
@@ -51,7 +52,7 @@ async fn route(app: &App, incoming: &Incoming) -> Result<Reply, AppError> {
                 "link_valid",
             ))
         }
-        (&Method::POST, "/password-reset/confirm") => {
+        (&Method::POST, routes::CONFIRM_PAGE) => {
             incoming.ensure_same_origin(&app.settings.public_base_url)?;
             let form: TokenForm = incoming.read_form()?;
             let token = parse_token(&form.token)?;
@@ -62,7 +63,7 @@ async fn route(app: &App, incoming: &Incoming) -> Result<Reply, AppError> {
                 "password_form",
             ))
         }
-        (&Method::POST, "/api/password-reset/verify") => {
+        (&Method::POST, routes::VERIFY_API) => {
             incoming.ensure_same_origin(&app.settings.public_base_url)?;
             let body: TokenJson = incoming.read_json()?;
             let token = parse_token(&body.token)?;
@@ -78,9 +79,6 @@ async fn route(app: &App, incoming: &Incoming) -> Result<Reply, AppError> {
                 "link_valid",
             ))
         }
-        (_, path) => Err(unmatched(matches!(
-            path,
-            "/password-reset/confirm" | "/api/password-reset/verify"
-        ))),
+        (_, path) => Err(unmatched(matches!(path, routes::CONFIRM_PAGE | routes::VERIFY_API))),
     }
 }

@@ -1,28 +1,12 @@
-//! `send-mail`'s part of the address-change request: composing and sending its three mails.
+//! The verification link of an address-change request, mailed to the new address under the
+//! service-wide caps on confirmation mails.
 
-use super::send::{Delivery, DeliveryError, MailSender, SkipReason};
-use super::{day_window, hour_window};
-use crate::domain::{AccountSnapshot, AddressRequestId, NoticeOutcome, ResetToken, Timestamp, Username};
-use crate::mail::address_compose::{
-    address_change_requested_mail, address_request_arrived_mail, address_verification_mail,
-};
+use super::delivery::{Delivery, DeliveryError, MailSender, SkipReason};
+use crate::domain::{AddressRequest, AddressRequestId, ResetToken, Timestamp};
+use crate::mail::address_compose::address_verification_mail;
 use crate::mail::compose::MailContext;
+use crate::service::{day_window, hour_window};
 use crate::store::CounterKey;
-
-/// To the administrators' address, if one is configured.
-pub(super) async fn send_arrival_note(
-    sender: &MailSender,
-    ctx: &MailContext<'_>,
-    username: &Username,
-    request_id: &AddressRequestId,
-) -> Result<Delivery, DeliveryError> {
-    let Some(to) = &sender.settings.address.notify_address else {
-        return Ok(Delivery::Skipped(SkipReason::NoRecipient));
-    };
-    let mail = address_request_arrived_mail(ctx, to, username, request_id);
-    let message_id = sender.mailer.send(&mail).await?;
-    Ok(Delivery::Sent { message_id })
-}
 
 /// Mints the verification link at sending time, so the secret exists only in the mail and its
 /// hash only on the request. A request that is no longer unverified, or expired, gets nothing.
@@ -63,7 +47,7 @@ pub(super) async fn send_verification(
 async fn mint_and_send_verification(
     sender: &MailSender,
     ctx: &MailContext<'_>,
-    request: &crate::domain::AddressRequest,
+    request: &AddressRequest,
     now: Timestamp,
 ) -> Result<Delivery, DeliveryError> {
     let token = ResetToken::generate().map_err(|e| DeliveryError::Randomness(e.to_string()))?;
@@ -126,45 +110,5 @@ async fn give_back(sender: &MailSender, places: &[CounterKey]) {
         if let Err(error) = sender.counters.release_reserved(key).await {
             tracing::warn!(error = %error, "a place under the confirmation cap could not be given back");
         }
-    }
-}
-
-/// To the registered address, looked up here. What the notice found is recorded on the request:
-/// the account's credential epoch and address (an approval must find them unchanged) and the
-/// time it was sent (the objection window runs from it).
-pub(super) async fn send_notice_to_registered_address(
-    sender: &MailSender,
-    ctx: &MailContext<'_>,
-    notice: RegisteredAddressNotice<'_>,
-    now: Timestamp,
-) -> Result<Delivery, DeliveryError> {
-    // Read here, not on the request path, so that the request's work and timing are the same
-    // for every username.
-    let Some(user) = sender.accounts.find_account(notice.username).await? else {
-        record_notice(sender, notice.request_id, &NoticeOutcome::Failed).await;
-        return Ok(Delivery::Skipped(SkipReason::UnknownAccount));
-    };
-    let mail = address_change_requested_mail(ctx, (&user).into(), notice.requested_at);
-    let message_id = sender.mailer.send(&mail).await?;
-    let sent = NoticeOutcome::Sent {
-        at: now,
-        account: AccountSnapshot::of(user.credential_epoch, user.email.as_str()),
-    };
-    record_notice(sender, notice.request_id, &sent).await;
-    Ok(Delivery::Sent { message_id })
-}
-
-/// The notice job's fields.
-pub(super) struct RegisteredAddressNotice<'a> {
-    pub username: &'a Username,
-    pub request_id: &'a AddressRequestId,
-    pub requested_at: Timestamp,
-}
-
-/// Best effort: once SES has the mail, failing the job would send it twice. A request whose
-/// notice stays `queued` shows as expired after its `send_before`, and cannot be approved.
-pub(super) async fn record_notice(sender: &MailSender, id: &AddressRequestId, outcome: &NoticeOutcome) {
-    if let Err(error) = sender.address_requests.record_notice(id, outcome).await {
-        tracing::warn!(error = %error, request_id = %id, fate = outcome.fate().code(), "the notice's fate could not be recorded");
     }
 }
