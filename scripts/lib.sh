@@ -173,17 +173,8 @@ schemathesis_cases() { # output file
   grep -oE '[0-9]+ generated, [0-9]+ passed' "$1" | tail -n 1 | awk '{ print $3 + 0 }'
 }
 
-# The SDK's standard endpoint variables and the queue URLs of the local stack on DYNAMODB_PORT,
-# SES_PORT and MOTO_PORT: the only settings a local run adds to the template's. moto's server is
-# the local SQS, STS (reset-admin records the caller), CloudWatch Logs (reset-admin's metrics) and
-# Cognito (PASSWORD_STORE=cognito); the queue URLs carry moto's fixed account id.
+# The local stack's endpoints on DYNAMODB_PORT, SES_PORT and MOTO_PORT: scripts/local-endpoints.sh,
+# the one place they are written.
 export_local_endpoints() {
-  export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DYNAMODB_PORT
-  export AWS_ENDPOINT_URL_SESV2=http://127.0.0.1:$SES_PORT
-  export AWS_ENDPOINT_URL_SQS=http://127.0.0.1:$MOTO_PORT
-  export AWS_ENDPOINT_URL_STS=http://127.0.0.1:$MOTO_PORT
-  export AWS_ENDPOINT_URL_CLOUDWATCH_LOGS=http://127.0.0.1:$MOTO_PORT
-  export AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER=http://127.0.0.1:$MOTO_PORT
-  export MAIL_QUEUE_URL=http://127.0.0.1:$MOTO_PORT/123456789012/$MAIL_QUEUE_NAME
-  export MAIL_DEAD_LETTER_QUEUE_URL=http://127.0.0.1:$MOTO_PORT/123456789012/$MAIL_DEAD_LETTER_QUEUE_NAME
+  . scripts/local-endpoints.sh
 }

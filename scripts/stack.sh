@@ -16,9 +16,8 @@ STATE=$ROOT/.local/$STACK_NAME
 DYNAMODB_PORT=${DYNAMODB_PORT:-8000}
 SES_PORT=${SES_PORT:-8005}
 MOTO_PORT=${MOTO_PORT:-8010}
-# moto's queue URLs: its address, its fixed account id, the local queue name.
-export MAIL_QUEUE_URL=${MAIL_QUEUE_URL:-http://127.0.0.1:$MOTO_PORT/123456789012/${MAIL_QUEUE_NAME:-reset-mail}}
-export MAIL_DEAD_LETTER_QUEUE_URL=${MAIL_DEAD_LETTER_QUEUE_URL:-http://127.0.0.1:$MOTO_PORT/123456789012/${MAIL_DEAD_LETTER_QUEUE_NAME:-reset-mail-dead-letter}}
+# The endpoints and queue URLs of this stack, as every local script has them.
+. scripts/local-endpoints.sh
 
 say() { printf '==> %s\n' "$*"; }
 
@@ -74,7 +73,7 @@ start_moto() {
 
 create_queues() {
   say "creating the queues of infra/template.yaml"
-  AWS_ENDPOINT_URL_SQS=http://127.0.0.1:$MOTO_PORT "$ROOT/.tools/emulators/bin/python" \
+  "$ROOT/.tools/emulators/bin/python" \
     "$ROOT/scripts/local_sqs_trigger.py" --template infra/template.yaml create-queues
 }
 
@@ -137,7 +136,7 @@ create_tables() {
     admin=$ROOT/target/debug/reset-admin
   fi
   say "creating the tables of infra/template.yaml"
-  AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DYNAMODB_PORT "$admin" tables create --template infra/template.yaml
+  "$admin" tables create --template infra/template.yaml
 }
 
 # What scripts/admin needs to find this stack: its ports and its password store.

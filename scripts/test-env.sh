@@ -22,7 +22,7 @@ export BREACHED_PASSWORD_CHECK=on BREACHED_PASSWORD_API_URL=http://127.0.0.1:$BR
 export RESET_MAILS_PER_USERNAME_PER_DAY=86400000 ADDRESS_CONFIRMATIONS_PER_HOUR=100000 ADDRESS_CONFIRMATIONS_PER_DAY=100000
 # The timing floor is proven by its own test and benchmark; elsewhere it would only slow the suite.
 export REQUEST_MIN_RESPONSE_MS=0
-export SES_STORE_URL=http://127.0.0.1:$SES_PORT WATCH_URL=http://127.0.0.1:$WATCH_PORT
+export WATCH_URL=http://127.0.0.1:$WATCH_PORT
 # The pinned Node.js (.node-version) when scripts/bootstrap.sh had to install it, and the Python tools.
 export PATH=$PWD/.tools/node/bin:$PWD/.tools/venv/bin:$PATH
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}

@@ -152,13 +152,6 @@ fn from_item<T: serde::de::DeserializeOwned>(found: HashMap<String, AttributeVal
     Ok(item::from_item(found)?)
 }
 
-pub(crate) fn env(name: &'static str) -> Result<String, AdminError> {
-    std::env::var(name)
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .ok_or(AdminError::MissingEnvironment(name))
-}
-
 impl Accounts {
     pub fn new(client: Client, users_table: String, audit_table: String) -> Self {
         Self {
@@ -190,10 +183,11 @@ impl Accounts {
 
     /// The same, on an SDK configuration loaded once for the whole command.
     pub fn from_config(config: &aws_config::SdkConfig) -> Result<Self, AdminError> {
+        let vars = reset_core::config::Variables::from_env();
         let accounts = Self::new(
             aws_sdk_dynamodb::Client::new(config),
-            env("USERS_TABLE")?,
-            env("AUDIT_LOG_TABLE")?,
+            vars.required("USERS_TABLE")?,
+            vars.required("AUDIT_LOG_TABLE")?,
         );
         Ok(match crate::audit_chain::AuditMirror::from_env(config) {
             Some(mirror) => accounts.with_mirror(mirror),

@@ -22,6 +22,7 @@ use crate::audit::{AuditAction, AuditEntry, Change, Reason};
 use crate::error::AdminError;
 pub use crate::refusal::Refusal;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+use reset_core::config::Variables;
 use reset_core::domain::{
     address_fingerprint, AddressRequest, AddressRequestId, AddressRequestState, NoticeFate, Timestamp,
 };
@@ -38,18 +39,13 @@ const MAX_OBJECTION_HOURS: u32 = 720;
 
 /// The objection window from `ADDRESS_REQUEST_OBJECTION_HOURS` (1..=720, default 72).
 pub fn objection_window_secs_from_env() -> Result<i64, AdminError> {
-    let hours = match std::env::var(OBJECTION_HOURS_VARIABLE)
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-    {
-        None => DEFAULT_OBJECTION_HOURS,
-        Some(value) => value
-            .trim()
-            .parse::<u32>()
-            .ok()
-            .filter(|h| (1..=MAX_OBJECTION_HOURS).contains(h))
-            .ok_or(AdminError::InvalidObjectionWindow)?,
-    };
+    let hours = Variables::from_env()
+        .number(
+            OBJECTION_HOURS_VARIABLE,
+            DEFAULT_OBJECTION_HOURS,
+            1..=MAX_OBJECTION_HOURS,
+        )
+        .map_err(|_| AdminError::InvalidObjectionWindow)?;
     Ok(i64::from(hours) * 3600)
 }
 
@@ -145,10 +141,7 @@ impl AddressRequests {
 
     /// `ADDRESS_REQUESTS_TABLE`, as the functions get it.
     pub fn from_config(config: &aws_config::SdkConfig) -> Result<Self, AdminError> {
-        let table = std::env::var("ADDRESS_REQUESTS_TABLE")
-            .ok()
-            .filter(|v| !v.trim().is_empty())
-            .ok_or(AdminError::MissingEnvironment("ADDRESS_REQUESTS_TABLE"))?;
+        let table = Variables::from_env().required("ADDRESS_REQUESTS_TABLE")?;
         Ok(
             Self::new(DynamoAddressRequests::new(aws_sdk_dynamodb::Client::new(config), table))
                 .with_objection_window_secs(objection_window_secs_from_env()?),

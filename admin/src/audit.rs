@@ -40,10 +40,10 @@ impl Actor {
         if let Some(name) = explicit {
             return Self::parse(name);
         }
+        let vars = reset_core::config::Variables::from_env();
         ["USER", "LOGNAME"]
             .iter()
-            .filter_map(|var| std::env::var(var).ok())
-            .find(|name| !name.trim().is_empty())
+            .find_map(|var| vars.optional(var))
             .or_else(login_name_from_os)
             .ok_or(AdminError::UnknownActor)
             .and_then(|name| Self::parse(&name))

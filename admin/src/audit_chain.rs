@@ -42,7 +42,7 @@ impl AuditMirror {
 
     /// From `AUDIT_LOG_GROUP`; `None` when unset.
     pub fn from_env(config: &aws_config::SdkConfig) -> Option<Self> {
-        let group = std::env::var(MIRROR_VARIABLE).ok().filter(|v| !v.trim().is_empty())?;
+        let group = reset_core::config::Variables::from_env().optional(MIRROR_VARIABLE)?;
         Some(Self::new(aws_sdk_cloudwatchlogs::Client::new(config), group))
     }
 

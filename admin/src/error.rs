@@ -27,6 +27,8 @@ pub enum AdminError {
     UnknownCaller(String),
     #[error("environment variable {0} is not set (the same variables as the functions: see scripts/local.env)")]
     MissingEnvironment(&'static str),
+    #[error("environment variable {name} is invalid: {reason}")]
+    InvalidEnvironment { name: &'static str, reason: String },
 
     // --- nothing to do, or look first ---
     #[error("no user {0}")]
@@ -82,6 +84,18 @@ pub enum AdminError {
     NoticesNotQueued { username: Username, cause: String },
     #[error("{0}; nothing written")]
     Randomness(#[from] reset_core::domain::token::RandomnessUnavailable),
+}
+
+/// The shared settings reader's errors, in the tool's words.
+impl From<reset_core::config::ConfigError> for AdminError {
+    fn from(error: reset_core::config::ConfigError) -> Self {
+        use reset_core::config::ConfigError;
+        match error {
+            ConfigError::Missing(name) => AdminError::MissingEnvironment(name),
+            ConfigError::Invalid { name, reason } => AdminError::InvalidEnvironment { name, reason },
+            other => AdminError::Unavailable(other.to_string()),
+        }
+    }
 }
 
 fn describe_refusals(refusals: &[crate::refusal::Refusal]) -> String {

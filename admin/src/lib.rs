@@ -23,3 +23,13 @@ pub mod users;
 pub use accounts::Accounts;
 pub use audit::{Actor, AuditSubject, CallerIdentity, Change, Reason};
 pub use error::AdminError;
+
+/// The variables the tool reads beside the functions' own (`reset_core::config::
+/// ENVIRONMENT_VARIABLES`): docs/architecture.md's "reset-admin's own settings" lists exactly
+/// these (the template drift test holds it to them).
+pub const OWN_VARIABLES: [&str; 4] = [
+    audit_chain::MIRROR_VARIABLE,
+    address_requests::OBJECTION_HOURS_VARIABLE,
+    metrics::LOG_GROUP_VARIABLE,
+    "RESET_ADMIN_ACTOR",
+];

@@ -13,6 +13,7 @@
 use crate::error::{queue_unavailable, AdminError};
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use aws_sdk_sqs::Client;
+use reset_core::config::Variables;
 use std::collections::HashMap;
 
 /// How many peeks of 10 messages the oldest dead letter is looked for in. SQS answers a receive
@@ -48,13 +49,6 @@ pub struct MailQueues {
     dead_letter_url: String,
 }
 
-fn env(name: &'static str) -> Result<String, AdminError> {
-    std::env::var(name)
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .ok_or(AdminError::MissingEnvironment(name))
-}
-
 /// The queue's name: the last segment of its URL.
 pub fn queue_name(url: &str) -> &str {
     url.rsplit('/').next().unwrap_or(url)
@@ -72,8 +66,9 @@ impl MailQueues {
     /// `MAIL_QUEUE_URL` and `MAIL_DEAD_LETTER_QUEUE_URL`, as the functions get them; the SDK's
     /// standard configuration (`AWS_ENDPOINT_URL_SQS` locally).
     pub fn from_config(config: &aws_config::SdkConfig) -> Result<Self, AdminError> {
-        let main_url = env("MAIL_QUEUE_URL")?;
-        let dead_letter_url = env("MAIL_DEAD_LETTER_QUEUE_URL")?;
+        let vars = Variables::from_env();
+        let main_url = vars.required("MAIL_QUEUE_URL")?;
+        let dead_letter_url = vars.required("MAIL_DEAD_LETTER_QUEUE_URL")?;
         // One queue under both names would make a re-drive move its messages onto itself forever.
         if main_url.trim_end_matches('/') == dead_letter_url.trim_end_matches('/') {
             return Err(AdminError::SameQueue(main_url));

@@ -25,7 +25,7 @@ use reset_admin::text::visible;
 use reset_admin::times::jst_display;
 use reset_admin::users::{checked_first_password, create_user, generate_first_password, NewUser};
 use reset_admin::{Accounts, Actor, AdminError, AuditSubject, CallerIdentity, Change, Reason};
-use reset_core::config::DEFAULT_METRICS_NAMESPACE;
+use reset_core::config::{Variables, DEFAULT_METRICS_NAMESPACE};
 use reset_core::domain::{AccountStatus, AddressRequestId, Clock, Email, Language, SystemClock, Username};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -272,7 +272,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let client = aws_sdk_dynamodb::Client::new(&config);
             let store = Store::parse(&password_store)?;
             for table in Template::load(&template)?.tables_for(store)? {
-                let name = std::env::var(&table.env_var)
+                let name = Variables::from_env()
+                    .optional(&table.env_var)
                     .with_context(|| format!("environment variable {} is not set", table.env_var))?;
                 let created = create_table(&client, &name, &table).await?;
                 let state = if created == Created::New {
@@ -480,8 +481,9 @@ async fn user_command(config: &aws_config::SdkConfig, actor: Option<&str>, comma
             // Every password the tool sets passes the service's own policy, given or generated.
             let (password, generated) = match password_env {
                 Some(var) => {
-                    let given =
-                        std::env::var(&var).with_context(|| format!("environment variable {var} is not set"))?;
+                    let given = Variables::from_env()
+                        .optional(&var)
+                        .with_context(|| format!("environment variable {var} is not set"))?;
                     (checked_first_password(&given, &username, &var)?, false)
                 }
                 None => (generate_first_password(&username)?, true),
@@ -587,7 +589,9 @@ async fn address_requests_command(
     command: AddressRequestsCommand,
 ) -> Result<()> {
     let requests = AddressRequests::from_config(config)?;
-    let namespace = std::env::var("METRICS_NAMESPACE").unwrap_or_else(|_| DEFAULT_METRICS_NAMESPACE.to_owned());
+    let namespace = Variables::from_env()
+        .optional("METRICS_NAMESPACE")
+        .unwrap_or_else(|| DEFAULT_METRICS_NAMESPACE.to_owned());
     match command {
         AddressRequestsCommand::List => {
             let now = SystemClock.now();

@@ -15,7 +15,7 @@ pub const LOG_GROUP_VARIABLE: &str = "ADMIN_METRICS_LOG_GROUP";
 /// Writes one EMF line with `counts` at `at` into the admin-metrics log group.
 pub async fn publish(config: &aws_config::SdkConfig, namespace: &str, at: Timestamp, counts: &[(&str, u64)]) {
     let names = counts.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ");
-    let Some(group) = std::env::var(LOG_GROUP_VARIABLE).ok().filter(|v| !v.trim().is_empty()) else {
+    let Some(group) = reset_core::config::Variables::from_env().optional(LOG_GROUP_VARIABLE) else {
         eprintln!("note: {LOG_GROUP_VARIABLE} is not set, so the metric(s) {names} were not published");
         return;
     };

@@ -57,31 +57,16 @@ fn get<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
 
 /// Where the accounts live, which decides the template's store conditions (`UseCognitoStore`,
 /// `UseDynamoDbStore`): the users table, or the account-state table beside a Cognito pool.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Store {
-    #[default]
-    DynamoDb,
-    Cognito,
-}
+/// `PASSWORD_STORE`'s kinds, parsed by the functions' own reader.
+pub use reset_core::config::StoreKind as Store;
 
-impl Store {
-    /// `PASSWORD_STORE`'s values.
-    pub fn parse(value: &str) -> Result<Self> {
-        match value {
-            "dynamodb" => Ok(Self::DynamoDb),
-            "cognito" => Ok(Self::Cognito),
-            other => bail!("PASSWORD_STORE must be dynamodb or cognito, not {other:?}"),
-        }
-    }
-
-    /// Whether a resource or branch under `condition` exists with this store (conditions of
-    /// other parameters hold).
-    fn holds(self, condition: &str) -> bool {
-        match condition {
-            "UseCognitoStore" => self == Self::Cognito,
-            "UseDynamoDbStore" => self == Self::DynamoDb,
-            _ => true,
-        }
+/// Whether a resource or branch under `condition` exists with `store` (conditions of other
+/// parameters hold).
+fn holds(store: Store, condition: &str) -> bool {
+    match condition {
+        "UseCognitoStore" => store == Store::Cognito,
+        "UseDynamoDbStore" => store == Store::DynamoDb,
+        _ => true,
     }
 }
 
@@ -95,7 +80,7 @@ fn ref_target(value: &Value, store: Store) -> Option<&str> {
                 // `!If [condition, when true, when false]`
                 let branches = value.as_sequence()?;
                 let condition = branches.first()?.as_str()?;
-                ref_target(branches.get(if store.holds(condition) { 1 } else { 2 })?, store)
+                ref_target(branches.get(if holds(store, condition) { 1 } else { 2 })?, store)
             } else {
                 None
             }
@@ -169,7 +154,7 @@ impl Template {
             }
             if get(resource, "Condition")
                 .and_then(Value::as_str)
-                .is_some_and(|condition| !store.holds(condition))
+                .is_some_and(|condition| !holds(store, condition))
             {
                 continue;
             }

@@ -94,7 +94,7 @@ pub async fn create_user(accounts: &Accounts, new_user: NewUser, change: &Change
 pub fn mail_queue_from_env(config: &aws_config::SdkConfig) -> Result<SqsMailQueue, AdminError> {
     Ok(SqsMailQueue::new(
         aws_sdk_sqs::Client::new(config),
-        crate::accounts::env("MAIL_QUEUE_URL")?,
+        reset_core::config::Variables::from_env().required("MAIL_QUEUE_URL")?,
     ))
 }
 

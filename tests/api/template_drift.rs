@@ -4,6 +4,7 @@
 use anyhow::{anyhow, Result};
 use password_reset_tests::reset_core::config::ENVIRONMENT_VARIABLES;
 use password_reset_tests::reset_core::store::{address_attributes, attributes, PENDING_INDEX};
+use password_reset_tests::reset_core::web::routes;
 use password_reset_tests::*;
 use reset_admin::template::{Route, Template};
 use std::collections::BTreeSet;
@@ -107,6 +108,37 @@ fn architecture_doc_matches_the_template() -> Result<()> {
         variables,
         "the variables of docs/architecture.md"
     );
+
+    assert_eq!(
+        first_cells_under(&doc, "reset-admin's own settings")?,
+        reset_admin::OWN_VARIABLES
+            .iter()
+            .map(|v| v.to_string())
+            .collect::<BTreeSet<_>>(),
+        "reset-admin's own variables in docs/architecture.md"
+    );
+
+    // Every path of the routes table is one of `web::routes`' (the routers match on those).
+    let paths: BTreeSet<String> = first_cells_under(&doc, "Functions and routes")?
+        .into_iter()
+        .filter_map(|cell| cell.split_once(' ').map(|(_, path)| path.to_owned()))
+        .map(|path| path.split(['?', '{']).next().unwrap_or_default().to_owned())
+        .collect();
+    let known: BTreeSet<String> = [
+        routes::REQUEST_PAGE,
+        routes::REQUEST_API,
+        routes::CONFIRM_PAGE,
+        routes::VERIFY_API,
+        routes::COMPLETE,
+        routes::COMPLETE_API,
+        routes::ADDRESS_FORM,
+        routes::ADDRESS_VERIFY,
+        routes::ASSETS,
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
+    assert_eq!(paths, known, "the routes of docs/architecture.md");
 
     let tables_section = doc
         .split("\n## ")

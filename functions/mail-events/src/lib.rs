@@ -7,7 +7,7 @@
 
 use aws_lambda_events::event::sns::{SnsEvent, SnsRecord};
 use reset_core::app::{sdk_config_with, SdkBounds};
-use reset_core::config::{ConfigError, Settings};
+use reset_core::config::{ConfigError, Settings, Variables};
 use reset_core::domain::{Clock, SystemClock};
 use reset_core::metrics;
 use reset_core::store::{DynamoStore, MailEventKind, MailEventRecord, MailEventStore, StoreError, TableNames};
@@ -44,14 +44,11 @@ impl MailEvents {
     /// Reads the same settings as the other functions and builds the DynamoDB client.
     /// Touches no network.
     pub async fn from_env() -> Result<Self, ConfigError> {
-        let settings = Settings::from_env()?;
+        let vars = Variables::from_env();
+        let settings = Settings::read(&vars)?;
+        let topic_arn = vars.required(TOPIC_ARN_VARIABLE)?;
         let sdk_config = sdk_config_with(EVENT_BOUNDS).await;
         let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk_config), TableNames::from(&settings));
-        let topic_arn = std::env::var(TOPIC_ARN_VARIABLE)
-            .ok()
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-            .ok_or(ConfigError::Missing(TOPIC_ARN_VARIABLE))?;
         Ok(Self {
             store: Arc::new(store),
             clock: Arc::new(SystemClock),

@@ -116,7 +116,11 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
 /// attempt and operation timeouts. (Its throughput logs were 0.1–0.4 % of a function's CPU in
 /// the profile: the point is one layer less per call, not speed.)
 pub async fn sdk_config_with(bounds: SdkBounds) -> aws_config::SdkConfig {
-    let roots = Roots::from_setting(std::env::var(TRUST_STORE_VARIABLE).ok().as_deref());
+    let roots = Roots::from_setting(
+        crate::config::Variables::from_env()
+            .optional(TRUST_STORE_VARIABLE)
+            .as_deref(),
+    );
     aws_config::defaults(BehaviorVersion::latest())
         .region(EnvironmentVariableRegionProvider::new())
         .credentials_provider(EnvironmentVariableCredentialsProvider::new())

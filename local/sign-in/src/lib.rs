@@ -15,6 +15,7 @@ use lambda_http::http::{header, HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use maud::Markup;
 use pages::{texts, SIGN_IN_PATH};
+use reset_core::config::{PasswordStore, Variables};
 use reset_core::domain::{Language, Username};
 use reset_core::web::incoming::Incoming;
 use reset_core::web::respond::CONTENT_SECURITY_POLICY;
@@ -25,10 +26,9 @@ use std::time::Instant;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("environment variable {0} is not set")]
-    Missing(&'static str),
-    #[error("environment variable {name} is invalid: {reason}")]
-    Invalid { name: &'static str, reason: String },
+    /// A variable missing or malformed, named by the shared settings reader.
+    #[error(transparent)]
+    Settings(#[from] reset_core::config::ConfigError),
     #[error("the password check could not be set up: {0}")]
     Setup(#[from] CheckError),
 }
@@ -51,40 +51,35 @@ pub struct Settings {
 
 impl Settings {
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::read(&Variables::from_env())
     }
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &'static str| lookup(name).filter(|v| !v.trim().is_empty());
-        let required = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
-        let store = match get("PASSWORD_STORE").as_deref().map(str::trim) {
-            None | Some("dynamodb") => Store::Dynamo {
-                users_table: required("USERS_TABLE")?,
+        Self::read(&Variables::new(lookup))
+    }
+
+    /// Through the reset functions' reader and their `PASSWORD_STORE` parsing: the page checks
+    /// passwords where the functions set them.
+    pub fn read(vars: &Variables<'_>) -> Result<Self, ConfigError> {
+        let store = match PasswordStore::read(vars)? {
+            PasswordStore::DynamoDb => Store::Dynamo {
+                users_table: vars.required("USERS_TABLE")?,
             },
-            Some("cognito") => Store::Cognito {
-                user_pool_id: required("USER_POOL_ID")?,
-                client_id: required("USER_POOL_CLIENT_ID")?,
+            PasswordStore::Cognito { user_pool_id } => Store::Cognito {
+                user_pool_id,
+                client_id: vars.required("USER_POOL_CLIENT_ID")?,
             },
-            Some(other) => {
-                return Err(ConfigError::Invalid {
-                    name: "PASSWORD_STORE",
-                    reason: format!("{other:?} is neither dynamodb nor cognito"),
-                })
-            }
         };
         Ok(Self {
-            service_name: required("SERVICE_NAME")?,
-            service_name_en: get("SERVICE_NAME_EN"),
-            public_base_url: required("PUBLIC_BASE_URL")?.trim_end_matches('/').to_owned(),
+            service_name: vars.required("SERVICE_NAME")?,
+            service_name_en: vars.optional("SERVICE_NAME_EN"),
+            public_base_url: vars.origin("PUBLIC_BASE_URL")?,
             store,
         })
     }
 
     pub fn service_name_in(&self, language: Language) -> &str {
-        match (language, &self.service_name_en) {
-            (Language::En, Some(english)) => english,
-            _ => &self.service_name,
-        }
+        reset_core::lang::service_name(language, &self.service_name, self.service_name_en.as_deref())
     }
 }
 
@@ -423,11 +418,16 @@ mod tests {
         assert!(matches!(cognito.store, Store::Cognito { .. }));
         assert!(matches!(
             settings(&[("PASSWORD_STORE", "cognito")]),
-            Err(ConfigError::Missing("USER_POOL_ID"))
+            Err(ConfigError::Settings(reset_core::config::ConfigError::Missing(
+                "USER_POOL_ID"
+            )))
         ));
         assert!(matches!(
             settings(&[("PASSWORD_STORE", "ldap"), ("USERS_TABLE", "reset-users")]),
-            Err(ConfigError::Invalid { .. })
+            Err(ConfigError::Settings(reset_core::config::ConfigError::Invalid {
+                name: "PASSWORD_STORE",
+                ..
+            }))
         ));
         Ok(())
     }

@@ -2,8 +2,11 @@
 //! `scripts/local.env` locally). A missing or malformed variable stops the cold start with a
 //! message that names it.
 
+mod variables;
+
+pub use variables::Variables;
+
 use crate::domain::{ClientIpSource, Email, Language};
-use std::env;
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +24,15 @@ pub enum ConfigError {
     PoolPolicyTooWeak(String),
 }
 
+impl ConfigError {
+    pub fn invalid(name: &'static str, reason: impl std::fmt::Display) -> Self {
+        ConfigError::Invalid {
+            name,
+            reason: reason.to_string(),
+        }
+    }
+}
+
 /// Where the accounts and their passwords live.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PasswordStore {
@@ -29,6 +41,50 @@ pub enum PasswordStore {
     /// An Amazon Cognito user pool; the table of `USERS_TABLE` then holds only what the pool
     /// does not: each account's credential epoch and its mail events.
     Cognito { user_pool_id: String },
+}
+
+/// Which kind of store `PASSWORD_STORE` names, without its details: what the admin tool's table
+/// creation and the template's conditions need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StoreKind {
+    #[default]
+    DynamoDb,
+    Cognito,
+}
+
+impl StoreKind {
+    /// `PASSWORD_STORE`'s values.
+    pub fn parse(value: &str) -> Result<Self, ConfigError> {
+        match value.trim() {
+            "dynamodb" => Ok(Self::DynamoDb),
+            "cognito" => Ok(Self::Cognito),
+            other => Err(ConfigError::invalid(
+                "PASSWORD_STORE",
+                format!("{other:?} is neither dynamodb nor cognito"),
+            )),
+        }
+    }
+}
+
+impl PasswordStore {
+    /// `PASSWORD_STORE` (unset: dynamodb) and, for a pool, `USER_POOL_ID`: read here only, for
+    /// the functions, the admin tool and the local sign-in page alike.
+    pub fn read(vars: &Variables<'_>) -> Result<Self, ConfigError> {
+        let kind = vars.parsed("PASSWORD_STORE", StoreKind::parse)?.unwrap_or_default();
+        Ok(match kind {
+            StoreKind::DynamoDb => PasswordStore::DynamoDb,
+            StoreKind::Cognito => PasswordStore::Cognito {
+                user_pool_id: vars.required("USER_POOL_ID")?,
+            },
+        })
+    }
+
+    pub fn kind(&self) -> StoreKind {
+        match self {
+            PasswordStore::DynamoDb => StoreKind::DynamoDb,
+            PasswordStore::Cognito { .. } => StoreKind::Cognito,
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -106,27 +162,22 @@ pub const DEFAULT_BREACH_CHECK_API_URL: &str = "https://api.pwnedpasswords.com";
 impl BreachCheckSettings {
     /// `BREACHED_PASSWORD_CHECK` (`on` / `off`, unset: off, so that a local run never calls out
     /// unless pointed at a local range server) and `BREACHED_PASSWORD_API_URL`.
-    fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Option<Self>, ConfigError> {
-        let value = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        match value("BREACHED_PASSWORD_CHECK").as_deref() {
+    fn read(vars: &Variables<'_>) -> Result<Option<Self>, ConfigError> {
+        match vars.optional("BREACHED_PASSWORD_CHECK").as_deref() {
             None | Some("off") => return Ok(None),
             Some("on") => {}
-            Some(_) => {
-                return Err(ConfigError::Invalid {
-                    name: "BREACHED_PASSWORD_CHECK",
-                    reason: "must be on or off".into(),
-                })
-            }
+            Some(_) => return Err(ConfigError::invalid("BREACHED_PASSWORD_CHECK", "must be on or off")),
         }
-        let api_url = value("BREACHED_PASSWORD_API_URL")
+        let api_url = vars
+            .optional("BREACHED_PASSWORD_API_URL")
             .unwrap_or_else(|| DEFAULT_BREACH_CHECK_API_URL.to_owned())
             .trim_end_matches('/')
             .to_owned();
         if !(api_url.starts_with("https://") || api_url.starts_with("http://")) {
-            return Err(ConfigError::Invalid {
-                name: "BREACHED_PASSWORD_API_URL",
-                reason: "must start with https:// (or http:// for a local range server)".into(),
-            });
+            return Err(ConfigError::invalid(
+                "BREACHED_PASSWORD_API_URL",
+                "must start with https:// (or http:// for a local range server)",
+            ));
         }
         Ok(Some(Self {
             api_url,
@@ -189,44 +240,20 @@ impl AddressSettings {
         i64::try_from(self.verification_ttl.as_secs()).unwrap_or(24 * 3600)
     }
 
-    fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let value = |name: &'static str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        let number = |name: &'static str, default: u32, range: std::ops::RangeInclusive<u32>| {
-            let parsed = match value(name) {
-                None => default,
-                Some(v) => v.parse::<u32>().map_err(|e| ConfigError::Invalid {
-                    name,
-                    reason: e.to_string(),
-                })?,
-            };
-            if range.contains(&parsed) {
-                Ok(parsed)
-            } else {
-                Err(ConfigError::Invalid {
-                    name,
-                    reason: format!("must be between {} and {}", range.start(), range.end()),
-                })
-            }
-        };
-        let notify_address = value("ADDRESS_REQUEST_NOTIFY_ADDRESS")
-            .map(|v| Email::parse(&v))
-            .transpose()
-            .map_err(|e| ConfigError::Invalid {
-                name: "ADDRESS_REQUEST_NOTIFY_ADDRESS",
-                reason: e.to_string(),
-            })?;
+    fn read(vars: &Variables<'_>) -> Result<Self, ConfigError> {
+        let count = |name: &'static str, default: u32| vars.number(name, default, 1..=u32::MAX);
         Ok(Self {
-            requests_table: value("ADDRESS_REQUESTS_TABLE").ok_or(ConfigError::Missing("ADDRESS_REQUESTS_TABLE"))?,
-            keep_days: number("ADDRESS_REQUEST_KEEP_DAYS", 14, 1..=90)?,
+            requests_table: vars.required("ADDRESS_REQUESTS_TABLE")?,
+            keep_days: vars.number("ADDRESS_REQUEST_KEEP_DAYS", 14, 1..=90)?,
             verification_ttl: Duration::from_secs(
-                u64::from(number("ADDRESS_VERIFICATION_TTL_MINUTES", 1440, 10..=7 * 1440)?) * 60,
+                u64::from(vars.number("ADDRESS_VERIFICATION_TTL_MINUTES", 1440_u32, 10..=7 * 1440)?) * 60,
             ),
-            per_client_per_hour: number("ADDRESS_REQUESTS_PER_CLIENT_PER_HOUR", 10, 1..=u32::MAX)?,
-            per_username_per_day: number("ADDRESS_REQUESTS_PER_USERNAME_PER_DAY", 3, 1..=u32::MAX)?,
-            per_ipv6_48_per_hour: number("ADDRESS_REQUESTS_PER_IPV6_48_PER_HOUR", 40, 1..=u32::MAX)?,
-            confirmations_per_hour: number("ADDRESS_CONFIRMATIONS_PER_HOUR", 20, 1..=u32::MAX)?,
-            confirmations_per_day: number("ADDRESS_CONFIRMATIONS_PER_DAY", 100, 1..=u32::MAX)?,
-            notify_address,
+            per_client_per_hour: count("ADDRESS_REQUESTS_PER_CLIENT_PER_HOUR", 10)?,
+            per_username_per_day: count("ADDRESS_REQUESTS_PER_USERNAME_PER_DAY", 3)?,
+            per_ipv6_48_per_hour: count("ADDRESS_REQUESTS_PER_IPV6_48_PER_HOUR", 40)?,
+            confirmations_per_hour: count("ADDRESS_CONFIRMATIONS_PER_HOUR", 20)?,
+            confirmations_per_day: count("ADDRESS_CONFIRMATIONS_PER_DAY", 100)?,
+            notify_address: vars.parsed("ADDRESS_REQUEST_NOTIFY_ADDRESS", Email::parse)?,
         })
     }
 }
@@ -290,127 +317,101 @@ pub const ENVIRONMENT_VARIABLES: [&str; 38] = [
 
 impl Settings {
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| env::var(name).ok())
+        Self::read(&Variables::from_env())
     }
 
     /// Reads settings through `lookup`, so tests can supply a map instead of the process env.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let required = |name: &'static str| -> Result<String, ConfigError> {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-                .ok_or(ConfigError::Missing(name))
-        };
-        let number = |name: &'static str, default: u32| -> Result<u32, ConfigError> {
-            match lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) {
-                None => Ok(default),
-                Some(v) => v.parse::<u32>().map_err(|e| ConfigError::Invalid {
-                    name,
-                    reason: e.to_string(),
-                }),
+        Self::read(&Variables::new(lookup))
+    }
+
+    pub fn read(vars: &Variables<'_>) -> Result<Self, ConfigError> {
+        let any = 0..=u32::MAX;
+        let sender_address = vars
+            .parsed("SENDER_ADDRESS", Email::parse)?
+            .ok_or(ConfigError::Missing("SENDER_ADDRESS"))?;
+        let ttl_minutes = vars.number("TOKEN_TTL_MINUTES", 60, any.clone()).and_then(|minutes| {
+            if (5..=24 * 60).contains(&minutes) {
+                Ok(minutes)
+            } else {
+                Err(ConfigError::invalid(
+                    "TOKEN_TTL_MINUTES",
+                    "must be between 5 and 1440 minutes",
+                ))
             }
-        };
-        let sender_address = Email::parse(&required("SENDER_ADDRESS")?).map_err(|e| ConfigError::Invalid {
-            name: "SENDER_ADDRESS",
-            reason: e.to_string(),
         })?;
-        let public_base_url = required("PUBLIC_BASE_URL")?.trim_end_matches('/').to_owned();
-        if !(public_base_url.starts_with("https://") || public_base_url.starts_with("http://")) {
-            return Err(ConfigError::Invalid {
-                name: "PUBLIC_BASE_URL",
-                reason: "must start with https:// (or http:// for a local run)".into(),
-            });
-        }
-        let ttl_minutes = number("TOKEN_TTL_MINUTES", 60)?;
-        if !(5..=24 * 60).contains(&ttl_minutes) {
-            return Err(ConfigError::Invalid {
-                name: "TOKEN_TTL_MINUTES",
-                reason: "must be between 5 and 1440 minutes".into(),
-            });
-        }
-        let reset_mails_per_day = number("RESET_MAILS_PER_USERNAME_PER_DAY", 12)?;
+        let reset_mails_per_day = vars.number("RESET_MAILS_PER_USERNAME_PER_DAY", 12, any.clone())?;
         // Mails are spaced a day / N apart and each link lives the TTL: the owner's longest
         // time without a working link is the spacing minus the TTL, at most one TTL only if
         // N x 2 x TTL covers a day.
         if reset_mails_per_day == 0 || u64::from(reset_mails_per_day) * 2 * u64::from(ttl_minutes) < 24 * 60 {
-            return Err(ConfigError::Invalid {
-                name: "RESET_MAILS_PER_USERNAME_PER_DAY",
-                reason: format!(
+            return Err(ConfigError::invalid(
+                "RESET_MAILS_PER_USERNAME_PER_DAY",
+                format!(
                     "must be at least {} with TOKEN_TTL_MINUTES={ttl_minutes} (N x 2 x lifetime >= 24 h), \
                      or a stranger could leave the owner without a working link for longer than one lifetime",
                     (24 * 60_u32).div_ceil(2 * ttl_minutes)
                 ),
-            });
+            ));
         }
-        let optional = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        let client_ip_source = match optional("CLIENT_IP_SOURCE") {
-            None => ClientIpSource::default(),
-            Some(value) => ClientIpSource::parse(&value).ok_or(ConfigError::Invalid {
-                name: "CLIENT_IP_SOURCE",
-                reason: "must be source-ip or cloudfront-viewer-address".into(),
-            })?,
-        };
-        let origin_verify_secret = optional("ORIGIN_VERIFY_SECRET");
+        let client_ip_source = vars
+            .parsed("CLIENT_IP_SOURCE", |value| {
+                ClientIpSource::parse(value).ok_or("must be source-ip or cloudfront-viewer-address")
+            })?
+            .unwrap_or_default();
+        let origin_verify_secret = vars.optional("ORIGIN_VERIFY_SECRET");
         if client_ip_source == ClientIpSource::CloudFrontViewerAddress && origin_verify_secret.is_none() {
             // Without it anyone could call the API directly with a forged viewer address.
-            return Err(ConfigError::Invalid {
-                name: "ORIGIN_VERIFY_SECRET",
-                reason: "must be set when CLIENT_IP_SOURCE is cloudfront-viewer-address".into(),
-            });
+            return Err(ConfigError::invalid(
+                "ORIGIN_VERIFY_SECRET",
+                "must be set when CLIENT_IP_SOURCE is cloudfront-viewer-address",
+            ));
         }
-        let password_min_chars = number("PASSWORD_MIN_LENGTH", 8)?;
-        if !(8..=64).contains(&password_min_chars) {
-            return Err(ConfigError::Invalid {
-                name: "PASSWORD_MIN_LENGTH",
-                reason: "must be between 8 (the guide's minimum) and 64".into(),
-            });
-        }
-        let password_store = match optional("PASSWORD_STORE").as_deref() {
-            None | Some("dynamodb") => PasswordStore::DynamoDb,
-            Some("cognito") => PasswordStore::Cognito {
-                user_pool_id: required("USER_POOL_ID")?,
-            },
-            Some(_) => {
-                return Err(ConfigError::Invalid {
-                    name: "PASSWORD_STORE",
-                    reason: "must be dynamodb or cognito".into(),
-                })
+        let password_min_chars = vars.number("PASSWORD_MIN_LENGTH", 8, any.clone()).and_then(|chars| {
+            if (8..=64).contains(&chars) {
+                Ok(chars)
+            } else {
+                Err(ConfigError::invalid(
+                    "PASSWORD_MIN_LENGTH",
+                    "must be between 8 (the guide's minimum) and 64",
+                ))
             }
-        };
+        })?;
         Ok(Self {
-            password_store,
+            password_store: PasswordStore::read(vars)?,
             password_min_chars: password_min_chars as usize,
             password_requires_symbol: false,
             client_ip_source,
             origin_verify_secret,
-            users_table: required("USERS_TABLE")?,
-            reset_tokens_table: required("RESET_TOKENS_TABLE")?,
-            rate_limits_table: required("RATE_LIMITS_TABLE")?,
-            mail_jobs_table: required("MAIL_JOBS_TABLE")?,
-            mail_queue_url: required("MAIL_QUEUE_URL")?,
-            mail_dead_letter_queue_url: required("MAIL_DEAD_LETTER_QUEUE_URL")?,
-            metrics_namespace: lookup("METRICS_NAMESPACE")
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
+            users_table: vars.required("USERS_TABLE")?,
+            reset_tokens_table: vars.required("RESET_TOKENS_TABLE")?,
+            rate_limits_table: vars.required("RATE_LIMITS_TABLE")?,
+            mail_jobs_table: vars.required("MAIL_JOBS_TABLE")?,
+            mail_queue_url: vars.required("MAIL_QUEUE_URL")?,
+            mail_dead_letter_queue_url: vars.required("MAIL_DEAD_LETTER_QUEUE_URL")?,
+            metrics_namespace: vars
+                .optional("METRICS_NAMESPACE")
                 .unwrap_or_else(|| DEFAULT_METRICS_NAMESPACE.to_owned()),
             sender_address,
-            public_base_url,
+            public_base_url: vars.origin("PUBLIC_BASE_URL")?,
             token_ttl: Duration::from_secs(u64::from(ttl_minutes) * 60),
-            service_name: required("SERVICE_NAME")?,
-            service_name_en: optional("SERVICE_NAME_EN"),
-            support_contact: required("SUPPORT_CONTACT")?,
-            sign_in_url: required("SIGN_IN_URL")?,
-            rate_limit_per_username_per_hour: number("RATE_LIMIT_PER_USERNAME_PER_HOUR", 5)?,
-            rate_limit_per_username_and_client_per_hour: number("RATE_LIMIT_PER_USERNAME_AND_CLIENT_PER_HOUR", 3)?,
-            rate_limit_per_ip_per_hour: number("RATE_LIMIT_PER_IP_PER_HOUR", 30)?,
-            rate_limit_per_ipv6_48_per_hour: number("RATE_LIMIT_PER_IPV6_48_PER_HOUR", 300)?,
+            service_name: vars.required("SERVICE_NAME")?,
+            service_name_en: vars.optional("SERVICE_NAME_EN"),
+            support_contact: vars.required("SUPPORT_CONTACT")?,
+            sign_in_url: vars.required("SIGN_IN_URL")?,
+            rate_limit_per_username_per_hour: vars.number("RATE_LIMIT_PER_USERNAME_PER_HOUR", 5, any.clone())?,
+            rate_limit_per_username_and_client_per_hour: vars.number(
+                "RATE_LIMIT_PER_USERNAME_AND_CLIENT_PER_HOUR",
+                3,
+                any.clone(),
+            )?,
+            rate_limit_per_ip_per_hour: vars.number("RATE_LIMIT_PER_IP_PER_HOUR", 30, any.clone())?,
+            rate_limit_per_ipv6_48_per_hour: vars.number("RATE_LIMIT_PER_IPV6_48_PER_HOUR", 300, any.clone())?,
             reset_mails_per_username_per_day: reset_mails_per_day,
-            ses_configuration_set: lookup("SES_CONFIGURATION_SET")
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty()),
-            request_min_response: Duration::from_millis(u64::from(number("REQUEST_MIN_RESPONSE_MS", 400)?)),
-            address: AddressSettings::from_lookup(&lookup)?,
-            breach_check: BreachCheckSettings::from_lookup(&lookup)?,
+            ses_configuration_set: vars.optional("SES_CONFIGURATION_SET"),
+            request_min_response: Duration::from_millis(u64::from(vars.number("REQUEST_MIN_RESPONSE_MS", 400, any)?)),
+            address: AddressSettings::read(vars)?,
+            breach_check: BreachCheckSettings::read(vars)?,
         })
     }
 
