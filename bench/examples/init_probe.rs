@@ -1,4 +1,4 @@
-//! Where a function's init goes: the steps of `reset_core::App::from_env` timed one by one in
+//! Where a function's init goes: the steps of `reset_core::Wiring::from_env(..).app()` timed one by one in
 //! a fresh process, and the alternatives docs/performance.md discusses.
 //!
 //! ```sh
@@ -7,7 +7,7 @@
 //! for v in app steps env-credentials amazon-roots; do target/release/examples/init_probe $v; done
 //! ```
 //!
-//! Variants: `app` (App::from_env as the functions call it), `steps` (the same work split up),
+//! Variants: `app` (the wiring as the functions call it), `steps` (the same work split up),
 //! `env-credentials` (credentials from the environment only, as Lambda provides them, and one
 //! HTTP client shared by both SDK clients), `amazon-roots` (that, plus a TLS trust store of the
 //! Amazon Trust Services roots instead of the system's whole CA folder). Each prints the time
@@ -83,8 +83,10 @@ async fn main() -> anyhow::Result<()> {
     laps.lap("telemetry::init");
     match variant.as_str() {
         "app" => {
-            let _app = reset_core::App::from_env().await?;
-            laps.lap("App::from_env");
+            let _app = reset_core::Wiring::from_env(reset_core::app::REQUEST_PATH_BOUNDS)
+                .await?
+                .app();
+            laps.lap("Wiring::from_env + app");
         }
         "steps" => {
             let _settings = reset_core::Settings::from_env()?;

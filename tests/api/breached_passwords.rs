@@ -6,7 +6,7 @@
 use anyhow::{anyhow, Context, Result};
 use password_reset_tests::reset_core::app::sdk_config;
 use password_reset_tests::reset_core::domain::Language;
-use password_reset_tests::reset_core::{App, Settings};
+use password_reset_tests::reset_core::{App, Settings, Wiring};
 use password_reset_tests::*;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -28,7 +28,7 @@ async fn app_checking(api_url: &str) -> Result<App> {
         "BREACHED_PASSWORD_API_URL" => Some(api_url.to_owned()),
         other => std::env::var(other).ok(),
     })?;
-    Ok(App::from_sdk_config(settings, &sdk_config().await).await?)
+    Ok(Wiring::new(settings, sdk_config().await).await?.app())
 }
 
 fn complete_form(token: &str, password: &str, language: Language) -> EventBuilder {

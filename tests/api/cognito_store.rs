@@ -9,7 +9,7 @@ use password_reset_tests::reset_core::config::{ConfigError, PasswordStore};
 use password_reset_tests::reset_core::domain::{Clock, Language, PasswordRule, SystemClock, Username};
 use password_reset_tests::reset_core::store::{initial_epoch, state_attributes, CHANGE_CLAIM_LEASE_SECS};
 use password_reset_tests::reset_core::web::pages::{password_form, PageContext};
-use password_reset_tests::reset_core::App;
+use password_reset_tests::reset_core::{App, Wiring};
 use password_reset_tests::*;
 
 const NEW_PASSWORD: &str = "Kanagawa2026x";
@@ -148,7 +148,7 @@ async fn app_on(pool_id: String) -> Result<App, ConfigError> {
     settings.password_store = PasswordStore::Cognito { user_pool_id: pool_id };
     settings.password_min_chars = 8;
     settings.password_requires_symbol = false;
-    App::from_sdk_config(settings, &sdk_config().await).await
+    Ok(Wiring::new(settings, sdk_config().await).await?.app())
 }
 
 #[tokio::test]

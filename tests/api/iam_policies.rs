@@ -647,10 +647,11 @@ async fn methods_called_by_http_functions() -> Result<BTreeMap<String, BTreeSet<
     }
     called.insert(binary.to_owned(), spy.take());
 
-    // address-change: main.rs builds an AddressDesk and runs web::address_change::handle.
+    // address-change: main.rs builds its AddressDesk from the wiring and runs
+    // web::address_change::handle.
     let binary = "address-change";
     let main = read("functions/address-change/src/main.rs")?;
-    assert!(main.contains("AddressDesk::from_env") && main.contains("web::address_change::handle"));
+    assert!(main.contains(".address_desk()") && main.contains("web::address_change::handle"));
     let form = [
         ("username", "iam00000"),
         ("institution", "さくら内科"),
@@ -887,7 +888,7 @@ async fn every_policy_allows_exactly_what_its_function_calls() -> Result<()> {
     // the port's one method for every event.
     let main = read("functions/mail-events/src/main.rs")?;
     let lib = read("functions/mail-events/src/lib.rs")?;
-    assert!(main.contains("MailEvents::from_env") && !main.contains("App::from_env"));
+    assert!(main.contains("MailEvents::new") && !main.contains(".app()"));
     assert!(lib.contains("store.record_mail_event("));
     methods.insert("mail-events".into(), BTreeSet::from(["record_mail_event".to_owned()]));
 

@@ -36,23 +36,28 @@ pub fn watch_url() -> Result<String> {
     env("WATCH_URL")
 }
 
-/// The functions wired to the local stack exactly as in production (`App::from_env`).
+/// The process wiring of the functions on the local stack, exactly as in production.
+pub async fn local_wiring() -> Result<reset_core::Wiring> {
+    Ok(reset_core::Wiring::from_env(reset_core::app::REQUEST_PATH_BOUNDS).await?)
+}
+
+/// The HTTP functions wired to the local stack exactly as in production (`Wiring::app`).
 pub async fn local_app() -> Result<App> {
-    Ok(App::from_env().await?)
+    Ok(local_wiring().await?.app())
 }
 
 /// The same, with settings changed and a clock of the test's choosing.
 pub async fn local_app_with(change: impl FnOnce(&mut Settings), clock: Arc<dyn Clock>) -> Result<App> {
-    let app = App::from_env().await?;
+    let app = local_app().await?;
     let mut settings = app.settings.clone();
     change(&mut settings);
     Ok(App { settings, clock, ..app })
 }
 
 /// The address-change function wired to the local stack as in production
-/// (`AddressDesk::from_env`).
+/// (`Wiring::address_desk`).
 pub async fn local_desk() -> Result<reset_core::service::AddressDesk> {
-    Ok(reset_core::service::AddressDesk::from_env().await?)
+    Ok(local_wiring().await?.address_desk())
 }
 
 /// The same, with settings changed, the test's own mail queue and clock.
@@ -61,7 +66,8 @@ pub async fn local_desk_with(
     mail_queue: Option<Arc<dyn reset_core::mail::MailQueue>>,
     clock: Arc<dyn Clock>,
 ) -> Result<reset_core::service::AddressDesk> {
-    let desk = reset_core::service::AddressDesk::from_env().await?;
+    let wiring = local_wiring().await?;
+    let desk = wiring.address_desk();
     let mut settings = desk.app.settings.clone();
     change(&mut settings);
     let queue = mail_queue.unwrap_or_else(|| desk.app.mail_queue.clone());
@@ -69,7 +75,7 @@ pub async fn local_desk_with(
         settings,
         mail_queue: queue,
         clock,
-        ..App::from_env().await?
+        ..wiring.app()
     };
     Ok(reset_core::service::AddressDesk::new(app, desk.requests.clone()))
 }
@@ -953,7 +959,7 @@ impl OwnMailQueue {
     }
 }
 
-/// send-mail's dependencies as in production (`SendMail::from_env`), with `settings` and the
+/// send-mail's dependencies as in production (`SendMail::new`), with `settings` and the
 /// test's own queue: for tests that change a sender-side setting, such as the mail budget.
 pub async fn in_process_sender(settings: Settings, queue: &OwnMailQueue) -> Result<send_mail::SendMail> {
     in_process_sender_with_clock(settings, queue, Arc::new(SystemClock)).await

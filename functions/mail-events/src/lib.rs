@@ -6,11 +6,11 @@
 //! The handler is a plain async fn over the [`MailEventStore`] port; `main.rs` only wires it.
 
 use aws_lambda_events::event::sns::{SnsEvent, SnsRecord};
-use reset_core::app::{sdk_config_with, SdkBounds};
-use reset_core::config::{ConfigError, Settings, Variables};
-use reset_core::domain::{Clock, SystemClock};
+use reset_core::app::SdkBounds;
+use reset_core::domain::Clock;
 use reset_core::metrics;
-use reset_core::store::{DynamoStore, MailEventKind, MailEventRecord, MailEventStore, StoreError, TableNames};
+use reset_core::store::{MailEventKind, MailEventRecord, MailEventStore, StoreError};
+use reset_core::Wiring;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,7 +21,7 @@ pub use notification::{parse_notification, parse_notification_at, NotificationEr
 /// SNS invokes asynchronously and Lambda retries a failed event twice, so a call may take longer
 /// than on the request path (the SDK's three attempts); it must still end well inside the
 /// timeout.
-const EVENT_BOUNDS: SdkBounds = SdkBounds {
+pub const EVENT_BOUNDS: SdkBounds = SdkBounds {
     max_attempts: 3,
     connect_timeout: Duration::from_secs(1),
     attempt_timeout: Duration::from_secs(4),
@@ -41,20 +41,15 @@ pub struct MailEvents {
 pub const TOPIC_ARN_VARIABLE: &str = "MAIL_EVENTS_TOPIC_ARN";
 
 impl MailEvents {
-    /// Reads the same settings as the other functions and builds the DynamoDB client.
-    /// Touches no network.
-    pub async fn from_env() -> Result<Self, ConfigError> {
-        let vars = Variables::from_env();
-        let settings = Settings::read(&vars)?;
-        let topic_arn = vars.required(TOPIC_ARN_VARIABLE)?;
-        let sdk_config = sdk_config_with(EVENT_BOUNDS).await;
-        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk_config), TableNames::from(&settings));
-        Ok(Self {
-            store: Arc::new(store),
-            clock: Arc::new(SystemClock),
-            metrics_namespace: settings.metrics_namespace,
+    /// The function's adapters from the process's wiring; `topic_arn` from
+    /// `TOPIC_ARN_VARIABLE`. Touches no network.
+    pub fn new(wiring: &Wiring, topic_arn: String) -> Self {
+        Self {
+            store: wiring.mail_events(),
+            clock: wiring.clock(),
+            metrics_namespace: wiring.settings.metrics_namespace.clone(),
             topic_arn,
-        })
+        }
     }
 }
 

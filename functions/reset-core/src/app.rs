@@ -1,10 +1,10 @@
 //! The dependencies of a function, built once per container.
 
-use crate::breach::{BreachCorpus, PwnedPasswordsApi};
-use crate::config::{ConfigError, PasswordStore, Settings};
-use crate::domain::{Clock, SystemClock};
-use crate::mail::{MailQueue, SqsMailQueue};
-use crate::store::{AccountStore, CognitoAccounts, DynamoStore, RateCounters, ResetStore, TableNames, TokenStore};
+use crate::breach::BreachCorpus;
+use crate::config::Settings;
+use crate::domain::Clock;
+use crate::mail::MailQueue;
+use crate::store::{AccountStore, RateCounters, TokenStore};
 use aws_config::environment::{EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider};
 use aws_config::retry::RetryConfig;
 use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
@@ -139,7 +139,8 @@ pub async fn sdk_config_with(bounds: SdkBounds) -> aws_config::SdkConfig {
 }
 
 /// What the HTTP functions work with: the settings, the accounts, links and counters, the mail
-/// queue and the clock.
+/// queue and the clock. Built by `wiring::Wiring::app`; each router hands a use case only the
+/// ports it uses (`service::ports`).
 pub struct App {
     pub settings: Settings,
     pub accounts: Arc<dyn AccountStore>,
@@ -153,12 +154,10 @@ pub struct App {
 
 impl App {
     /// One store for accounts, links and counters (the DynamoDB tables, or a fake).
-    pub fn new(
-        settings: Settings,
-        store: Arc<dyn ResetStore>,
-        mail_queue: Arc<dyn MailQueue>,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
+    pub fn new<S>(settings: Settings, store: Arc<S>, mail_queue: Arc<dyn MailQueue>, clock: Arc<dyn Clock>) -> Self
+    where
+        S: AccountStore + TokenStore + RateCounters + 'static,
+    {
         Self {
             settings,
             accounts: store.clone(),
@@ -182,63 +181,6 @@ impl App {
     pub fn with_accounts(self, accounts: Arc<dyn AccountStore>) -> Self {
         Self { accounts, ..self }
     }
-
-    /// Reads the environment and builds the SDK clients. Touches no network with the DynamoDB
-    /// store (credentials and endpoints resolve on the first call); with a Cognito pool, reads
-    /// the pool's password policy.
-    pub async fn from_env() -> Result<Self, ConfigError> {
-        let settings = Settings::from_env()?;
-        let sdk_config = sdk_config().await;
-        Self::from_sdk_config(settings, &sdk_config).await
-    }
-
-    /// The production wiring on a given SDK configuration.
-    pub async fn from_sdk_config(
-        mut settings: Settings,
-        sdk_config: &aws_config::SdkConfig,
-    ) -> Result<Self, ConfigError> {
-        let tables = Arc::new(DynamoStore::new(
-            aws_sdk_dynamodb::Client::new(sdk_config),
-            TableNames::from(&settings),
-        ));
-        let accounts = account_store(&mut settings, sdk_config, &tables).await?;
-        let mail_queue = SqsMailQueue::new(aws_sdk_sqs::Client::new(sdk_config), settings.mail_queue_url.clone());
-        let breach_corpus = settings
-            .breach_check
-            .as_ref()
-            .map(|check| Arc::new(PwnedPasswordsApi::new(check)) as Arc<dyn BreachCorpus>);
-        let app = Self::new(settings, tables, Arc::new(mail_queue), Arc::new(SystemClock)).with_accounts(accounts);
-        Ok(match breach_corpus {
-            Some(corpus) => app.with_breach_corpus(corpus),
-            None => app,
-        })
-    }
-}
-
-/// The account store `settings` name: the DynamoDB users table, or a Cognito user pool, whose
-/// password policy is read here (a pool weaker than the guide stops the cold start; a stricter
-/// one tightens `settings`).
-pub async fn account_store(
-    settings: &mut Settings,
-    sdk_config: &aws_config::SdkConfig,
-    tables: &Arc<DynamoStore>,
-) -> Result<Arc<dyn AccountStore>, ConfigError> {
-    let PasswordStore::Cognito { user_pool_id } = settings.password_store.clone() else {
-        return Ok(tables.clone());
-    };
-    let accounts = CognitoAccounts::new(
-        aws_sdk_cognitoidentityprovider::Client::new(sdk_config),
-        user_pool_id,
-        aws_sdk_dynamodb::Client::new(sdk_config),
-        settings.reset_tokens_table.clone(),
-        settings.users_table.clone(),
-    );
-    let policy = accounts
-        .password_policy()
-        .await
-        .map_err(|e| ConfigError::PoolUnreadable(e.to_string()))?;
-    settings.adopt_pool_policy(&policy)?;
-    Ok(Arc::new(accounts))
 }
 
 #[cfg(test)]

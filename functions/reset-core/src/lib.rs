@@ -49,7 +49,9 @@ pub mod store;
 pub mod telemetry;
 pub mod testing;
 pub mod web;
+pub mod wiring;
 
 pub use app::App;
 pub use config::Settings;
 pub use error::AppError;
+pub use wiring::Wiring;

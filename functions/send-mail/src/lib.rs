@@ -11,13 +11,11 @@ mod queue_control;
 pub use queue_control::{QueueControl, SqsQueueControl, MAX_DELAY_SECS};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use reset_core::app::{account_store, sdk_config_with, SdkBounds};
-use reset_core::config::{ConfigError, Settings};
-use reset_core::domain::{MailJob, SystemClock};
-use reset_core::mail::SesMailer;
+use reset_core::app::SdkBounds;
+use reset_core::domain::MailJob;
 use reset_core::metrics;
 use reset_core::service::{deliver, Delivery, MailSender};
-use reset_core::store::{DynamoAddressRequests, DynamoStore, TableNames};
+use reset_core::Wiring;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -35,7 +33,7 @@ const JOB_TIME_BUDGET: Duration = Duration::from_secs(24);
 
 /// SES gets one attempt of up to 20 s: retries go through the queue, with backoff, so a slow
 /// SES is waited for rather than sent to twice.
-const SEND_BOUNDS: SdkBounds = SdkBounds {
+pub const SEND_BOUNDS: SdkBounds = SdkBounds {
     max_attempts: 1,
     connect_timeout: Duration::from_secs(2),
     attempt_timeout: Duration::from_secs(20),
@@ -49,44 +47,19 @@ pub struct SendMail {
 }
 
 impl SendMail {
-    /// Reads the same settings as the other functions and builds the DynamoDB, SES and SQS
-    /// clients. Touches no network.
-    pub async fn from_env() -> Result<Self, ConfigError> {
-        let mut settings = Settings::from_env()?;
-        let config = sdk_config_with(SEND_BOUNDS).await;
-        let store = Arc::new(DynamoStore::new(
-            aws_sdk_dynamodb::Client::new(&config),
-            TableNames::from(&settings),
-        ));
-        let accounts = account_store(&mut settings, &config, &store).await?;
-        let mailer = SesMailer::new(
-            aws_sdk_sesv2::Client::new(&config),
-            settings.sender_address.clone(),
-            settings.ses_configuration_set.clone(),
-        );
+    /// send-mail's adapters from the process's wiring, and the SQS client that puts jobs back
+    /// or aside. Touches no network.
+    pub fn new(wiring: &Wiring) -> Self {
         let queue = SqsQueueControl::new(
-            aws_sdk_sqs::Client::new(&config),
-            settings.mail_queue_url.clone(),
-            settings.mail_dead_letter_queue_url.clone(),
+            aws_sdk_sqs::Client::new(wiring.sdk_config()),
+            wiring.settings.mail_queue_url.clone(),
+            wiring.settings.mail_dead_letter_queue_url.clone(),
         );
-        let address_table = settings.address.requests_table.clone();
-        Ok(Self {
-            metrics_namespace: settings.metrics_namespace.clone(),
-            sender: MailSender {
-                settings,
-                accounts,
-                tokens: store.clone(),
-                counters: store.clone(),
-                ledger: store,
-                mailer: Arc::new(mailer),
-                clock: Arc::new(SystemClock),
-                address_requests: Arc::new(DynamoAddressRequests::new(
-                    aws_sdk_dynamodb::Client::new(&config),
-                    address_table,
-                )),
-            },
+        Self {
+            metrics_namespace: wiring.settings.metrics_namespace.clone(),
+            sender: wiring.mail_sender(),
             queue: Arc::new(queue),
-        })
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 use super::*;
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::SqsMessage;
+use reset_core::config::Settings;
 use reset_core::domain::{Clock, Email, FixedClock, Language, Timestamp, User, Username};
 use reset_core::mail::RecordingMailer;
 use reset_core::store::{MemoryStore, UserDirectory};

@@ -10,6 +10,7 @@
 //!
 //! The mails themselves are composed and sent by `send-mail` (see `service::send`).
 
+use super::ports::AddressPorts;
 use super::{count_network, day_window, hour_window};
 use crate::app::App;
 use crate::domain::address_request::VerificationRejection;
@@ -19,7 +20,7 @@ use crate::domain::{
 };
 use crate::error::AppError;
 use crate::metrics;
-use crate::store::{AddressRequestStore, CounterKey, DynamoAddressRequests};
+use crate::store::{AddressRequestStore, CounterKey};
 use std::sync::Arc;
 
 /// What the `address-change` function works with: the shared dependencies and the requests.
@@ -31,18 +32,6 @@ pub struct AddressDesk {
 impl AddressDesk {
     pub fn new(app: App, requests: Arc<dyn AddressRequestStore>) -> Self {
         Self { app, requests }
-    }
-
-    /// Reads the environment and builds the clients, touching no network.
-    pub async fn from_env() -> Result<Self, crate::config::ConfigError> {
-        let settings = crate::config::Settings::from_env()?;
-        let config = crate::app::sdk_config().await;
-        let app = App::from_sdk_config(settings, &config).await?;
-        let requests = DynamoAddressRequests::new(
-            aws_sdk_dynamodb::Client::new(&config),
-            app.settings.address.requests_table.clone(),
-        );
-        Ok(Self::new(app, Arc::new(requests)))
     }
 }
 
@@ -66,19 +55,18 @@ impl AddressRequestOutcome {
 
 /// Step 1. Emits one metrics line per call that passed the per-client limit.
 pub async fn request_address_change(
-    desk: &AddressDesk,
+    app: AddressPorts<'_>,
     input: AddressRequestInput,
     language: Language,
     client: &ClientKey,
 ) -> Result<AddressRequestOutcome, AppError> {
-    let app = &desk.app;
     let now = app.clock.now();
     let (hour_start, hour_end) = hour_window(now);
     let per_client = CounterKey::address_requests_per_client(client.as_str(), hour_start);
     let (client_hits, network_hits) = tokio::try_join!(
         app.counters.increment_counter(&per_client, hour_end),
         count_network(
-            app,
+            app.counters,
             client,
             |n| CounterKey::address_requests_per_network(n, hour_start),
             hour_end
@@ -101,14 +89,14 @@ pub async fn request_address_change(
     let result = if username_hits > limits.per_username_per_day {
         Ok(AddressRequestOutcome::UsernameLimited)
     } else {
-        store_and_queue(desk, input, language, now).await
+        store_and_queue(app, input, language, now).await
     };
     let (queued, failed) = match &result {
         Ok(AddressRequestOutcome::Queued) => (1, 0),
         Err(AppError::Unavailable(_)) => (0, 1),
         _ => (0, 0),
     };
-    let oldest = oldest_pending_age(desk, now).await;
+    let oldest = oldest_pending_age(app.requests, now).await;
     let mut counts = vec![
         (metrics::ADDRESS_REQUESTS, 1),
         (metrics::MAILS_QUEUED, queued),
@@ -120,15 +108,14 @@ pub async fn request_address_change(
 }
 
 async fn store_and_queue(
-    desk: &AddressDesk,
+    app: AddressPorts<'_>,
     input: AddressRequestInput,
     language: Language,
     now: Timestamp,
 ) -> Result<AddressRequestOutcome, AppError> {
-    let app = &desk.app;
     let request = AddressRequest::new(input, language, now, app.settings.address.keep_days)
         .map_err(|e| AppError::Internal(e.to_string()))?;
-    desk.requests.create_request(&request).await?;
+    app.requests.create_request(&request).await?;
     let mut job = MailJob::address_mail(
         QueuedMail::AddressVerification {
             username: request.username.clone(),
@@ -151,12 +138,12 @@ async fn store_and_queue(
 
 /// The request behind a verification link, if the link is live. Changes nothing.
 pub async fn open_verification(
-    desk: &AddressDesk,
+    app: AddressPorts<'_>,
     id: &AddressRequestId,
     token: &ResetToken,
 ) -> Result<AddressRequest, AppError> {
-    let now = desk.app.clock.now();
-    let request = desk
+    let now = app.clock.now();
+    let request = app
         .requests
         .find_request(id)
         .await?
@@ -172,14 +159,13 @@ pub async fn open_verification(
 /// administrators' address if one is configured. A notice that cannot be queued does not undo
 /// the confirmation: it is logged and counted, like the password-changed notice.
 pub async fn confirm_verification(
-    desk: &AddressDesk,
+    app: AddressPorts<'_>,
     id: &AddressRequestId,
     token: &ResetToken,
 ) -> Result<AddressRequest, AppError> {
-    let app = &desk.app;
     let now = app.clock.now();
-    let request = open_verification(desk, id, token).await?;
-    if !desk.requests.mark_verified(id, &token.hash(), now).await? {
+    let request = open_verification(app, id, token).await?;
+    if !app.requests.mark_verified(id, &token.hash(), now).await? {
         // Confirmed by a concurrent click, or expired in between.
         return Err(AppError::InvalidAddressLink(VerificationRejection::NotUnverified));
     }
@@ -210,14 +196,14 @@ pub async fn confirm_verification(
                 tracing::error!(error = %error, request_id = %request.request_id, kind, "an address-request notice could not be queued");
                 // `show` must say so, and approve must not wait for a notice that never comes.
                 if kind == "address_change_requested" {
-                    if let Err(error) = desk.requests.record_notice(id, &NoticeOutcome::Failed).await {
+                    if let Err(error) = app.requests.record_notice(id, &NoticeOutcome::Failed).await {
                         tracing::warn!(error = %error, request_id = %request.request_id, "the notice's failure could not be recorded");
                     }
                 }
             }
         }
     }
-    let oldest = oldest_pending_age(desk, now).await;
+    let oldest = oldest_pending_age(app.requests, now).await;
     let mut counts = vec![
         (metrics::ADDRESS_REQUESTS_VERIFIED, 1),
         (metrics::MAILS_QUEUED, queued),
@@ -231,8 +217,8 @@ pub async fn confirm_verification(
 
 /// Seconds the oldest pending request has waited (0 for none); `None` if the index could not
 /// be read, which must not fail the request that asked.
-pub async fn oldest_pending_age(desk: &AddressDesk, now: Timestamp) -> Option<u64> {
-    match desk.requests.pending_requests(now).await {
+pub async fn oldest_pending_age(requests: &dyn AddressRequestStore, now: Timestamp) -> Option<u64> {
+    match requests.pending_requests(now).await {
         Ok(pending) => Some(
             pending
                 .first()

@@ -1,61 +1,16 @@
 //! Unit tests of the address-change request over the in-memory stores, the recording queue and
 //! the recording mailer. The same paths run against the local stack in `tests/address_requests.rs`.
 
+use super::fixture::{fixture, Fixture};
 use super::*;
-use crate::app::App;
-use crate::config::tests::sample_settings;
 use crate::domain::address_request::tests::form;
 use crate::domain::address_request::VerificationRejection;
-use crate::domain::{
-    AddressRequestId, AddressRequestState, Clock, Email, FixedClock, Language, ResetToken, Timestamp, User,
-};
+use crate::domain::{AddressRequestId, AddressRequestState, Clock, Language, ResetToken, User};
 use crate::error::AppError;
-use crate::mail::{RecordingMailer, RecordingQueue};
-use crate::store::{AddressRequestStore, MemoryAddressRequests, MemoryStore, UserDirectory};
-use std::sync::Arc;
-
-struct Fixture {
-    store: Arc<MemoryStore>,
-    desk: AddressDesk,
-    sender: MailSender,
-    requests: Arc<MemoryAddressRequests>,
-    queue: Arc<RecordingQueue>,
-    mailer: Arc<RecordingMailer>,
-    clock: Arc<FixedClock>,
-}
-
-fn fixture() -> Fixture {
-    let store = Arc::new(MemoryStore::default());
-    let requests = Arc::new(MemoryAddressRequests::default());
-    let queue = Arc::new(RecordingQueue::default());
-    let mailer = Arc::new(RecordingMailer::default());
-    let clock = Arc::new(FixedClock::at(Timestamp::from_millis(1_795_608_000_000)));
-    let mut settings = sample_settings();
-    settings.address.notify_address = Email::parse("admins@example.jp").ok();
-    let app = App::new(settings.clone(), store.clone(), queue.clone(), clock.clone());
-    let sender = MailSender {
-        settings,
-        accounts: store.clone(),
-        tokens: store.clone(),
-        counters: store.clone(),
-        ledger: store.clone(),
-        mailer: mailer.clone(),
-        clock: clock.clone(),
-        address_requests: requests.clone(),
-    };
-    Fixture {
-        store,
-        desk: AddressDesk::new(app, requests.clone()),
-        sender,
-        requests,
-        queue,
-        mailer,
-        clock,
-    }
-}
+use crate::store::{AddressRequestStore, UserDirectory};
 
 impl Fixture {
-    async fn deliver_queued(&self) -> Vec<&'static str> {
+    async fn deliver_queued_codes(&self) -> Vec<&'static str> {
         let mut codes = Vec::new();
         for job in self.queue.drain() {
             match deliver(&self.sender, &job).await {
@@ -120,10 +75,16 @@ async fn known_and_unknown_usernames_do_the_same_work_and_only_the_known_is_mail
     let f = fixture();
     user(f.store.as_ref(), "ex000001").await;
     for name in ["ex000001", "ex000002"] {
-        let outcome = request_address_change(&f.desk, input(name), Language::Ja, &client_key(Some("192.0.2.1"))).await;
+        let outcome = request_address_change(
+            (&f.desk).into(),
+            input(name),
+            Language::Ja,
+            &client_key(Some("192.0.2.1")),
+        )
+        .await;
         assert!(matches!(outcome, Ok(AddressRequestOutcome::Queued)), "{outcome:?}");
     }
-    assert_eq!(f.deliver_queued().await, ["sent", "unknown_account"]);
+    assert_eq!(f.deliver_queued_codes().await, ["sent", "unknown_account"]);
     let stored = f.requests.all();
     assert_eq!(stored.len(), 2, "both stored: the same work");
     assert!(stored.iter().all(|r| r.state == AddressRequestState::Unverified));
@@ -144,10 +105,10 @@ async fn a_disabled_account_gets_no_confirmation_mail_either() {
     let f = fixture();
     let disabled = User::sample("ex000003").with_status(crate::domain::AccountStatus::Disabled);
     f.store.create_user(&disabled).await.unwrap_or_else(|e| panic!("{e}"));
-    request_address_change(&f.desk, input("ex000003"), Language::Ja, &client_key(None))
+    request_address_change((&f.desk).into(), input("ex000003"), Language::Ja, &client_key(None))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(f.deliver_queued().await, ["account_disabled"]);
+    assert_eq!(f.deliver_queued_codes().await, ["account_disabled"]);
     assert!(f.mailer.sent().is_empty());
 }
 
@@ -159,7 +120,7 @@ async fn the_service_wide_cap_makes_jobs_wait_and_a_failed_send_gives_its_place_
     for n in 1..=4 {
         let name = format!("ex00000{n}");
         user(f.store.as_ref(), &name).await;
-        request_address_change(&f.desk, input(&name), Language::Ja, &client_key(None))
+        request_address_change((&f.desk).into(), input(&name), Language::Ja, &client_key(None))
             .await
             .unwrap_or_else(|e| panic!("{e}"));
     }
@@ -211,27 +172,27 @@ async fn the_service_wide_cap_makes_jobs_wait_and_a_failed_send_gives_its_place_
 async fn only_the_confirmed_request_is_pending_and_the_registered_address_is_told() {
     let f = fixture();
     let owner = user(f.store.as_ref(), "ex000001").await;
-    request_address_change(&f.desk, input("ex000001"), Language::Ja, &client_key(None))
+    request_address_change((&f.desk).into(), input("ex000001"), Language::Ja, &client_key(None))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    f.deliver_queued().await;
+    f.deliver_queued_codes().await;
     let (id, token) = f.last_link();
     let now = f.clock.now();
     assert!(f.requests.pending_requests(now).await.unwrap_or_default().is_empty());
-    open_verification(&f.desk, &id, &token)
+    open_verification((&f.desk).into(), &id, &token)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(f.requests.pending_requests(now).await.unwrap_or_default().is_empty());
-    confirm_verification(&f.desk, &id, &token)
+    confirm_verification((&f.desk).into(), &id, &token)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let pending = f.requests.pending_requests(now).await.unwrap_or_default();
     assert_eq!(pending.iter().map(|p| &p.request_id).collect::<Vec<_>>(), [&id]);
     assert!(matches!(
-        confirm_verification(&f.desk, &id, &token).await,
+        confirm_verification((&f.desk).into(), &id, &token).await,
         Err(AppError::InvalidAddressLink(VerificationRejection::WrongToken))
     ));
-    assert_eq!(f.deliver_queued().await, ["sent", "sent"]);
+    assert_eq!(f.deliver_queued_codes().await, ["sent", "sent"]);
     let sent = f.mailer.sent();
     assert!(sent
         .iter()
@@ -245,20 +206,25 @@ async fn only_the_confirmed_request_is_pending_and_the_registered_address_is_tol
 async fn links_expire_on_the_clock_and_the_per_client_limit_answers_429() {
     let f = fixture();
     user(f.store.as_ref(), "ex000001").await;
-    request_address_change(&f.desk, input("ex000001"), Language::Ja, &client_key(Some("192.0.2.9")))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    f.deliver_queued().await;
+    request_address_change(
+        (&f.desk).into(),
+        input("ex000001"),
+        Language::Ja,
+        &client_key(Some("192.0.2.9")),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    f.deliver_queued_codes().await;
     let (id, token) = f.last_link();
     f.clock.advance_secs(24 * 3600);
     assert!(matches!(
-        confirm_verification(&f.desk, &id, &token).await,
+        confirm_verification((&f.desk).into(), &id, &token).await,
         Err(AppError::InvalidAddressLink(VerificationRejection::LinkExpired))
     ));
     let limit = f.desk.app.settings.address.per_client_per_hour;
     for _ in 0..limit {
         let _ = request_address_change(
-            &f.desk,
+            (&f.desk).into(),
             input("ex000002"),
             Language::Ja,
             &client_key(Some("192.0.2.10")),
@@ -267,7 +233,7 @@ async fn links_expire_on_the_clock_and_the_per_client_limit_answers_429() {
     }
     assert!(matches!(
         request_address_change(
-            &f.desk,
+            (&f.desk).into(),
             input("ex000003"),
             Language::Ja,
             &client_key(Some("192.0.2.10"))

@@ -1,5 +1,5 @@
+use super::ports::ChangePorts;
 use super::verify::{check_link, find_link_record};
-use crate::app::App;
 use crate::domain::token::TokenRejection;
 use crate::domain::{MailJob, NewPassword, PasswordRule, ResetToken, User, Username, MAX_PASSWORD_CHARS};
 use crate::error::AppError;
@@ -15,7 +15,7 @@ pub struct PasswordChanged {
 /// Sets a new password through a valid link. The link dies with the change, and so does every
 /// older link of the account.
 pub async fn change_password(
-    app: &App,
+    app: ChangePorts<'_>,
     token: ResetToken,
     password: &str,
     confirmation: &str,
@@ -31,7 +31,7 @@ pub async fn change_password(
     // The token's record names the account, which is all the policy ("not the username") and
     // the hash need: the account read that finishes the link's checks can overlap the hash
     // (about 17 ms of argon2id) instead of preceding it.
-    let record = find_link_record(app, &token).await?;
+    let record = find_link_record(app.into(), &token).await?;
     let username = record.username.clone();
     let read_user = app.accounts.find_account(&username);
     let parsed = NewPassword::parse_with_policy(
@@ -51,11 +51,11 @@ pub async fn change_password(
                 is_breached(app, &username, &new_password),
                 credential_for(app, to_hash)
             );
-            (check_link(app, record, user?)?, hashed, breached)
+            (check_link(app.into(), record, user?)?, hashed, breached)
         }
         parsed => {
             // The link's verdict comes first, whatever the password, as it always did.
-            let link = check_link(app, record, read_user.await?)?;
+            let link = check_link(app.into(), record, read_user.await?)?;
             match parsed {
                 Ok(new_password) => {
                     let breached = is_breached(app, &username, &new_password).await;
@@ -112,8 +112,8 @@ pub async fn change_password(
 /// Whether the breach corpus lists `password`. A corpus that cannot answer is not allowed to
 /// stop a change (fail open: an outage elsewhere must not lock people out of their accounts);
 /// that is counted, and alarmed.
-async fn is_breached(app: &App, username: &Username, password: &NewPassword) -> bool {
-    let Some(corpus) = &app.breach_corpus else {
+async fn is_breached(app: ChangePorts<'_>, username: &Username, password: &NewPassword) -> bool {
+    let Some(corpus) = app.breach_corpus else {
         return false;
     };
     let (breached, unavailable) = match corpus.contains(password).await {
@@ -141,7 +141,10 @@ async fn is_breached(app: &App, username: &Username, password: &NewPassword) -> 
 
 /// The new password as the account store takes it: hashed here (argon2id, on a blocking
 /// thread) for the users table; as it is for a user pool, which hashes it itself.
-async fn credential_for(app: &App, password: NewPassword) -> Result<NewCredential, crate::hashing::HashingError> {
+async fn credential_for(
+    app: ChangePorts<'_>,
+    password: NewPassword,
+) -> Result<NewCredential, crate::hashing::HashingError> {
     match app.accounts.credential_form() {
         CredentialForm::Argon2idHash => hash_password(password).await.map(NewCredential::Argon2idHash),
         CredentialForm::Plain => Ok(NewCredential::Plain(password)),

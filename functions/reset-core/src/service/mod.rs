@@ -3,6 +3,7 @@
 
 mod address_change;
 mod change;
+mod ports;
 mod request;
 mod send;
 mod verify;
@@ -12,6 +13,7 @@ pub use address_change::{
     AddressRequestOutcome,
 };
 pub use change::{change_password, PasswordChanged};
+pub use ports::{AddressPorts, ChangePorts, RequestPorts, VerifyPorts};
 pub use request::{request_reset, RequestOutcome};
 pub use send::{deliver, Delivery, DeliveryError, MailSender, RefusalReason, SkipReason};
 pub use verify::{verify_link, ValidLink};
@@ -41,22 +43,20 @@ fn window(now: Timestamp, length_secs: i64) -> (i64, i64) {
 /// Counts the IPv6 /48 of `client`, if it has one, under `key` (of that /48) this hour: the
 /// count, or `None` for IPv4 and unknown clients.
 async fn count_network(
-    app: &crate::app::App,
+    counters: &dyn crate::store::RateCounters,
     client: &crate::domain::ClientKey,
     key: impl Fn(&str) -> crate::store::CounterKey,
     window_end: i64,
 ) -> Result<Option<u32>, crate::store::StoreError> {
     match client.network() {
-        Some(network) => app
-            .counters
-            .increment_counter(&key(network), window_end)
-            .await
-            .map(Some),
+        Some(network) => counters.increment_counter(&key(network), window_end).await.map(Some),
         None => Ok(None),
     }
 }
 
 #[cfg(test)]
 mod address_tests;
+#[cfg(test)]
+mod fixture;
 #[cfg(test)]
 mod tests;

@@ -1,5 +1,5 @@
+use super::ports::RequestPorts;
 use super::{count_network, hour_window};
-use crate::app::App;
 use crate::domain::{ClientKey, MailJob, Username};
 use crate::error::AppError;
 use crate::metrics;
@@ -27,7 +27,11 @@ impl RequestOutcome {
 /// so it does exactly the same work whether the username exists or not: two counters and one
 /// queue write. The caller shows the same answer in every case but a per-client rate limit.
 /// Emits one metrics line per call.
-pub async fn request_reset(app: &App, username: &Username, client: &ClientKey) -> Result<RequestOutcome, AppError> {
+pub async fn request_reset(
+    app: RequestPorts<'_>,
+    username: &Username,
+    client: &ClientKey,
+) -> Result<RequestOutcome, AppError> {
     let result = queue_reset_link(app, username, client).await;
     let (queued, failed) = match &result {
         Ok(RequestOutcome::Queued) => (1, 0),
@@ -46,14 +50,23 @@ pub async fn request_reset(app: &App, username: &Username, client: &ClientKey) -
     result
 }
 
-async fn queue_reset_link(app: &App, username: &Username, client: &ClientKey) -> Result<RequestOutcome, AppError> {
+async fn queue_reset_link(
+    app: RequestPorts<'_>,
+    username: &Username,
+    client: &ClientKey,
+) -> Result<RequestOutcome, AppError> {
     let now = app.clock.now();
     let (window_start, window_end) = hour_window(now);
     let per_client = CounterKey::per_client(client.as_str(), window_start);
     let per_username_and_client = CounterKey::per_username_and_client(username, client.as_str(), window_start);
     let (client_hits, network_hits, client_username_hits) = tokio::try_join!(
         app.counters.increment_counter(&per_client, window_end),
-        count_network(app, client, |n| CounterKey::per_network(n, window_start), window_end),
+        count_network(
+            app.counters,
+            client,
+            |n| CounterKey::per_network(n, window_start),
+            window_end
+        ),
         app.counters.increment_counter(&per_username_and_client, window_end),
     )?;
     let network_full = network_hits.is_some_and(|hits| hits > app.settings.rate_limit_per_ipv6_48_per_hour);

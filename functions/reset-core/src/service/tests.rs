@@ -1,56 +1,19 @@
 //! Unit tests of the use cases over the in-memory store, the recording queue and the recording
 //! mailer. The same paths run against DynamoDB Local, moto's SQS and the SES emulator in `tests/`.
 
+use super::fixture::{fixture, Fixture};
 use super::*;
-use crate::app::App;
-use crate::config::tests::sample_settings;
 use crate::domain::token::TokenRejection;
-use crate::domain::{AccountStatus, ClientKey, Clock, FixedClock, MailJob, ResetToken, Timestamp, User, Username};
+use crate::domain::{AccountStatus, ClientKey, Clock, MailJob, ResetToken, Timestamp, User, Username};
 use crate::error::AppError;
 use crate::hashing::verify_password;
-use crate::mail::{RecordingMailer, RecordingQueue};
+use crate::mail::RecordingMailer;
 use crate::store::{CounterKey, MemoryStore, UserDirectory};
-use std::sync::Arc;
-
-struct Fixture {
-    app: App,
-    sender: MailSender,
-    store: Arc<MemoryStore>,
-    queue: Arc<RecordingQueue>,
-    mailer: Arc<RecordingMailer>,
-    clock: Arc<FixedClock>,
-}
-
-fn fixture() -> Fixture {
-    let store = Arc::new(MemoryStore::default());
-    let queue = Arc::new(RecordingQueue::default());
-    let mailer = Arc::new(RecordingMailer::default());
-    let clock = Arc::new(FixedClock::at(Timestamp::from_millis(1_795_608_000_000)));
-    let app = App::new(sample_settings(), store.clone(), queue.clone(), clock.clone());
-    let sender = MailSender {
-        settings: sample_settings(),
-        accounts: store.clone(),
-        tokens: store.clone(),
-        counters: store.clone(),
-        ledger: store.clone(),
-        mailer: mailer.clone(),
-        clock: clock.clone(),
-        address_requests: Arc::new(crate::store::MemoryAddressRequests::default()),
-    };
-    Fixture {
-        app,
-        sender,
-        store,
-        queue,
-        mailer,
-        clock,
-    }
-}
 
 /// The reset job a request for the active account ex000000 queued.
 async fn queued_reset_job(f: &Fixture) -> crate::domain::MailJob {
     add_user(&f.store, "ex000000", AccountStatus::Active).await;
-    request_reset(&f.app, &username("ex000000"), &key(None))
+    request_reset((&f.app).into(), &username("ex000000"), &key(None))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     f.queue.drain().pop().unwrap_or_else(|| panic!("nothing queued"))
@@ -67,7 +30,7 @@ impl Fixture {
     }
 
     async fn request_and_deliver(&self, name: &str, client: Option<&str>) -> Vec<Result<Delivery, DeliveryError>> {
-        request_reset(&self.app, &username(name), &key(client))
+        request_reset((&self.app).into(), &username(name), &key(client))
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         self.deliver_queued().await
@@ -119,7 +82,7 @@ async fn known_and_unknown_usernames_queue_the_same_job_and_only_the_known_get_m
     add_user(&f.store, "dis00000", AccountStatus::Disabled).await;
     for name in ["ex000000", "nobody00", "dis00000"] {
         assert_eq!(
-            request_reset(&f.app, &username(name), &key(Some("192.0.2.1")))
+            request_reset((&f.app).into(), &username(name), &key(Some("192.0.2.1")))
                 .await
                 .ok(),
             Some(RequestOutcome::Queued)
@@ -140,7 +103,9 @@ async fn known_and_unknown_usernames_queue_the_same_job_and_only_the_known_get_m
         .contains("https://id.example.jp/password-reset/confirm?token="));
     assert_eq!(f.store.token_count(), 1, "only a sent link has a token");
     let token = token_of_last_mail(&f.mailer);
-    let link = verify_link(&f.app, &token).await.unwrap_or_else(|e| panic!("{e}"));
+    let link = verify_link((&f.app).into(), &token)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(link.user.username, username("ex000000"));
     assert_eq!(
         f.store
@@ -186,7 +151,7 @@ async fn a_failed_send_is_retried_and_then_sent_once() {
 async fn a_job_that_waited_past_its_link_lifetime_is_not_sent() {
     let f = fixture();
     add_user(&f.store, "ex000000", AccountStatus::Active).await;
-    request_reset(&f.app, &username("ex000000"), &key(None))
+    request_reset((&f.app).into(), &username("ex000000"), &key(None))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     f.clock.advance_secs(3600);
@@ -226,7 +191,7 @@ async fn the_mail_budget_counts_sent_mails_and_one_client_cannot_spend_it() {
         f.clock.advance_secs(60);
     }
     assert_eq!(
-        request_reset(&f.app, &username("ex000000"), &key(Some("203.0.113.9")))
+        request_reset((&f.app).into(), &username("ex000000"), &key(Some("203.0.113.9")))
             .await
             .ok(),
         Some(RequestOutcome::ClientUsernameLimited)
@@ -274,7 +239,7 @@ async fn a_reset_mail_waits_for_its_turn_unless_the_owner_changed_the_password()
         );
     }
     let held = token_of_last_mail(&f.mailer);
-    assert!(verify_link(&f.app, &held).await.is_ok());
+    assert!(verify_link((&f.app).into(), &held).await.is_ok());
     f.clock.advance_secs(spacing_secs - 1);
     assert_eq!(
         codes(&f.request_and_deliver("ex000000", Some("198.51.100.4")).await),
@@ -288,7 +253,7 @@ async fn a_reset_mail_waits_for_its_turn_unless_the_owner_changed_the_password()
     // The owner changes the password with it: the next request is mailed at once.
     let token = token_of_last_mail(&f.mailer);
     f.clock.advance_secs(1);
-    change_password(&f.app, token, "Kanagawa2026x", "Kanagawa2026x")
+    change_password((&f.app).into(), token, "Kanagawa2026x", "Kanagawa2026x")
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     // (The change's notice is not what this test counts.)
@@ -304,17 +269,17 @@ async fn a_reset_mail_waits_for_its_turn_unless_the_owner_changed_the_password()
 async fn the_per_client_limit_answers_429_and_requests_without_an_address_share_one() {
     let f = fixture();
     for _ in 0..30 {
-        let _ = request_reset(&f.app, &username("other000"), &key(Some("198.51.100.1"))).await;
+        let _ = request_reset((&f.app).into(), &username("other000"), &key(Some("198.51.100.1"))).await;
     }
-    let blocked = request_reset(&f.app, &username("other000"), &key(Some("198.51.100.1"))).await;
+    let blocked = request_reset((&f.app).into(), &username("other000"), &key(Some("198.51.100.1"))).await;
     assert!(
         matches!(blocked, Err(AppError::RateLimited { retry_after_secs }) if (1..=3600).contains(&retry_after_secs))
     );
     for _ in 0..30 {
-        let _ = request_reset(&f.app, &username("other000"), &key(None)).await;
+        let _ = request_reset((&f.app).into(), &username("other000"), &key(None)).await;
     }
     assert!(matches!(
-        request_reset(&f.app, &username("another0"), &key(None)).await,
+        request_reset((&f.app).into(), &username("another0"), &key(None)).await,
         Err(AppError::RateLimited { .. })
     ));
 }
@@ -326,14 +291,14 @@ async fn a_queue_or_store_failure_is_unavailable_for_every_username() {
     f.queue.set_down(true);
     for name in ["ex000000", "nobody00"] {
         assert!(matches!(
-            request_reset(&f.app, &username(name), &key(None)).await,
+            request_reset((&f.app).into(), &username(name), &key(None)).await,
             Err(AppError::Unavailable(_))
         ));
     }
     f.queue.set_down(false);
     f.store.set_down(true);
     assert!(matches!(
-        request_reset(&f.app, &username("ex000000"), &key(None)).await,
+        request_reset((&f.app).into(), &username("ex000000"), &key(None)).await,
         Err(AppError::Unavailable(_))
     ));
 }
@@ -345,11 +310,11 @@ async fn change_password_consumes_the_link_and_queues_the_notice() {
     f.request_and_deliver("ex000000", None).await;
     let token = token_of_last_mail(&f.mailer);
 
-    let rejected = change_password(&f.app, token.clone(), "short", "short").await;
+    let rejected = change_password((&f.app).into(), token.clone(), "short", "short").await;
     assert!(matches!(rejected, Err(AppError::PasswordRejected { ref rules, .. }) if !rules.is_empty()));
 
     f.clock.advance_secs(1);
-    change_password(&f.app, token.clone(), "Kanagawa2026x", "Kanagawa2026x")
+    change_password((&f.app).into(), token.clone(), "Kanagawa2026x", "Kanagawa2026x")
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let user = f
@@ -370,7 +335,7 @@ async fn change_password_consumes_the_link_and_queues_the_notice() {
         .last()
         .is_some_and(|m| m.subject.contains("パスワードが変更されました") && m.to.as_str() == "ex000000@example.jp"));
 
-    let again = change_password(&f.app, token, "Kanagawa2026y", "Kanagawa2026y").await;
+    let again = change_password((&f.app).into(), token, "Kanagawa2026y", "Kanagawa2026y").await;
     assert!(matches!(again, Err(AppError::InvalidLink(TokenRejection::Used))));
 }
 
@@ -382,9 +347,11 @@ async fn a_change_stands_when_its_notice_cannot_be_queued() {
     let token = token_of_last_mail(&f.mailer);
     f.queue.set_down(true);
     f.clock.advance_secs(1);
-    assert!(change_password(&f.app, token, "Kanagawa2026x", "Kanagawa2026x")
-        .await
-        .is_ok());
+    assert!(
+        change_password((&f.app).into(), token, "Kanagawa2026x", "Kanagawa2026x")
+            .await
+            .is_ok()
+    );
 }
 
 #[tokio::test]
@@ -395,7 +362,7 @@ async fn links_expire_by_the_clock() {
     let token = token_of_last_mail(&f.mailer);
     f.clock.advance_secs(3600);
     assert!(matches!(
-        verify_link(&f.app, &token).await,
+        verify_link((&f.app).into(), &token).await,
         Err(AppError::InvalidLink(TokenRejection::Expired))
     ));
 }
@@ -406,7 +373,7 @@ async fn oversize_passwords_are_refused_before_the_store() {
     f.store.set_down(true);
     let token = ResetToken::generate().unwrap_or_else(|e| panic!("{e}"));
     let huge = "Aa1".repeat(100);
-    let result = change_password(&f.app, token, &huge, &huge).await;
+    let result = change_password((&f.app).into(), token, &huge, &huge).await;
     assert!(
         matches!(result, Err(AppError::PasswordRejected { .. })),
         "the store was not consulted"

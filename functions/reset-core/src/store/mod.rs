@@ -253,11 +253,6 @@ pub trait RateCounters: Send + Sync {
         -> Result<(), StoreError>;
 }
 
-/// One store for accounts, links and counters: the DynamoDB tables (and the in-memory fake).
-pub trait ResetStore: AccountStore + TokenStore + RateCounters {}
-
-impl<T: AccountStore + TokenStore + RateCounters + ?Sized> ResetStore for T {}
-
 /// Whole user items, password hash included: what administrators and tests read and write in
 /// the users table. No function reads the hash.
 #[async_trait]

@@ -67,7 +67,7 @@ async fn route_inner(desk: &AddressDesk, incoming: &Incoming) -> Result<Reply, A
             })?;
             let new_email = input.new_email.as_str().to_owned();
             let client = incoming.client_key(app.settings.client_ip_source);
-            let outcome = request_address_change(desk, input, incoming.language, &client).await?;
+            let outcome = request_address_change(desk.into(), input, incoming.language, &client).await?;
             // Only the log knows which case this was; the answer is the same for all of them.
             tracing::info!(address_request_outcome = outcome.code(), "address change requested");
             let hours = app.settings.address.verification_ttl.as_secs() / 3600;
@@ -86,7 +86,7 @@ async fn route_inner(desk: &AddressDesk, incoming: &Incoming) -> Result<Reply, A
                 incoming.query("id").unwrap_or_default(),
                 incoming.query("token").unwrap_or_default(),
             )?;
-            let request = open_verification(desk, &id, &token).await?;
+            let request = open_verification(desk.into(), &id, &token).await?;
             let mut ctx = page_context(app, incoming);
             // The language switch keeps both parts of the link, so it still works.
             ctx.switch_base = format!("{ADDRESS_VERIFY}?id={}&token={}", id.as_str(), token.to_url_safe());
@@ -99,7 +99,7 @@ async fn route_inner(desk: &AddressDesk, incoming: &Incoming) -> Result<Reply, A
             incoming.ensure_same_origin(&app.settings.public_base_url)?;
             let form: VerifyForm = incoming.read_form()?;
             let (id, token) = parse_link(&form.id, &form.token)?;
-            confirm_verification(desk, &id, &token).await?;
+            confirm_verification(desk.into(), &id, &token).await?;
             Ok(Reply::page(
                 address_pages::verified(&page_context(app, incoming)),
                 "address_request_verified",

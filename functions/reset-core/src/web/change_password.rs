@@ -46,7 +46,7 @@ async fn route(app: &App, incoming: &Incoming) -> Result<Reply, AppError> {
             incoming.ensure_same_origin(&app.settings.public_base_url)?;
             let form: ChangeForm = incoming.read_form()?;
             let token = parse_token(&form.token)?;
-            change_password(app, token, &form.new_password, &form.new_password_confirmation).await?;
+            change_password(app.into(), token, &form.new_password, &form.new_password_confirmation).await?;
             Ok(Reply::page(
                 pages::completed(&page_context(app, incoming)),
                 "password_changed",
@@ -56,7 +56,7 @@ async fn route(app: &App, incoming: &Incoming) -> Result<Reply, AppError> {
             incoming.ensure_same_origin(&app.settings.public_base_url)?;
             let body: ChangeJson = incoming.read_json()?;
             let token = parse_token(&body.token)?;
-            change_password(app, token, &body.new_password, &body.new_password_confirmation).await?;
+            change_password(app.into(), token, &body.new_password, &body.new_password_confirmation).await?;
             let message = crate::lang::words(incoming.language).pages.done_lead;
             Ok(Reply::json(
                 StatusCode::OK,

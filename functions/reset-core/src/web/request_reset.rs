@@ -96,7 +96,7 @@ fn parse_username(typed: &str) -> Result<UsernameInput, AppError> {
 
 async fn submit(app: &App, incoming: &Incoming, input: &UsernameInput) -> Result<(), AppError> {
     let client = incoming.client_key(app.settings.client_ip_source);
-    let outcome = request_reset(app, &input.username, &client).await?;
+    let outcome = request_reset(app.into(), &input.username, &client).await?;
     // Only the log knows which case this was; the answer is the same for all of them.
     tracing::info!(reset_outcome = outcome.code(), "reset requested");
     Ok(())

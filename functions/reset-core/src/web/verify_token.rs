@@ -45,7 +45,7 @@ async fn route(app: &App, incoming: &Incoming) -> Result<Reply, AppError> {
     match (&incoming.method, incoming.path.as_str()) {
         (&Method::GET, routes::CONFIRM_PAGE) => {
             let token = parse_token(incoming.query("token").unwrap_or_default())?;
-            let link = verify_link(app, &token).await?;
+            let link = verify_link(app.into(), &token).await?;
             let expires = crate::lang::words(incoming.language).jst(link.expires_at());
             Ok(Reply::page(
                 pages::confirm(&page_context(app, incoming), &token.to_url_safe(), &expires),
@@ -56,7 +56,7 @@ async fn route(app: &App, incoming: &Incoming) -> Result<Reply, AppError> {
             incoming.ensure_same_origin(&app.settings.public_base_url)?;
             let form: TokenForm = incoming.read_form()?;
             let token = parse_token(&form.token)?;
-            let link = verify_link(app, &token).await?;
+            let link = verify_link(app.into(), &token).await?;
             let ctx = page_context(app, incoming);
             Ok(Reply::page(
                 pages::password_form(&ctx, &token.to_url_safe(), Some(link.user.username.as_str()), &[]),
@@ -67,7 +67,7 @@ async fn route(app: &App, incoming: &Incoming) -> Result<Reply, AppError> {
             incoming.ensure_same_origin(&app.settings.public_base_url)?;
             let body: TokenJson = incoming.read_json()?;
             let token = parse_token(&body.token)?;
-            let link = verify_link(app, &token).await?;
+            let link = verify_link(app.into(), &token).await?;
             Ok(Reply::json(
                 StatusCode::OK,
                 json!({

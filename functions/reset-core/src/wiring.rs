@@ -1,0 +1,149 @@
+//! The one place a process's adapters are built: from the settings read once through
+//! `config::Variables`, on one SDK configuration (one HTTP client for every SDK client), each
+//! adapter once. Every function's `main.rs` calls `Wiring::from_env` and takes what it serves
+//! with: `app` (the HTTP functions), `address_desk` (address-change), `mail_sender`
+//! (send-mail), `mail_events` (mail-events). Building touches no network, except that a Cognito
+//! pool's password policy is read (a pool weaker than the guide stops the cold start).
+
+use crate::app::{sdk_config_with, App, SdkBounds};
+use crate::breach::{BreachCorpus, PwnedPasswordsApi};
+use crate::config::{ConfigError, PasswordStore, Settings, Variables};
+use crate::domain::{Clock, SystemClock};
+use crate::mail::{SesMailer, SqsMailQueue};
+use crate::service::{AddressDesk, MailSender};
+use crate::store::{AccountStore, CognitoAccounts, DynamoAddressRequests, DynamoStore, MailEventStore, TableNames};
+use std::sync::Arc;
+
+/// The settings and the adapters every function shares; the rest is built on demand by the
+/// method of the function that needs it.
+pub struct Wiring {
+    pub settings: Settings,
+    sdk_config: aws_config::SdkConfig,
+    /// The DynamoDB tables: links, counters, the mail ledger, mail events (and the accounts
+    /// with the DynamoDB store).
+    tables: Arc<DynamoStore>,
+    /// The accounts: `tables`, or a Cognito user pool.
+    accounts: Arc<dyn AccountStore>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Wiring {
+    /// Reads the process environment and builds the shared adapters with `bounds` on every SDK
+    /// call.
+    pub async fn from_env(bounds: SdkBounds) -> Result<Self, ConfigError> {
+        Self::read(&Variables::from_env(), bounds).await
+    }
+
+    /// The same through a given reader (a function that reads a variable of its own reads it
+    /// from the same reader).
+    pub async fn read(vars: &Variables<'_>, bounds: SdkBounds) -> Result<Self, ConfigError> {
+        let settings = Settings::read(vars)?;
+        Self::new(settings, sdk_config_with(bounds).await).await
+    }
+
+    /// The production wiring of `settings` on a given SDK configuration.
+    pub async fn new(mut settings: Settings, sdk_config: aws_config::SdkConfig) -> Result<Self, ConfigError> {
+        let tables = Arc::new(DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(&sdk_config),
+            TableNames::from(&settings),
+        ));
+        let accounts = account_store(&mut settings, &sdk_config, &tables).await?;
+        Ok(Self {
+            settings,
+            sdk_config,
+            tables,
+            accounts,
+            clock: Arc::new(SystemClock),
+        })
+    }
+
+    pub fn sdk_config(&self) -> &aws_config::SdkConfig {
+        &self.sdk_config
+    }
+
+    /// The HTTP functions' dependencies: the queue every mail is handed to, and the breached
+    /// password check when it is on.
+    pub fn app(&self) -> App {
+        let mail_queue = SqsMailQueue::new(
+            aws_sdk_sqs::Client::new(&self.sdk_config),
+            self.settings.mail_queue_url.clone(),
+        );
+        let app = App::new(
+            self.settings.clone(),
+            self.tables.clone(),
+            Arc::new(mail_queue),
+            self.clock.clone(),
+        )
+        .with_accounts(self.accounts.clone());
+        match &self.settings.breach_check {
+            Some(check) => app.with_breach_corpus(Arc::new(PwnedPasswordsApi::new(check)) as Arc<dyn BreachCorpus>),
+            None => app,
+        }
+    }
+
+    /// address-change's: the HTTP dependencies and the requests table.
+    pub fn address_desk(&self) -> AddressDesk {
+        AddressDesk::new(self.app(), self.address_requests())
+    }
+
+    /// send-mail's: every store a delivery reads or writes, and SES.
+    pub fn mail_sender(&self) -> MailSender {
+        let mailer = SesMailer::new(
+            aws_sdk_sesv2::Client::new(&self.sdk_config),
+            self.settings.sender_address.clone(),
+            self.settings.ses_configuration_set.clone(),
+        );
+        MailSender {
+            settings: self.settings.clone(),
+            accounts: self.accounts.clone(),
+            tokens: self.tables.clone(),
+            counters: self.tables.clone(),
+            ledger: self.tables.clone(),
+            mailer: Arc::new(mailer),
+            clock: self.clock.clone(),
+            address_requests: self.address_requests(),
+        }
+    }
+
+    /// mail-events': where SES's events are recorded on the accounts.
+    pub fn mail_events(&self) -> Arc<dyn MailEventStore> {
+        self.tables.clone()
+    }
+
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
+    }
+
+    fn address_requests(&self) -> Arc<DynamoAddressRequests> {
+        Arc::new(DynamoAddressRequests::new(
+            aws_sdk_dynamodb::Client::new(&self.sdk_config),
+            self.settings.address.requests_table.clone(),
+        ))
+    }
+}
+
+/// The account store `settings` name: the DynamoDB users table, or a Cognito user pool, whose
+/// password policy is read here (a pool weaker than the guide stops the cold start; a stricter
+/// one tightens `settings`).
+async fn account_store(
+    settings: &mut Settings,
+    sdk_config: &aws_config::SdkConfig,
+    tables: &Arc<DynamoStore>,
+) -> Result<Arc<dyn AccountStore>, ConfigError> {
+    let PasswordStore::Cognito { user_pool_id } = settings.password_store.clone() else {
+        return Ok(tables.clone());
+    };
+    let accounts = CognitoAccounts::new(
+        aws_sdk_cognitoidentityprovider::Client::new(sdk_config),
+        user_pool_id,
+        aws_sdk_dynamodb::Client::new(sdk_config),
+        settings.reset_tokens_table.clone(),
+        settings.users_table.clone(),
+    );
+    let policy = accounts
+        .password_policy()
+        .await
+        .map_err(|e| ConfigError::PoolUnreadable(e.to_string()))?;
+    settings.adopt_pool_policy(&policy)?;
+    Ok(Arc::new(accounts))
+}
