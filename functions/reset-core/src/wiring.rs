@@ -133,12 +133,11 @@ async fn account_store(
     let PasswordStore::Cognito { user_pool_id } = settings.password_store.clone() else {
         return Ok(tables.clone());
     };
+    // The tables' users table is the account-state table with a pool: the change's ledger.
     let accounts = CognitoAccounts::new(
         aws_sdk_cognitoidentityprovider::Client::new(sdk_config),
         user_pool_id,
-        aws_sdk_dynamodb::Client::new(sdk_config),
-        settings.reset_tokens_table.clone(),
-        settings.users_table.clone(),
+        tables.as_ref().clone(),
     );
     let policy = accounts
         .password_policy()

@@ -1,4 +1,4 @@
-use super::item::{from_item, is_condition_failure, n, n_u64, s, to_item, unavailable};
+use super::item::{epoch_moved_on, from_item, is_condition_failure, n, n_u64, s, to_item, unavailable};
 use super::{
     AccountStore, ClaimEnd, ClaimHolder, ConsumeError, CounterKey, CreateUserError, CredentialForm, JobClaim, JobEnd,
     MailLedger, NewCredential, RateCounters, StoreError, TokenStore, UserDirectory,
@@ -118,7 +118,7 @@ pub struct DynamoStore {
     /// The users table, or with a Cognito pool the account-state table (same key and
     /// mail-event indexes).
     pub(super) users_table: String,
-    tokens_table: String,
+    pub(super) tokens_table: String,
     counters_table: String,
     mail_jobs_table: String,
 }
@@ -170,10 +170,11 @@ impl DynamoStore {
         } else {
             "credential_epoch = :epoch"
         };
+        let (epoch_expression, (step, one)) = epoch_moved_on("SET password_hash = :hash, password_changed_at = :now");
         let store_new_password = Update::builder()
             .table_name(&self.users_table)
             .key(attributes::USERNAME, s(token.username.as_str()))
-            .update_expression("SET password_hash = :hash, password_changed_at = :now, credential_epoch = :next")
+            .update_expression(epoch_expression)
             .condition_expression(format!(
                 "attribute_exists(username) AND #status = :active AND {same_epoch}"
             ))
@@ -182,7 +183,7 @@ impl DynamoStore {
             .expression_attribute_values(":now", n(now.as_millis()))
             .expression_attribute_values(":active", s("active"))
             .expression_attribute_values(":epoch", n_u64(epoch.value()))
-            .expression_attribute_values(":next", n_u64(epoch.next().value()))
+            .expression_attribute_values(step, one)
             .build()
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         Ok(vec![

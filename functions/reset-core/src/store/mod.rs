@@ -5,8 +5,10 @@
 
 mod address_requests;
 mod address_requests_memory;
+mod claimed_change;
 mod cognito;
 mod dynamo;
+mod dynamo_claims;
 mod dynamo_mail_events;
 pub mod item;
 mod memory;
@@ -16,8 +18,13 @@ pub use address_requests::{
 };
 pub use address_requests_memory::MemoryAddressRequests;
 
-pub use cognito::{initial_epoch, state_attributes, CognitoAccounts, CHANGE_CLAIM_LEASE_SECS};
+pub use claimed_change::{
+    change_claimed, initial_epoch, BackendAccount, Claim, ClaimLedger, CredentialBackend, LedgerState,
+    CHANGE_CLAIM_LEASE_SECS,
+};
+pub use cognito::CognitoAccounts;
 pub use dynamo::{attributes, indexes, DynamoStore, TableNames, MAIL_PROBLEM_FLAG_SET};
+pub use dynamo_claims::state_attributes;
 pub use memory::{MailProblem, MailState, MemoryStore};
 
 use crate::domain::token::RandomnessUnavailable;
