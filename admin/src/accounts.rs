@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWr
 use aws_sdk_dynamodb::Client;
 use reset_core::domain::{AccountStatus, CredentialEpoch, Email, Language, User, Username};
 use reset_core::store::attributes::*;
-use reset_core::store::item::{self, epoch_moved_on, n, s};
+use reset_core::store::item::{self, epoch_moved_on, epoch_step, n, s, EPOCH_STEP};
 use reset_core::store::{indexes, MAIL_PROBLEM_FLAG_SET};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -369,17 +369,16 @@ impl Accounts {
             AccountStatus::Active => ("active", AuditAction::Enable),
             AccountStatus::Disabled => ("disabled", AuditAction::Disable),
         };
-        let (epoch_expression, (step, one)) = epoch_moved_on("SET #status = :status");
         let update = Update::builder()
             .table_name(&self.users_table)
             .key(USERNAME, s(username.as_str()))
             // Both directions kill every mailed link: disabling because the account must not be
             // used, enabling because links from before the disable must not come back.
-            .update_expression(epoch_expression)
+            .update_expression(epoch_moved_on("SET #status = :status"))
             .condition_expression(format!("attribute_exists({USERNAME}) AND NOT (#status = :status)"))
             .expression_attribute_names("#status", STATUS)
             .expression_attribute_values(":status", s(code))
-            .expression_attribute_values(step, one)
+            .expression_attribute_values(EPOCH_STEP, epoch_step())
             .build()
             .map_err(|e| AdminError::Corrupt(e.to_string()))?;
         let entry = self.link(AuditEntry::new(username, action, change)?).await?;
@@ -450,22 +449,21 @@ impl Accounts {
             Some(_) => (format!(", {PREVIOUS_EMAIL} = :old"), String::new()),
             None => (String::new(), format!(", {PREVIOUS_EMAIL}")),
         };
-        let (epoch_expression, (step, one)) = epoch_moved_on(&format!(
-            "SET {EMAIL} = :new, {EMAIL_CHANGED_AT} = :at{set_previous} \
-             REMOVE {RESET_MAIL_MESSAGE_ID}, {RESET_MAIL_SENT_AT}, {LAST_MAIL_EVENT}, {LAST_MAIL_EVENT_AT}, \
-             {MAIL_PROBLEM}, {MAIL_PROBLEM_DETAIL}, {MAIL_PROBLEM_AT}, {MAIL_PROBLEM_FLAG}, {MAIL_PROBLEM_MESSAGE_ID}{remove_previous}"
-        ));
         let update = Update::builder()
             .table_name(&self.users_table)
             .key(USERNAME, s(current.username.as_str()))
-            .update_expression(epoch_expression)
+            .update_expression(epoch_moved_on(&format!(
+            "SET {EMAIL} = :new, {EMAIL_CHANGED_AT} = :at{set_previous} \
+             REMOVE {RESET_MAIL_MESSAGE_ID}, {RESET_MAIL_SENT_AT}, {LAST_MAIL_EVENT}, {LAST_MAIL_EVENT_AT}, \
+             {MAIL_PROBLEM}, {MAIL_PROBLEM_DETAIL}, {MAIL_PROBLEM_AT}, {MAIL_PROBLEM_FLAG}, {MAIL_PROBLEM_MESSAGE_ID}{remove_previous}"
+            )))
             .condition_expression(format!(
                 "attribute_exists({USERNAME}) AND {EMAIL} = :old{epoch_condition}"
             ))
             .expression_attribute_values(":new", s(new_email.as_str()))
             .expression_attribute_values(":old", s(current.email.as_str()))
             .expression_attribute_values(":at", n(change.at.as_millis()))
-            .expression_attribute_values(step, one);
+            .expression_attribute_values(EPOCH_STEP, epoch_step());
         let update = match epoch {
             Some(epoch) => update.expression_attribute_values(":epoch", AttributeValue::N(epoch.value().to_string())),
             None => update,

@@ -164,13 +164,23 @@ fn attributes_the_cli_updates() -> Result<BTreeSet<String>> {
     ))?)?;
     let source = std::fs::read_to_string(format!("{root}/admin/src/accounts.rs"))?;
     let expression = regex::Regex::new(
-        r#"\.(?:update_expression|condition_expression)\(\s*(?:format!\()?\s*"((?:[^"\\]|\\[\s\S])*)""#,
+        // `epoch_moved_on(clauses)`, the one function that moves the epoch on, adds
+        // `credential_epoch` to its clauses.
+        r#"\.(?:update_expression|condition_expression)\(\s*(epoch_moved_on\(&?)?(?:format!\()?\s*"((?:[^"\\]|\\[\s\S])*)""#,
     )?;
     let placeholder = regex::Regex::new(r"\{([A-Z][A-Z_]*)\}")?;
     let mapped = regex::Regex::new(r##"expression_attribute_names\(\s*"#\w+",\s*([A-Z][A-Z_]*)\)"##)?;
     let mut found = BTreeSet::new();
     for text in expression.captures_iter(&source) {
-        for name in placeholder.captures_iter(&text[1]) {
+        if text.get(1).is_some() {
+            found.insert(
+                names
+                    .get("CREDENTIAL_EPOCH")
+                    .cloned()
+                    .ok_or_else(|| anyhow!("no CREDENTIAL_EPOCH"))?,
+            );
+        }
+        for name in placeholder.captures_iter(&text[2]) {
             found.insert(
                 names
                     .get(&name[1])

@@ -148,7 +148,9 @@ fn adapter_calls(source: &str) -> Result<BTreeMap<String, Vec<Call>>> {
         r#"|\.(?:table_name|queue_url)\(&self\.(\w+)\)"#,
         r#"|\.(index_name)\("#,
         r#"|\.key\((?:attributes::)?(\w+),"#,
-        r#"|\.(?:update_expression|condition_expression|projection_expression|key_condition_expression)\(\s*(?:format!\()?\s*"((?:[^"\\]|\\[\s\S])*)""#,
+        // `epoch_moved_on(clauses)`: the one function that moves an account's epoch on adds
+        // `credential_epoch` to the clauses it is given.
+        r#"|\.(?:update_expression|condition_expression|projection_expression|key_condition_expression)\(\s*(?:epoch_moved_on\(&?)?(?:format!\()?\s*"((?:[^"\\]|\\[\s\S])*)""#,
         r#"|\.expression_attribute_names\(\s*"(#\w+)",\s*"(\w+)"\)"#,
         r#"|\bself\.(\w+)\("#,
         r#"|USER_FIELDS_WITHOUT_HASH"#,
@@ -193,7 +195,12 @@ fn adapter_calls(source: &str) -> Result<BTreeMap<String, Vec<Call>>> {
                 current.attributes.insert(key);
             } else if let Some(expression) = c.get(6) {
                 if let Some(list) = expressions.last_mut() {
-                    list.push(resolve(expression.as_str()));
+                    let mut text = resolve(expression.as_str());
+                    if c[0].contains("epoch_moved_on(") {
+                        text.push(' ');
+                        text.push_str(attributes::CREDENTIAL_EPOCH);
+                    }
+                    list.push(text);
                 }
             } else if let (Some(placeholder), Some(attribute)) = (c.get(7), c.get(8)) {
                 if let Some(map) = names.last_mut() {

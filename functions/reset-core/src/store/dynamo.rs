@@ -1,4 +1,6 @@
-use super::item::{epoch_moved_on, from_item, is_condition_failure, n, n_u64, s, to_item, unavailable};
+use super::item::{
+    epoch_moved_on, epoch_step, from_item, is_condition_failure, n, n_u64, s, to_item, unavailable, EPOCH_STEP,
+};
 use super::{
     AccountStore, ClaimEnd, ClaimHolder, ConsumeError, CounterKey, CreateUserError, CredentialForm, JobClaim, JobEnd,
     MailLedger, NewCredential, RateCounters, StoreError, TokenStore, UserDirectory,
@@ -170,11 +172,10 @@ impl DynamoStore {
         } else {
             "credential_epoch = :epoch"
         };
-        let (epoch_expression, (step, one)) = epoch_moved_on("SET password_hash = :hash, password_changed_at = :now");
         let store_new_password = Update::builder()
             .table_name(&self.users_table)
             .key(attributes::USERNAME, s(token.username.as_str()))
-            .update_expression(epoch_expression)
+            .update_expression(epoch_moved_on("SET password_hash = :hash, password_changed_at = :now"))
             .condition_expression(format!(
                 "attribute_exists(username) AND #status = :active AND {same_epoch}"
             ))
@@ -183,7 +184,7 @@ impl DynamoStore {
             .expression_attribute_values(":now", n(now.as_millis()))
             .expression_attribute_values(":active", s("active"))
             .expression_attribute_values(":epoch", n_u64(epoch.value()))
-            .expression_attribute_values(step, one)
+            .expression_attribute_values(EPOCH_STEP, epoch_step())
             .build()
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         Ok(vec![

@@ -4,7 +4,7 @@
 
 use super::claimed_change::{Claim, ClaimLedger, LedgerState, CHANGE_CLAIM_LEASE_SECS};
 use super::dynamo::attributes;
-use super::item::{cancelled_by_condition, epoch_moved_on, n, n_u64, s};
+use super::item::{cancelled_by_condition, epoch_moved_on, epoch_step, n, n_u64, s, EPOCH_STEP};
 use super::{DynamoStore, StoreError};
 use crate::domain::{Timestamp, TokenRecord, Username};
 use async_trait::async_trait;
@@ -79,15 +79,14 @@ impl ClaimLedger for DynamoStore {
             .build()
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         // The claim set the account's epoch to the link's: moved on from there.
-        let (expression, (step, one)) = epoch_moved_on(&format!(
-            "SET password_changed_at = :now REMOVE {CHANGE_CLAIM}, {CHANGE_CLAIMED_AT}"
-        ));
         let next_epoch = Update::builder()
             .table_name(&self.users_table)
             .key(attributes::USERNAME, s(token.username.as_str()))
-            .update_expression(expression)
+            .update_expression(epoch_moved_on(&format!(
+                "SET password_changed_at = :now REMOVE {CHANGE_CLAIM}, {CHANGE_CLAIMED_AT}"
+            )))
             .condition_expression(format!("{CHANGE_CLAIM} = :claim"))
-            .expression_attribute_values(step, one)
+            .expression_attribute_values(EPOCH_STEP, epoch_step())
             .expression_attribute_values(":now", n(now.as_millis()))
             .expression_attribute_values(":claim", s(claim_id))
             .build()

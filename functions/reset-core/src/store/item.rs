@@ -20,18 +20,21 @@ pub fn n_u64(value: u64) -> AttributeValue {
 }
 
 /// The placeholder of the epoch's step in an update that moves it on.
-const EPOCH_STEP: &str = ":epoch_step";
+pub const EPOCH_STEP: &str = ":epoch_step";
 
 /// The one way an account's credential epoch moves on in its DynamoDB item, for every
 /// link-killing event (a password change through either store, an address change, a disable,
-/// an enable): `clauses` (the update's own SET / REMOVE) followed by `ADD credential_epoch
-/// :epoch_step`, and the value of `:epoch_step`. An item without the attribute (written before
-/// epochs existed, epoch 0) gets 1: the same step as `CredentialEpoch::next`.
-pub fn epoch_moved_on(clauses: &str) -> (String, (&'static str, AttributeValue)) {
-    (
-        format!("{clauses} ADD {} {EPOCH_STEP}", super::attributes::CREDENTIAL_EPOCH),
-        (EPOCH_STEP, AttributeValue::N("1".into())),
-    )
+/// an enable): the update's own `clauses` (SET / REMOVE) followed by `ADD credential_epoch
+/// :epoch_step`, with `epoch_step()` as the value of `EPOCH_STEP`. An item without the attribute
+/// (written before epochs existed, epoch 0) gets 1: the same step as `CredentialEpoch::next`.
+/// (The IAM and admin-policy tests read the clauses where this is called.)
+pub fn epoch_moved_on(clauses: &str) -> String {
+    format!("{clauses} ADD {} {EPOCH_STEP}", super::attributes::CREDENTIAL_EPOCH)
+}
+
+/// The value of `EPOCH_STEP`.
+pub fn epoch_step() -> AttributeValue {
+    AttributeValue::N("1".into())
 }
 
 pub fn from_item<T: serde::de::DeserializeOwned>(item: HashMap<String, AttributeValue>) -> Result<T, StoreError> {
