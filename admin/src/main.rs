@@ -13,16 +13,15 @@ use reset_admin::audit::{AuditAction, AuditEntry};
 use reset_admin::audit_chain::{check_chain, MIRROR_VARIABLE};
 use reset_admin::check::check_users;
 use reset_admin::import;
-use reset_admin::mail_queue::{human_age, queue_name, MailQueues};
+use reset_admin::mail_queue::MailQueues;
 use reset_admin::metrics;
 use reset_admin::render::{
-    audit_line, depth_line, mail_problem_line, pending_table, progress_bar, unreadable_accounts, AccountView,
-    RequestView,
+    audit_log, chain_report, depth_line, import_outcome, import_plan, mail_problems_table, oldest_dead_letter,
+    pending_table, progress_bar, redrive_line, table_line, unreadable_accounts, AccountView, RequestView,
 };
 use reset_admin::tables::{create_table, Created};
 use reset_admin::template::{Store, Template};
 use reset_admin::text::visible;
-use reset_admin::times::jst_display;
 use reset_admin::users::{checked_first_password, create_user, generate_first_password, NewUser};
 use reset_admin::{Accounts, Actor, AdminError, AuditSubject, CallerIdentity, Change, Reason};
 use reset_core::config::{Variables, DEFAULT_METRICS_NAMESPACE};
@@ -268,200 +267,168 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 template,
                 password_store,
             },
-        } => {
-            let client = aws_sdk_dynamodb::Client::new(&config);
-            let store = Store::parse(&password_store)?;
-            for table in Template::load(&template)?.tables_for(store)? {
-                let name = Variables::from_env()
-                    .optional(&table.env_var)
-                    .with_context(|| format!("environment variable {} is not set", table.env_var))?;
-                let created = create_table(&client, &name, &table).await?;
-                let state = if created == Created::New {
-                    "created"
-                } else {
-                    "already exists"
-                };
-                println!("table {name} ({}, from {}): {state}", table.env_var, table.logical_id);
-            }
-        }
-        Command::User { command } => return user_command(&config, actor, command).await,
+        } => tables_create(&config, &template, &password_store).await,
+        Command::User { command } => user_command(&config, actor, command).await,
         Command::Users {
             command: UsersCommand::Check,
-        } => return users_check(&config).await,
-        Command::AddressRequests { command } => address_requests_command(&config, actor, command).await?,
-        Command::Audit {
-            command: Some(AuditCommand::Verify { username: typed }),
-            ..
-        } => {
-            let subject = audit_subject(&typed)?;
-            let accounts = Accounts::from_config(&config)?;
-            let entries = accounts.audit_trail(subject.clone()).await?;
-            let mirrored = match accounts.mirror() {
-                Some(mirror) => Some(mirror.entries(&subject).await.map_err(AdminError::Unavailable)?),
-                None => {
-                    eprintln!("note: {MIRROR_VARIABLE} is not set: the chain is checked without its mirror");
-                    None
-                }
-            };
-            let report = check_chain(&entries, mirrored.as_deref());
-            let mirror = report
-                .mirrored
-                .map_or_else(|| "no mirror read".to_owned(), |n| format!("{n} in the mirror"));
-            println!(
-                "audit log of {subject}: {} entries ({} from before the chain), {mirror}",
-                report.entries, report.unchained_before
-            );
-            match report.first_break {
-                None => println!("the chain is intact"),
-                Some(broken) => {
-                    println!("BROKEN: first broken link at {}", visible(&broken.to_string()));
-                    return Ok(ExitCode::FAILURE);
-                }
-            }
+        } => users_check(&config).await,
+        Command::AddressRequests { command } => {
+            address_requests_command(&config, actor, command).await?;
+            Ok(ExitCode::SUCCESS)
         }
+        Command::Audit {
+            command: Some(AuditCommand::Verify { username }),
+            ..
+        } => audit_verify(&config, &username).await,
         Command::Audit {
             command: None,
-            username: Some(typed),
-        } => {
-            let subject = audit_subject(&typed)?;
-            let accounts = Accounts::from_config(&config)?;
-            let entries = accounts.audit_trail(subject.clone()).await?;
-            if entries.is_empty() {
-                println!("no audit entries for {subject}");
-            }
-            for entry in entries {
-                println!("{}", audit_line(&entry));
-            }
-        }
+            username: Some(username),
+        } => audit_show(&config, &username).await,
         Command::Audit {
             command: None,
             username: None,
         } => {
             println!("name an account (`reset-admin audit USERNAME`) or `reset-admin audit verify USERNAME`");
-            return Ok(ExitCode::FAILURE);
+            Ok(ExitCode::FAILURE)
         }
-        Command::Import { file, apply, reason } => {
-            let name = file
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let reader = std::fs::File::open(&file).with_context(|| format!("opening {}", file.display()))?;
-            let parsed = import::read_csv(std::io::BufReader::new(reader))?;
-            let accounts = Accounts::from_config(&config)?;
-            let checking = progress_bar("checking");
-            let plan = import::plan(&accounts, parsed, &checking).await?;
-            checking.finish_and_clear();
-            println!("{}: {} row(s) below the header line", file.display(), plan.lines());
-            for rejected in &plan.rejected {
-                println!("  rejected {rejected}");
-            }
-            println!(
-                "new: {}, already registered (unchanged): {}, rejected: {}",
-                plan.to_create.len(),
-                plan.already_registered.len(),
-                plan.rejected.len()
-            );
-            if !plan.rejected.is_empty() {
-                println!("nothing written: fix the rejected lines and run the import again");
-                return Ok(ExitCode::FAILURE);
-            }
-            if !apply {
-                println!("dry run: nothing written; add --apply to create the new accounts");
-                return Ok(ExitCode::SUCCESS);
-            }
-            let change = change(
-                &config,
-                actor,
-                reason.as_deref().unwrap_or(&format!("import of {name}")),
-            )
-            .await?;
-            let writing = progress_bar("writing");
-            let outcome = import::apply(&accounts, &plan, &change, &writing).await;
-            writing.finish_and_clear();
-            let outcome = outcome?;
-            for row in &outcome.taken_meanwhile {
-                println!(
-                    "  already created line {} ({}): registered since the check (by another run or administrator); left unchanged",
-                    row.line, row.username
-                );
-            }
-            let written = outcome.created.len();
-            if written == 0 {
-                println!("written: 0 account(s): every account of the file is already registered");
-            } else {
-                println!(
-                    "written: {written} account(s), each with its audit record (no password yet: each owner sets one with the reset page)"
-                );
-            }
-        }
-        Command::MailQueue { command: None } => {
-            let queues = MailQueues::from_config(&config)?;
-            let main = queues.main_depth().await?;
-            let dead = queues.dead_letter_depth().await?;
-            println!("{}", depth_line("mail queue", queues.main_url(), &main));
-            println!("{}", depth_line("dead-letter queue", queues.dead_letter_url(), &dead));
-            if dead.total() == 0 {
-                println!("no dead-lettered mail");
-            } else {
-                match queues.oldest_dead_letter_sent_at().await? {
-                    Some(sent) => println!(
-                        "oldest dead letter seen: first queued {} JST ({} ago); move them back with `reset-admin mail-queue redrive --reason ...`",
-                        jst_display(sent),
-                        human_age(SystemClock.now().as_millis() - sent)
-                    ),
-                    None => println!("the dead letters are all in flight right now; look again in a minute"),
-                }
-            }
-        }
+        Command::Import { file, apply, reason } => import_file(&config, actor, &file, apply, reason.as_deref()).await,
+        Command::MailQueue { command: None } => mail_queue_status(&config).await,
         Command::MailQueue {
             command: Some(MailQueueCommand::Redrive { reason }),
-        } => {
-            let queues = MailQueues::from_config(&config)?;
-            let accounts = Accounts::from_config(&config)?;
-            let change = change(&config, actor, &reason).await?;
-            let moving = progress_bar("moving");
-            let result = queues.redrive(|_| moving.inc(1)).await;
-            moving.finish_and_clear();
-            let moved = match &result {
-                Ok(moved) => *moved,
-                Err(AdminError::RedriveInterrupted { moved, .. }) => *moved,
-                Err(_) => 0,
-            };
-            if moved > 0 {
-                // Recorded even when the move stopped midway: what moved, moved.
-                let entry = AuditEntry::new(AuditSubject::MailQueue, AuditAction::Redrive, &change)?
-                    .with_count(u64::try_from(moved).unwrap_or(u64::MAX));
-                accounts.record(&entry).await.with_context(|| {
-                    format!("{moved} message(s) were moved back to the mail queue, but the audit record could not be written")
-                })?;
-            }
-            let moved = result?;
-            if moved == 0 {
-                println!("the dead-letter queue is empty: nothing moved");
-            } else {
-                println!(
-                    "moved {moved} message(s) from {} back to {} (audited under `reset-admin audit mail-queue`)",
-                    queue_name(queues.dead_letter_url()),
-                    queue_name(queues.main_url())
-                );
-            }
-        }
-        Command::MailProblems { limit } => {
-            let accounts = Accounts::from_config(&config)?;
-            let rows = accounts.mail_problems(limit).await?;
-            if rows.is_empty() {
-                println!("no account has an unresolved mail problem");
-            } else {
-                println!(
-                    "{:<23}  {:<8}  {:<9}  {:<28}  {:<24}  status",
-                    "time of the problem", "username", "problem", "detail", "registered address"
-                );
-            }
-            for row in rows {
-                println!("{}", mail_problem_line(&row));
-            }
-        }
+        } => mail_queue_redrive(&config, actor, &reason).await,
+        Command::MailProblems { limit } => mail_problems(&config, limit).await,
     }
+}
+
+/// `tables create`: the tables of the template for the store, each named by its variable.
+async fn tables_create(
+    config: &aws_config::SdkConfig,
+    template: &std::path::Path,
+    password_store: &str,
+) -> Result<ExitCode> {
+    let client = aws_sdk_dynamodb::Client::new(config);
+    let store = Store::parse(password_store)?;
+    for table in Template::load(template)?.tables_for(store)? {
+        let name = Variables::from_env()
+            .optional(&table.env_var)
+            .with_context(|| format!("environment variable {} is not set", table.env_var))?;
+        let created = create_table(&client, &name, &table).await?;
+        println!("{}", table_line(&name, &table, created == Created::New));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `audit verify USERNAME`: the hash chain of the account's audit log, against its mirror.
+async fn audit_verify(config: &aws_config::SdkConfig, typed: &str) -> Result<ExitCode> {
+    let subject = audit_subject(typed)?;
+    let accounts = Accounts::from_config(config)?;
+    let entries = accounts.audit_trail(subject.clone()).await?;
+    let mirrored = match accounts.mirror() {
+        Some(mirror) => Some(mirror.entries(&subject).await.map_err(AdminError::Unavailable)?),
+        None => {
+            eprintln!("note: {MIRROR_VARIABLE} is not set: the chain is checked without its mirror");
+            None
+        }
+    };
+    let report = check_chain(&entries, mirrored.as_deref());
+    print!("{}", chain_report(&subject, &report));
+    Ok(if report.first_break.is_some() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `audit USERNAME`: the account's audit log, newest first.
+async fn audit_show(config: &aws_config::SdkConfig, typed: &str) -> Result<ExitCode> {
+    let subject = audit_subject(typed)?;
+    let accounts = Accounts::from_config(config)?;
+    let entries = accounts.audit_trail(subject.clone()).await?;
+    print!("{}", audit_log(&subject, &entries));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `import FILE [--apply]`: checks every line, then (with --apply) creates the new accounts.
+async fn import_file(
+    config: &aws_config::SdkConfig,
+    actor: Option<&str>,
+    file: &std::path::Path,
+    apply: bool,
+    reason: Option<&str>,
+) -> Result<ExitCode> {
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let reader = std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
+    let parsed = import::read_csv(std::io::BufReader::new(reader))?;
+    let accounts = Accounts::from_config(config)?;
+    let checking = progress_bar("checking");
+    let plan = import::plan(&accounts, parsed, &checking).await?;
+    checking.finish_and_clear();
+    print!("{}", import_plan(file, &plan));
+    if !plan.rejected.is_empty() {
+        println!("nothing written: fix the rejected lines and run the import again");
+        return Ok(ExitCode::FAILURE);
+    }
+    if !apply {
+        println!("dry run: nothing written; add --apply to create the new accounts");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let change = change(config, actor, reason.unwrap_or(&format!("import of {name}"))).await?;
+    let writing = progress_bar("writing");
+    let outcome = import::apply(&accounts, &plan, &change, &writing).await;
+    writing.finish_and_clear();
+    print!("{}", import_outcome(&outcome?));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `mail-queue`: both queues' depths and the oldest dead letter.
+async fn mail_queue_status(config: &aws_config::SdkConfig) -> Result<ExitCode> {
+    let queues = MailQueues::from_config(config)?;
+    let main = queues.main_depth().await?;
+    let dead = queues.dead_letter_depth().await?;
+    println!("{}", depth_line("mail queue", queues.main_url(), &main));
+    println!("{}", depth_line("dead-letter queue", queues.dead_letter_url(), &dead));
+    if dead.total() > 0 {
+        let oldest = queues.oldest_dead_letter_sent_at().await?;
+        println!("{}", oldest_dead_letter(oldest, SystemClock.now()));
+    } else {
+        println!("no dead-lettered mail");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `mail-queue redrive --reason ...`: the dead letters back to the mail queue, audited.
+async fn mail_queue_redrive(config: &aws_config::SdkConfig, actor: Option<&str>, reason: &str) -> Result<ExitCode> {
+    let queues = MailQueues::from_config(config)?;
+    let accounts = Accounts::from_config(config)?;
+    let change = change(config, actor, reason).await?;
+    let moving = progress_bar("moving");
+    let result = queues.redrive(|_| moving.inc(1)).await;
+    moving.finish_and_clear();
+    let moved = match &result {
+        Ok(moved) => *moved,
+        Err(AdminError::RedriveInterrupted { moved, .. }) => *moved,
+        Err(_) => 0,
+    };
+    if moved > 0 {
+        // Recorded even when the move stopped midway: what moved, moved.
+        let entry = AuditEntry::new(AuditSubject::MailQueue, AuditAction::Redrive, &change)?
+            .with_count(u64::try_from(moved).unwrap_or(u64::MAX));
+        accounts.record(&entry).await.with_context(|| {
+            format!("{moved} message(s) were moved back to the mail queue, but the audit record could not be written")
+        })?;
+    }
+    println!("{}", redrive_line(result?, queues.dead_letter_url(), queues.main_url()));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `mail-problems`: the accounts whose mail does not arrive, newest first.
+async fn mail_problems(config: &aws_config::SdkConfig, limit: usize) -> Result<ExitCode> {
+    let accounts = Accounts::from_config(config)?;
+    let rows = accounts.mail_problems(limit).await?;
+    print!("{}", mail_problems_table(&rows));
     Ok(ExitCode::SUCCESS)
 }
 

@@ -4,8 +4,11 @@
 
 use crate::accounts::{AccountRecord, MailProblemRow};
 use crate::address_requests::{is_bouncing, notice_fate, refusals};
-use crate::audit::AuditEntry;
-use crate::mail_queue::{queue_name, QueueDepth};
+use crate::audit::{AuditEntry, AuditSubject};
+use crate::audit_chain::ChainReport;
+use crate::import::{ImportOutcome, ImportPlan};
+use crate::mail_queue::{human_age, queue_name, QueueDepth};
+use crate::template::TableDefinition;
 use crate::text::visible;
 use crate::times::{jst_display, jst_iso};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -290,6 +293,117 @@ pub fn unreadable_accounts(report: &crate::check::CheckReport) -> String {
                 problem.fix()
             );
         }
+    }
+    out
+}
+
+/// `tables create`'s line for one table.
+pub fn table_line(name: &str, table: &TableDefinition, created: bool) -> String {
+    let state = if created { "created" } else { "already exists" };
+    format!("table {name} ({}, from {}): {state}", table.env_var, table.logical_id)
+}
+
+/// `audit verify`'s report: the counts, then whether the chain holds.
+pub fn chain_report(subject: &AuditSubject, report: &ChainReport) -> String {
+    let mirror = report
+        .mirrored
+        .map_or_else(|| "no mirror read".to_owned(), |n| format!("{n} in the mirror"));
+    let mut out = format!(
+        "audit log of {subject}: {} entries ({} from before the chain), {mirror}\n",
+        report.entries, report.unchained_before
+    );
+    match &report.first_break {
+        None => out.push_str("the chain is intact\n"),
+        Some(broken) => {
+            let _ = writeln!(out, "BROKEN: first broken link at {}", visible(&broken.to_string()));
+        }
+    }
+    out
+}
+
+/// `audit USERNAME`: one line per entry, or a note that there is none.
+pub fn audit_log(subject: &AuditSubject, entries: &[AuditEntry]) -> String {
+    if entries.is_empty() {
+        return format!("no audit entries for {subject}\n");
+    }
+    entries.iter().map(|entry| audit_line(entry) + "\n").collect()
+}
+
+/// `import`'s check of the file: its rejected lines and the counts.
+pub fn import_plan(file: &std::path::Path, plan: &ImportPlan) -> String {
+    let mut out = format!("{}: {} row(s) below the header line\n", file.display(), plan.lines());
+    for rejected in &plan.rejected {
+        let _ = writeln!(out, "  rejected {rejected}");
+    }
+    let _ = writeln!(
+        out,
+        "new: {}, already registered (unchanged): {}, rejected: {}",
+        plan.to_create.len(),
+        plan.already_registered.len(),
+        plan.rejected.len()
+    );
+    out
+}
+
+/// `import --apply`'s result.
+pub fn import_outcome(outcome: &ImportOutcome) -> String {
+    let mut out = String::new();
+    for row in &outcome.taken_meanwhile {
+        let _ = writeln!(
+            out,
+            "  already created line {} ({}): registered since the check (by another run or administrator); left unchanged",
+            row.line, row.username
+        );
+    }
+    let written = outcome.created.len();
+    if written == 0 {
+        out.push_str("written: 0 account(s): every account of the file is already registered\n");
+    } else {
+        let _ = writeln!(
+            out,
+            "written: {written} account(s), each with its audit record (no password yet: each owner sets one with the reset page)"
+        );
+    }
+    out
+}
+
+/// `mail-queue`'s line about the oldest dead letter (`None`: all in flight right now).
+pub fn oldest_dead_letter(sent_at: Option<i64>, now: Timestamp) -> String {
+    match sent_at {
+        Some(sent) => format!(
+            "oldest dead letter seen: first queued {} JST ({} ago); move them back with `reset-admin mail-queue redrive --reason ...`",
+            jst_display(sent),
+            human_age(now.as_millis() - sent)
+        ),
+        None => "the dead letters are all in flight right now; look again in a minute".to_owned(),
+    }
+}
+
+/// `mail-queue redrive`'s result.
+pub fn redrive_line(moved: usize, dead_letter_url: &str, main_url: &str) -> String {
+    if moved == 0 {
+        "the dead-letter queue is empty: nothing moved".to_owned()
+    } else {
+        format!(
+            "moved {moved} message(s) from {} back to {} (audited under `reset-admin audit mail-queue`)",
+            queue_name(dead_letter_url),
+            queue_name(main_url)
+        )
+    }
+}
+
+/// `mail-problems`: a header and one line per account, or a note that there is none.
+pub fn mail_problems_table(rows: &[MailProblemRow]) -> String {
+    if rows.is_empty() {
+        return "no account has an unresolved mail problem\n".to_owned();
+    }
+    let mut out = format!(
+        "{:<23}  {:<8}  {:<9}  {:<28}  {:<24}  status\n",
+        "time of the problem", "username", "problem", "detail", "registered address"
+    );
+    for row in rows {
+        out.push_str(&mail_problem_line(row));
+        out.push('\n');
     }
     out
 }

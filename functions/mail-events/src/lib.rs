@@ -13,6 +13,7 @@ use reset_core::store::{MailEventKind, MailEventRecord, MailEventStore, StoreErr
 use reset_core::Wiring;
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
 mod notification;
 
@@ -108,7 +109,9 @@ impl Summary {
 pub async fn handle(deps: &MailEvents, event: SnsEvent) -> Result<Summary, StoreError> {
     let mut summary = Summary::default();
     for record in &event.records {
-        handle_record(deps, record, &mut summary).await?;
+        handle_record(deps, record, &mut summary)
+            .instrument(record_span(record))
+            .await?;
     }
     metrics::emit(&deps.metrics_namespace, deps.clock.now(), &summary.metric_counts());
     tracing::info!(
@@ -122,6 +125,17 @@ pub async fn handle(deps: &MailEvents, event: SnsEvent) -> Result<Summary, Store
         "mail events handled"
     );
     Ok(summary)
+}
+
+/// The span of one SNS record: every line it logs carries the SNS message id and, once the
+/// notification is read, the event's kind and the SES message id it is about.
+fn record_span(record: &SnsRecord) -> tracing::Span {
+    tracing::info_span!(
+        "record",
+        sns_message_id = %record.sns.message_id,
+        kind = tracing::field::Empty,
+        message_id = tracing::field::Empty
+    )
 }
 
 async fn handle_record(deps: &MailEvents, record: &SnsRecord, summary: &mut Summary) -> Result<(), StoreError> {
@@ -154,6 +168,9 @@ async fn handle_record(deps: &MailEvents, record: &SnsRecord, summary: &mut Summ
     };
     summary.count(mail_event.kind);
     let kind = mail_event.kind.code();
+    let span = tracing::Span::current();
+    span.record("kind", kind);
+    span.record("message_id", mail_event.message_id.as_str());
     match deps.store.record_mail_event(&mail_event).await? {
         MailEventRecord::Recorded(username) => {
             summary.recorded += 1;

@@ -168,3 +168,27 @@ async fn a_store_outage_fails_the_invocation_so_lambda_retries_it() -> Result<()
     assert!(matches!(handle(&deps, event).await, Err(StoreError::Unavailable(_))));
     Ok(())
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn every_line_of_a_record_carries_its_sns_id_kind_and_message_id() -> Result<(), String> {
+    let capture = reset_core::telemetry::CapturedLines::default();
+    let _logging = tracing::subscriber::set_default(reset_core::telemetry::json_subscriber(capture.clone()));
+    let (deps, _store, _username) = deps_with_sent_mail("m-7").await?;
+    let event = sns(&[notification("Bounce", bounce(), "m-7")]).map_err(|e| e.to_string())?;
+    let sns_id = event.records[0].sns.message_id.clone();
+    handle(&deps, event).await.map_err(|e| e.to_string())?;
+    let entries: Vec<serde_json::Value> = capture
+        .lines()
+        .iter()
+        .map(|line| serde_json::from_str(line).map_err(|e| format!("not JSON ({e}): {line}")))
+        .collect::<Result<_, _>>()?;
+    let recorded = entries
+        .iter()
+        .find(|e| e["fields"]["message"] == "mail event recorded")
+        .ok_or_else(|| format!("no 'mail event recorded' line in {entries:?}"))?;
+    assert_eq!(recorded["span"]["name"], "record", "{recorded}");
+    assert_eq!(recorded["span"]["sns_message_id"], sns_id.as_str(), "{recorded}");
+    assert_eq!(recorded["span"]["kind"], "bounce", "{recorded}");
+    assert_eq!(recorded["span"]["message_id"], "m-7", "{recorded}");
+    Ok(())
+}

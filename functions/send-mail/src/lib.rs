@@ -18,6 +18,7 @@ use reset_core::service::{deliver, Delivery, MailSender};
 use reset_core::Wiring;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tracing::Instrument;
 
 /// The queue's redrive policy moves a message to the dead-letter queue after this many
 /// receives (`maxReceiveCount` of `MailQueue` in infra/template.yaml; a drift test keeps them
@@ -106,7 +107,10 @@ pub async fn handle(deps: &SendMail, event: SqsEvent, deadline_ms: u64) -> SqsBa
             response.add_failure(message_id);
             continue;
         }
-        if !deliver_record(deps, &record, &mut tally).await {
+        if !deliver_record(deps, &record, &mut tally)
+            .instrument(job_span(&message_id))
+            .await
+        {
             response.add_failure(message_id);
         }
     }
@@ -125,6 +129,17 @@ pub async fn handle(deps: &SendMail, event: SqsEvent, deadline_ms: u64) -> SqsBa
         ],
     );
     response
+}
+
+/// The span of one job: every line its delivery logs (the use case's and the stores' too) carries
+/// the queue's message id and, once the body is read, the job's id and kind (never an address).
+fn job_span(message_id: &str) -> tracing::Span {
+    tracing::info_span!(
+        "job",
+        message_id,
+        job_id = tracing::field::Empty,
+        kind = tracing::field::Empty
+    )
 }
 
 /// True when the record is done with (sent, skipped or dead-lettered), false to retry it.
@@ -149,6 +164,9 @@ async fn deliver_record(deps: &SendMail, record: &SqsMessage, tally: &mut Tally)
         }
     };
     let kind = job.mail.kind();
+    let span = tracing::Span::current();
+    span.record("job_id", tracing::field::display(&job.job_id));
+    span.record("kind", kind);
     match deliver(&deps.sender, &job).await {
         Ok(Delivery::Deferred { until_secs }) => {
             let wait = until_secs - deps.sender.clock.now().as_secs();

@@ -223,3 +223,29 @@ fn backoff_doubles_from_five_seconds_to_five_minutes() {
         "retries span past a link's lifetime: {total} s"
     );
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn every_line_of_a_job_carries_its_message_id_job_id_and_kind() {
+    let capture = reset_core::telemetry::CapturedLines::default();
+    let _logging = tracing::subscriber::set_default(reset_core::telemetry::json_subscriber(capture.clone()));
+    let f = fixture().await;
+    let job = reset_job(&f);
+    let job_id = MailJob::from_message(&job)
+        .map(|job| job.job_id.to_string())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let response = handle(&f.deps, batch(vec![record("m-1", &job, 1)]), 0).await;
+    assert!(failed_ids(&response).is_empty());
+    let entries: Vec<serde_json::Value> = capture
+        .lines()
+        .iter()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
+        .collect();
+    let done = entries
+        .iter()
+        .find(|e| e["fields"]["message"] == "mail job done")
+        .unwrap_or_else(|| panic!("no 'mail job done' line in {entries:?}"));
+    assert_eq!(done["span"]["name"], "job", "{done}");
+    assert_eq!(done["span"]["message_id"], "m-1", "{done}");
+    assert_eq!(done["span"]["job_id"], job_id.as_str(), "{done}");
+    assert_eq!(done["span"]["kind"], "reset_link", "{done}");
+}
