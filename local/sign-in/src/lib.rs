@@ -50,14 +50,6 @@ pub struct Settings {
 }
 
 impl Settings {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::read(&Variables::from_env())
-    }
-
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        Self::read(&Variables::new(lookup))
-    }
-
     /// Through the reset functions' reader and their `PASSWORD_STORE` parsing: the page checks
     /// passwords where the functions set them.
     pub fn read(vars: &Variables<'_>) -> Result<Self, ConfigError> {
@@ -91,7 +83,7 @@ pub struct SignIn {
 
 impl SignIn {
     pub async fn from_env() -> Result<Self, ConfigError> {
-        let settings = Settings::from_env()?;
+        let settings = Settings::read(&Variables::from_env())?;
         let sdk = reset_core::app::sdk_config().await;
         let check: Arc<dyn PasswordCheck> = match &settings.store {
             Store::Dynamo { users_table } => {
@@ -400,7 +392,9 @@ mod tests {
                 .chain(pairs)
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect();
-            Settings::from_lookup(move |name| all.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+            Settings::read(&Variables::new(move |name| {
+                all.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+            }))
         };
         let dynamo = settings(&[("USERS_TABLE", "reset-users")])?;
         assert_eq!(

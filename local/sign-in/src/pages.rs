@@ -8,80 +8,11 @@ use reset_core::web::routes::{FAVICON, REQUEST_PAGE, STYLESHEET};
 
 pub const SIGN_IN_PATH: &str = "/sign-in";
 
-pub struct Texts {
-    pub title: &'static str,
-    pub lead: &'static str,
-    pub username_label: &'static str,
-    pub password_label: &'static str,
-    pub button: &'static str,
-    pub forgot: &'static str,
-    pub failed: &'static str,
-    pub done_title: &'static str,
-    pub done_as: &'static str,
-    pub changed_at: &'static str,
-    pub changed_never: &'static str,
-    pub changed_unknown: &'static str,
-    pub jst_suffix: &'static str,
-    pub local_note: &'static str,
-    pub again: &'static str,
-    pub bad_request_title: &'static str,
-    pub bad_request_lead: &'static str,
-    pub unavailable_title: &'static str,
-    pub unavailable_lead: &'static str,
-    pub not_found_title: &'static str,
-}
-
-const JA: Texts = Texts {
-    title: "サインイン",
-    lead: "ユーザ名とパスワードを入力してください。",
-    username_label: "ユーザ名",
-    password_label: "パスワード",
-    button: "サインイン",
-    forgot: "パスワードをお忘れですか？",
-    failed: "ユーザ名またはパスワードが正しくありません。",
-    done_title: "サインインしました",
-    done_as: "サインインしたアカウント",
-    changed_at: "パスワードの最終変更",
-    changed_never: "変更されていません",
-    changed_unknown: "このパスワード保存先には記録がありません",
-    jst_suffix: "（日本時間）",
-    local_note: "この画面はローカル確認用のサインイン画面です。新しいパスワードが使えることを確かめるだけで、セッションは作りません。",
-    again: "サインイン画面へ戻る",
-    bad_request_title: "リクエストを処理できませんでした",
-    bad_request_lead: "入力内容を確認し、サインイン画面からやり直してください。",
-    unavailable_title: "ただいま利用できません",
-    unavailable_lead: "しばらくしてから、もう一度お試しください。",
-    not_found_title: "ページが見つかりません",
-};
-
-const EN: Texts = Texts {
-    title: "Sign in",
-    lead: "Enter your username and password.",
-    username_label: "Username",
-    password_label: "Password",
-    button: "Sign in",
-    forgot: "Forgot your password?",
-    failed: "The username or password is incorrect.",
-    done_title: "Signed in",
-    done_as: "Signed in as",
-    changed_at: "Password last changed",
-    changed_never: "never changed",
-    changed_unknown: "not recorded by this password store",
-    jst_suffix: "(JST)",
-    local_note: "This is the local sign-in page for trying the service: it only shows that the new password works and opens no session.",
-    again: "Back to sign-in",
-    bad_request_title: "The request could not be processed",
-    bad_request_lead: "Check what you entered and start again from the sign-in page.",
-    unavailable_title: "Temporarily unavailable",
-    unavailable_lead: "Please try again in a little while.",
-    not_found_title: "Page not found",
-};
+/// The page's words: the local sign-in page's part of `reset_core::lang` (one place per language).
+pub use reset_core::lang::SignInTexts as Texts;
 
 pub fn texts(language: Language) -> &'static Texts {
-    match language {
-        Language::Ja => &JA,
-        Language::En => &EN,
-    }
+    &reset_core::lang::words(language).sign_in
 }
 
 fn href(path: &str, language: Language) -> String {
@@ -89,10 +20,8 @@ fn href(path: &str, language: Language) -> String {
 }
 
 fn layout(language: Language, service_name: &str, title: &str, content: Markup) -> Markup {
-    let other = match language {
-        Language::Ja => Language::En,
-        Language::En => Language::Ja,
-    };
+    // Every other language of `Language::ALL`, as the reset pages offer them.
+    let others: Vec<Language> = Language::ALL.into_iter().filter(|other| *other != language).collect();
     html! {
         (DOCTYPE)
         html lang=(language.code()) {
@@ -107,8 +36,10 @@ fn layout(language: Language, service_name: &str, title: &str, content: Markup) 
             body {
                 header class="site-header" {
                     span class="service-name" { (service_name) }
-                    a class="language-switch" href=(href(SIGN_IN_PATH, other)) lang=(other.code()) hreflang=(other.code()) {
-                        (reset_core::lang::words(other).pages.language_name)
+                    @for other in &others {
+                        a class="language-switch" href=(href(SIGN_IN_PATH, *other)) lang=(other.code()) hreflang=(other.code()) {
+                            (reset_core::lang::words(*other).pages.language_name)
+                        }
                     }
                 }
                 main id="main" {

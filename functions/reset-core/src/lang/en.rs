@@ -1,6 +1,6 @@
 //! English, for users whose account or browser asks for it.
 
-use super::{AddressTexts, MailAbout, MailTexts, MailWords, PageTexts, Words};
+use super::{AddressTexts, MailAbout, MailTexts, MailWords, PageTexts, SignInTexts, Words};
 use crate::domain::{PasswordRule, UsernameError};
 use std::borrow::Cow;
 use time::OffsetDateTime;
@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 pub(super) const WORDS: Words = Words {
     pages: PAGES,
     address_pages: ADDRESS_PAGES,
+    sign_in: SIGN_IN,
     mails: MailTexts {
         reset_link,
         password_changed,
@@ -293,3 +294,27 @@ fn address_request_arrived(about: &MailAbout<'_>, request_id: &str) -> MailWords
         )],
     }
 }
+
+/// The local sign-in page (`make run` only).
+const SIGN_IN: SignInTexts = SignInTexts {
+    title: "Sign in",
+    lead: "Enter your username and password.",
+    username_label: "Username",
+    password_label: "Password",
+    button: "Sign in",
+    forgot: "Forgot your password?",
+    failed: "The username or password is incorrect.",
+    done_title: "Signed in",
+    done_as: "Signed in as",
+    changed_at: "Password last changed",
+    changed_never: "never changed",
+    changed_unknown: "not recorded by this password store",
+    jst_suffix: "(JST)",
+    local_note: "This is the local sign-in page for trying the service: it only shows that the new password works and opens no session.",
+    again: "Back to sign-in",
+    bad_request_title: "The request could not be processed",
+    bad_request_lead: "Check what you entered and start again from the sign-in page.",
+    unavailable_title: "Temporarily unavailable",
+    unavailable_lead: "Please try again in a little while.",
+    not_found_title: "Page not found",
+};

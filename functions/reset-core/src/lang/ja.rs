@@ -1,6 +1,6 @@
 //! Japanese: the default language of every page and mail.
 
-use super::{AddressTexts, MailAbout, MailTexts, MailWords, PageTexts, Words};
+use super::{AddressTexts, MailAbout, MailTexts, MailWords, PageTexts, SignInTexts, Words};
 use crate::domain::{PasswordRule, UsernameError};
 use std::borrow::Cow;
 use time::OffsetDateTime;
@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 pub(super) const WORDS: Words = Words {
     pages: PAGES,
     address_pages: ADDRESS_PAGES,
+    sign_in: SIGN_IN,
     mails: MailTexts {
         reset_link,
         password_changed,
@@ -285,3 +286,27 @@ fn address_request_arrived(about: &MailAbout<'_>, request_id: &str) -> MailWords
         ],
     }
 }
+
+/// The local sign-in page (`make run` only).
+const SIGN_IN: SignInTexts = SignInTexts {
+    title: "サインイン",
+    lead: "ユーザ名とパスワードを入力してください。",
+    username_label: "ユーザ名",
+    password_label: "パスワード",
+    button: "サインイン",
+    forgot: "パスワードをお忘れですか？",
+    failed: "ユーザ名またはパスワードが正しくありません。",
+    done_title: "サインインしました",
+    done_as: "サインインしたアカウント",
+    changed_at: "パスワードの最終変更",
+    changed_never: "変更されていません",
+    changed_unknown: "このパスワード保存先には記録がありません",
+    jst_suffix: "（日本時間）",
+    local_note: "この画面はローカル確認用のサインイン画面です。新しいパスワードが使えることを確かめるだけで、セッションは作りません。",
+    again: "サインイン画面へ戻る",
+    bad_request_title: "リクエストを処理できませんでした",
+    bad_request_lead: "入力内容を確認し、サインイン画面からやり直してください。",
+    unavailable_title: "ただいま利用できません",
+    unavailable_lead: "しばらくしてから、もう一度お試しください。",
+    not_found_title: "ページが見つかりません",
+};

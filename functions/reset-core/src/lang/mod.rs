@@ -28,6 +28,7 @@ pub fn words(language: Language) -> &'static Words {
 pub struct Words {
     pub pages: PageTexts,
     pub address_pages: AddressTexts,
+    pub sign_in: SignInTexts,
     pub mails: MailTexts,
     /// A password rule in words; the minimum length is the deployment's.
     pub password_rule: fn(PasswordRule, usize) -> Cow<'static, str>,
@@ -218,4 +219,28 @@ pub struct AddressTexts {
     pub hidden: &'static str,
     pub email_malformed: &'static str,
     pub email_too_long: &'static str,
+}
+
+/// The local sign-in page of `make run` (local/sign-in; never deployed).
+pub struct SignInTexts {
+    pub title: &'static str,
+    pub lead: &'static str,
+    pub username_label: &'static str,
+    pub password_label: &'static str,
+    pub button: &'static str,
+    pub forgot: &'static str,
+    pub failed: &'static str,
+    pub done_title: &'static str,
+    pub done_as: &'static str,
+    pub changed_at: &'static str,
+    pub changed_never: &'static str,
+    pub changed_unknown: &'static str,
+    pub jst_suffix: &'static str,
+    pub local_note: &'static str,
+    pub again: &'static str,
+    pub bad_request_title: &'static str,
+    pub bad_request_lead: &'static str,
+    pub unavailable_title: &'static str,
+    pub unavailable_lead: &'static str,
+    pub not_found_title: &'static str,
 }

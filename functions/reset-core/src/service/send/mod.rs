@@ -88,12 +88,7 @@ async fn send_claimed(sender: &MailSender, mail: &QueuedMail, now: Timestamp) ->
             language,
             changed_at,
         } => {
-            let notice = Notice {
-                username,
-                to,
-                language: *language,
-                changed_at_ms: *changed_at,
-            };
+            let notice = Notice::new(username, to, *language, *changed_at);
             password_changed::send_password_changed(sender, &ctx, notice).await
         }
         QueuedMail::AddressChanged {
@@ -103,12 +98,7 @@ async fn send_claimed(sender: &MailSender, mail: &QueuedMail, now: Timestamp) ->
             changed_at,
             to_old_address,
         } => {
-            let notice = Notice {
-                username,
-                to,
-                language: *language,
-                changed_at_ms: *changed_at,
-            };
+            let notice = Notice::new(username, to, *language, *changed_at);
             address_changed::send_address_changed(sender, &ctx, notice, *to_old_address).await
         }
         QueuedMail::AddressVerification { request_id, .. } => {

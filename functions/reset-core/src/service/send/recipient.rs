@@ -13,7 +13,16 @@ pub(super) struct Notice<'a> {
     pub changed_at_ms: i64,
 }
 
-impl Notice<'_> {
+impl<'a> Notice<'a> {
+    pub(super) fn new(username: &'a Username, to: &'a Email, language: Language, changed_at_ms: i64) -> Self {
+        Self {
+            username,
+            to,
+            language,
+            changed_at_ms,
+        }
+    }
+
     pub(super) fn recipient(&self) -> Recipient<'_> {
         Recipient {
             username: self.username,
