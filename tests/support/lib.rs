@@ -812,9 +812,9 @@ pub fn http() -> Result<reqwest::Client> {
         .build()?)
 }
 
-/// Which language a user should get mail in, for tables of cases.
-pub fn languages() -> [Language; 2] {
-    [Language::Ja, Language::En]
+/// Which language a user should get mail in, for tables of cases: every language there is.
+pub fn languages() -> [Language; Language::ALL.len()] {
+    Language::ALL
 }
 
 /// A mail queue of a test's own on the local SQS (with its own dead-letter queue), for tests
