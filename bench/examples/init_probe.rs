@@ -85,7 +85,8 @@ async fn main() -> anyhow::Result<()> {
         "app" => {
             let _app = reset_core::Wiring::from_env(reset_core::app::REQUEST_PATH_BOUNDS)
                 .await?
-                .app();
+                .app()
+                .await?;
             laps.lap("Wiring::from_env + app");
         }
         "steps" => {

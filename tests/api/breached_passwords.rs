@@ -28,7 +28,7 @@ async fn app_checking(api_url: &str) -> Result<App> {
         "BREACHED_PASSWORD_API_URL" => Some(api_url.to_owned()),
         other => std::env::var(other).ok(),
     })?;
-    Ok(Wiring::new(settings, sdk_config().await).await?.app())
+    Ok(Wiring::new(settings, sdk_config().await).app().await?)
 }
 
 fn complete_form(token: &str, password: &str, language: Language) -> EventBuilder {

@@ -148,7 +148,7 @@ async fn app_on(pool_id: String) -> Result<App, ConfigError> {
     settings.password_store = PasswordStore::Cognito { user_pool_id: pool_id };
     settings.password_min_chars = 8;
     settings.password_requires_symbol = false;
-    Ok(Wiring::new(settings, sdk_config().await).await?.app())
+    Wiring::new(settings, sdk_config().await).app().await
 }
 
 #[tokio::test]

@@ -17,7 +17,7 @@ use tokio::task::JoinSet;
 /// send-mail as production wires it, on the test stack, with a budget of `budget` reset mails
 /// per account and hour and a clock fixed at now (so that every job falls in one hour).
 async fn sender_with_budget(budget: u32) -> Result<SendMail> {
-    let mut mail = SendMail::new(&Wiring::from_env(send_mail::SEND_BOUNDS).await?);
+    let mut mail = SendMail::new(&Wiring::from_env(send_mail::SEND_BOUNDS).await?).await?;
     mail.sender.settings.rate_limit_per_username_per_hour = budget;
     mail.sender.clock = Arc::new(FixedClock::at(SystemClock.now()));
     Ok(mail)

@@ -43,7 +43,7 @@ pub async fn local_wiring() -> Result<reset_core::Wiring> {
 
 /// The HTTP functions wired to the local stack exactly as in production (`Wiring::app`).
 pub async fn local_app() -> Result<App> {
-    Ok(local_wiring().await?.app())
+    Ok(local_wiring().await?.app().await?)
 }
 
 /// The same, with settings changed and a clock of the test's choosing.
@@ -57,7 +57,7 @@ pub async fn local_app_with(change: impl FnOnce(&mut Settings), clock: Arc<dyn C
 /// The address-change function wired to the local stack as in production
 /// (`Wiring::address_desk`).
 pub async fn local_desk() -> Result<reset_core::service::AddressDesk> {
-    Ok(local_wiring().await?.address_desk())
+    Ok(local_wiring().await?.address_desk().await?)
 }
 
 /// The same, with settings changed, the test's own mail queue and clock.
@@ -67,7 +67,7 @@ pub async fn local_desk_with(
     clock: Arc<dyn Clock>,
 ) -> Result<reset_core::service::AddressDesk> {
     let wiring = local_wiring().await?;
-    let desk = wiring.address_desk();
+    let desk = wiring.address_desk().await?;
     let mut settings = desk.app.settings.clone();
     change(&mut settings);
     let queue = mail_queue.unwrap_or_else(|| desk.app.mail_queue.clone());
@@ -75,7 +75,7 @@ pub async fn local_desk_with(
         settings,
         mail_queue: queue,
         clock,
-        ..wiring.app()
+        ..wiring.app().await?
     };
     Ok(reset_core::service::AddressDesk::new(app, desk.requests.clone()))
 }

@@ -8,6 +8,6 @@ use reset_core::{telemetry, web, Wiring};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init();
-    let desk = Wiring::from_env(REQUEST_PATH_BOUNDS).await?.address_desk();
+    let desk = Wiring::from_env(REQUEST_PATH_BOUNDS).await?.address_desk().await?;
     run(service_fn(|request| web::address_change::handle(&desk, request))).await
 }

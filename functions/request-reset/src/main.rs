@@ -8,6 +8,6 @@ use reset_core::{telemetry, web, Wiring};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init();
-    let app = Wiring::from_env(REQUEST_PATH_BOUNDS).await?.app();
+    let app = Wiring::from_env(REQUEST_PATH_BOUNDS).await?.app().await?;
     run(service_fn(|request| web::request_reset::handle(&app, request))).await
 }

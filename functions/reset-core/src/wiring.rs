@@ -2,8 +2,10 @@
 //! `config::Variables`, on one SDK configuration (one HTTP client for every SDK client), each
 //! adapter once. Every function's `main.rs` calls `Wiring::from_env` and takes what it serves
 //! with: `app` (the HTTP functions), `address_desk` (address-change), `mail_sender`
-//! (send-mail), `mail_events` (mail-events). Building touches no network, except that a Cognito
-//! pool's password policy is read (a pool weaker than the guide stops the cold start).
+//! (send-mail), `mail_events` (mail-events). Building touches no network, except that the
+//! account readers (`app`, `address_desk`, `mail_sender`) read a Cognito pool's password policy
+//! (a pool weaker than the guide stops the cold start); `mail_events` never touches the pool,
+//! whose operations mail-events' role does not have.
 
 use crate::app::{sdk_config_with, App, SdkBounds};
 use crate::breach::{BreachCorpus, PwnedPasswordsApi};
@@ -14,16 +16,14 @@ use crate::service::{AddressDesk, MailSender};
 use crate::store::{AccountStore, CognitoAccounts, DynamoAddressRequests, DynamoStore, MailEventStore, TableNames};
 use std::sync::Arc;
 
-/// The settings and the adapters every function shares; the rest is built on demand by the
-/// method of the function that needs it.
+/// The settings and the adapters every function shares; the rest is built by the method of the
+/// function that needs it, called once per process.
 pub struct Wiring {
     pub settings: Settings,
     sdk_config: aws_config::SdkConfig,
     /// The DynamoDB tables: links, counters, the mail ledger, mail events (and the accounts
     /// with the DynamoDB store).
     tables: Arc<DynamoStore>,
-    /// The accounts: `tables`, or a Cognito user pool.
-    accounts: Arc<dyn AccountStore>,
     clock: Arc<dyn Clock>,
 }
 
@@ -38,71 +38,66 @@ impl Wiring {
     /// from the same reader).
     pub async fn read(vars: &Variables<'_>, bounds: SdkBounds) -> Result<Self, ConfigError> {
         let settings = Settings::read(vars)?;
-        Self::new(settings, sdk_config_with(bounds).await).await
+        Ok(Self::new(settings, sdk_config_with(bounds).await))
     }
 
     /// The production wiring of `settings` on a given SDK configuration.
-    pub async fn new(mut settings: Settings, sdk_config: aws_config::SdkConfig) -> Result<Self, ConfigError> {
+    pub fn new(settings: Settings, sdk_config: aws_config::SdkConfig) -> Self {
         let tables = Arc::new(DynamoStore::new(
             aws_sdk_dynamodb::Client::new(&sdk_config),
             TableNames::from(&settings),
         ));
-        let accounts = account_store(&mut settings, &sdk_config, &tables).await?;
-        Ok(Self {
+        Self {
             settings,
             sdk_config,
             tables,
-            accounts,
             clock: Arc::new(SystemClock),
-        })
+        }
     }
 
     pub fn sdk_config(&self) -> &aws_config::SdkConfig {
         &self.sdk_config
     }
 
-    /// The HTTP functions' dependencies: the queue every mail is handed to, and the breached
-    /// password check when it is on.
-    pub fn app(&self) -> App {
+    /// The HTTP functions' dependencies: the accounts, the queue every mail is handed to, and
+    /// the breached password check when it is on.
+    pub async fn app(&self) -> Result<App, ConfigError> {
+        let (settings, accounts) = self.accounts().await?;
         let mail_queue = SqsMailQueue::new(
             aws_sdk_sqs::Client::new(&self.sdk_config),
             self.settings.mail_queue_url.clone(),
         );
-        let app = App::new(
-            self.settings.clone(),
-            self.tables.clone(),
-            Arc::new(mail_queue),
-            self.clock.clone(),
-        )
-        .with_accounts(self.accounts.clone());
-        match &self.settings.breach_check {
+        let app =
+            App::new(settings, self.tables.clone(), Arc::new(mail_queue), self.clock.clone()).with_accounts(accounts);
+        Ok(match &self.settings.breach_check {
             Some(check) => app.with_breach_corpus(Arc::new(PwnedPasswordsApi::new(check)) as Arc<dyn BreachCorpus>),
             None => app,
-        }
+        })
     }
 
     /// address-change's: the HTTP dependencies and the requests table.
-    pub fn address_desk(&self) -> AddressDesk {
-        AddressDesk::new(self.app(), self.address_requests())
+    pub async fn address_desk(&self) -> Result<AddressDesk, ConfigError> {
+        Ok(AddressDesk::new(self.app().await?, self.address_requests()))
     }
 
     /// send-mail's: every store a delivery reads or writes, and SES.
-    pub fn mail_sender(&self) -> MailSender {
+    pub async fn mail_sender(&self) -> Result<MailSender, ConfigError> {
+        let (settings, accounts) = self.accounts().await?;
         let mailer = SesMailer::new(
             aws_sdk_sesv2::Client::new(&self.sdk_config),
             self.settings.sender_address.clone(),
             self.settings.ses_configuration_set.clone(),
         );
-        MailSender {
-            settings: self.settings.clone(),
-            accounts: self.accounts.clone(),
+        Ok(MailSender {
+            settings,
+            accounts,
             tokens: self.tables.clone(),
             counters: self.tables.clone(),
             ledger: self.tables.clone(),
             mailer: Arc::new(mailer),
             clock: self.clock.clone(),
             address_requests: self.address_requests(),
-        }
+        })
     }
 
     /// mail-events': where SES's events are recorded on the accounts.
@@ -112,6 +107,14 @@ impl Wiring {
 
     pub fn clock(&self) -> Arc<dyn Clock> {
         self.clock.clone()
+    }
+
+    /// The account store the settings name, and the settings as it tightens them (a pool's
+    /// stricter password policy).
+    async fn accounts(&self) -> Result<(Settings, Arc<dyn AccountStore>), ConfigError> {
+        let mut settings = self.settings.clone();
+        let accounts = account_store(&mut settings, &self.sdk_config, &self.tables).await?;
+        Ok((settings, accounts))
     }
 
     fn address_requests(&self) -> Arc<DynamoAddressRequests> {

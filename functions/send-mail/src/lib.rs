@@ -12,6 +12,7 @@ pub use queue_control::{QueueControl, SqsQueueControl, MAX_DELAY_SECS};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use reset_core::app::SdkBounds;
+use reset_core::config::ConfigError;
 use reset_core::domain::MailJob;
 use reset_core::metrics;
 use reset_core::service::{deliver, Delivery, MailSender};
@@ -50,17 +51,17 @@ pub struct SendMail {
 impl SendMail {
     /// send-mail's adapters from the process's wiring, and the SQS client that puts jobs back
     /// or aside. Touches no network.
-    pub fn new(wiring: &Wiring) -> Self {
+    pub async fn new(wiring: &Wiring) -> Result<Self, ConfigError> {
         let queue = SqsQueueControl::new(
             aws_sdk_sqs::Client::new(wiring.sdk_config()),
             wiring.settings.mail_queue_url.clone(),
             wiring.settings.mail_dead_letter_queue_url.clone(),
         );
-        Self {
+        Ok(Self {
             metrics_namespace: wiring.settings.metrics_namespace.clone(),
-            sender: wiring.mail_sender(),
+            sender: wiring.mail_sender().await?,
             queue: Arc::new(queue),
-        }
+        })
     }
 }
 

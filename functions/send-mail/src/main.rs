@@ -10,7 +10,7 @@ use send_mail::{handle, SendMail, SEND_BOUNDS};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init();
-    let deps = SendMail::new(&Wiring::from_env(SEND_BOUNDS).await?);
+    let deps = SendMail::new(&Wiring::from_env(SEND_BOUNDS).await?).await?;
     let deps = &deps;
     run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         Ok::<SqsBatchResponse, Error>(handle(deps, event.payload, event.context.deadline).await)
