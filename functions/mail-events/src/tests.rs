@@ -171,8 +171,7 @@ async fn a_store_outage_fails_the_invocation_so_lambda_retries_it() -> Result<()
 
 #[tokio::test(flavor = "current_thread")]
 async fn every_line_of_a_record_carries_its_sns_id_kind_and_message_id() -> Result<(), String> {
-    let capture = reset_core::telemetry::CapturedLines::default();
-    let _logging = tracing::subscriber::set_default(reset_core::telemetry::json_subscriber(capture.clone()));
+    let (capture, _logging) = reset_core::telemetry::capture_this_thread();
     let (deps, _store, _username) = deps_with_sent_mail("m-7").await?;
     let event = sns(&[notification("Bounce", bounce(), "m-7")]).map_err(|e| e.to_string())?;
     let sns_id = event.records[0].sns.message_id.clone();

@@ -70,3 +70,22 @@ impl<'a> MakeWriter<'a> for CapturedLines {
         CapturedLinesWriter(self.0.clone())
     }
 }
+
+/// The log lines of this thread alone, in the functions' format, for tests: the subscriber is
+/// the default of this thread only (a `#[tokio::test]` runs what it awaits on its own thread), so
+/// lines of tests running in parallel cannot satisfy or spoil its assertions.
+pub fn capture_this_thread() -> (CapturedLines, tracing::subscriber::DefaultGuard) {
+    // A callsite's interest is cached process-wide by the first thread that hits it; a sibling
+    // test's thread without a subscriber would cache "never" and blind this capture
+    // (tokio-rs/tracing#3611). A global subscriber of the same level, writing nowhere, gives
+    // every thread an interested answer.
+    static GLOBAL_SINK: std::sync::Once = std::sync::Once::new();
+    GLOBAL_SINK.call_once(|| {
+        let _ = tracing::subscriber::set_global_default(json_subscriber(std::io::sink));
+    });
+    let capture = CapturedLines::default();
+    let guard = tracing::subscriber::set_default(json_subscriber(capture.clone()));
+    // Callsites first hit before the global one existed may have cached "never": ask again.
+    tracing::callsite::rebuild_interest_cache();
+    (capture, guard)
+}

@@ -226,8 +226,7 @@ fn backoff_doubles_from_five_seconds_to_five_minutes() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn every_line_of_a_job_carries_its_message_id_job_id_and_kind() {
-    let capture = reset_core::telemetry::CapturedLines::default();
-    let _logging = tracing::subscriber::set_default(reset_core::telemetry::json_subscriber(capture.clone()));
+    let (capture, _logging) = reset_core::telemetry::capture_this_thread();
     let f = fixture().await;
     let job = reset_job(&f);
     let job_id = MailJob::from_message(&job)
