@@ -19,10 +19,17 @@ fn assert_no_secrets(lines: &[String], secrets: &[String], source: &str) {
 /// this thread only, and a `#[tokio::test]` runs the handlers it invokes on its own thread.
 /// Lines of tests running in parallel cannot satisfy (or spoil) its assertions.
 fn capture_own_lines() -> (telemetry::CapturedLines, tracing::subscriber::DefaultGuard) {
+    // A callsite's interest is cached process-wide by the first thread that hits it; a sibling
+    // test's thread without a subscriber would cache "never" and blind this capture
+    // (tokio-rs/tracing#3611). A global subscriber of the same level, writing nowhere, gives
+    // every thread an interested answer.
+    static GLOBAL_SINK: std::sync::Once = std::sync::Once::new();
+    GLOBAL_SINK.call_once(|| {
+        let _ = tracing::subscriber::set_global_default(telemetry::json_subscriber(std::io::sink));
+    });
     let capture = telemetry::CapturedLines::default();
     let guard = tracing::subscriber::set_default(telemetry::json_subscriber(capture.clone()));
-    // Callsites first hit by other tests' threads (no subscriber there) may have cached
-    // "never": ask every callsite again, now that this thread has one.
+    // Callsites first hit before the global one existed may have cached "never": ask again.
     tracing::callsite::rebuild_interest_cache();
     (capture, guard)
 }

@@ -54,16 +54,22 @@ fn settings() -> Settings {
     reset_core::testing::sample_settings_with(&[]).unwrap_or_else(|e| panic!("{e}"))
 }
 
+const FIRST_USER: &str = "ex000000";
+/// A second account, so two jobs in one batch are not one account's turns.
+const SECOND_USER: &str = "ex000001";
+
 async fn fixture() -> Fixture {
     let store = Arc::new(MemoryStore::default());
-    let user = User::new_active(
-        Username::parse("ex000000").unwrap_or_else(|e| panic!("{e}")),
-        Email::parse("ex000000@example.jp").unwrap_or_else(|e| panic!("{e}")),
-        Language::Ja,
-        Timestamp::from_millis(0),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    store.create_user(&user).await.unwrap_or_else(|e| panic!("{e}"));
+    for name in [FIRST_USER, SECOND_USER] {
+        let user = User::new_active(
+            Username::parse(name).unwrap_or_else(|e| panic!("{e}")),
+            Email::parse(&format!("{name}@example.jp")).unwrap_or_else(|e| panic!("{e}")),
+            Language::Ja,
+            Timestamp::from_millis(0),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        store.create_user(&user).await.unwrap_or_else(|e| panic!("{e}"));
+    }
     let mailer = Arc::new(RecordingMailer::default());
     let control = Arc::new(RecordingControl::default());
     let clock = Arc::new(FixedClock::at(Timestamp::from_millis(1_795_608_000_000)));
@@ -107,7 +113,11 @@ fn batch(records: Vec<SqsMessage>) -> SqsEvent {
 }
 
 fn reset_job(f: &Fixture) -> String {
-    let username = Username::parse("ex000000").unwrap_or_else(|e| panic!("{e}"));
+    reset_job_for(f, FIRST_USER)
+}
+
+fn reset_job_for(f: &Fixture, name: &str) -> String {
+    let username = Username::parse(name).unwrap_or_else(|e| panic!("{e}"));
     let job = MailJob::reset_link(username, f.clock.now(), 3600).unwrap_or_else(|e| panic!("{e}"));
     job.to_message().unwrap_or_else(|e| panic!("{e}"))
 }
@@ -192,7 +202,7 @@ async fn no_second_send_starts_when_the_deadline_is_near() {
 #[tokio::test]
 async fn a_deadline_already_past_at_the_start_means_none_was_given() {
     let f = fixture().await;
-    let (a, b) = (reset_job(&f), reset_job(&f));
+    let (a, b) = (reset_job(&f), reset_job_for(&f, SECOND_USER));
     let response = handle(&f.deps, batch(vec![record("a", &a, 1), record("b", &b, 1)]), 1).await;
     assert!(failed_ids(&response).is_empty());
     assert_eq!(f.mailer.sent().len(), 2);
