@@ -896,7 +896,14 @@ async fn every_policy_allows_exactly_what_its_function_calls() -> Result<()> {
     let main = read("functions/pre-traffic/src/main.rs")?;
     let lib = read("functions/pre-traffic/src/lib.rs")?;
     for source in [&main, &lib] {
-        for store in ["App::from_env", "DynamoStore", "SesMailer", "SqsMailQueue", "aws_sdk_dynamodb", "aws_sdk_sqs"] {
+        for store in [
+            "App::from_env",
+            "DynamoStore",
+            "SesMailer",
+            "SqsMailQueue",
+            "aws_sdk_dynamodb",
+            "aws_sdk_sqs",
+        ] {
             assert!(!source.contains(store), "pre-traffic builds {store}");
         }
     }

@@ -85,7 +85,12 @@ async fn the_hook_fails_when_the_functions_cannot_be_reached() -> Result<()> {
         listener.local_addr()?.port()
     };
     let verdicts = Arc::new(Verdicts::default());
-    let hook = local_hook(&format!("http://127.0.0.1:{closed}"), Targets::local(), verdicts.clone()).await?;
+    let hook = local_hook(
+        &format!("http://127.0.0.1:{closed}"),
+        Targets::local(),
+        verdicts.clone(),
+    )
+    .await?;
     let verdict = pre_traffic::checks::run_checks(hook.invoker.as_ref(), &hook.targets, &hook.probe).await;
     assert_eq!(failed_checks(&verdict.outcomes), CHECKS.to_vec());
     for outcome in &verdict.outcomes {

@@ -363,8 +363,15 @@ fn the_pre_traffic_hook_guards_every_function_it_checks() -> Result<()> {
         untagged(&props["FunctionName"]).as_str(),
         Some("CodeDeployHook_${AWS::StackName}-pre-traffic")
     );
-    assert_eq!(props["AutoPublishAlias"].as_str(), Some(""), "the hook publishes no alias");
-    assert!(props["DeploymentPreference"].is_null(), "the hook is not canary-deployed");
+    assert_eq!(
+        props["AutoPublishAlias"].as_str(),
+        Some(""),
+        "the hook publishes no alias"
+    );
+    assert!(
+        props["DeploymentPreference"].is_null(),
+        "the hook is not canary-deployed"
+    );
 
     let variables = props["Environment"]["Variables"]
         .as_mapping()
@@ -379,7 +386,8 @@ fn the_pre_traffic_hook_guards_every_function_it_checks() -> Result<()> {
             .ok_or_else(|| anyhow!("{name} is not a !Ref <Function>.Version: {reference}"))?;
         let binary = binary_of(function).ok_or_else(|| anyhow!("{name}: {function} is no function"))?;
         assert_eq!(
-            name.strip_suffix("_VERSION").map(|n| n.to_lowercase().replace('_', "-")),
+            name.strip_suffix("_VERSION")
+                .map(|n| n.to_lowercase().replace('_', "-")),
             Some(binary.to_owned()),
             "{name} names the version of {binary}"
         );
@@ -404,11 +412,17 @@ fn the_pre_traffic_hook_guards_every_function_it_checks() -> Result<()> {
         .flat_map(|s| s["Resource"].as_sequence().into_iter().flatten())
         .filter_map(|r| untagged(r).as_str().map(str::to_owned))
         .collect();
-    assert_eq!(invokable, versions, "the hook may invoke exactly the versions it checks");
+    assert_eq!(
+        invokable, versions,
+        "the hook may invoke exactly the versions it checks"
+    );
     let actions: BTreeSet<&str> = statements.iter().filter_map(|s| s["Action"].as_str()).collect();
     assert_eq!(
         actions,
-        BTreeSet::from(["lambda:InvokeFunction", "codedeploy:PutLifecycleEventHookExecutionStatus"])
+        BTreeSet::from([
+            "lambda:InvokeFunction",
+            "codedeploy:PutLifecycleEventHookExecutionStatus"
+        ])
     );
 
     let guarded: BTreeSet<String> = functions
@@ -418,7 +432,10 @@ fn the_pre_traffic_hook_guards_every_function_it_checks() -> Result<()> {
         })
         .map(|(name, _)| name.to_string())
         .collect();
-    assert_eq!(guarded, checked, "exactly the functions the hook checks run it before traffic shifts");
+    assert_eq!(
+        guarded, checked,
+        "exactly the functions the hook checks run it before traffic shifts"
+    );
     Ok(())
 }
 

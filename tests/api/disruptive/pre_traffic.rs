@@ -33,10 +33,20 @@ async fn the_hook_fails_while_dynamodb_is_down() -> Result<()> {
     let status = handle(&hook, lifecycle_event()).await?;
     drop(thaw);
 
-    assert_eq!(failed_checks(&verdict.outcomes), vec![CHECKS[1], CHECKS[5]], "{verdict:?}");
+    assert_eq!(
+        failed_checks(&verdict.outcomes),
+        vec![CHECKS[1], CHECKS[5]],
+        "{verdict:?}"
+    );
     let failure = |check: &str| verdict.outcomes.iter().find(|o| o.check == check).map(|o| &o.result);
     assert!(
-        matches!(failure(CHECKS[1]), Some(Err(CheckFailure::Status { expected: 200, got: 503 }))),
+        matches!(
+            failure(CHECKS[1]),
+            Some(Err(CheckFailure::Status {
+                expected: 200,
+                got: 503
+            }))
+        ),
         "{:?}",
         failure(CHECKS[1])
     );
