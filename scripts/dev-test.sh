@@ -5,12 +5,15 @@
 # browser or Cognito pass: make test runs those.
 #   scripts/dev-test.sh address_requests::          the tests whose names hold the filter
 #   scripts/dev-test.sh -- --exact abuse::x         arguments after -- go to the test binary as is
+#   scripts/dev-test.sh --browser [FILE.test.mjs]  the browser suite (or one file of it) instead
 # Run make test (or scripts/bootstrap.sh) once first: this installs nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/test-env.sh
 say() { printf '\n==> %s\n' "$*"; }
 . scripts/lib.sh
+browser=
+if [ "${1:-}" = --browser ]; then browser=1; shift; fi
 [ "${1:-}" = -- ] && shift
 
 WATCH_PID=
@@ -33,5 +36,11 @@ export SQS_TRIGGER_STATE=$PWD/.local/$STACK_NAME/sqs-trigger.state.json
   --max-concurrency "$MAIL_SEND_CONCURRENCY" --state-file "$SQS_TRIGGER_STATE" >".local/$STACK_NAME/sqs-trigger.log" 2>&1 &
 TRIGGER_PID=$!
 export SQS_TRIGGER_LOG=$PWD/.local/$STACK_NAME/sqs-trigger.log
+export RESET_ADMIN_BIN=$PWD/target/debug/reset-admin
+if [ -n "$browser" ]; then
+  say "browser tests ${*:-(every file)}"
+  BROWSER_TAP=.local/$STACK_NAME/browser.tap bash tests/browser/run.sh "$@"
+  exit
+fi
 say "cargo test -p password-reset-tests --test api -- $*"
 cargo test -p password-reset-tests --test api -- --test-threads 4 "$@"

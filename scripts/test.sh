@@ -10,6 +10,9 @@ cd "$(dirname "$0")/.."
 say() { local t=$(( $(date +%s) - TEST_STARTED )); printf '\n==> [%d:%02d] %s\n' $((t / 60)) $((t % 60)) "$*"; }
 . scripts/lib.sh
 export TEST_STARTED=${TEST_STARTED:-$(date +%s)}
+# A fresh clone gains nothing from incremental compilation and it costs time and ~1.5 GB of
+# target/debug/incremental; CI runs a fresh clone. (scripts/dev-test.sh keeps cargo's default.)
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 mkdir -p .local/test
 export COUNTS_FILE=$PWD/.local/test/counts
 : >"$COUNTS_FILE"

@@ -899,6 +899,24 @@ async fn every_policy_allows_exactly_what_its_function_calls() -> Result<()> {
     assert!(lib.contains("store.record_mail_event("));
     methods.insert("mail-events".into(), BTreeSet::from(["record_mail_event".to_owned()]));
 
+    // pre-traffic: builds no store, queue or mailer (its Lambda and CodeDeploy statements are
+    // held by template_drift and infra/tests/test_pre_traffic_hook.py): no DynamoDB, SES or SQS.
+    let main = read("functions/pre-traffic/src/main.rs")?;
+    let lib = read("functions/pre-traffic/src/lib.rs")?;
+    for source in [&main, &lib] {
+        for store in [
+            "App::from_env",
+            "DynamoStore",
+            "SesMailer",
+            "SqsMailQueue",
+            "aws_sdk_dynamodb",
+            "aws_sdk_sqs",
+        ] {
+            assert!(!source.contains(store), "pre-traffic builds {store}");
+        }
+    }
+    methods.insert("pre-traffic".into(), BTreeSet::new());
+
     let policies = template_policies()?;
     assert_eq!(
         policies.keys().collect::<BTreeSet<_>>(),
@@ -1090,6 +1108,8 @@ fn cognito_statements_grant_what_the_pool_adapter_calls() -> Result<()> {
             ],
         ),
         ("mail-events", vec![]),
+        // The PreTraffic hook reads no account: it only invokes the functions.
+        ("pre-traffic", vec![]),
     ]);
     let template: Value = serde_norway::from_str(&read("infra/template.yaml")?)?;
     let mut granted_anywhere = BTreeSet::new();

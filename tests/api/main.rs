@@ -28,6 +28,7 @@ mod mail_events;
 mod mail_jobs;
 mod over_http;
 mod policy_drift;
+mod pre_traffic;
 mod reset_flow;
 mod sign_in;
 mod template_drift;

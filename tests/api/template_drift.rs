@@ -329,6 +329,13 @@ fn every_function_is_watched_and_canary_deployed() -> Result<()> {
     assert_eq!(globals["Tracing"].as_str(), Some("Active"));
     let alarms = resources_of_type(&template, "AWS::CloudWatch::Alarm");
     for (function, resource) in resources_of_type(&template, "AWS::Serverless::Function") {
+        if resource["Metadata"]["BuildProperties"]["Binary"].as_str() == Some(PRE_TRAFFIC_BINARY) {
+            // Not canary-deployed, no alarms of its own: CodeDeploy invokes it by name during
+            // deployments only, and a failure of it fails the deployment it guards (nothing
+            // shifts), which the person deploying sees in the pipeline run.
+            // `the_pre_traffic_hook_guards_every_function_it_checks` holds it.
+            continue;
+        }
         let alarm_on = |metric: &str| -> Option<String> {
             alarms.iter().find_map(|(name, alarm)| {
                 let p = &alarm["Properties"];
@@ -359,6 +366,108 @@ fn every_function_is_watched_and_canary_deployed() -> Result<()> {
             "{function}: {errors} is not a rollback trigger"
         );
     }
+    Ok(())
+}
+
+const PRE_TRAFFIC_BINARY: &str = "pre-traffic";
+
+/// The PreTraffic hook: named so that the CodeDeploy role SAM creates may invoke it, once per
+/// stack; not canary-deployed itself; its environment names exactly the variables its code reads,
+/// each the new version of the function that variable is named after; it may invoke exactly those
+/// versions; and exactly those functions run it before their traffic shifts.
+#[test]
+fn the_pre_traffic_hook_guards_every_function_it_checks() -> Result<()> {
+    use pre_traffic::checks::TARGET_VARIABLES;
+    let template = template_yaml()?;
+    let functions = resources_of_type(&template, "AWS::Serverless::Function");
+    let binary_of = |logical: &str| -> Option<&str> {
+        functions
+            .iter()
+            .find(|(name, _)| *name == logical)
+            .and_then(|(_, r)| r["Metadata"]["BuildProperties"]["Binary"].as_str())
+    };
+    let (hook_id, hook) = functions
+        .iter()
+        .find(|(_, r)| r["Metadata"]["BuildProperties"]["Binary"].as_str() == Some(PRE_TRAFFIC_BINARY))
+        .ok_or_else(|| anyhow!("no pre-traffic function in the template"))?;
+    let props = &hook["Properties"];
+    assert_eq!(
+        untagged(&props["FunctionName"]).as_str(),
+        Some("CodeDeployHook_${AWS::StackName}-pre-traffic")
+    );
+    assert_eq!(
+        props["AutoPublishAlias"].as_str(),
+        Some(""),
+        "the hook publishes no alias"
+    );
+    assert!(
+        props["DeploymentPreference"].is_null(),
+        "the hook is not canary-deployed"
+    );
+
+    let variables = props["Environment"]["Variables"]
+        .as_mapping()
+        .ok_or_else(|| anyhow!("the hook has no environment of its own"))?;
+    let mut versions = BTreeSet::new();
+    let mut checked = BTreeSet::new();
+    for (name, value) in variables {
+        let name = name.as_str().unwrap_or_default();
+        let reference = untagged(value).as_str().unwrap_or_default();
+        let function = reference
+            .strip_suffix(".Version")
+            .ok_or_else(|| anyhow!("{name} is not a !Ref <Function>.Version: {reference}"))?;
+        let binary = binary_of(function).ok_or_else(|| anyhow!("{name}: {function} is no function"))?;
+        assert_eq!(
+            name.strip_suffix("_VERSION")
+                .map(|n| n.to_lowercase().replace('_', "-")),
+            Some(binary.to_owned()),
+            "{name} names the version of {binary}"
+        );
+        versions.insert(reference.to_owned());
+        checked.insert(function.to_owned());
+    }
+    assert_eq!(
+        variables.keys().filter_map(|k| k.as_str()).collect::<BTreeSet<_>>(),
+        TARGET_VARIABLES.into_iter().collect::<BTreeSet<_>>(),
+        "the hook's environment is what its code reads"
+    );
+
+    let statements: Vec<&serde_norway::Value> = props["Policies"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .flat_map(|document| document["Statement"].as_sequence().into_iter().flatten())
+        .collect();
+    let invokable: BTreeSet<String> = statements
+        .iter()
+        .filter(|s| s["Action"].as_str() == Some("lambda:InvokeFunction"))
+        .flat_map(|s| s["Resource"].as_sequence().into_iter().flatten())
+        .filter_map(|r| untagged(r).as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        invokable, versions,
+        "the hook may invoke exactly the versions it checks"
+    );
+    let actions: BTreeSet<&str> = statements.iter().filter_map(|s| s["Action"].as_str()).collect();
+    assert_eq!(
+        actions,
+        BTreeSet::from([
+            "lambda:InvokeFunction",
+            "codedeploy:PutLifecycleEventHookExecutionStatus"
+        ])
+    );
+
+    let guarded: BTreeSet<String> = functions
+        .iter()
+        .filter(|(_, r)| {
+            untagged(&r["Properties"]["DeploymentPreference"]["Hooks"]["PreTraffic"]).as_str() == Some(*hook_id)
+        })
+        .map(|(name, _)| name.to_string())
+        .collect();
+    assert_eq!(
+        guarded, checked,
+        "exactly the functions the hook checks run it before traffic shifts"
+    );
     Ok(())
 }
 

@@ -5,8 +5,6 @@
 // reset request mails the new address → the password is changed. Every screen is checked with
 // axe-core and photographed; the form is also sent in English and without JavaScript.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { describe, test } from 'node:test';
 import {
   browserForSuite,
@@ -18,6 +16,7 @@ import {
   openPerson,
   randomUsername,
   resetLinkOf,
+  runResetAdmin,
   screenshots,
   steps,
   submitForm,
@@ -27,12 +26,29 @@ import {
 
 /** Runs the admin CLI with the test stack's environment (exported by scripts/test.sh). */
 async function resetAdmin(...args) {
-  const { stdout } = await promisify(execFile)(
-    'cargo',
-    ['run', '-q', '-p', 'reset-admin', '--', '--actor', 'browser-test', ...args],
-    { cwd: ROOT, maxBuffer: 1 << 20 },
-  );
-  return stdout;
+  return runResetAdmin(['--actor', 'browser-test', ...args]);
+}
+
+/** Four days pass for one request: its notice to the registered address is dated back in
+ * DynamoDB Local (the test cannot wait out the objection window; nothing else is touched). */
+async function noticeSentDaysAgo(requestId, days) {
+  const response = await fetch(process.env.AWS_ENDPOINT_URL_DYNAMODB, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-amz-json-1.0',
+      'x-amz-target': 'DynamoDB_20120810.UpdateItem',
+      // DynamoDB Local wants the header's form, not a valid signature.
+      authorization: 'AWS4-HMAC-SHA256 Credential=local/20260101/ap-northeast-1/dynamodb/aws4_request, SignedHeaders=host, Signature=00',
+    },
+    body: JSON.stringify({
+      TableName: process.env.ADDRESS_REQUESTS_TABLE,
+      Key: { request_id: { S: requestId } },
+      UpdateExpression: 'SET notice_sent_at = :at',
+      ConditionExpression: 'attribute_exists(notice_sent_at)',
+      ExpressionAttributeValues: { ':at': { N: String(Date.now() - days * 24 * 3600 * 1000) } },
+    }),
+  });
+  assert.equal(response.status, 200, await response.text());
 }
 
 /** The confirmation link of an address-request mail; it must be built on PUBLIC_BASE_URL. */
@@ -151,6 +167,17 @@ describe('address-change request', () => {
       assert.equal(shown.state, 'pending');
       assert.equal(shown.new_email, newEmail);
       assert.equal(shown.contact_person, '山田 花子');
+      // The owner may object for ADDRESS_REQUEST_OBJECTION_HOURS (72) after the notice: approving
+      // now is refused, and no override shortens that.
+      await assert.rejects(
+        resetAdmin(
+          'address-requests', 'approve', requestId,
+          '--reason', 'matches the prefecture list',
+          '--override-reason', 'in a hurry',
+        ),
+        (error) => /the owner may object until/.test(error.stderr),
+      );
+      await noticeSentDaysAgo(requestId, 4);
       const approved = await resetAdmin('address-requests', 'approve', requestId, '--reason', 'matches the prefecture list');
       assert.match(approved, /approved address request/);
       const audit = await resetAdmin('audit', user.username);
@@ -192,7 +219,9 @@ describe('address-change request', () => {
       await page.goto(url('/password-reset/address-change?lang=en'));
       await checkScreen(person, 'address form (en)', { lang: 'en', title: 'Request a change of address' });
       const newEmail = `${randomUsername()}@clinic.example.jp`;
-      await fillRequest(page, EN_LABELS, [randomUsername(), 'Sakura Clinic', 'Chiyoda-ku, Tokyo', 'Hanako Yamada', newEmail]);
+      // Only a real account's request is mailed (an unknown username gets the same page, no mail).
+      const account = await createUser('en');
+      await fillRequest(page, EN_LABELS, [account.username, 'Sakura Clinic', 'Chiyoda-ku, Tokyo', 'Hanako Yamada', newEmail]);
       await submitForm(page, () => page.getByRole('button', { name: 'Send request' }).click());
       await page.waitForSelector('text=We have sent a confirmation mail');
       await checkScreen(person, 'address request accepted (en)', { lang: 'en', title: 'We have sent a confirmation mail' });
@@ -208,7 +237,8 @@ describe('address-change request', () => {
       const { page } = person;
       await page.goto(url('/password-reset/address-change'));
       const newEmail = `${randomUsername()}@clinic.example.jp`;
-      await fillRequest(page, JA_LABELS, [randomUsername(), 'さくら歯科', '大阪府大阪市北区', '佐藤 一郎', newEmail]);
+      const account = await createUser('ja');
+      await fillRequest(page, JA_LABELS, [account.username, 'さくら歯科', '大阪府大阪市北区', '佐藤 一郎', newEmail]);
       await submitForm(page, () => page.getByRole('button', { name: '申請する' }).click());
       await page.waitForSelector('text=確認のメールを送信しました');
       const [mail] = await waitForMails(newEmail, 1);

@@ -57,5 +57,8 @@ export WATCH_URL=${WATCH_URL:-http://127.0.0.1:9000}
 # to BROWSER_TAP, whose "# pass N" line make test counts.
 tap=${BROWSER_TAP:-.local/browser.tap}
 mkdir -p "$(dirname "$tap")"
+# Arguments name test files (scripts/dev-test.sh --browser FILE); none: every file.
+files=("$@")
+[ ${#files[@]} -gt 0 ] || files=(tests/browser/*.test.mjs)
 node --test --test-reporter=spec --test-reporter-destination=stdout \
-  --test-reporter=tap --test-reporter-destination="$tap" tests/browser/*.test.mjs
+  --test-reporter=tap --test-reporter-destination="$tap" "${files[@]}"

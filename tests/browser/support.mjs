@@ -104,12 +104,22 @@ export function randomUsername() {
 }
 
 /** Creates a user with the admin CLI (the environment of scripts/test.sh is already exported). */
+/** Runs reset-admin with the test stack's environment: the binary make test built once
+ * (RESET_ADMIN_BIN), or, run alone, through cargo. Resolves to its standard output. */
+export async function runResetAdmin(args) {
+  const [command, prefix] = process.env.RESET_ADMIN_BIN
+    ? [process.env.RESET_ADMIN_BIN, []]
+    : ['cargo', ['run', '-q', '-p', 'reset-admin', '--']];
+  const { stdout } = await promisify(execFile)(command, [...prefix, ...args], { cwd: ROOT, maxBuffer: 1 << 20 });
+  return stdout;
+}
+
 export async function createUser(language = 'ja') {
   const username = randomUsername();
   const email = `${username}@example.jp`;
-  const args = ['run', '-q', '-p', 'reset-admin', '--', 'user', 'create', username, '--email', email];
+  const args = ['user', 'create', username, '--email', email];
   if (language === 'en') args.push('--language', 'en');
-  await promisify(execFile)('cargo', args, { cwd: ROOT, maxBuffer: 1 << 20 });
+  await runResetAdmin(args);
   return { username, email };
 }
 

@@ -1,8 +1,9 @@
 //! Tests that stop or freeze the SES emulator every other test mails through, or freeze the
-//! shared DynamoDB Local. scripts/test.sh skips this module in the main run
+//! shared DynamoDB Local (the 5xx metric, the PreTraffic hook). scripts/test.sh skips this module in the main run
 //! (`--skip disruptive::`) and runs it alone afterwards.
 
 mod mail_queue;
+mod pre_traffic;
 mod server_errors;
 
 /// The tests here run side by side (`--test-threads 4`); the SES ones tolerate each other, but
