@@ -299,18 +299,41 @@ export async function checklist(page) {
   );
 }
 
-export const CHECKLIST_RULES = [
-  'min_length',
-  'uppercase',
-  'lowercase',
-  'digit',
-  'half_width_only',
-  'not_username',
-  'confirmation_matches',
-];
+/**
+ * The checks of assets/policy.js in their order, read from the script itself: the source that
+ * tests/api/policy_drift.rs holds equal to the server's checklist (`web::pages::checklist`).
+ */
+function policyScriptRules() {
+  const script = fs.readFileSync(path.join(ROOT, 'functions', 'reset-core', 'assets', 'policy.js'), 'utf8');
+  const start = script.indexOf('var rules = {');
+  const end = script.indexOf('};', start);
+  assert.ok(start >= 0 && end > start, 'policy.js: no `var rules = { … };` block');
+  const rules = [...script.slice(start, end).matchAll(/^\s*([a-z_]+):\s*function/gm)].map((m) => m[1]);
+  assert.ok(rules.length > 0, 'policy.js checks no rule');
+  return rules;
+}
 
-/** Password cases that each break one rule of the checklist (for a given username). */
+/**
+ * The rules of the live checklist as the page lists them: policy.js's checks, less `symbol`, which
+ * the page shows only where the pool requires symbols (a Cognito pool; not the test stack's store).
+ */
+export const CHECKLIST_RULES = policyScriptRules().filter((rule) => rule !== 'symbol');
+
+/**
+ * Password cases that each break one rule of the checklist (for a given username): one per rule,
+ * so a rule added to policy.js without a case here fails every test that uses them.
+ */
 export function failingCases(username) {
+  const cases = failingCasesFor(username);
+  assert.deepEqual(
+    cases.map((c) => c.rule),
+    CHECKLIST_RULES,
+    'failingCases: one case per checklist rule of policy.js, in its order',
+  );
+  return cases;
+}
+
+function failingCasesFor(username) {
   return [
     { rule: 'min_length', password: 'Kana20x', confirmation: 'Kana20x' },
     { rule: 'uppercase', password: 'kanagawa2026x', confirmation: 'kanagawa2026x' },

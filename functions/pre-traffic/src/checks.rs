@@ -18,7 +18,7 @@
 
 use async_trait::async_trait;
 use base64::Engine;
-use reset_core::config::Settings;
+use reset_core::config::{ConfigError, Settings, Variables};
 use reset_core::domain::{ClientIpSource, Clock, Language, MailJob, SystemClock, Username};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -46,27 +46,16 @@ pub struct Targets {
     pub send_mail: String,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum TargetsError {
-    #[error("{0} is not set: the template names each new version the hook checks")]
-    Missing(&'static str),
-}
-
 impl Targets {
-    /// Reads [`TARGET_VARIABLES`] through `lookup` (the process environment in the function).
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, TargetsError> {
-        let read = |name: &'static str| -> Result<String, TargetsError> {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-                .ok_or(TargetsError::Missing(name))
-        };
+    /// Reads [`TARGET_VARIABLES`] through the workspace's one settings reader; each is required
+    /// (the template names every new version the hook checks).
+    pub fn read(vars: &Variables<'_>) -> Result<Self, ConfigError> {
         Ok(Self {
-            request_reset: read(TARGET_VARIABLES[0])?,
-            verify_token: read(TARGET_VARIABLES[1])?,
-            change_password: read(TARGET_VARIABLES[2])?,
-            address_change: read(TARGET_VARIABLES[3])?,
-            send_mail: read(TARGET_VARIABLES[4])?,
+            request_reset: vars.required(TARGET_VARIABLES[0])?,
+            verify_token: vars.required(TARGET_VARIABLES[1])?,
+            change_password: vars.required(TARGET_VARIABLES[2])?,
+            address_change: vars.required(TARGET_VARIABLES[3])?,
+            send_mail: vars.required(TARGET_VARIABLES[4])?,
         })
     }
 

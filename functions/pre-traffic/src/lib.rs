@@ -15,10 +15,10 @@ pub mod checks;
 pub mod report;
 
 use async_trait::async_trait;
-use checks::{run_checks, FunctionInvoker, InvokeError, Probe, Targets, TargetsError, Verdict};
+use checks::{run_checks, FunctionInvoker, InvokeError, Probe, Targets, Verdict};
 use report::{CodeDeployReporter, HookExecution, HookReporter, HookStatus, ReportError};
 use reset_core::app::{sdk_config_with, SdkBounds};
-use reset_core::config::{ConfigError, Settings};
+use reset_core::config::{ConfigError, Settings, Variables};
 use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,14 +48,6 @@ const REPORT_BOUNDS: SdkBounds = SdkBounds {
     operation_timeout: Duration::from_secs(12),
 };
 
-#[derive(Debug, thiserror::Error)]
-pub enum HookConfigError {
-    #[error(transparent)]
-    Settings(#[from] ConfigError),
-    #[error(transparent)]
-    Targets(#[from] TargetsError),
-}
-
 /// The hook's dependencies, built once per container.
 pub struct Hook {
     pub invoker: Arc<dyn FunctionInvoker>,
@@ -67,9 +59,10 @@ pub struct Hook {
 impl Hook {
     /// Reads the functions' own settings (the template gives the hook the same globals) and the
     /// new versions to check, and builds the Lambda and CodeDeploy clients. Touches no network.
-    pub async fn from_env() -> Result<Self, HookConfigError> {
-        let settings = Settings::from_env()?;
-        let targets = Targets::from_lookup(|name| std::env::var(name).ok())?;
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let vars = Variables::from_env();
+        let settings = Settings::read(&vars)?;
+        let targets = Targets::read(&vars)?;
         let invoke_config = sdk_config_with(INVOKE_BOUNDS).await;
         let report_config = sdk_config_with(REPORT_BOUNDS).await;
         Ok(Self {

@@ -275,18 +275,18 @@ fn targets_come_from_their_variables_and_each_is_required() {
         .iter()
         .map(|v| (*v, "arn:aws:lambda:ap-northeast-1:123456789012:function:f:7"))
         .collect();
-    let targets = Targets::from_lookup(|name| values.get(name).map(|v| v.to_string()));
+    let targets = Targets::read(&Variables::new(|name| values.get(name).map(|v| v.to_string())));
     assert!(
         matches!(targets, Ok(ref t) if t.send_mail.ends_with(":7")),
         "{targets:?}"
     );
     for missing in TARGET_VARIABLES {
-        let result = Targets::from_lookup(|name| {
+        let result = Targets::read(&Variables::new(|name| {
             (name != missing)
                 .then(|| values.get(name).map(|v| v.to_string()))
                 .flatten()
-        });
-        assert!(matches!(result, Err(TargetsError::Missing(name)) if name == missing));
+        }));
+        assert!(matches!(result, Err(ConfigError::Missing(name)) if name == missing));
     }
 }
 
