@@ -1,7 +1,7 @@
 use super::ports::ChangePorts;
-use super::verify::{check_link, find_link_record};
+use super::verify::{check_link, find_link_record, ValidLink};
 use crate::domain::token::TokenRejection;
-use crate::domain::{MailJob, NewPassword, PasswordRule, ResetToken, User, Username, MAX_PASSWORD_CHARS};
+use crate::domain::{MailJob, NewPassword, PasswordRule, ResetToken, Timestamp, User, Username, MAX_PASSWORD_CHARS};
 use crate::error::AppError;
 use crate::hashing::hash_password;
 use crate::metrics;
@@ -28,10 +28,52 @@ pub async fn change_password(
             rules: vec![PasswordRule::MaxLength],
         });
     }
+    let (link, credential) = match checked_change(app, &token, password, confirmation).await? {
+        CheckedChange::Ready { link, credential } => (link, credential),
+        CheckedChange::Refused { username, rules } => {
+            return Err(AppError::PasswordRejected {
+                token,
+                username: Some(username),
+                rules,
+            })
+        }
+    };
+    let now = app.clock.now();
+    match app.accounts.change_password(&link.record, credential, now).await {
+        Ok(()) => {}
+        Err(ConsumeError::TokenNoLongerValid) => return Err(AppError::InvalidLink(TokenRejection::Used)),
+        Err(ConsumeError::Store(error)) => return Err(error.into()),
+    }
+    queue_changed_notice(app, &link.user, now).await;
+    Ok(PasswordChanged { user: link.user })
+}
+
+/// What the checks of a change decide: the valid link with the credential to store, or the
+/// rules the password breaks (the link being valid).
+enum CheckedChange {
+    // Boxed: the link holds a whole account and token record, the refusal a name and a list.
+    Ready {
+        link: Box<ValidLink>,
+        credential: NewCredential,
+    },
+    Refused {
+        username: String,
+        rules: Vec<PasswordRule>,
+    },
+}
+
+/// The link's checks, the password's rules, the breach corpus and the hash, overlapped where
+/// they can be. The link's verdict comes first, whatever the password.
+async fn checked_change(
+    app: ChangePorts<'_>,
+    token: &ResetToken,
+    password: &str,
+    confirmation: &str,
+) -> Result<CheckedChange, AppError> {
     // The token's record names the account, which is all the policy ("not the username") and
     // the hash need: the account read that finishes the link's checks can overlap the hash
     // (about 17 ms of argon2id) instead of preceding it.
-    let record = find_link_record(app.into(), &token).await?;
+    let record = find_link_record(app.into(), token).await?;
     let username = record.username.clone();
     let read_user = app.accounts.find_account(&username);
     let parsed = NewPassword::parse_with_policy(
@@ -41,7 +83,7 @@ pub async fn change_password(
         app.settings.password_min_chars,
         app.settings.password_requires_symbol,
     );
-    let (link, password_hash, breached) = match parsed {
+    let (link, hashed, breached) = match parsed {
         // The token's own state (used, expired) needs no account: a dead link costs no hash,
         // and no question to the breach corpus.
         Ok(new_password) if record.check_fresh(app.clock.now()).is_ok() => {
@@ -54,43 +96,35 @@ pub async fn change_password(
             (check_link(app.into(), record, user?)?, hashed, breached)
         }
         parsed => {
-            // The link's verdict comes first, whatever the password, as it always did.
             let link = check_link(app.into(), record, read_user.await?)?;
-            match parsed {
-                Ok(new_password) => {
-                    let breached = is_breached(app, &username, &new_password).await;
-                    let hashed = credential_for(app, new_password).await;
-                    (link, hashed, breached)
-                }
-                Err(rules) => {
-                    return Err(AppError::PasswordRejected {
-                        token,
-                        username: Some(link.user.username.to_string()),
-                        rules,
-                    })
-                }
-            }
+            let new_password = match parsed {
+                Ok(new_password) => new_password,
+                Err(rules) => return Ok(refused(&link, rules)),
+            };
+            let breached = is_breached(app, &username, &new_password).await;
+            (link, credential_for(app, new_password).await, breached)
         }
     };
     if breached {
-        return Err(AppError::PasswordRejected {
-            token,
-            username: Some(link.user.username.to_string()),
-            rules: vec![PasswordRule::NotBreached],
-        });
+        return Ok(refused(&link, vec![PasswordRule::NotBreached]));
     }
-    let credential = password_hash.map_err(|e| AppError::Internal(e.to_string()))?;
+    let credential = hashed.map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok(CheckedChange::Ready {
+        link: Box::new(link),
+        credential,
+    })
+}
 
-    let now = app.clock.now();
-    match app.accounts.change_password(&link.record, credential, now).await {
-        Ok(()) => {}
-        Err(ConsumeError::TokenNoLongerValid) => return Err(AppError::InvalidLink(TokenRejection::Used)),
-        Err(ConsumeError::Store(error)) => return Err(error.into()),
+fn refused(link: &ValidLink, rules: Vec<PasswordRule>) -> CheckedChange {
+    CheckedChange::Refused {
+        username: link.user.username.to_string(),
+        rules,
     }
+}
 
-    // The change itself is done and must stand; the notice is queued like every mail, and a
-    // failure to queue it is counted (an alarm watches it) rather than undoing the change.
-    let user = &link.user;
+/// The change itself is done and must stand; the notice is queued like every mail, and a
+/// failure to queue it is counted (an alarm watches it) rather than undoing the change.
+async fn queue_changed_notice(app: ChangePorts<'_>, user: &User, now: Timestamp) {
     let queued = match MailJob::password_changed(user.username.clone(), user.email.clone(), user.language, now) {
         Ok(job) => app.mail_queue.enqueue(&job).await.map_err(|e| e.to_string()),
         Err(error) => Err(error.to_string()),
@@ -106,7 +140,6 @@ pub async fn change_password(
             (metrics::MAIL_QUEUE_FAILURES, u64::from(queued.is_err())),
         ],
     );
-    Ok(PasswordChanged { user: link.user })
 }
 
 /// Whether the breach corpus lists `password`. A corpus that cannot answer is not allowed to
