@@ -6,17 +6,19 @@
 //! backoff, moves malformed records straight to the dead-letter queue, and stops starting new
 //! sends when the invocation's deadline is near.
 
+mod pace;
 mod queue_control;
 
+pub use pace::{Pace, PacedMailer, MAIL_SEND_CONCURRENCY, MAX_INTERVAL, SES_MAX_SEND_RATE, THROTTLE_HOLD};
 pub use queue_control::{QueueControl, SqsQueueControl, MAX_DELAY_SECS};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use reset_core::app::{account_store, sdk_config_with, SdkBounds};
 use reset_core::config::{ConfigError, Settings};
 use reset_core::domain::{MailJob, SystemClock};
-use reset_core::mail::SesMailer;
+use reset_core::mail::{MailError, SesMailer};
 use reset_core::metrics;
-use reset_core::service::{deliver, Delivery, MailSender};
+use reset_core::service::{deliver, Delivery, DeliveryError, MailSender};
 use reset_core::store::{DynamoAddressRequests, DynamoStore, TableNames};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -32,6 +34,8 @@ pub const MAX_RETRY_SECS: u32 = 300;
 /// Longest one job may take (an SES call that times out, plus the store calls around it): no
 /// job starts with less than this left before the invocation's deadline.
 const JOB_TIME_BUDGET: Duration = Duration::from_secs(24);
+/// A job SES throttled waits this long (plus up to as much again, spread) before it comes back.
+pub const THROTTLED_WAIT_SECS: u32 = 2;
 
 /// SES gets one attempt of up to 20 s: retries go through the queue, with backoff, so a slow
 /// SES is waited for rather than sent to twice.
@@ -49,9 +53,11 @@ pub struct SendMail {
 }
 
 impl SendMail {
-    /// Reads the same settings as the other functions and builds the DynamoDB, SES and SQS
-    /// clients. Touches no network.
+    /// Reads the same settings as the other functions, and the pace (`SES_MAX_SEND_RATE`,
+    /// `MAIL_SEND_CONCURRENCY`), and builds the DynamoDB, SES and SQS clients. Touches no
+    /// network.
     pub async fn from_env() -> Result<Self, ConfigError> {
+        let pace = Pace::from_env()?;
         let mut settings = Settings::from_env()?;
         let config = sdk_config_with(SEND_BOUNDS).await;
         let store = Arc::new(DynamoStore::new(
@@ -78,7 +84,7 @@ impl SendMail {
                 tokens: store.clone(),
                 counters: store.clone(),
                 ledger: store,
-                mailer: Arc::new(mailer),
+                mailer: Arc::new(PacedMailer::new(Arc::new(mailer), pace)),
                 clock: Arc::new(SystemClock),
                 address_requests: Arc::new(DynamoAddressRequests::new(
                     aws_sdk_dynamodb::Client::new(&config),
@@ -103,11 +109,18 @@ pub struct Tally {
     pub refused: u64,
     /// Jobs put back to wait for the next window of a service-wide cap.
     pub over_cap: u64,
+    /// Sends SES throttled: the job waits in the queue again, not a failure.
+    pub throttled: u64,
 }
 
 /// Delivers one batch and answers which records to retry. `deadline_ms` is the invocation's
 /// deadline (epoch ms, from the Lambda context); 0 means none.
 pub async fn handle(deps: &SendMail, event: SqsEvent, deadline_ms: u64) -> SqsBatchResponse {
+    handle_counted(deps, event, deadline_ms).await.0
+}
+
+/// `handle`, and what the batch came to (the invocation's metrics line).
+pub async fn handle_counted(deps: &SendMail, event: SqsEvent, deadline_ms: u64) -> (SqsBatchResponse, Tally) {
     let mut response = SqsBatchResponse::default();
     let mut tally = Tally::default();
     // Lambda never starts an invocation past its deadline: one already past when the batch
@@ -149,9 +162,10 @@ pub async fn handle(deps: &SendMail, event: SqsEvent, deadline_ms: u64) -> SqsBa
             (metrics::RESET_JOBS_WITHOUT_MAIL, tally.without_mail),
             (metrics::MAIL_JOBS_REFUSED, tally.refused),
             (metrics::ADDRESS_CONFIRMATIONS_OVER_CAP, tally.over_cap),
+            (metrics::MAIL_SENDS_THROTTLED, tally.throttled),
         ],
     );
-    response
+    (response, tally)
 }
 
 /// True when the record is done with (sent, skipped or dead-lettered), false to retry it.
@@ -210,6 +224,25 @@ async fn deliver_record(deps: &SendMail, record: &SqsMessage, tally: &mut Tally)
                 tracing::info!(job_id = %job.job_id, kind, outcome = delivery.code(), "mail job done");
             }
             true
+        }
+        Err(DeliveryError::Mail(MailError::Throttled(code))) => {
+            // SES paces the account: not a failure, and no retry spent. The job goes back as a
+            // new message (a fresh receive count) after a short, spread wait; the pacer holds
+            // this instance back meanwhile.
+            tally.throttled += 1;
+            let delay = THROTTLED_WAIT_SECS + jitter_percent() * THROTTLED_WAIT_SECS / 40;
+            match deps.queue.requeue(body, delay).await {
+                Ok(()) => {
+                    tracing::info!(job_id = %job.job_id, kind, error = %code, delay_secs = delay, "SES throttled the send; the job waits in the queue");
+                    true
+                }
+                Err(error) => {
+                    // The record itself comes back instead; that spends one receive.
+                    tracing::warn!(job_id = %job.job_id, error = %error, "the throttled job could not be requeued");
+                    retry_after(deps, record, delay).await;
+                    false
+                }
+            }
         }
         Err(error) => {
             tally.failed += 1;
