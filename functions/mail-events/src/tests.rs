@@ -187,9 +187,7 @@ async fn a_delivery_delay_is_counted_for_its_alarm() -> Result<(), String> {
     .await
     .map_err(|e| e.to_string())?;
     assert_eq!((summary.delivery_delays, summary.recorded, summary.ignored), (1, 0, 0));
-    assert!(summary
-        .metric_counts()
-        .contains(&(metrics::MAIL_DELIVERY_DELAYS, 1)));
+    assert!(summary.metric_counts().contains(&(metrics::MAIL_DELIVERY_DELAYS, 1)));
     assert_eq!(store.mail_state(&username).problem, None);
     Ok(())
 }

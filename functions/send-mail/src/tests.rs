@@ -191,11 +191,15 @@ async fn no_second_send_starts_when_the_deadline_is_near() {
 
 #[tokio::test]
 async fn a_deadline_already_past_at_the_start_means_none_was_given() {
-    let f = fixture().await;
-    let (a, b) = (reset_job(&f), reset_job(&f));
-    let response = handle(&f.deps, batch(vec![record("a", &a, 1), record("b", &b, 1)]), 1).await;
+    // Two accounts: two links for one account would be one mail (its mail turn).
+    let store = store_with_users(2).await;
+    let mailer = Arc::new(TimedMailer::default());
+    let pace = Pace::new(1000, 2).unwrap_or_else(|e| panic!("{e}"));
+    let deps = paced_instance(&store, &mailer, pace, Arc::new(RecordingControl::default()));
+    let (a, b) = (reset_job_for(0), reset_job_for(1));
+    let response = handle(&deps, batch(vec![record("a", &a, 1), record("b", &b, 1)]), 1).await;
     assert!(failed_ids(&response).is_empty());
-    assert_eq!(f.mailer.sent().len(), 2);
+    assert_eq!(mailer.sent_at.lock().map(|s| s.len()).unwrap_or(0), 2);
 }
 
 #[test]
@@ -250,7 +254,12 @@ impl reset_core::mail::Mailer for TimedMailer {
 }
 
 /// One send-mail instance (its own pace, as one Lambda container has) over shared stores.
-fn paced_instance(store: &Arc<MemoryStore>, mailer: &Arc<TimedMailer>, pace: Pace, control: Arc<RecordingControl>) -> SendMail {
+fn paced_instance(
+    store: &Arc<MemoryStore>,
+    mailer: &Arc<TimedMailer>,
+    pace: Pace,
+    control: Arc<RecordingControl>,
+) -> SendMail {
     SendMail {
         sender: MailSender {
             settings: settings(),
@@ -284,9 +293,9 @@ async fn store_with_users(count: usize) -> Arc<MemoryStore> {
 
 fn reset_job_for(i: usize) -> String {
     let username = Username::parse(&format!("ex{i:06}")).unwrap_or_else(|e| panic!("{e}"));
-    MailJob::reset_link(username, Timestamp::from_millis(1_795_608_000_000), 3600)
-        .and_then(|job| job.to_message())
-        .unwrap_or_else(|e| panic!("{e}"))
+    let job = MailJob::reset_link(username, Timestamp::from_millis(1_795_608_000_000), 3600)
+        .unwrap_or_else(|e| panic!("{e}"));
+    job.to_message().unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// SesMaxSendRate=10 with MailSendConcurrency=2: two instances, each sending batches of five
@@ -301,7 +310,7 @@ async fn the_sender_never_exceeds_the_set_rate() {
         paced_instance(&store, &mailer, pace, control.clone()),
         paced_instance(&store, &mailer, pace, control.clone()),
     ];
-    let run = |instance: &SendMail, first: usize| {
+    async fn run(instance: &SendMail, first: usize) {
         let batches: Vec<SqsEvent> = (0..3)
             .map(|b| {
                 batch(
@@ -314,13 +323,11 @@ async fn the_sender_never_exceeds_the_set_rate() {
                 )
             })
             .collect();
-        async move {
-            for event in batches {
-                let response = handle(instance, event, 0).await;
-                assert!(failed_ids(&response).is_empty());
-            }
+        for event in batches {
+            let response = handle(instance, event, 0).await;
+            assert!(failed_ids(&response).is_empty());
         }
-    };
+    }
     tokio::join!(run(&instances[0], 0), run(&instances[1], 15));
     let mut sent = mailer.sent_at.lock().map(|s| s.clone()).unwrap_or_default();
     sent.sort();
@@ -333,7 +340,10 @@ async fn the_sender_never_exceeds_the_set_rate() {
         assert!(in_window <= 10, "{in_window} sends within one second from send {i}");
     }
     let span = sent[29].duration_since(sent[0]);
-    assert!(span >= Duration::from_millis(2_800), "30 mails at 10/s take ≥ 2.8 s, took {span:?}");
+    assert!(
+        span >= Duration::from_millis(2_800),
+        "30 mails at 10/s take ≥ 2.8 s, took {span:?}"
+    );
 }
 
 #[test]
@@ -341,7 +351,10 @@ fn the_pace_is_concurrency_over_rate_and_refuses_what_the_deadline_cannot_wait_f
     let pace = Pace::new(14, 2).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(pace.interval(), Duration::from_nanos(142_857_142));
     assert!(Pace::new(1, 2).is_ok(), "2 s between sends of one instance");
-    assert!(Pace::new(1, 6).is_err(), "6 s between sends would outlast the job budget");
+    assert!(
+        Pace::new(1, 6).is_err(),
+        "6 s between sends would outlast the job budget"
+    );
     assert!(Pace::new(0, 2).is_err());
     assert!(Pace::from_lookup(|_| None).is_err(), "both variables are required");
     let read = Pace::from_lookup(|name| match name {
@@ -368,13 +381,25 @@ async fn a_throttled_send_is_retried_without_a_failure_or_a_spent_retry() {
     let started = tokio::time::Instant::now();
     let (response, tally) = handle_counted(
         &instance,
-        batch(vec![record("a", &job, MAX_RECEIVE_COUNT), record("b", &reset_job_for(1), 1)]),
+        batch(vec![
+            record("a", &job, MAX_RECEIVE_COUNT),
+            record("b", &reset_job_for(1), 1),
+        ]),
         0,
     )
     .await;
-    assert!(failed_ids(&response).is_empty(), "the throttled record is done with: {response:?}");
-    assert_eq!((tally.failed, tally.dead_lettered, tally.throttled, tally.sent), (0, 0, 1, 1));
-    assert!(control.retries.lock().map(|r| r.is_empty()).unwrap_or(false), "no receive spent");
+    assert!(
+        failed_ids(&response).is_empty(),
+        "the throttled record is done with: {response:?}"
+    );
+    assert_eq!(
+        (tally.failed, tally.dead_lettered, tally.throttled, tally.sent),
+        (0, 0, 1, 1)
+    );
+    assert!(
+        control.retries.lock().map(|r| r.is_empty()).unwrap_or(false),
+        "no receive spent"
+    );
     let requeued = control.requeued.lock().map(|r| r.clone()).unwrap_or_default();
     assert_eq!(requeued.len(), 1);
     assert_eq!(requeued[0].0, job);

@@ -304,5 +304,8 @@ async fn rate_limit_refusals_of_the_address_form_are_counted() {
     assert_eq!(count(&blocked, crate::metrics::ADDRESS_REQUESTS), Some(0));
     let queued = address_request_metric_counts(&Ok(AddressRequestOutcome::Queued), Some(7));
     assert_eq!(count(&queued, crate::metrics::RATE_LIMIT_REFUSALS), Some(0));
-    assert_eq!(count(&queued, crate::metrics::OLDEST_PENDING_ADDRESS_REQUEST_AGE), Some(7));
+    assert_eq!(
+        count(&queued, crate::metrics::OLDEST_PENDING_ADDRESS_REQUEST_AGE),
+        Some(7)
+    );
 }

@@ -10,8 +10,7 @@ mod verify;
 
 pub use address_change::{
     address_request_metric_counts, confirm_verification, oldest_pending_age, open_verification, request_address_change,
-    AddressDesk,
-    AddressRequestOutcome,
+    AddressDesk, AddressRequestOutcome,
 };
 pub use change::{change_password, PasswordChanged};
 pub use request::{request_metric_counts, request_reset, RequestOutcome};
