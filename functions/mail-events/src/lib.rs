@@ -68,7 +68,9 @@ pub struct Summary {
     pub stale: u64,
     /// No account's latest reset mail has the message id.
     pub unmatched: u64,
-    /// SES event types this function does not record (Send, Open, DeliveryDelay, …).
+    /// SES DeliveryDelay events: counted (alarmed), not recorded on the account.
+    pub delivery_delays: u64,
+    /// SES event types this function does not record (Send, Open, …).
     pub ignored: u64,
     /// Not an SES event notification at all.
     pub malformed: u64,
@@ -90,8 +92,9 @@ impl Summary {
 
     /// The metrics line of this invocation (bounces etc. counted whether or not they matched
     /// an account: SES's own bounce rate counts them all).
-    pub fn metric_counts(&self) -> [(&'static str, u64); 7] {
+    pub fn metric_counts(&self) -> [(&'static str, u64); 8] {
         [
+            (metrics::MAIL_DELIVERY_DELAYS, self.delivery_delays),
             (metrics::MAIL_EVENTS_FOREIGN, self.foreign),
             (metrics::MAIL_DELIVERIES, self.deliveries),
             (metrics::MAIL_BOUNCES, self.bounces),
@@ -120,6 +123,7 @@ pub async fn handle(deps: &MailEvents, event: SnsEvent) -> Result<Summary, Store
         unmatched = summary.unmatched,
         foreign = summary.foreign,
         clamped = summary.clamped,
+        delivery_delays = summary.delivery_delays,
         ignored = summary.ignored,
         malformed = summary.malformed,
         "mail events handled"
@@ -157,7 +161,14 @@ async fn handle_record(deps: &MailEvents, record: &SnsRecord, summary: &mut Summ
             mail_event
         }
         Ok(None) => {
-            summary.ignored += 1;
+            match notification::delivery_delay(&record.sns.message) {
+                Some(delay) => {
+                    // The delay type and SMTP status only: the recipient's address is never logged.
+                    tracing::warn!(sns_message_id, delay_type = %delay.delay_type, status = %delay.status, "mail delivery delayed");
+                    summary.delivery_delays += 1;
+                }
+                None => summary.ignored += 1,
+            }
             return Ok(());
         }
         Err(error) => {

@@ -179,6 +179,48 @@ pub fn parse_notification(message: &str) -> Result<Option<MailEvent>, Notificati
     }))
 }
 
+/// What is logged of an SES DeliveryDelay event: its type and the first recipient's SMTP status
+/// (never the address, never the diagnostic text, which may repeat it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryDelay {
+    pub delay_type: String,
+    pub status: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SesDelayNotification {
+    #[serde(alias = "notificationType")]
+    event_type: String,
+    delivery_delay: Option<SesDelay>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SesDelay {
+    #[serde(default)]
+    delay_type: String,
+    #[serde(default)]
+    delayed_recipients: Vec<SesBouncedRecipient>,
+}
+
+/// `Some` when the SNS message is an SES DeliveryDelay event.
+pub fn delivery_delay(message: &str) -> Option<DeliveryDelay> {
+    let notification: SesDelayNotification = serde_json::from_str(message).ok()?;
+    if notification.event_type != "DeliveryDelay" {
+        return None;
+    }
+    let delay = notification.delivery_delay;
+    let status = delay
+        .as_ref()
+        .and_then(|d| d.delayed_recipients.first())
+        .and_then(|r| r.status.as_deref());
+    Some(DeliveryDelay {
+        delay_type: clean_detail(&[delay.as_ref().map(|d| d.delay_type.as_str())]).unwrap_or_default(),
+        status: clean_detail(&[status]).unwrap_or_default(),
+    })
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;

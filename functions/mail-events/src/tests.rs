@@ -191,3 +191,26 @@ async fn every_line_of_a_record_carries_its_sns_id_kind_and_message_id() -> Resu
     assert_eq!(recorded["span"]["message_id"], "m-7", "{recorded}");
     Ok(())
 }
+
+/// SES's DeliveryDelay events (the configuration set subscribes them) are counted as
+/// MailDeliveryDelays, which an alarm watches; they change nothing on the account.
+#[tokio::test]
+async fn a_delivery_delay_is_counted_for_its_alarm() -> Result<(), String> {
+    let (deps, store, username) = deps_with_sent_mail("m-1").await?;
+    let delay = json!({ "deliveryDelay": {
+        "timestamp": "2026-04-01T01:30:00.000Z",
+        "delayType": "TransientCommunicationFailure",
+        "expirationTime": "2026-04-01T15:00:00.000Z",
+        "delayedRecipients": [{ "emailAddress": "ex000001@example.jp", "status": "4.4.1", "diagnosticCode": "smtp; 421 try later" }]
+    }});
+    let summary = handle(
+        &deps,
+        sns(&[notification("DeliveryDelay", delay, "m-1")]).map_err(|e| e.to_string())?,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    assert_eq!((summary.delivery_delays, summary.recorded, summary.ignored), (1, 0, 0));
+    assert!(summary.metric_counts().contains(&(metrics::MAIL_DELIVERY_DELAYS, 1)));
+    assert_eq!(store.mail_state(&username).problem, None);
+    Ok(())
+}

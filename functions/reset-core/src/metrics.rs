@@ -75,8 +75,19 @@ pub const BREACH_CHECK_UNAVAILABLE: &str = "BreachCheckUnavailable";
 /// cap (per hour or per day) is reached, counted by `send-mail`: a stranger may be filling it.
 pub const ADDRESS_CONFIRMATIONS_OVER_CAP: &str = "AddressConfirmationsOverCap";
 
+/// A request refused by the rate limits: a 429 for a client (or IPv6 /48) over its hourly
+/// budget, or a reset or address-change request dropped because one client asked too often for
+/// one username (the same page, nothing queued). Alarmed: the person behind it gets no mail.
+pub const RATE_LIMIT_REFUSALS: &str = "RateLimitRefusals";
+/// An SES DeliveryDelay event (the receiving server is down, greylists or its mailbox is full),
+/// counted by `mail-events`. Alarmed: the link may expire before the mail arrives.
+pub const MAIL_DELIVERY_DELAYS: &str = "MailDeliveryDelays";
+/// A send SES refused for pacing (TooManyRequests, sending rate exceeded), counted by
+/// `send-mail`: the job waits in the queue and is tried again; not a failure and no retry spent.
+pub const MAIL_SENDS_THROTTLED: &str = "MailSendsThrottled";
+
 /// Every metric name the code emits; the template's alarms may only use these.
-pub const ALL: [&str; 26] = [
+pub const ALL: [&str; 29] = [
     RESET_REQUESTS,
     MAILS_QUEUED,
     MAIL_QUEUE_FAILURES,
@@ -103,6 +114,9 @@ pub const ALL: [&str; 26] = [
     BREACHED_PASSWORDS_REFUSED,
     BREACH_CHECK_UNAVAILABLE,
     ADDRESS_CONFIRMATIONS_OVER_CAP,
+    RATE_LIMIT_REFUSALS,
+    MAIL_DELIVERY_DELAYS,
+    MAIL_SENDS_THROTTLED,
 ];
 
 /// One EMF document: counts without dimensions in `namespace`, stamped `at`.

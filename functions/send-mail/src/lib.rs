@@ -6,16 +6,19 @@
 //! backoff, moves malformed records straight to the dead-letter queue, and stops starting new
 //! sends when the invocation's deadline is near.
 
+mod pace;
 mod queue_control;
 
+pub use pace::{Pace, PacedMailer, MAIL_SEND_CONCURRENCY, MAX_INTERVAL, SES_MAX_SEND_RATE, THROTTLE_HOLD};
 pub use queue_control::{QueueControl, SqsQueueControl, MAX_DELAY_SECS};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use reset_core::app::SdkBounds;
-use reset_core::config::ConfigError;
+use reset_core::config::{ConfigError, Variables};
 use reset_core::domain::MailJob;
+use reset_core::mail::MailError;
 use reset_core::metrics;
-use reset_core::service::{deliver, Delivery, MailSender};
+use reset_core::service::{deliver, Delivery, DeliveryError, MailSender};
 use reset_core::Wiring;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -32,6 +35,8 @@ pub const MAX_RETRY_SECS: u32 = 300;
 /// Longest one job may take (an SES call that times out, plus the store calls around it): no
 /// job starts with less than this left before the invocation's deadline.
 const JOB_TIME_BUDGET: Duration = Duration::from_secs(24);
+/// A job SES throttled waits this long (plus up to as much again, spread) before it comes back.
+pub const THROTTLED_WAIT_SECS: u32 = 2;
 
 /// SES gets one attempt of up to 20 s: retries go through the queue, with backoff, so a slow
 /// SES is waited for rather than sent to twice.
@@ -49,9 +54,13 @@ pub struct SendMail {
 }
 
 impl SendMail {
-    /// send-mail's adapters from the process's wiring, and the SQS client that puts jobs back
-    /// or aside. Touches no network.
+    /// send-mail's adapters from the process's wiring, its mailer paced (`SES_MAX_SEND_RATE`,
+    /// `MAIL_SEND_CONCURRENCY`), and the SQS client that puts jobs back or aside. Touches no
+    /// network.
     pub async fn new(wiring: &Wiring) -> Result<Self, ConfigError> {
+        let pace = Pace::read(&Variables::from_env())?;
+        let mut sender = wiring.mail_sender().await?;
+        sender.mailer = Arc::new(PacedMailer::new(sender.mailer, pace));
         let queue = SqsQueueControl::new(
             aws_sdk_sqs::Client::new(wiring.sdk_config()),
             wiring.settings.mail_queue_url.clone(),
@@ -59,7 +68,7 @@ impl SendMail {
         );
         Ok(Self {
             metrics_namespace: wiring.settings.metrics_namespace.clone(),
-            sender: wiring.mail_sender().await?,
+            sender,
             queue: Arc::new(queue),
         })
     }
@@ -78,11 +87,18 @@ pub struct Tally {
     pub refused: u64,
     /// Jobs put back to wait for the next window of a service-wide cap.
     pub over_cap: u64,
+    /// Sends SES throttled: the job waits in the queue again, not a failure.
+    pub throttled: u64,
 }
 
 /// Delivers one batch and answers which records to retry. `deadline_ms` is the invocation's
 /// deadline (epoch ms, from the Lambda context); 0 means none.
 pub async fn handle(deps: &SendMail, event: SqsEvent, deadline_ms: u64) -> SqsBatchResponse {
+    handle_counted(deps, event, deadline_ms).await.0
+}
+
+/// `handle`, and what the batch came to (the invocation's metrics line).
+pub async fn handle_counted(deps: &SendMail, event: SqsEvent, deadline_ms: u64) -> (SqsBatchResponse, Tally) {
     let mut response = SqsBatchResponse::default();
     let mut tally = Tally::default();
     // Lambda never starts an invocation past its deadline: one already past when the batch
@@ -127,9 +143,10 @@ pub async fn handle(deps: &SendMail, event: SqsEvent, deadline_ms: u64) -> SqsBa
             (metrics::RESET_JOBS_WITHOUT_MAIL, tally.without_mail),
             (metrics::MAIL_JOBS_REFUSED, tally.refused),
             (metrics::ADDRESS_CONFIRMATIONS_OVER_CAP, tally.over_cap),
+            (metrics::MAIL_SENDS_THROTTLED, tally.throttled),
         ],
     );
-    response
+    (response, tally)
 }
 
 /// The span of one job: every line its delivery logs (the use case's and the stores' too) carries
@@ -202,6 +219,25 @@ async fn deliver_record(deps: &SendMail, record: &SqsMessage, tally: &mut Tally)
                 tracing::info!(job_id = %job.job_id, kind, outcome = delivery.code(), "mail job done");
             }
             true
+        }
+        Err(DeliveryError::Mail(MailError::Throttled(code))) => {
+            // SES paces the account: not a failure, and no retry spent. The job goes back as a
+            // new message (a fresh receive count) after a short, spread wait; the pacer holds
+            // this instance back meanwhile.
+            tally.throttled += 1;
+            let delay = THROTTLED_WAIT_SECS + jitter_percent() * THROTTLED_WAIT_SECS / 40;
+            match deps.queue.requeue(body, delay).await {
+                Ok(()) => {
+                    tracing::info!(job_id = %job.job_id, kind, error = %code, delay_secs = delay, "SES throttled the send; the job waits in the queue");
+                    true
+                }
+                Err(error) => {
+                    // The record itself comes back instead; that spends one receive.
+                    tracing::warn!(job_id = %job.job_id, error = %error, "the throttled job could not be requeued");
+                    retry_after(deps, record, delay).await;
+                    false
+                }
+            }
         }
         Err(error) => {
             tally.failed += 1;

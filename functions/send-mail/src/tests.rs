@@ -248,3 +248,202 @@ async fn every_line_of_a_job_carries_its_message_id_job_id_and_kind() {
     assert_eq!(done["span"]["job_id"], job_id.as_str(), "{done}");
     assert_eq!(done["span"]["kind"], "reset_link", "{done}");
 }
+
+// ------------------------------------------------------------------------------------------
+// Pacing to SES and SES throttling (issue 26, point 4)
+// ------------------------------------------------------------------------------------------
+
+/// Records when each send reached "SES" (tokio's clock, paused in these tests); throttles the
+/// first `throttle_first` sends.
+#[derive(Default)]
+struct TimedMailer {
+    sent_at: Mutex<Vec<tokio::time::Instant>>,
+    throttle_first: Mutex<u32>,
+}
+
+#[async_trait]
+impl reset_core::mail::Mailer for TimedMailer {
+    async fn send(&self, _mail: &reset_core::mail::OutgoingMail) -> Result<String, reset_core::mail::MailError> {
+        {
+            let mut left = self
+                .throttle_first
+                .lock()
+                .map_err(|_| reset_core::mail::MailError::Unavailable("poisoned".into()))?;
+            if *left > 0 {
+                *left -= 1;
+                return Err(reset_core::mail::MailError::Throttled(
+                    "service_error code=TooManyRequestsException".into(),
+                ));
+            }
+        }
+        let mut sent = self
+            .sent_at
+            .lock()
+            .map_err(|_| reset_core::mail::MailError::Unavailable("poisoned".into()))?;
+        sent.push(tokio::time::Instant::now());
+        Ok(format!("timed-{}", sent.len()))
+    }
+}
+
+/// One send-mail instance (its own pace, as one Lambda container has) over shared stores.
+fn paced_instance(
+    store: &Arc<MemoryStore>,
+    mailer: &Arc<TimedMailer>,
+    pace: Pace,
+    control: Arc<RecordingControl>,
+) -> SendMail {
+    SendMail {
+        sender: MailSender {
+            settings: settings(),
+            accounts: store.clone(),
+            tokens: store.clone(),
+            counters: store.clone(),
+            ledger: store.clone(),
+            mailer: Arc::new(PacedMailer::new(mailer.clone(), pace)),
+            clock: Arc::new(FixedClock::at(Timestamp::from_millis(1_795_608_000_000))),
+            address_requests: Arc::new(reset_core::store::MemoryAddressRequests::default()),
+        },
+        queue: control,
+        metrics_namespace: "PasswordReset/test".into(),
+    }
+}
+
+async fn store_with_users(count: usize) -> Arc<MemoryStore> {
+    let store = Arc::new(MemoryStore::default());
+    for i in 0..count {
+        let user = User::new_active(
+            Username::parse(&format!("ex{i:06}")).unwrap_or_else(|e| panic!("{e}")),
+            Email::parse(&format!("ex{i:06}@example.jp")).unwrap_or_else(|e| panic!("{e}")),
+            Language::Ja,
+            Timestamp::from_millis(0),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        store.create_user(&user).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    store
+}
+
+fn numbered_reset_job(i: usize) -> String {
+    let username = Username::parse(&format!("ex{i:06}")).unwrap_or_else(|e| panic!("{e}"));
+    let job = MailJob::reset_link(username, Timestamp::from_millis(1_795_608_000_000), 3600)
+        .unwrap_or_else(|e| panic!("{e}"));
+    job.to_message().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// SesMaxSendRate=10 with MailSendConcurrency=2: two instances, each sending batches of five
+/// back to back, never put more than 10 mails into any one-second window, and send them all.
+#[tokio::test(start_paused = true)]
+async fn the_sender_never_exceeds_the_set_rate() {
+    let store = store_with_users(30).await;
+    let mailer = Arc::new(TimedMailer::default());
+    let pace = Pace::new(10, 2).unwrap_or_else(|e| panic!("{e}"));
+    let control = Arc::new(RecordingControl::default());
+    let instances = [
+        paced_instance(&store, &mailer, pace, control.clone()),
+        paced_instance(&store, &mailer, pace, control.clone()),
+    ];
+    async fn run(instance: &SendMail, first: usize) {
+        let batches: Vec<SqsEvent> = (0..3)
+            .map(|b| {
+                batch(
+                    (0..5)
+                        .map(|r| {
+                            let i = first + b * 5 + r;
+                            record(&format!("m{i}"), &numbered_reset_job(i), 1)
+                        })
+                        .collect(),
+                )
+            })
+            .collect();
+        for event in batches {
+            let response = handle(instance, event, 0).await;
+            assert!(failed_ids(&response).is_empty());
+        }
+    }
+    tokio::join!(run(&instances[0], 0), run(&instances[1], 15));
+    let mut sent = mailer.sent_at.lock().map(|s| s.clone()).unwrap_or_default();
+    sent.sort();
+    assert_eq!(sent.len(), 30, "every mail sent");
+    for (i, start) in sent.iter().enumerate() {
+        let in_window = sent[i..]
+            .iter()
+            .take_while(|t| t.duration_since(*start) < Duration::from_secs(1))
+            .count();
+        assert!(in_window <= 10, "{in_window} sends within one second from send {i}");
+    }
+    let span = sent[29].duration_since(sent[0]);
+    assert!(
+        span >= Duration::from_millis(2_800),
+        "30 mails at 10/s take ≥ 2.8 s, took {span:?}"
+    );
+}
+
+#[test]
+fn the_pace_is_concurrency_over_rate_and_refuses_what_the_deadline_cannot_wait_for() {
+    let pace = Pace::new(14, 2).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(pace.interval(), Duration::from_nanos(142_857_142));
+    assert!(Pace::new(1, 2).is_ok(), "2 s between sends of one instance");
+    assert!(
+        Pace::new(1, 6).is_err(),
+        "6 s between sends would outlast the job budget"
+    );
+    assert!(Pace::new(0, 2).is_err());
+    assert!(Pace::read(&Variables::new(|_| None)).is_err(), "both variables are required");
+    let read = Pace::read(&Variables::new(|name| match name {
+        "SES_MAX_SEND_RATE" => Some("14".into()),
+        "MAIL_SEND_CONCURRENCY" => Some("2".into()),
+        _ => None,
+    }));
+    assert_eq!(read.map(|p| p.interval()).ok(), Some(pace.interval()));
+}
+
+/// SES throttling (TooManyRequests) is not a failure: the job goes back to the queue as a new
+/// message after a short wait (its receive count starts afresh, so no retry is spent even on
+/// the last one), the record is done, and nothing is counted as failed or dead-lettered. The
+/// instance itself holds back before its next send.
+#[tokio::test(start_paused = true)]
+async fn a_throttled_send_is_retried_without_a_failure_or_a_spent_retry() {
+    let store = store_with_users(2).await;
+    let mailer = Arc::new(TimedMailer::default());
+    *mailer.throttle_first.lock().unwrap_or_else(|e| panic!("{e}")) = 1;
+    let control = Arc::new(RecordingControl::default());
+    let pace = Pace::new(100, 2).unwrap_or_else(|e| panic!("{e}"));
+    let instance = paced_instance(&store, &mailer, pace, control.clone());
+    let job = numbered_reset_job(0);
+    let started = tokio::time::Instant::now();
+    let (response, tally) = handle_counted(
+        &instance,
+        batch(vec![
+            record("a", &job, MAX_RECEIVE_COUNT),
+            record("b", &numbered_reset_job(1), 1),
+        ]),
+        0,
+    )
+    .await;
+    assert!(
+        failed_ids(&response).is_empty(),
+        "the throttled record is done with: {response:?}"
+    );
+    assert_eq!(
+        (tally.failed, tally.dead_lettered, tally.throttled, tally.sent),
+        (0, 0, 1, 1)
+    );
+    assert!(
+        control.retries.lock().map(|r| r.is_empty()).unwrap_or(false),
+        "no receive spent"
+    );
+    let requeued = control.requeued.lock().map(|r| r.clone()).unwrap_or_default();
+    assert_eq!(requeued.len(), 1);
+    assert_eq!(requeued[0].0, job);
+    assert!((1..=10).contains(&requeued[0].1), "a short wait: {requeued:?}");
+    let sent = mailer.sent_at.lock().map(|s| s.clone()).unwrap_or_default();
+    assert!(
+        sent[0].duration_since(started) >= THROTTLE_HOLD,
+        "the next send waited after the throttle"
+    );
+
+    // The requeued job is sent when it comes back.
+    let (response, tally) = handle_counted(&instance, batch(vec![record("a2", &requeued[0].0, 1)]), 0).await;
+    assert!(failed_ids(&response).is_empty());
+    assert_eq!((tally.sent, tally.failed), (1, 0));
+}

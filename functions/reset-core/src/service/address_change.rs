@@ -53,7 +53,7 @@ impl AddressRequestOutcome {
     }
 }
 
-/// Step 1. Emits one metrics line per call that passed the per-client limit.
+/// Step 1. Emits one metrics line per call (a 429 counts as a refusal, nothing else).
 pub async fn request_address_change(
     app: AddressPorts<'_>,
     input: AddressRequestInput,
@@ -61,6 +61,49 @@ pub async fn request_address_change(
     client: &ClientKey,
 ) -> Result<AddressRequestOutcome, AppError> {
     let now = app.clock.now();
+    let result = limit_store_and_queue(app, input, language, client, now).await;
+    let oldest = match result {
+        Err(AppError::RateLimited { .. }) => None,
+        _ => oldest_pending_age(app.requests, now).await,
+    };
+    metrics::emit(
+        &app.settings.metrics_namespace,
+        now,
+        &address_request_metric_counts(&result, oldest),
+    );
+    result
+}
+
+/// The metrics line of one address-change submission; `oldest` the age of the oldest pending
+/// request when it was read.
+pub fn address_request_metric_counts(
+    result: &Result<AddressRequestOutcome, AppError>,
+    oldest: Option<u64>,
+) -> Vec<(&'static str, u64)> {
+    let (passed, queued, failed, refused) = match result {
+        Ok(AddressRequestOutcome::Queued) => (1, 1, 0, 0),
+        Ok(AddressRequestOutcome::UsernameLimited) => (1, 0, 0, 1),
+        Err(AppError::RateLimited { .. }) => (0, 0, 0, 1),
+        Err(AppError::Unavailable(_)) => (1, 0, 1, 0),
+        Err(_) => (1, 0, 0, 0),
+    };
+    let mut counts = vec![
+        (metrics::ADDRESS_REQUESTS, passed),
+        (metrics::MAILS_QUEUED, queued),
+        (metrics::MAIL_QUEUE_FAILURES, failed),
+        (metrics::RATE_LIMIT_REFUSALS, refused),
+    ];
+    counts.extend(oldest.map(|age| (metrics::OLDEST_PENDING_ADDRESS_REQUEST_AGE, age)));
+    counts
+}
+
+async fn limit_store_and_queue(
+    app: AddressPorts<'_>,
+    input: AddressRequestInput,
+    language: Language,
+    client: &ClientKey,
+    now: Timestamp,
+) -> Result<AddressRequestOutcome, AppError> {
     let (hour_start, hour_end) = hour_window(now);
     let per_client = CounterKey::address_requests_per_client(client.as_str(), hour_start);
     let (client_hits, network_hits) = tokio::try_join!(
@@ -86,25 +129,11 @@ pub async fn request_address_change(
     let per_username =
         CounterKey::address_requests_per_username_and_client(&input.username, client.as_str(), day_start);
     let username_hits = app.counters.increment_counter(&per_username, day_end).await?;
-    let result = if username_hits > limits.per_username_per_day {
+    if username_hits > limits.per_username_per_day {
         Ok(AddressRequestOutcome::UsernameLimited)
     } else {
         store_and_queue(app, input, language, now).await
-    };
-    let (queued, failed) = match &result {
-        Ok(AddressRequestOutcome::Queued) => (1, 0),
-        Err(AppError::Unavailable(_)) => (0, 1),
-        _ => (0, 0),
-    };
-    let oldest = oldest_pending_age(app.requests, now).await;
-    let mut counts = vec![
-        (metrics::ADDRESS_REQUESTS, 1),
-        (metrics::MAILS_QUEUED, queued),
-        (metrics::MAIL_QUEUE_FAILURES, failed),
-    ];
-    counts.extend(oldest.map(|age| (metrics::OLDEST_PENDING_ADDRESS_REQUEST_AGE, age)));
-    metrics::emit(&app.settings.metrics_namespace, now, &counts);
-    result
+    }
 }
 
 async fn store_and_queue(

@@ -242,3 +242,36 @@ async fn links_expire_on_the_clock_and_the_per_client_limit_answers_429() {
         Err(AppError::RateLimited { .. })
     ));
 }
+
+/// A submission refused by a rate limit is counted as one (RateLimitRefusals), whether the
+/// client got a 429 or the username's daily allowance silently dropped it; a 429 is not an
+/// address request that got past the per-client limit.
+#[tokio::test]
+async fn rate_limit_refusals_of_the_address_form_are_counted() {
+    let f = fixture();
+    let count = |counts: &[(&'static str, u64)], name: &str| counts.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
+    let client = client_key(Some("192.0.2.20"));
+    let per_day = f.desk.app.settings.address.per_username_per_day;
+    let mut last = Ok(AddressRequestOutcome::Queued);
+    for _ in 0..=per_day {
+        last = request_address_change(&f.desk, input("ex000004"), Language::Ja, &client).await;
+    }
+    assert!(matches!(last, Ok(AddressRequestOutcome::UsernameLimited)), "{last:?}");
+    let dropped = address_request_metric_counts(&last, None);
+    assert_eq!(count(&dropped, crate::metrics::RATE_LIMIT_REFUSALS), Some(1));
+    assert_eq!(count(&dropped, crate::metrics::MAILS_QUEUED), Some(0));
+    let limit = f.desk.app.settings.address.per_client_per_hour;
+    for _ in 0..limit {
+        last = request_address_change(&f.desk, input("ex000005"), Language::Ja, &client).await;
+    }
+    assert!(matches!(last, Err(AppError::RateLimited { .. })), "{last:?}");
+    let blocked = address_request_metric_counts(&last, None);
+    assert_eq!(count(&blocked, crate::metrics::RATE_LIMIT_REFUSALS), Some(1));
+    assert_eq!(count(&blocked, crate::metrics::ADDRESS_REQUESTS), Some(0));
+    let queued = address_request_metric_counts(&Ok(AddressRequestOutcome::Queued), Some(7));
+    assert_eq!(count(&queued, crate::metrics::RATE_LIMIT_REFUSALS), Some(0));
+    assert_eq!(
+        count(&queued, crate::metrics::OLDEST_PENDING_ADDRESS_REQUEST_AGE),
+        Some(7)
+    );
+}

@@ -9,12 +9,12 @@ mod send;
 mod verify;
 
 pub use address_change::{
-    confirm_verification, oldest_pending_age, open_verification, request_address_change, AddressDesk,
-    AddressRequestOutcome,
+    address_request_metric_counts, confirm_verification, oldest_pending_age, open_verification, request_address_change,
+    AddressDesk, AddressRequestOutcome,
 };
 pub use change::{change_password, PasswordChanged};
 pub use ports::{AddressPorts, ChangePorts, RequestPorts, VerifyPorts};
-pub use request::{request_reset, RequestOutcome};
+pub use request::{request_metric_counts, request_reset, RequestOutcome};
 pub use send::{deliver, Delivery, DeliveryError, MailSender, RefusalReason, SkipReason};
 pub use verify::{verify_link, ValidLink};
 

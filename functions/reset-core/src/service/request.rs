@@ -33,21 +33,29 @@ pub async fn request_reset(
     client: &ClientKey,
 ) -> Result<RequestOutcome, AppError> {
     let result = queue_reset_link(app, username, client).await;
-    let (queued, failed) = match &result {
-        Ok(RequestOutcome::Queued) => (1, 0),
-        Err(AppError::Unavailable(_)) => (0, 1),
-        _ => (0, 0),
-    };
     metrics::emit(
         &app.settings.metrics_namespace,
         app.clock.now(),
-        &[
-            (metrics::RESET_REQUESTS, 1),
-            (metrics::MAILS_QUEUED, queued),
-            (metrics::MAIL_QUEUE_FAILURES, failed),
-        ],
+        &request_metric_counts(&result),
     );
     result
+}
+
+/// The metrics line of one reset request.
+pub fn request_metric_counts(result: &Result<RequestOutcome, AppError>) -> Vec<(&'static str, u64)> {
+    let (queued, failed, refused) = match result {
+        Ok(RequestOutcome::Queued) => (1, 0, 0),
+        Ok(RequestOutcome::ClientUsernameLimited) => (0, 0, 1),
+        Err(AppError::RateLimited { .. }) => (0, 0, 1),
+        Err(AppError::Unavailable(_)) => (0, 1, 0),
+        Err(_) => (0, 0, 0),
+    };
+    vec![
+        (metrics::RESET_REQUESTS, 1),
+        (metrics::MAILS_QUEUED, queued),
+        (metrics::MAIL_QUEUE_FAILURES, failed),
+        (metrics::RATE_LIMIT_REFUSALS, refused),
+    ]
 }
 
 async fn queue_reset_link(

@@ -445,3 +445,31 @@ async fn a_password_notice_overtaken_by_an_address_change_is_skipped_not_refused
     assert_eq!(codes(&[deliver(&f.sender, &job).await]), ["recipient_replaced"]);
     assert!(f.mailer.sent().is_empty());
 }
+
+/// Every request refused by a rate limit is counted (RateLimitRefusals, alarmed): the 429 of
+/// the per-client limit and the silent drop of the per-username-and-client limit alike; a
+/// queued request or an outage is not a refusal.
+#[tokio::test]
+async fn rate_limit_refusals_are_counted_in_the_metrics_line() {
+    let f = fixture();
+    let refused = |counts: Vec<(&'static str, u64)>| {
+        counts
+            .iter()
+            .find(|(name, _)| *name == crate::metrics::RATE_LIMIT_REFUSALS)
+            .map(|(_, value)| *value)
+    };
+    let mut outcomes = Vec::new();
+    for _ in 0..4 {
+        outcomes.push(request_reset(&f.app, &username("ex000001"), &key(Some("198.51.100.9"))).await);
+    }
+    let counted: Vec<Option<u64>> = outcomes.iter().map(|o| refused(request_metric_counts(o))).collect();
+    assert_eq!(counted, [Some(0), Some(0), Some(0), Some(1)], "{outcomes:?}");
+    for _ in 0..30 {
+        let _ = request_reset(&f.app, &username("other000"), &key(Some("198.51.100.1"))).await;
+    }
+    let blocked = request_reset(&f.app, &username("other000"), &key(Some("198.51.100.1"))).await;
+    assert!(matches!(blocked, Err(AppError::RateLimited { .. })));
+    assert_eq!(refused(request_metric_counts(&blocked)), Some(1));
+    let down: Result<RequestOutcome, AppError> = Err(AppError::Unavailable("queue".into()));
+    assert_eq!(refused(request_metric_counts(&down)), Some(0));
+}
