@@ -120,6 +120,29 @@ fn audited_reason(id: &AddressRequestId, reason: &Reason) -> Result<Reason, Admi
     Reason::parse(&format!("address request {id}: {}", reason.as_str()))
 }
 
+/// The reason of an approval as audited: which request, the administrator's words, and what was
+/// overridden and why (when something was).
+fn approval_reason(
+    id: &AddressRequestId,
+    reason: &Reason,
+    refused: &[Refusal],
+    overriding: Option<&Reason>,
+) -> Result<Reason, AdminError> {
+    let reason = match overriding {
+        Some(why) if !refused.is_empty() => {
+            let overridden: Vec<String> = refused.iter().map(ToString::to_string).collect();
+            format!(
+                "address request {id}: {}; overriding: {} (because: {})",
+                reason.as_str(),
+                overridden.join("; "),
+                why.as_str()
+            )
+        }
+        _ => format!("address request {id}: {}", reason.as_str()),
+    };
+    Reason::parse(&reason)
+}
+
 impl AddressRequests {
     pub fn new(store: DynamoAddressRequests) -> Self {
         Self {
@@ -224,20 +247,8 @@ impl AddressRequests {
                 refusals: blocking,
             });
         };
-        let reason = match overriding {
-            Some(why) if !refused.is_empty() => {
-                let overridden: Vec<String> = refused.iter().map(ToString::to_string).collect();
-                format!(
-                    "address request {id}: {}; overriding: {} (because: {})",
-                    change.reason.as_str(),
-                    overridden.join("; "),
-                    why.as_str()
-                )
-            }
-            _ => format!("address request {id}: {}", change.reason.as_str()),
-        };
         let audited = Change {
-            reason: Reason::parse(&reason)?,
+            reason: approval_reason(id, &change.reason, &refused, overriding)?,
             ..change.clone()
         };
         let mut items = Vec::new();

@@ -158,97 +158,125 @@ pub fn read_csv(input: impl Read) -> Result<ParsedFile, AdminError> {
         .flexible(true)
         .trim(csv::Trim::All)
         .from_reader(input);
-    let headers = reader.byte_headers().map_err(csv_error)?.clone();
-    for (i, header) in headers.iter().enumerate() {
-        let header = header.strip_prefix(UTF8_BOM).unwrap_or(header);
-        if let Some(found) = std::str::from_utf8(header).ok().and_then(find_hidden) {
-            return Err(AdminError::Csv(format!(
-                "line 1 (the column names): column {} {found}; remove it",
-                i + 1
-            )));
-        }
-    }
-    let column_name = |i: usize| -> String {
-        let name = headers.get(i).unwrap_or_default();
-        let name = name.strip_prefix(UTF8_BOM).unwrap_or(name);
-        std::str::from_utf8(name).map_or_else(
-            |_| format!("{}", i + 1),
-            |n| echo(n).unwrap_or_else(|| format!("{}", i + 1)),
-        )
-    };
-    let column = |name: &str| {
-        headers.iter().enumerate().find_map(|(i, header)| {
-            let header = header.strip_prefix(UTF8_BOM).unwrap_or(header);
-            header.eq_ignore_ascii_case(name.as_bytes()).then_some(i)
-        })
-    };
-    let (Some(username_column), Some(email_column)) = (column("username"), column("email")) else {
-        return Err(AdminError::Csv(
-            "the first line must name the columns: username,email (and optionally language)".into(),
-        ));
-    };
-    let language_column = column("language");
-
+    let columns = Columns::read(reader.byte_headers().map_err(csv_error)?.clone())?;
     let mut parsed = ParsedFile::default();
     let mut first_seen: HashMap<Username, u64> = HashMap::new();
     for record in reader.byte_records() {
         let record = record.map_err(csv_error)?;
         let line = record.position().map_or(0, csv::Position::line);
-        let text = |column: usize| -> Result<&str, RowProblem> {
-            std::str::from_utf8(record.get(column).unwrap_or_default()).map_err(|_| RowProblem::NotUtf8)
-        };
-        let typed_username = text(username_column).ok().and_then(echo);
-        let reject = |problem: RowProblem| RejectedRow {
-            line,
-            username: typed_username.clone(),
-            problem,
-        };
-        let row = (|| {
-            // Every field, the ignored columns too: the report echoes them, and a hidden
-            // character anywhere is a sign of a file that says something else than it shows.
-            for (i, field) in record.iter().enumerate() {
-                if let Some(found) = std::str::from_utf8(field).ok().and_then(find_hidden) {
-                    return Err(RowProblem::HiddenCharacter {
-                        column: column_name(i),
-                        found,
-                    });
-                }
-            }
-            let username = text(username_column)?;
-            if username.is_empty() {
-                return Err(RowProblem::MissingField("username"));
-            }
-            let username = Username::parse(username).map_err(RowProblem::BadUsername)?;
-            let email = text(email_column)?;
-            if email.is_empty() {
-                return Err(RowProblem::MissingField("email"));
-            }
-            let email = Email::parse(email).map_err(RowProblem::BadAddress)?;
-            let language = match language_column.map(text).transpose()?.unwrap_or_default() {
-                "" => Language::default(),
-                code => Language::from_tag(code).ok_or(RowProblem::BadLanguage)?,
-            };
-            if let Some(first_line) = first_seen.get(&username) {
-                return Err(RowProblem::Duplicate {
-                    first_line: *first_line,
-                });
-            }
-            Ok(ImportRow {
-                line,
-                username,
-                email,
-                language,
-            })
-        })();
-        match row {
+        match columns.row(&record, line, &first_seen) {
             Ok(row) => {
                 first_seen.insert(row.username.clone(), row.line);
                 parsed.rows.push(row);
             }
-            Err(problem) => parsed.rejected.push(reject(problem)),
+            Err(problem) => parsed.rejected.push(RejectedRow {
+                line,
+                username: field(&record, columns.username).ok().and_then(echo),
+                problem,
+            }),
         }
     }
     Ok(parsed)
+}
+
+/// A field of a line as text (`""` when the line is shorter).
+fn field(record: &csv::ByteRecord, column: usize) -> Result<&str, RowProblem> {
+    std::str::from_utf8(record.get(column).unwrap_or_default()).map_err(|_| RowProblem::NotUtf8)
+}
+
+/// The first line of the file: the column names, and where the ones read are.
+struct Columns {
+    headers: csv::ByteRecord,
+    username: usize,
+    email: usize,
+    language: Option<usize>,
+}
+
+impl Columns {
+    /// The column names checked (no hidden character), `username` and `email` found.
+    fn read(headers: csv::ByteRecord) -> Result<Self, AdminError> {
+        for (i, header) in headers.iter().enumerate() {
+            let header = header.strip_prefix(UTF8_BOM).unwrap_or(header);
+            if let Some(found) = std::str::from_utf8(header).ok().and_then(find_hidden) {
+                return Err(AdminError::Csv(format!(
+                    "line 1 (the column names): column {} {found}; remove it",
+                    i + 1
+                )));
+            }
+        }
+        let column = |name: &str| {
+            headers.iter().enumerate().find_map(|(i, header)| {
+                let header = header.strip_prefix(UTF8_BOM).unwrap_or(header);
+                header.eq_ignore_ascii_case(name.as_bytes()).then_some(i)
+            })
+        };
+        let (Some(username), Some(email)) = (column("username"), column("email")) else {
+            return Err(AdminError::Csv(
+                "the first line must name the columns: username,email (and optionally language)".into(),
+            ));
+        };
+        let language = column("language");
+        Ok(Self {
+            headers,
+            username,
+            email,
+            language,
+        })
+    }
+
+    /// A column as the report names it: its name when printable, else its number.
+    fn name(&self, i: usize) -> String {
+        let name = self.headers.get(i).unwrap_or_default();
+        let name = name.strip_prefix(UTF8_BOM).unwrap_or(name);
+        std::str::from_utf8(name).map_or_else(
+            |_| format!("{}", i + 1),
+            |n| echo(n).unwrap_or_else(|| format!("{}", i + 1)),
+        )
+    }
+
+    /// One line checked: the account it asks for, or why it is rejected.
+    fn row(
+        &self,
+        record: &csv::ByteRecord,
+        line: u64,
+        first_seen: &HashMap<Username, u64>,
+    ) -> Result<ImportRow, RowProblem> {
+        // Every field, the ignored columns too: the report echoes them, and a hidden
+        // character anywhere is a sign of a file that says something else than it shows.
+        for (i, value) in record.iter().enumerate() {
+            if let Some(found) = std::str::from_utf8(value).ok().and_then(find_hidden) {
+                return Err(RowProblem::HiddenCharacter {
+                    column: self.name(i),
+                    found,
+                });
+            }
+        }
+        let username = field(record, self.username)?;
+        if username.is_empty() {
+            return Err(RowProblem::MissingField("username"));
+        }
+        let username = Username::parse(username).map_err(RowProblem::BadUsername)?;
+        let email = field(record, self.email)?;
+        if email.is_empty() {
+            return Err(RowProblem::MissingField("email"));
+        }
+        let email = Email::parse(email).map_err(RowProblem::BadAddress)?;
+        let language = match self.language.map(|c| field(record, c)).transpose()?.unwrap_or_default() {
+            "" => Language::default(),
+            code => Language::from_tag(code).ok_or(RowProblem::BadLanguage)?,
+        };
+        if let Some(first_line) = first_seen.get(&username) {
+            return Err(RowProblem::Duplicate {
+                first_line: *first_line,
+            });
+        }
+        Ok(ImportRow {
+            line,
+            username,
+            email,
+            language,
+        })
+    }
 }
 
 /// Sorts the checked lines into new, already registered (same address) and rejected

@@ -2,17 +2,19 @@
 //! the JSON views of an account and of an address request (times in JST, addresses masked
 //! where the reader does not need them whole, stored text passed through `visible`).
 
-use crate::accounts::{AccountRecord, MailProblemRow};
-use crate::address_requests::{is_bouncing, notice_fate, refusals};
+use crate::accounts::{AccountRecord, EmailChange, MailProblemRow, StatusChange};
+use crate::address_requests::{is_bouncing, notice_fate, refusals, Approval};
 use crate::audit::{AuditEntry, AuditSubject};
-use crate::audit_chain::ChainReport;
+use crate::audit_chain::{ChainReport, MIRROR_VARIABLE};
 use crate::import::{ImportOutcome, ImportPlan};
 use crate::mail_queue::{human_age, queue_name, QueueDepth};
 use crate::template::TableDefinition;
 use crate::text::visible;
 use crate::times::{jst_display, jst_iso};
 use indicatif::{ProgressBar, ProgressStyle};
-use reset_core::domain::{AccountStatus, AddressRequest, AddressRequestState, Language, Timestamp};
+use reset_core::domain::{
+    AccountStatus, AddressRequest, AddressRequestId, AddressRequestState, Language, Timestamp, User, Username,
+};
 use reset_core::store::PendingRequest;
 use serde::Serialize;
 use std::borrow::Cow;
@@ -406,6 +408,123 @@ pub fn mail_problems_table(rows: &[MailProblemRow]) -> String {
         out.push('\n');
     }
     out
+}
+
+/// `user create`'s answer: the new account, then the first password when the tool generated it
+/// (a given one is not repeated).
+pub fn user_created(user: &User, generated_password: Option<&str>) -> String {
+    let mut out = format!("created user {} <{}>", user.username, user.email.masked());
+    if let Some(password) = generated_password {
+        let _ = write!(out, "\ninitial password: {password}");
+    }
+    out
+}
+
+/// `user create --if-missing` for an account that exists.
+pub fn user_left_unchanged(username: &Username) -> String {
+    format!("user {username} already exists; left unchanged")
+}
+
+/// `user show`: the account as JSON (see [`AccountView`]).
+pub fn account_json(account: &AccountRecord) -> serde_json::Result<String> {
+    serde_json::to_string_pretty(&AccountView::of(account))
+}
+
+/// `user disable` and `user enable`: what changed, if anything.
+pub fn status_line(username: &Username, status: AccountStatus, outcome: StatusChange) -> String {
+    match (status, outcome) {
+        (AccountStatus::Disabled, StatusChange::Changed) => {
+            format!("disabled {username}: no reset mail, no working link")
+        }
+        (AccountStatus::Disabled, StatusChange::AlreadySo) => {
+            format!("{username} was already disabled; nothing changed")
+        }
+        (AccountStatus::Active, StatusChange::Changed) => format!("enabled {username}"),
+        (AccountStatus::Active, StatusChange::AlreadySo) => format!("{username} was already enabled; nothing changed"),
+    }
+}
+
+/// `user set-email`: the change, then which addresses were told.
+pub fn address_changed(username: &Username, changed: &EmailChange) -> String {
+    format!(
+        "changed the address of {username}: {} -> {} (in effect for the next reset request; \
+         links mailed before are dead)\nnotices queued to {}the new address",
+        changed.old_masked,
+        changed.new_masked,
+        if changed.old_address.is_some() {
+            "the old and "
+        } else {
+            ""
+        }
+    )
+}
+
+/// `users check`'s progress on stderr, rewritten in place.
+pub fn read_progress(read: usize) -> String {
+    format!("\r    {read} accounts read")
+}
+
+/// `audit` with neither an account nor `verify`.
+pub fn audit_usage() -> String {
+    "name an account (`reset-admin audit USERNAME`) or `reset-admin audit verify USERNAME`".to_owned()
+}
+
+/// `audit verify`'s note when there is no mirror to compare with.
+pub fn no_mirror_note() -> String {
+    format!("note: {MIRROR_VARIABLE} is not set: the chain is checked without its mirror")
+}
+
+/// `import` when a line was rejected.
+pub fn import_refused() -> String {
+    "nothing written: fix the rejected lines and run the import again".to_owned()
+}
+
+/// `import` without `--apply`.
+pub fn import_dry_run() -> String {
+    "dry run: nothing written; add --apply to create the new accounts".to_owned()
+}
+
+/// `mail-queue` when the dead-letter queue is empty.
+pub fn no_dead_letters() -> String {
+    "no dead-lettered mail".to_owned()
+}
+
+/// `address-requests show`: the request as JSON (see [`RequestView`]).
+pub fn request_json(
+    request: &AddressRequest,
+    account: Option<&AccountRecord>,
+    now: Timestamp,
+    objection_window_secs: i64,
+) -> serde_json::Result<String> {
+    serde_json::to_string_pretty(&RequestView::of(request, account, now, objection_window_secs))
+}
+
+/// `address-requests approve`: what the approval changed.
+pub fn approval_line(id: &AddressRequestId, approval: &Approval) -> String {
+    let username = &approval.request.username;
+    match &approval.change {
+        Some(changed) => format!(
+            "approved address request {id}: changed the address of {username}: {} -> {} (older reset links are dead; audited under `reset-admin audit {username}`)",
+            changed.old_masked, changed.new_masked
+        ),
+        None => format!(
+            "approved address request {id}: {username} already had the address {}; the request is marked approved",
+            approval.request.new_email.masked()
+        ),
+    }
+}
+
+/// `address-requests reject`.
+pub fn rejection_line(id: &AddressRequestId, request: &AddressRequest) -> String {
+    format!(
+        "rejected address request {id} for {}: the account is unchanged (audited under `reset-admin audit {}`)",
+        request.username, request.username
+    )
+}
+
+/// The last line of a failed command, on stderr: the error and its causes.
+pub fn error_line(error: &anyhow::Error) -> String {
+    format!("error: {error:#}")
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! `make test`). Point-in-time recovery and deletion protection are cloud-only settings that
 //! DynamoDB Local refuses, so they are not applied here.
 
-use crate::template::TableDefinition;
+use crate::template::{IndexDefinition, TableDefinition};
 use anyhow::{anyhow, Context, Result};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
@@ -44,20 +44,7 @@ pub async fn create_table(client: &Client, name: &str, definition: &TableDefinit
     let indexes = definition
         .global_secondary_indexes
         .iter()
-        .map(|index| {
-            let projection = Projection::builder()
-                .projection_type(ProjectionType::from(index.projection_type.as_str()))
-                .set_non_key_attributes(
-                    (!index.non_key_attributes.is_empty()).then(|| index.non_key_attributes.clone()),
-                )
-                .build();
-            GlobalSecondaryIndex::builder()
-                .index_name(&index.name)
-                .set_key_schema(Some(key_elements(&index.key_schema)?))
-                .projection(projection)
-                .build()
-                .map_err(|e| anyhow!(e))
-        })
+        .map(global_secondary_index)
         .collect::<Result<Vec<_>>>()?;
     let result = client
         .create_table()
@@ -83,20 +70,40 @@ pub async fn create_table(client: &Client, name: &str, definition: &TableDefinit
         }
     }
     if let Some(attribute) = &definition.ttl_attribute {
-        client
-            .update_time_to_live()
-            .table_name(name)
-            .time_to_live_specification(
-                TimeToLiveSpecification::builder()
-                    .attribute_name(attribute)
-                    .enabled(true)
-                    .build()
-                    .map_err(|e| anyhow!(e))?,
-            )
-            .send()
-            .await
-            .map_err(|e| anyhow!(aws_sdk_dynamodb::error::DisplayErrorContext(e)))
-            .with_context(|| format!("enabling TTL on {name}"))?;
+        enable_ttl(client, name, attribute).await?;
     }
     Ok(Created::New)
+}
+
+/// One global secondary index as CreateTable takes it.
+fn global_secondary_index(index: &IndexDefinition) -> Result<GlobalSecondaryIndex> {
+    let projection = Projection::builder()
+        .projection_type(ProjectionType::from(index.projection_type.as_str()))
+        .set_non_key_attributes((!index.non_key_attributes.is_empty()).then(|| index.non_key_attributes.clone()))
+        .build();
+    GlobalSecondaryIndex::builder()
+        .index_name(&index.name)
+        .set_key_schema(Some(key_elements(&index.key_schema)?))
+        .projection(projection)
+        .build()
+        .map_err(|e| anyhow!(e))
+}
+
+/// Expiry by the table's TTL attribute.
+async fn enable_ttl(client: &Client, name: &str, attribute: &str) -> Result<()> {
+    client
+        .update_time_to_live()
+        .table_name(name)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name(attribute)
+                .enabled(true)
+                .build()
+                .map_err(|e| anyhow!(e))?,
+        )
+        .send()
+        .await
+        .map_err(|e| anyhow!(aws_sdk_dynamodb::error::DisplayErrorContext(e)))
+        .with_context(|| format!("enabling TTL on {name}"))?;
+    Ok(())
 }

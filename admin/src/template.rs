@@ -104,6 +104,67 @@ fn key_schema(value: Option<&Value>) -> Result<Vec<KeyElement>> {
         .collect()
 }
 
+/// One `AWS::DynamoDB::Table` resource, named by the global variable that refers to it.
+fn table_definition(id: &Value, resource: &Value, variables: &Mapping, store: Store) -> Result<TableDefinition> {
+    let logical_id = str_of(id, "logical id")?.to_owned();
+    let env_var = variables
+        .iter()
+        .find(|(_, v)| ref_target(v, store) == Some(logical_id.as_str()))
+        .map(|(k, _)| str_of(k, "variable name").map(str::to_owned))
+        .transpose()?
+        .ok_or_else(|| anyhow!("no environment variable refers to table {logical_id}"))?;
+    let props = get(resource, "Properties").ok_or_else(|| anyhow!("{logical_id} has no Properties"))?;
+    let attribute_definitions = get(props, "AttributeDefinitions")
+        .and_then(Value::as_sequence)
+        .ok_or_else(|| anyhow!("{logical_id} has no AttributeDefinitions"))?
+        .iter()
+        .map(|a| {
+            Ok((
+                str_of(get(a, "AttributeName").unwrap_or(&Value::Null), "AttributeName")?.to_owned(),
+                str_of(get(a, "AttributeType").unwrap_or(&Value::Null), "AttributeType")?.to_owned(),
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let global_secondary_indexes = get(props, "GlobalSecondaryIndexes")
+        .and_then(Value::as_sequence)
+        .map(|list| list.iter().map(index_definition).collect::<Result<Vec<_>>>())
+        .transpose()?
+        .unwrap_or_default();
+    let ttl_attribute = match get(props, "TimeToLiveSpecification") {
+        Some(spec) if get(spec, "Enabled").and_then(Value::as_bool) == Some(true) => {
+            Some(str_of(get(spec, "AttributeName").unwrap_or(&Value::Null), "TTL AttributeName")?.to_owned())
+        }
+        _ => None,
+    };
+    Ok(TableDefinition {
+        key_schema: key_schema(get(props, "KeySchema"))?,
+        logical_id,
+        env_var,
+        attribute_definitions,
+        global_secondary_indexes,
+        ttl_attribute,
+    })
+}
+
+/// One of a table's `GlobalSecondaryIndexes` (projection `ALL` unless it says otherwise).
+fn index_definition(index: &Value) -> Result<IndexDefinition> {
+    let projection = get(index, "Projection");
+    Ok(IndexDefinition {
+        name: str_of(get(index, "IndexName").unwrap_or(&Value::Null), "IndexName")?.to_owned(),
+        key_schema: key_schema(get(index, "KeySchema"))?,
+        projection_type: projection
+            .and_then(|p| get(p, "ProjectionType"))
+            .and_then(Value::as_str)
+            .unwrap_or("ALL")
+            .to_owned(),
+        non_key_attributes: projection
+            .and_then(|p| get(p, "NonKeyAttributes"))
+            .and_then(Value::as_sequence)
+            .map(|l| l.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .unwrap_or_default(),
+    })
+}
+
 impl Template {
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
@@ -158,65 +219,7 @@ impl Template {
             {
                 continue;
             }
-            let logical_id = str_of(id, "logical id")?.to_owned();
-            let env_var = variables
-                .iter()
-                .find(|(_, v)| ref_target(v, store) == Some(logical_id.as_str()))
-                .map(|(k, _)| str_of(k, "variable name").map(str::to_owned))
-                .transpose()?
-                .ok_or_else(|| anyhow!("no environment variable refers to table {logical_id}"))?;
-            let props = get(resource, "Properties").ok_or_else(|| anyhow!("{logical_id} has no Properties"))?;
-            let attribute_definitions = get(props, "AttributeDefinitions")
-                .and_then(Value::as_sequence)
-                .ok_or_else(|| anyhow!("{logical_id} has no AttributeDefinitions"))?
-                .iter()
-                .map(|a| {
-                    Ok((
-                        str_of(get(a, "AttributeName").unwrap_or(&Value::Null), "AttributeName")?.to_owned(),
-                        str_of(get(a, "AttributeType").unwrap_or(&Value::Null), "AttributeType")?.to_owned(),
-                    ))
-                })
-                .collect::<Result<Vec<_>>>()?;
-            let global_secondary_indexes = get(props, "GlobalSecondaryIndexes")
-                .and_then(Value::as_sequence)
-                .map(|list| {
-                    list.iter()
-                        .map(|index| {
-                            let projection = get(index, "Projection");
-                            Ok(IndexDefinition {
-                                name: str_of(get(index, "IndexName").unwrap_or(&Value::Null), "IndexName")?.to_owned(),
-                                key_schema: key_schema(get(index, "KeySchema"))?,
-                                projection_type: projection
-                                    .and_then(|p| get(p, "ProjectionType"))
-                                    .and_then(Value::as_str)
-                                    .unwrap_or("ALL")
-                                    .to_owned(),
-                                non_key_attributes: projection
-                                    .and_then(|p| get(p, "NonKeyAttributes"))
-                                    .and_then(Value::as_sequence)
-                                    .map(|l| l.iter().filter_map(Value::as_str).map(str::to_owned).collect())
-                                    .unwrap_or_default(),
-                            })
-                        })
-                        .collect::<Result<Vec<_>>>()
-                })
-                .transpose()?
-                .unwrap_or_default();
-            let ttl = get(props, "TimeToLiveSpecification");
-            let ttl_attribute = match ttl {
-                Some(spec) if get(spec, "Enabled").and_then(Value::as_bool) == Some(true) => {
-                    Some(str_of(get(spec, "AttributeName").unwrap_or(&Value::Null), "TTL AttributeName")?.to_owned())
-                }
-                _ => None,
-            };
-            tables.push(TableDefinition {
-                key_schema: key_schema(get(props, "KeySchema"))?,
-                logical_id,
-                env_var,
-                attribute_definitions,
-                global_secondary_indexes,
-                ttl_attribute,
-            });
+            tables.push(table_definition(id, resource, variables, store)?);
         }
         if tables.is_empty() {
             bail!("the template defines no DynamoDB table");

@@ -15,8 +15,8 @@ mod sqs;
 mod stats;
 
 use anyhow::{anyhow, Context, Result};
-use clap::{Parser, Subcommand};
-use std::path::PathBuf;
+use clap::{Args, Parser, Subcommand};
+use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
 #[command(
@@ -33,202 +33,211 @@ enum Cmd {
     /// Cold starts and a warm run of each function (send-mail fed from the mail queue) against
     /// the local stack (environment: scripts/local.env plus the SDK endpoint variables and the
     /// queue URLs).
-    Run {
-        #[arg(long, default_value = "target/release")]
-        bin_dir: PathBuf,
-        /// The hello-world floor (default: `hello-lambda` in --bin-dir).
-        #[arg(long)]
-        floor_binary: Option<PathBuf>,
-        #[arg(long, default_value = "events")]
-        events_dir: PathBuf,
-        /// The env file naming the functions' settings (values from this environment).
-        #[arg(long, default_value = "scripts/local.env")]
-        config_env: PathBuf,
-        /// Known and unknown submits each, with the configured response-time floor.
-        #[arg(long, default_value_t = 20)]
-        floor_check_requests: usize,
-        #[arg(long, default_value = "target/debug/reset-admin")]
-        admin: PathBuf,
-        #[arg(long, env = "SES_STORE_URL")]
-        ses_url: String,
-        /// The mail queue on the local SQS (moto's server).
-        #[arg(long, env = "MAIL_QUEUE_URL")]
-        queue_url: String,
-        #[arg(long, default_value = ".local/bench/logs")]
-        logs_dir: PathBuf,
-        #[arg(long, default_value_t = 20)]
-        cold_starts: usize,
-        #[arg(long, default_value_t = 300)]
-        users: usize,
-        #[arg(long, default_value_t = 300)]
-        hello_requests: usize,
-        /// Extra `NAME=value` for the functions' environment (experiments), repeatable.
-        #[arg(long = "function-env")]
-        function_env: Vec<String>,
-        #[arg(long)]
-        out: PathBuf,
-    },
+    Run(RunArgs),
     /// Merge, print, write latest.json, compare with the baseline.
-    Report {
-        #[arg(long)]
-        runtime: PathBuf,
-        #[arg(long, default_value = "target/criterion")]
-        criterion_dir: PathBuf,
-        /// `name=path/to/bootstrap.zip`, once per function.
-        #[arg(long = "zip")]
-        zips: Vec<String>,
-        #[arg(long, default_value = "")]
-        git_commit: String,
-        #[arg(long, default_value = "")]
-        rustc: String,
-        #[arg(long, default_value = "")]
-        generated_at: String,
-        #[arg(long, default_value = "bench/results/latest.json")]
-        out: PathBuf,
-        /// Markdown copy of the tables (for docs/performance.md).
-        #[arg(long, default_value = "bench/results/latest.md")]
-        markdown: PathBuf,
-        #[arg(long, default_value = "bench/results/baseline.json")]
-        baseline: PathBuf,
-    },
+    Report(ReportArgs),
+}
+
+#[derive(Args)]
+struct RunArgs {
+    #[arg(long, default_value = "target/release")]
+    bin_dir: PathBuf,
+    /// The hello-world floor (default: `hello-lambda` in --bin-dir).
+    #[arg(long)]
+    floor_binary: Option<PathBuf>,
+    #[arg(long, default_value = "events")]
+    events_dir: PathBuf,
+    /// The env file naming the functions' settings (values from this environment).
+    #[arg(long, default_value = "scripts/local.env")]
+    config_env: PathBuf,
+    /// Known and unknown submits each, with the configured response-time floor.
+    #[arg(long, default_value_t = 20)]
+    floor_check_requests: usize,
+    #[arg(long, default_value = "target/debug/reset-admin")]
+    admin: PathBuf,
+    #[arg(long, env = "SES_STORE_URL")]
+    ses_url: String,
+    /// The mail queue on the local SQS (moto's server).
+    #[arg(long, env = "MAIL_QUEUE_URL")]
+    queue_url: String,
+    #[arg(long, default_value = ".local/bench/logs")]
+    logs_dir: PathBuf,
+    #[arg(long, default_value_t = 20)]
+    cold_starts: usize,
+    #[arg(long, default_value_t = 300)]
+    users: usize,
+    #[arg(long, default_value_t = 300)]
+    hello_requests: usize,
+    /// Extra `NAME=value` for the functions' environment (experiments), repeatable.
+    #[arg(long = "function-env")]
+    function_env: Vec<String>,
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    #[arg(long)]
+    runtime: PathBuf,
+    #[arg(long, default_value = "target/criterion")]
+    criterion_dir: PathBuf,
+    /// `name=path/to/bootstrap.zip`, once per function.
+    #[arg(long = "zip")]
+    zips: Vec<String>,
+    #[arg(long, default_value = "")]
+    git_commit: String,
+    #[arg(long, default_value = "")]
+    rustc: String,
+    #[arg(long, default_value = "")]
+    generated_at: String,
+    #[arg(long, default_value = "bench/results/latest.json")]
+    out: PathBuf,
+    /// Markdown copy of the tables (for docs/performance.md).
+    #[arg(long, default_value = "bench/results/latest.md")]
+    markdown: PathBuf,
+    #[arg(long, default_value = "bench/results/baseline.json")]
+    baseline: PathBuf,
+}
+
+impl RunArgs {
+    /// The scenario's options and where its figures go.
+    fn options(self) -> Result<(scenario::Options, PathBuf)> {
+        let function_env = self
+            .function_env
+            .iter()
+            .map(|kv| {
+                kv.split_once('=')
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .ok_or_else(|| anyhow!("--function-env wants NAME=value, got {kv}"))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let options = scenario::Options {
+            floor_binary: self.floor_binary.unwrap_or_else(|| self.bin_dir.join("hello-lambda")),
+            config_env: self.config_env,
+            floor_check_requests: self.floor_check_requests,
+            bin_dir: self.bin_dir,
+            events_dir: self.events_dir,
+            admin: self.admin,
+            ses_url: self.ses_url.trim_end_matches('/').to_owned(),
+            queue_url: self.queue_url,
+            logs_dir: self.logs_dir,
+            cold_starts: self.cold_starts,
+            users: self.users,
+            hello_requests: self.hello_requests,
+            function_env,
+        };
+        Ok((options, self.out))
+    }
+}
+
+/// `lambda-bench run`: the scenario, its figures written to --out.
+async fn run(args: RunArgs) -> Result<()> {
+    let (options, out) = args.options()?;
+    let runtime = scenario::run(&options).await?;
+    if let Some(parent) = out.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(&out, serde_json::to_string_pretty(&runtime)?)
+        .with_context(|| format!("writing {}", out.display()))?;
+    eprintln!(
+        "==> runtime figures in {} ({:.0} s)",
+        out.display(),
+        runtime.wall_seconds
+    );
+    Ok(())
+}
+
+/// `lambda-bench report`: latest.json and its Markdown tables, then the comparison with the
+/// baseline (exit status 3 on a regression).
+fn report(args: ReportArgs) -> Result<()> {
+    let zips = args
+        .zips
+        .iter()
+        .map(|z| {
+            z.split_once('=')
+                .map(|(n, p)| (n.to_owned(), PathBuf::from(p)))
+                .ok_or_else(|| anyhow!("--zip wants name=path, got {z}"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let results = report::build(&report::Inputs {
+        runtime: args.runtime,
+        criterion_dir: args.criterion_dir,
+        zips,
+        git_commit: args.git_commit,
+        rustc: args.rustc,
+        generated_at: args.generated_at,
+    })?;
+    let (out, markdown) = (&args.out, &args.markdown);
+    std::fs::write(out, serde_json::to_string_pretty(&results)? + "\n")
+        .with_context(|| format!("writing {}", out.display()))?;
+    let text = format!(
+        "{}\n{}\n{}\n{}",
+        report::header(&results),
+        report::table(&results),
+        report::targets_table(&results),
+        report::micro_table(&results)
+    );
+    std::fs::write(markdown, &text).with_context(|| format!("writing {}", markdown.display()))?;
+    println!("\n{text}");
+    println!("Results: {} (Markdown: {})", out.display(), markdown.display());
+    compare_with_baseline(&args.baseline, &results)
+}
+
+/// The latest results against the committed baseline: exits with status 3 when a figure
+/// regressed or a target it met is now missed.
+fn compare_with_baseline(baseline: &Path, results: &report::Results) -> Result<()> {
+    let Ok(baseline_text) = std::fs::read_to_string(baseline) else {
+        println!("No baseline at {}: nothing to compare with.", baseline.display());
+        return Ok(());
+    };
+    let base: report::Results =
+        serde_json::from_str(&baseline_text).with_context(|| format!("parsing {}", baseline.display()))?;
+    let found = report::regressions(&base, results);
+    let lost = report::lost_targets(&base, results);
+    if found.is_empty() && lost.is_empty() {
+        println!(
+            "No figure is more than {:.0} % worse than the baseline ({}, commit {}).",
+            (report::REGRESSION_LIMIT - 1.0) * 100.0,
+            baseline.display(),
+            base.git_commit
+        );
+        return Ok(());
+    }
+    print_regressions(baseline, &found, &lost);
+    std::process::exit(3);
+}
+
+/// The banner of a regression: the targets missed, then the figures that grew.
+fn print_regressions(baseline: &Path, found: &[report::Regression], lost: &[&report::Target]) {
+    let bar = "!".repeat(78);
+    println!(
+        "\n{bar}\n!!  PERFORMANCE REGRESSION: {} figure(s) more than 20 % worse than {}, {} target(s) it met now missed",
+        found.len(),
+        baseline.display(),
+        lost.len()
+    );
+    for t in lost {
+        println!(
+            "!!    target missed: {} ({}; measured {})",
+            t.name, t.target, t.measured
+        );
+    }
+    for r in found {
+        println!(
+            "!!    {:<55} {:>12.3} -> {:>12.3}  (+{:.0} %)",
+            r.metric,
+            r.baseline,
+            r.latest,
+            (r.latest / r.baseline - 1.0) * 100.0
+        );
+    }
+    println!("!!  Re-run on a quiet machine; if it holds, fix it (or, for a deliberate change,\n!!  commit the new figures as the baseline: make bench BENCH_UPDATE_BASELINE=1).\n{bar}");
 }
 
 #[tokio::main]
 async fn main() -> Result<()> {
     match Cli::parse().command {
-        Cmd::Run {
-            floor_binary,
-            bin_dir,
-            events_dir,
-            config_env,
-            floor_check_requests,
-            admin,
-            ses_url,
-            queue_url,
-            logs_dir,
-            cold_starts,
-            users,
-            hello_requests,
-            function_env,
-            out,
-        } => {
-            let function_env = function_env
-                .iter()
-                .map(|kv| {
-                    kv.split_once('=')
-                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                        .ok_or_else(|| anyhow!("--function-env wants NAME=value, got {kv}"))
-                })
-                .collect::<Result<Vec<_>>>()?;
-            let options = scenario::Options {
-                floor_binary: floor_binary.unwrap_or_else(|| bin_dir.join("hello-lambda")),
-                config_env,
-                floor_check_requests,
-                bin_dir,
-                events_dir,
-                admin,
-                ses_url: ses_url.trim_end_matches('/').to_owned(),
-                queue_url,
-                logs_dir,
-                cold_starts,
-                users,
-                hello_requests,
-                function_env,
-            };
-            let runtime = scenario::run(&options).await?;
-            if let Some(parent) = out.parent() {
-                std::fs::create_dir_all(parent)?;
-            }
-            std::fs::write(&out, serde_json::to_string_pretty(&runtime)?)
-                .with_context(|| format!("writing {}", out.display()))?;
-            eprintln!(
-                "==> runtime figures in {} ({:.0} s)",
-                out.display(),
-                runtime.wall_seconds
-            );
-            Ok(())
-        }
-        Cmd::Report {
-            runtime,
-            criterion_dir,
-            zips,
-            git_commit,
-            rustc,
-            generated_at,
-            out,
-            markdown,
-            baseline,
-        } => {
-            let zips = zips
-                .iter()
-                .map(|z| {
-                    z.split_once('=')
-                        .map(|(n, p)| (n.to_owned(), PathBuf::from(p)))
-                        .ok_or_else(|| anyhow!("--zip wants name=path, got {z}"))
-                })
-                .collect::<Result<Vec<_>>>()?;
-            let results = report::build(&report::Inputs {
-                runtime,
-                criterion_dir,
-                zips,
-                git_commit,
-                rustc,
-                generated_at,
-            })?;
-            std::fs::write(&out, serde_json::to_string_pretty(&results)? + "\n")
-                .with_context(|| format!("writing {}", out.display()))?;
-            let text = format!(
-                "{}\n{}\n{}\n{}",
-                report::header(&results),
-                report::table(&results),
-                report::targets_table(&results),
-                report::micro_table(&results)
-            );
-            std::fs::write(&markdown, &text).with_context(|| format!("writing {}", markdown.display()))?;
-            println!("\n{text}");
-            println!("Results: {} (Markdown: {})", out.display(), markdown.display());
-
-            let Ok(baseline_text) = std::fs::read_to_string(&baseline) else {
-                println!("No baseline at {}: nothing to compare with.", baseline.display());
-                return Ok(());
-            };
-            let base: report::Results =
-                serde_json::from_str(&baseline_text).with_context(|| format!("parsing {}", baseline.display()))?;
-            let found = report::regressions(&base, &results);
-            let lost = report::lost_targets(&base, &results);
-            if found.is_empty() && lost.is_empty() {
-                println!(
-                    "No figure is more than {:.0} % worse than the baseline ({}, commit {}).",
-                    (report::REGRESSION_LIMIT - 1.0) * 100.0,
-                    baseline.display(),
-                    base.git_commit
-                );
-                return Ok(());
-            }
-            let bar = "!".repeat(78);
-            println!(
-                "\n{bar}\n!!  PERFORMANCE REGRESSION: {} figure(s) more than 20 % worse than {}, {} target(s) it met now missed",
-                found.len(),
-                baseline.display(),
-                lost.len()
-            );
-            for t in &lost {
-                println!(
-                    "!!    target missed: {} ({}; measured {})",
-                    t.name, t.target, t.measured
-                );
-            }
-            for r in &found {
-                println!(
-                    "!!    {:<55} {:>12.3} -> {:>12.3}  (+{:.0} %)",
-                    r.metric,
-                    r.baseline,
-                    r.latest,
-                    (r.latest / r.baseline - 1.0) * 100.0
-                );
-            }
-            println!("!!  Re-run on a quiet machine; if it holds, fix it (or, for a deliberate change,\n!!  commit the new figures as the baseline: make bench BENCH_UPDATE_BASELINE=1).\n{bar}");
-            std::process::exit(3);
-        }
+        Cmd::Run(args) => run(args).await,
+        Cmd::Report(args) => report(args),
     }
 }

@@ -219,6 +219,26 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
+/// The function's process as Lambda starts it: only the Lambda environment, in the binary's own
+/// folder, its output appended to its log file.
+fn function_command(spec: &FunctionSpec, binary: &Path, runtime_api: SocketAddr) -> Result<Command> {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&spec.log_file)
+        .with_context(|| format!("opening {}", spec.log_file.display()))?;
+    let log_err = log.try_clone()?;
+    let mut command = Command::new(binary);
+    command
+        .env_clear()
+        .envs(lambda_environment(spec, binary, runtime_api))
+        .current_dir(binary.parent().unwrap_or(Path::new("/")))
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log_err);
+    Ok(command)
+}
+
 /// The environment Lambda gives a `provided.al2023` function, with `runtime_api` as the
 /// Runtime API address.
 fn lambda_environment(spec: &FunctionSpec, binary: &Path, runtime_api: SocketAddr) -> Vec<(String, String)> {
@@ -293,20 +313,7 @@ impl Instance {
         });
         let server = tokio::spawn(serve(listener, shared));
 
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&spec.log_file)
-            .with_context(|| format!("opening {}", spec.log_file.display()))?;
-        let log_err = log.try_clone()?;
-        let mut command = Command::new(&binary);
-        command
-            .env_clear()
-            .envs(lambda_environment(spec, &binary, address))
-            .current_dir(binary.parent().unwrap_or(Path::new("/")))
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log_err);
+        let mut command = function_command(spec, &binary, address)?;
         let spawned_at = Instant::now();
         let child = match command.spawn() {
             Ok(child) => child,

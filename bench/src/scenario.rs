@@ -647,10 +647,10 @@ async fn minted_tokens(client: &reqwest::Client, ses_url: &str) -> Result<BTreeM
     Ok(tokens)
 }
 
-pub async fn run(options: &Options) -> Result<RuntimeReport> {
-    let started = std::time::Instant::now();
-    let load_average_before = load_average();
-    std::fs::create_dir_all(&options.logs_dir)?;
+/// The functions' environment: the variables the config file names (and [`ALSO_PASSED`], less
+/// [`NOT_PASSED`]) with this process's values, then `--function-env`; the response-time floor
+/// set to 0, its configured value returned beside.
+fn function_config(options: &Options) -> Result<(BTreeMap<String, String>, Option<String>)> {
     let env_file = std::fs::read_to_string(&options.config_env)
         .with_context(|| format!("reading {}", options.config_env.display()))?;
     let mut config: BTreeMap<String, String> = names_in(&env_file)
@@ -662,183 +662,290 @@ pub async fn run(options: &Options) -> Result<RuntimeReport> {
     config.extend(options.function_env.iter().cloned());
     let configured_floor = config.remove(FLOOR_VARIABLE);
     config.insert(FLOOR_VARIABLE.to_owned(), "0".to_owned());
-    let public_base_url = config
-        .get("PUBLIC_BASE_URL")
-        .cloned()
-        .ok_or_else(|| anyhow!("PUBLIC_BASE_URL is not set (source scripts/local.env)"))?;
-    let events = Events::load(&options.events_dir, public_base_url.trim_end_matches('/').to_owned())?;
-    let client = reqwest::Client::new();
-    client
-        .post(format!("{}/clear-store", options.ses_url))
-        .send()
-        .await
-        .context("clearing the SES emulator's store")?;
+    Ok((config, configured_floor))
+}
 
-    eprintln!("==> creating {} users with {}", options.users, options.admin.display());
-    create_users(&options.admin, options.users)?;
+/// The five functions of the run: the floor, the three HTTP functions and send-mail.
+struct Specs {
+    hello: FunctionSpec,
+    request_reset: FunctionSpec,
+    verify_token: FunctionSpec,
+    change_password: FunctionSpec,
+    send_mail: FunctionSpec,
+}
 
-    let mut functions = Vec::new();
-    let runs = options.cold_starts;
-    let hello = FunctionSpec {
-        binary: options.floor_binary.clone(),
-        ..function_spec(options, &BTreeMap::new(), "hello-lambda", 128)
-    };
-    let request_reset = function_spec(options, &config, "request-reset", 128);
-    let verify_token = function_spec(options, &config, "verify-token", 128);
-    let change_password = function_spec(options, &config, "change-password", 1024);
-    let send_mail = FunctionSpec {
-        timeout: SEND_MAIL_TIMEOUT,
-        ..function_spec(options, &config, "send-mail", 128)
-    };
-    let region = config
-        .get("AWS_REGION")
-        .cloned()
-        .unwrap_or_else(|| "ap-northeast-1".to_owned());
-    let queue = Queue::open(client.clone(), &options.queue_url, &region).await?;
-
-    // Cold starts, round-robin over the functions so that a burst of load from elsewhere on the
-    // machine lands on all of them alike. The first request after each start needs no state:
-    // an unknown username, a token no table holds; send-mail's is the job request-reset has
-    // just queued (for that unknown username).
-    eprintln!("==> {runs} cold starts of each function, round-robin");
-    let mut cold: [ColdSamples; 5] = Default::default();
-    for i in 0..runs {
-        cold[0].sample(&hello, &events.form_get(), 200).await?;
-        cold[1]
-            .sample(&request_reset, &events.submit(&cold_user(i)), 200)
-            .await?;
-        cold[2]
-            .sample(&verify_token, &events.confirm_open(UNKNOWN_TOKEN), 400)
-            .await?;
-        cold[3]
-            .sample(&change_password, &events.complete(UNKNOWN_TOKEN, "Bench2026Kx"), 400)
-            .await?;
-        cold[4].sample_job(&send_mail, &queue).await?;
+impl Specs {
+    fn new(options: &Options, config: &BTreeMap<String, String>) -> Self {
+        Self {
+            hello: FunctionSpec {
+                binary: options.floor_binary.clone(),
+                ..function_spec(options, &BTreeMap::new(), "hello-lambda", 128)
+            },
+            request_reset: function_spec(options, config, "request-reset", 128),
+            verify_token: function_spec(options, config, "verify-token", 128),
+            change_password: function_spec(options, config, "change-password", 1024),
+            send_mail: FunctionSpec {
+                timeout: SEND_MAIL_TIMEOUT,
+                ..function_spec(options, config, "send-mail", 128)
+            },
+        }
     }
+}
 
-    // The floor.
-    eprintln!("==> hello-lambda: {} requests", options.hello_requests);
-    let mut warm = Warm::start(&hello).await?;
-    for _ in 0..options.hello_requests {
-        warm.send(Some("hello"), &events.form_get(), 200).await?;
-    }
-    functions.push(result(&hello, cold[0].result("hello"), warm.finish()?));
+/// What every step of the run works with.
+struct Scenario<'a> {
+    options: &'a Options,
+    config: BTreeMap<String, String>,
+    /// `REQUEST_MIN_RESPONSE_MS` as configured (the main run sets it to 0).
+    configured_floor: Option<String>,
+    events: Events,
+    client: reqwest::Client,
+    specs: Specs,
+    queue: Queue,
+}
 
-    // request-reset: the submit of a known and of an unknown username, alternating.
-    eprintln!("==> request-reset: {} requests", 2 * options.users + 4);
-    let mut warm = Warm::start(&request_reset).await?;
-    warm.send(None, &events.form_get(), 200).await?;
-    warm.send(None, &events.form_get(), 200).await?;
-    warm.send(None, &events.submit(&cold_user(runs)), 200).await?;
-    warm.send(None, &events.submit(&cold_user(runs + 1)), 200).await?;
-    for i in 0..options.users {
-        warm.send(Some("submit_known"), &events.submit(&known_user(i)), 200)
-            .await?;
-        warm.send(Some("submit_unknown"), &events.submit(&unknown_user(i)), 200)
-            .await?;
-    }
-    functions.push(result(&request_reset, cold[1].result("submit_unknown"), warm.finish()?));
+impl<'a> Scenario<'a> {
+    /// The functions' settings and events, an empty SES store, the warm run's users, the queue.
+    async fn prepare(options: &'a Options) -> Result<Self> {
+        std::fs::create_dir_all(&options.logs_dir)?;
+        let (config, configured_floor) = function_config(options)?;
+        let public_base_url = config
+            .get("PUBLIC_BASE_URL")
+            .cloned()
+            .ok_or_else(|| anyhow!("PUBLIC_BASE_URL is not set (source scripts/local.env)"))?;
+        let events = Events::load(&options.events_dir, public_base_url.trim_end_matches('/').to_owned())?;
+        let client = reqwest::Client::new();
+        client
+            .post(format!("{}/clear-store", options.ses_url))
+            .send()
+            .await
+            .context("clearing the SES emulator's store")?;
 
-    // send-mail: the jobs request-reset queued (two warm-ups, then one per known and one per
-    // unknown username), one job per invocation, as a warm instance of the event source
-    // mapping would get them at low traffic. It mints the links.
-    let jobs = 2 * options.users + 2;
-    eprintln!("==> send-mail: {jobs} queued reset jobs");
-    let mut sender = Warm::start(&send_mail).await?;
-    drain(&mut sender, &queue, jobs).await?;
+        eprintln!("==> creating {} users with {}", options.users, options.admin.display());
+        create_users(&options.admin, options.users)?;
 
-    let tokens = minted_tokens(&client, &options.ses_url).await?;
-    let tokens: Vec<String> = (0..options.users)
-        .map(|i| {
-            tokens
-                .get(&known_user(i))
-                .cloned()
-                .ok_or_else(|| anyhow!("no reset mail for {} in the SES emulator", known_user(i)))
+        let specs = Specs::new(options, &config);
+        let region = config
+            .get("AWS_REGION")
+            .cloned()
+            .unwrap_or_else(|| "ap-northeast-1".to_owned());
+        let queue = Queue::open(client.clone(), &options.queue_url, &region).await?;
+        Ok(Self {
+            options,
+            config,
+            configured_floor,
+            events,
+            client,
+            specs,
+            queue,
         })
-        .collect::<Result<_>>()?;
-
-    // verify-token: open the link (GET) and continue (POST) for each minted token.
-    eprintln!("==> verify-token: {} requests", 2 * tokens.len() + 2);
-    let mut warm = Warm::start(&verify_token).await?;
-    warm.send(None, &events.confirm_open(UNKNOWN_TOKEN), 400).await?;
-    warm.send(None, &events.confirm_open(UNKNOWN_TOKEN), 400).await?;
-    for token in &tokens {
-        warm.send(Some("confirm_open"), &events.confirm_open(token), 200)
-            .await?;
-        warm.send(Some("confirm_continue"), &events.confirm_continue(token), 200)
-            .await?;
     }
-    functions.push(result(
-        &verify_token,
-        cold[2].result("confirm_open_unknown_token"),
-        warm.finish()?,
-    ));
 
-    // change-password: one successful change per token.
-    eprintln!("==> change-password: {} requests", tokens.len() + 2);
-    let mut warm = Warm::start(&change_password).await?;
-    warm.send(None, &events.complete(UNKNOWN_TOKEN, "Bench2026Kx"), 400)
-        .await?;
-    warm.send(None, &events.complete(UNKNOWN_TOKEN, "Bench2026Kx"), 400)
-        .await?;
-    for (i, token) in tokens.iter().enumerate() {
-        let password = format!("Bench{i:04}Kx");
-        warm.send(Some("change"), &events.complete(token, &password), 200)
-            .await?;
+    /// Cold starts, round-robin over the functions so that a burst of load from elsewhere on
+    /// the machine lands on all of them alike. The first request after each start needs no
+    /// state: an unknown username, a token no table holds; send-mail's is the job request-reset
+    /// has just queued (for that unknown username).
+    async fn cold_starts(&self) -> Result<[ColdSamples; 5]> {
+        let (specs, events) = (&self.specs, &self.events);
+        let runs = self.options.cold_starts;
+        eprintln!("==> {runs} cold starts of each function, round-robin");
+        let mut cold: [ColdSamples; 5] = Default::default();
+        for i in 0..runs {
+            cold[0].sample(&specs.hello, &events.form_get(), 200).await?;
+            cold[1]
+                .sample(&specs.request_reset, &events.submit(&cold_user(i)), 200)
+                .await?;
+            cold[2]
+                .sample(&specs.verify_token, &events.confirm_open(UNKNOWN_TOKEN), 400)
+                .await?;
+            cold[3]
+                .sample(
+                    &specs.change_password,
+                    &events.complete(UNKNOWN_TOKEN, "Bench2026Kx"),
+                    400,
+                )
+                .await?;
+            cold[4].sample_job(&specs.send_mail, &self.queue).await?;
+        }
+        Ok(cold)
     }
-    functions.push(result(
-        &change_password,
-        cold[3].result("change_unknown_token"),
-        warm.finish()?,
-    ));
 
-    // send-mail again: the password-changed notices change-password queued.
-    eprintln!("==> send-mail: {} queued notices", tokens.len());
-    drain(&mut sender, &queue, tokens.len()).await?;
-    functions.push(result(&send_mail, cold[4].result("reset_no_account"), sender.finish()?));
+    /// The floor.
+    async fn warm_hello(&self) -> Result<WarmResult> {
+        eprintln!("==> hello-lambda: {} requests", self.options.hello_requests);
+        let mut warm = Warm::start(&self.specs.hello).await?;
+        for _ in 0..self.options.hello_requests {
+            warm.send(Some("hello"), &self.events.form_get(), 200).await?;
+        }
+        warm.finish()
+    }
 
-    // request-reset as deployed: with the response-time floor that hides which usernames exist.
-    let floor_check = if options.floor_check_requests > 0 {
-        let mut floored = config.clone();
-        match &configured_floor {
+    /// request-reset: the submit of a known and of an unknown username, alternating.
+    async fn warm_request_reset(&self) -> Result<WarmResult> {
+        let (events, runs, users) = (&self.events, self.options.cold_starts, self.options.users);
+        eprintln!("==> request-reset: {} requests", 2 * users + 4);
+        let mut warm = Warm::start(&self.specs.request_reset).await?;
+        warm.send(None, &events.form_get(), 200).await?;
+        warm.send(None, &events.form_get(), 200).await?;
+        warm.send(None, &events.submit(&cold_user(runs)), 200).await?;
+        warm.send(None, &events.submit(&cold_user(runs + 1)), 200).await?;
+        for i in 0..users {
+            warm.send(Some("submit_known"), &events.submit(&known_user(i)), 200)
+                .await?;
+            warm.send(Some("submit_unknown"), &events.submit(&unknown_user(i)), 200)
+                .await?;
+        }
+        warm.finish()
+    }
+
+    /// send-mail: the jobs request-reset queued (two warm-ups, then one per known and one per
+    /// unknown username), one job per invocation, as a warm instance of the event source
+    /// mapping would get them at low traffic. It mints the links. The instance stays up for
+    /// the notices of [`Self::send_notices`].
+    async fn send_reset_jobs(&self) -> Result<Warm> {
+        let jobs = 2 * self.options.users + 2;
+        eprintln!("==> send-mail: {jobs} queued reset jobs");
+        let mut sender = Warm::start(&self.specs.send_mail).await?;
+        drain(&mut sender, &self.queue, jobs).await?;
+        Ok(sender)
+    }
+
+    /// The reset link minted for each known user, in order.
+    async fn reset_tokens(&self) -> Result<Vec<String>> {
+        let tokens = minted_tokens(&self.client, &self.options.ses_url).await?;
+        (0..self.options.users)
+            .map(|i| {
+                tokens
+                    .get(&known_user(i))
+                    .cloned()
+                    .ok_or_else(|| anyhow!("no reset mail for {} in the SES emulator", known_user(i)))
+            })
+            .collect()
+    }
+
+    /// verify-token: open the link (GET) and continue (POST) for each minted token.
+    async fn warm_verify_token(&self, tokens: &[String]) -> Result<WarmResult> {
+        let events = &self.events;
+        eprintln!("==> verify-token: {} requests", 2 * tokens.len() + 2);
+        let mut warm = Warm::start(&self.specs.verify_token).await?;
+        warm.send(None, &events.confirm_open(UNKNOWN_TOKEN), 400).await?;
+        warm.send(None, &events.confirm_open(UNKNOWN_TOKEN), 400).await?;
+        for token in tokens {
+            warm.send(Some("confirm_open"), &events.confirm_open(token), 200)
+                .await?;
+            warm.send(Some("confirm_continue"), &events.confirm_continue(token), 200)
+                .await?;
+        }
+        warm.finish()
+    }
+
+    /// change-password: one successful change per token.
+    async fn warm_change_password(&self, tokens: &[String]) -> Result<WarmResult> {
+        let events = &self.events;
+        eprintln!("==> change-password: {} requests", tokens.len() + 2);
+        let mut warm = Warm::start(&self.specs.change_password).await?;
+        warm.send(None, &events.complete(UNKNOWN_TOKEN, "Bench2026Kx"), 400)
+            .await?;
+        warm.send(None, &events.complete(UNKNOWN_TOKEN, "Bench2026Kx"), 400)
+            .await?;
+        for (i, token) in tokens.iter().enumerate() {
+            let password = format!("Bench{i:04}Kx");
+            warm.send(Some("change"), &events.complete(token, &password), 200)
+                .await?;
+        }
+        warm.finish()
+    }
+
+    /// send-mail again: the password-changed notices change-password queued.
+    async fn send_notices(&self, mut sender: Warm, notices: usize) -> Result<WarmResult> {
+        eprintln!("==> send-mail: {notices} queued notices");
+        drain(&mut sender, &self.queue, notices).await?;
+        sender.finish()
+    }
+
+    /// request-reset as deployed: with the response-time floor that hides which usernames
+    /// exist (`None` when `--floor-check-requests` is 0).
+    async fn floor_check(&self) -> Result<Option<FloorCheck>> {
+        if self.options.floor_check_requests == 0 {
+            return Ok(None);
+        }
+        let mut floored = self.config.clone();
+        match &self.configured_floor {
             Some(value) => floored.insert(FLOOR_VARIABLE.to_owned(), value.clone()),
             None => floored.remove(FLOOR_VARIABLE),
         };
         let spec = FunctionSpec {
-            log_file: options.logs_dir.join("request-reset-floor.log"),
-            ..function_spec(options, &floored, "request-reset", 128)
+            log_file: self.options.logs_dir.join("request-reset-floor.log"),
+            ..function_spec(self.options, &floored, "request-reset", 128)
         };
-        let n = options.floor_check_requests.min(options.users);
+        let n = self.options.floor_check_requests.min(self.options.users);
         eprintln!(
             "==> request-reset with the configured floor ({}={}): {} requests",
             FLOOR_VARIABLE,
-            configured_floor.as_deref().unwrap_or("default"),
+            self.configured_floor.as_deref().unwrap_or("default"),
             2 * n + 1
         );
-        let mut warm = Warm::start(&spec).await?;
-        warm.send(None, &events.submit(&cold_user(runs + 2)), 200).await?;
+        let mut kinds = self.floored_requests(&spec, n).await?.kinds;
+        Ok(Some(FloorCheck {
+            floor_ms: self.configured_floor.clone().unwrap_or_default(),
+            known: kinds.remove("submit_known").unwrap_or_default(),
+            unknown: kinds.remove("submit_unknown").unwrap_or_default(),
+        }))
+    }
+
+    /// One warm-up, then `n` known and `n` unknown submits, alternating (unknown usernames the
+    /// main run did not submit).
+    async fn floored_requests(&self, spec: &FunctionSpec, n: usize) -> Result<WarmResult> {
+        let (events, users) = (&self.events, self.options.users);
+        let mut warm = Warm::start(spec).await?;
+        warm.send(None, &events.submit(&cold_user(self.options.cold_starts + 2)), 200)
+            .await?;
         for i in 0..n {
             warm.send(Some("submit_known"), &events.submit(&known_user(i)), 200)
                 .await?;
-            warm.send(
-                Some("submit_unknown"),
-                &events.submit(&unknown_user(options.users + i)),
-                200,
-            )
-            .await?;
+            warm.send(Some("submit_unknown"), &events.submit(&unknown_user(users + i)), 200)
+                .await?;
         }
-        let mut kinds = warm.finish()?.kinds;
-        Some(FloorCheck {
-            floor_ms: configured_floor.clone().unwrap_or_default(),
-            known: kinds.remove("submit_known").unwrap_or_default(),
-            unknown: kinds.remove("submit_unknown").unwrap_or_default(),
-        })
-    } else {
-        None
-    };
+        warm.finish()
+    }
+}
+
+pub async fn run(options: &Options) -> Result<RuntimeReport> {
+    let started = std::time::Instant::now();
+    let load_average_before = load_average();
+    let scenario = Scenario::prepare(options).await?;
+    let specs = &scenario.specs;
+    let cold = scenario.cold_starts().await?;
+    let mut functions = Vec::new();
+
+    let hello = scenario.warm_hello().await?;
+    functions.push(result(&specs.hello, cold[0].result("hello"), hello));
+    let request_reset = scenario.warm_request_reset().await?;
+    functions.push(result(
+        &specs.request_reset,
+        cold[1].result("submit_unknown"),
+        request_reset,
+    ));
+    let sender = scenario.send_reset_jobs().await?;
+    let tokens = scenario.reset_tokens().await?;
+    let verify_token = scenario.warm_verify_token(&tokens).await?;
+    functions.push(result(
+        &specs.verify_token,
+        cold[2].result("confirm_open_unknown_token"),
+        verify_token,
+    ));
+    let change_password = scenario.warm_change_password(&tokens).await?;
+    functions.push(result(
+        &specs.change_password,
+        cold[3].result("change_unknown_token"),
+        change_password,
+    ));
+    let send_mail = scenario.send_notices(sender, tokens.len()).await?;
+    functions.push(result(&specs.send_mail, cold[4].result("reset_no_account"), send_mail));
+    let floor_check = scenario.floor_check().await?;
 
     Ok(RuntimeReport {
-        cold_starts: runs,
+        cold_starts: options.cold_starts,
         users: options.users,
         load_average_before,
         load_average_after: load_average(),
