@@ -169,55 +169,22 @@ async fn deliver_record(deps: &SendMail, record: &SqsMessage, tally: &mut Tally)
         Err(error) => {
             // Retrying cannot fix it: straight to the dead-letter queue, for a person to read.
             tracing::error!(message_id, error = %error, "malformed mail job; moving it to the dead-letter queue");
-            return match deps.queue.dead_letter(body).await {
-                Ok(()) => {
-                    tally.dead_lettered += 1;
-                    true
-                }
-                Err(error) => {
-                    tracing::error!(message_id, error = %error, "the dead-letter queue refused the malformed job");
-                    false
-                }
-            };
+            return dead_letter_malformed(deps, body, tally).await;
         }
     };
-    let kind = job.mail.kind();
     let span = tracing::Span::current();
     span.record("job_id", tracing::field::display(&job.job_id));
-    span.record("kind", kind);
+    span.record("kind", job.mail.kind());
     match deliver(&deps.sender, &job).await {
         Ok(Delivery::Deferred { until_secs }) => {
             let wait = until_secs - deps.sender.clock.now().as_secs();
             let delay = u32::try_from(wait.max(0)).unwrap_or(MAX_DELAY_SECS).min(MAX_DELAY_SECS);
-            match deps.queue.requeue(body, delay).await {
-                Ok(()) => {
-                    tally.over_cap += 1;
-                    tracing::info!(job_id = %job.job_id, kind, delay_secs = delay, "over the cap; the job waits in the queue");
-                    true
-                }
-                Err(error) => {
-                    // The record itself stays: it comes back after the delay instead.
-                    tracing::warn!(job_id = %job.job_id, error = %error, "the waiting job could not be requeued");
-                    retry_after(deps, record, delay).await;
-                    false
-                }
-            }
+            let requeued = requeue(deps, record, &job, delay, "over the cap; the job waits in the queue").await;
+            tally.over_cap += u64::from(requeued);
+            requeued
         }
         Ok(delivery) => {
-            match delivery {
-                Delivery::Sent { .. } => tally.sent += 1,
-                Delivery::Duplicate => tally.duplicates += 1,
-                Delivery::Expired => tally.expired += 1,
-                Delivery::Skipped(_) => tally.without_mail += 1,
-                Delivery::Refused(_) => tally.refused += 1,
-                Delivery::Deferred { .. } => tally.over_cap += 1,
-            }
-            if let Delivery::Refused(_) = delivery {
-                // Retrying cannot make it one of ours: dropped, and the alarm tells a person.
-                tracing::error!(job_id = %job.job_id, kind, outcome = delivery.code(), "mail job refused; dropped");
-            } else {
-                tracing::info!(job_id = %job.job_id, kind, outcome = delivery.code(), "mail job done");
-            }
+            count_done(&job, &delivery, tally);
             true
         }
         Err(DeliveryError::Mail(MailError::Throttled(code))) => {
@@ -225,40 +192,85 @@ async fn deliver_record(deps: &SendMail, record: &SqsMessage, tally: &mut Tally)
             // new message (a fresh receive count) after a short, spread wait; the pacer holds
             // this instance back meanwhile.
             tally.throttled += 1;
+            tracing::info!(job_id = %job.job_id, error = %code, "SES throttled the send");
             let delay = THROTTLED_WAIT_SECS + jitter_percent() * THROTTLED_WAIT_SECS / 40;
-            match deps.queue.requeue(body, delay).await {
-                Ok(()) => {
-                    tracing::info!(job_id = %job.job_id, kind, error = %code, delay_secs = delay, "SES throttled the send; the job waits in the queue");
-                    true
-                }
-                Err(error) => {
-                    // The record itself comes back instead; that spends one receive.
-                    tracing::warn!(job_id = %job.job_id, error = %error, "the throttled job could not be requeued");
-                    retry_after(deps, record, delay).await;
-                    false
-                }
-            }
+            requeue(deps, record, &job, delay, "the throttled job waits in the queue").await
         }
         Err(error) => {
-            tally.failed += 1;
-            let receives = receive_count(record);
-            let last_try = receives >= MAX_RECEIVE_COUNT;
-            if last_try {
-                tally.dead_lettered += 1;
-            }
-            tracing::warn!(
-                job_id = %job.job_id,
-                kind,
-                reason = error.code(),
-                error = %error,
-                receives,
-                last_try,
-                "mail job failed; it will be retried"
-            );
-            retry_after(deps, record, backoff_secs(receives, jitter_percent())).await;
+            count_failure(&job, record, &error, tally);
+            retry_after(deps, record, backoff_secs(receive_count(record), jitter_percent())).await;
             false
         }
     }
+}
+
+/// A body that is no job: to the dead-letter queue; true once it is there.
+async fn dead_letter_malformed(deps: &SendMail, body: &str, tally: &mut Tally) -> bool {
+    match deps.queue.dead_letter(body).await {
+        Ok(()) => {
+            tally.dead_lettered += 1;
+            true
+        }
+        Err(error) => {
+            tracing::error!(error = %error, "the dead-letter queue refused the malformed job");
+            false
+        }
+    }
+}
+
+/// The job back on the queue as a new message after `delay` seconds; true when it is there.
+/// Otherwise the record itself comes back after the delay (which spends one receive).
+async fn requeue(deps: &SendMail, record: &SqsMessage, job: &MailJob, delay: u32, waits: &'static str) -> bool {
+    let body = record.body.as_deref().unwrap_or_default();
+    match deps.queue.requeue(body, delay).await {
+        Ok(()) => {
+            tracing::info!(job_id = %job.job_id, kind = job.mail.kind(), delay_secs = delay, "{waits}");
+            true
+        }
+        Err(error) => {
+            tracing::warn!(job_id = %job.job_id, error = %error, "the job could not be requeued ({waits})");
+            retry_after(deps, record, delay).await;
+            false
+        }
+    }
+}
+
+/// A job done with (sent, duplicate, expired, without mail, refused): counted and logged.
+fn count_done(job: &MailJob, delivery: &Delivery, tally: &mut Tally) {
+    match delivery {
+        Delivery::Sent { .. } => tally.sent += 1,
+        Delivery::Duplicate => tally.duplicates += 1,
+        Delivery::Expired => tally.expired += 1,
+        Delivery::Skipped(_) => tally.without_mail += 1,
+        Delivery::Refused(_) => tally.refused += 1,
+        Delivery::Deferred { .. } => tally.over_cap += 1,
+    }
+    let kind = job.mail.kind();
+    if let Delivery::Refused(_) = delivery {
+        // Retrying cannot make it one of ours: dropped, and the alarm tells a person.
+        tracing::error!(job_id = %job.job_id, kind, outcome = delivery.code(), "mail job refused; dropped");
+    } else {
+        tracing::info!(job_id = %job.job_id, kind, outcome = delivery.code(), "mail job done");
+    }
+}
+
+/// A failed delivery: counted (and as dead-lettered on its last receive), logged.
+fn count_failure(job: &MailJob, record: &SqsMessage, error: &DeliveryError, tally: &mut Tally) {
+    tally.failed += 1;
+    let receives = receive_count(record);
+    let last_try = receives >= MAX_RECEIVE_COUNT;
+    if last_try {
+        tally.dead_lettered += 1;
+    }
+    tracing::warn!(
+        job_id = %job.job_id,
+        kind = job.mail.kind(),
+        reason = error.code(),
+        error = %error,
+        receives,
+        last_try,
+        "mail job failed; it will be retried"
+    );
 }
 
 async fn retry_after(deps: &SendMail, record: &SqsMessage, delay_secs: u32) {

@@ -388,7 +388,10 @@ fn the_pace_is_concurrency_over_rate_and_refuses_what_the_deadline_cannot_wait_f
         "6 s between sends would outlast the job budget"
     );
     assert!(Pace::new(0, 2).is_err());
-    assert!(Pace::read(&Variables::new(|_| None)).is_err(), "both variables are required");
+    assert!(
+        Pace::read(&Variables::new(|_| None)).is_err(),
+        "both variables are required"
+    );
     let read = Pace::read(&Variables::new(|name| match name {
         "SES_MAX_SEND_RATE" => Some("14".into()),
         "MAIL_SEND_CONCURRENCY" => Some("2".into()),

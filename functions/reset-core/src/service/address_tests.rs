@@ -254,7 +254,7 @@ async fn rate_limit_refusals_of_the_address_form_are_counted() {
     let per_day = f.desk.app.settings.address.per_username_per_day;
     let mut last = Ok(AddressRequestOutcome::Queued);
     for _ in 0..=per_day {
-        last = request_address_change(&f.desk, input("ex000004"), Language::Ja, &client).await;
+        last = request_address_change((&f.desk).into(), input("ex000004"), Language::Ja, &client).await;
     }
     assert!(matches!(last, Ok(AddressRequestOutcome::UsernameLimited)), "{last:?}");
     let dropped = address_request_metric_counts(&last, None);
@@ -262,7 +262,7 @@ async fn rate_limit_refusals_of_the_address_form_are_counted() {
     assert_eq!(count(&dropped, crate::metrics::MAILS_QUEUED), Some(0));
     let limit = f.desk.app.settings.address.per_client_per_hour;
     for _ in 0..limit {
-        last = request_address_change(&f.desk, input("ex000005"), Language::Ja, &client).await;
+        last = request_address_change((&f.desk).into(), input("ex000005"), Language::Ja, &client).await;
     }
     assert!(matches!(last, Err(AppError::RateLimited { .. })), "{last:?}");
     let blocked = address_request_metric_counts(&last, None);

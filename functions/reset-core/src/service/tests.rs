@@ -460,14 +460,14 @@ async fn rate_limit_refusals_are_counted_in_the_metrics_line() {
     };
     let mut outcomes = Vec::new();
     for _ in 0..4 {
-        outcomes.push(request_reset(&f.app, &username("ex000001"), &key(Some("198.51.100.9"))).await);
+        outcomes.push(request_reset((&f.app).into(), &username("ex000001"), &key(Some("198.51.100.9"))).await);
     }
     let counted: Vec<Option<u64>> = outcomes.iter().map(|o| refused(request_metric_counts(o))).collect();
     assert_eq!(counted, [Some(0), Some(0), Some(0), Some(1)], "{outcomes:?}");
     for _ in 0..30 {
-        let _ = request_reset(&f.app, &username("other000"), &key(Some("198.51.100.1"))).await;
+        let _ = request_reset((&f.app).into(), &username("other000"), &key(Some("198.51.100.1"))).await;
     }
-    let blocked = request_reset(&f.app, &username("other000"), &key(Some("198.51.100.1"))).await;
+    let blocked = request_reset((&f.app).into(), &username("other000"), &key(Some("198.51.100.1"))).await;
     assert!(matches!(blocked, Err(AppError::RateLimited { .. })));
     assert_eq!(refused(request_metric_counts(&blocked)), Some(1));
     let down: Result<RequestOutcome, AppError> = Err(AppError::Unavailable("queue".into()));
