@@ -37,7 +37,7 @@ const TABLE_BOUNDS: SdkBounds = SdkBounds {
 
 /// One request to the public endpoint: the reset request answers at its floor (400 ms), a cold
 /// start adds a second or two.
-const SITE_TIMEOUT: Duration = Duration::from_secs(10);
+pub const SITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why the probe could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -95,18 +95,13 @@ impl Probe {
         let settings = Settings::read(&vars)?;
         let own = ProbeSettings::read(&vars)?;
         let site = site::HttpSite::new(&settings.public_base_url, SITE_TIMEOUT)?;
-        let config = sdk_config_with(TABLE_BOUNDS).await;
-        Ok(Self::new(&settings, own, Arc::new(site), aws_sdk_dynamodb::Client::new(&config)))
+        Ok(Self::new(&settings, own, Arc::new(site)).await)
     }
 
-    /// The probe over `site` and `client`'s tables, with `settings`' names, lifetime and
-    /// namespace (the tests build it over the local stack's settings).
-    pub fn new(
-        settings: &Settings,
-        own: ProbeSettings,
-        site: Arc<dyn PublicSite>,
-        client: aws_sdk_dynamodb::Client,
-    ) -> Self {
+    /// The probe over `site` and the tables `settings` name, with their link lifetime and
+    /// metrics namespace (the tests build it over the local stack's settings).
+    pub async fn new(settings: &Settings, own: ProbeSettings, site: Arc<dyn PublicSite>) -> Self {
+        let client = aws_sdk_dynamodb::Client::new(&sdk_config_with(TABLE_BOUNDS).await);
         let tokens = Arc::new(DynamoStore::new(client.clone(), TableNames::from(settings)));
         let address_requests = Arc::new(DynamoAddressRequests::new(
             client.clone(),

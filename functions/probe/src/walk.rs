@@ -97,7 +97,11 @@ pub enum StepFailure {
     #[error(transparent)]
     Store(#[from] ProbeStoreError),
     #[error("{what} answered {got}, expected {expected}")]
-    Status { what: &'static str, expected: u16, got: u16 },
+    Status {
+        what: &'static str,
+        expected: u16,
+        got: u16,
+    },
     #[error("{what} lacks {missing:?}")]
     Content { what: &'static str, missing: &'static str },
     #[error("the probe account {0} does not exist")]
@@ -170,7 +174,10 @@ impl ProbeAccounts {
             return None;
         }
         let first = accounts.remove(0);
-        Some(Self { first, others: accounts })
+        Some(Self {
+            first,
+            others: accounts,
+        })
     }
 
     pub fn len(&self) -> usize {

@@ -94,7 +94,10 @@ impl PublicSite for FakeStack {
                 body: "{}".into(),
             });
         }
-        let token = body.get("token").and_then(serde_json::Value::as_str).unwrap_or_default();
+        let token = body
+            .get("token")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default();
         let known = self.links.lock().is_ok_and(|l| l.iter().any(|k| k == token));
         Ok(if known && self.fault != Fault::LinkRefused {
             SiteAnswer {
@@ -131,7 +134,13 @@ impl ProbeStore for FakeStack {
         Ok(())
     }
 
-    async fn mint_link(&self, _: &Username, _: CredentialEpoch, _: Timestamp, _: i64) -> Result<String, ProbeStoreError> {
+    async fn mint_link(
+        &self,
+        _: &Username,
+        _: CredentialEpoch,
+        _: Timestamp,
+        _: i64,
+    ) -> Result<String, ProbeStoreError> {
         self.table()?;
         let token = format!("link-{}", self.links.lock().map(|l| l.len()).unwrap_or(0));
         if let Ok(mut links) = self.links.lock() {
@@ -201,7 +210,10 @@ async fn a_refused_request_fails_the_request_step_and_runs_no_other() {
 async fn an_unreachable_endpoint_fails_the_request_step() {
     let report = walk_over(&FakeStack::new(Fault::SiteUnreachable), "pr000001").await;
     assert_eq!(report.failed_step().map(|s| s.step), Some("request"));
-    assert!(matches!(report.steps[0].result, Err(StepFailure::Site(_))), "{report:?}");
+    assert!(
+        matches!(report.steps[0].result, Err(StepFailure::Site(_))),
+        "{report:?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
