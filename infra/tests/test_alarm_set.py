@@ -35,6 +35,9 @@ PARAMS = {
     "PublicBaseUrl": "https://id.example.jp",
     "ClientIpSource": "cloudfront-viewer-address",
     "OriginVerifySecret": "x" * 32,
+    # A prod stack runs the synthetic probe and tells the administrators of verified requests.
+    "ProbeUsernames": "pr000001,pr000002,pr000003,pr000004",
+    "AddressRequestNotifyAddress": "id-admins@example.jp",
     "ServiceName": "s",
     "SupportContact": "c",
     "SignInUrl": "https://id.example.jp/sign-in",
@@ -117,13 +120,14 @@ def datapoints(scenario: Scenario | None) -> dict[str, dict[int, float]]:
             minute = start + offset
             points.setdefault(name, {})
             points[name][minute] = points[name].get(minute, 0) + value
+    # The probe ran the day before too (its first window reaches back past minute 0).
     for name, value in PROBE_EVERY_5_MINUTES.items():
-        points.setdefault(name, {}).update({m: value for m in range(0, DAY, 5)})
+        points.setdefault(name, {}).update({m: value for m in range(-60, DAY, 5)})
     for name, value in EVERY_MINUTE.items():
         points.setdefault(name, {}).update({m: value for m in range(DAY) if m not in points.get(name, {})})
     if scenario:
         for name, series in scenario.series.items():
-            points[name] = {m: v for m in range(DAY) if (v := series(m)) is not None}
+            points[name] = {m: v for m in range(-60, DAY) if (v := series(m)) is not None}
     return points
 
 
