@@ -936,7 +936,7 @@ async fn every_policy_allows_exactly_what_its_function_calls() -> Result<()> {
     }
     methods.insert(
         "probe".into(),
-        BTreeSet::from(["save_token".to_owned(), "pending_requests".to_owned()]),
+        BTreeSet::from(["save_token".to_owned(), "requests.pending_requests".to_owned()]),
     );
     let own_calls: BTreeMap<&str, Vec<(Access, BTreeSet<String>)>> = BTreeMap::from([(
         "probe",
