@@ -69,6 +69,12 @@ OPTIONAL = {
     ("AWS::SNS::Subscription", "iam:GetRole"): "SubscriptionRoleArn: only for Firehose subscriptions",
     ("AWS::SNS::Subscription", "iam:PassRole"): "SubscriptionRoleArn: only for Firehose subscriptions",
     ("AWS::SES::ConfigurationSetEventDestination", "iam:PassRole"): "Firehose destinations only: the events go to SNS",
+    ("AWS::CloudFront::Distribution", "cloudfront:CreateConnectionGroup"): "ConnectionMode tenant-only: the front door is a plain distribution",
+    ("AWS::CloudFront::Distribution", "cloudfront:GetConnectionGroup"): "ConnectionMode tenant-only: as CreateConnectionGroup",
+    ("AWS::CloudFront::Distribution", "cloudfront:GetVpcOrigin"): "VpcOriginConfig: the origin is the API's public execute-api host",
+    ("AWS::CloudFront::Distribution", "cloudfront:CreateDistributionWithTags"): (
+        "not an IAM action (cfn-lint W3037): CloudFront authorizes a create with tags as CreateDistribution and TagResource"
+    ),
 }
 
 
@@ -124,6 +130,9 @@ def handler_requests(resolver: Resolver, logical_id: str, action: str, bucket: s
         if action == "route53:ListHostedZones":
             return [("*", {})]
         return [(f"arn:aws:route53:::hostedzone/{zone}", {})]
+    if service == "cloudfront":
+        # CloudFront's ARNs are global (no region) and carry the id CloudFront picks.
+        return [(f"arn:aws:cloudfront::{ACCOUNT}:distribution/E0123456789ABC", {})]
     # The remaining services' resources are named after the stack; the role grants them in
     # full (the Resource a handler touches is then beside the point).
     return [(f"arn:aws:{service}:{REGION}:{ACCOUNT}:{STACKS['default']}-{logical_id}", {})]
