@@ -35,6 +35,9 @@ PARAMS = {
     "PublicBaseUrl": "https://id.example.jp",
     "ClientIpSource": "cloudfront-viewer-address",
     "OriginVerifySecret": "x" * 32,
+    # A prod stack runs the synthetic probe and tells the administrators of verified requests.
+    "ProbeUsernames": "pr000001,pr000002,pr000003,pr000004",
+    "AddressRequestNotifyAddress": "id-admins@example.jp",
     "ServiceName": "s",
     "SupportContact": "c",
     "SignInUrl": "https://id.example.jp/sign-in",
@@ -76,6 +79,16 @@ EVERY_MINUTE = {
 }
 
 
+# The synthetic probe runs every 5 minutes, at night too: its success and the oldest verified
+# address request's age (none waiting on a healthy day).
+PROBE_EVERY_5_MINUTES = {"ProbeSuccess": 1, "OldestPendingAddressRequestAge": 0}
+
+
+def probe_series(value_at: Callable[[int], float | None]) -> Callable[[int], float | None]:
+    """A probe metric: a value only in the minutes the probe runs."""
+    return lambda m: value_at(m) if m % 5 == 0 else None
+
+
 def request_minutes() -> list[int]:
     return [h * 60 + 30 for h in range(24)]
 
@@ -107,11 +120,14 @@ def datapoints(scenario: Scenario | None) -> dict[str, dict[int, float]]:
             minute = start + offset
             points.setdefault(name, {})
             points[name][minute] = points[name].get(minute, 0) + value
+    # The probe ran the day before too (its first window reaches back past minute 0).
+    for name, value in PROBE_EVERY_5_MINUTES.items():
+        points.setdefault(name, {}).update({m: value for m in range(-60, DAY, 5)})
     for name, value in EVERY_MINUTE.items():
         points.setdefault(name, {}).update({m: value for m in range(DAY) if m not in points.get(name, {})})
     if scenario:
         for name, series in scenario.series.items():
-            points[name] = {m: v for m in range(DAY) if (v := series(m)) is not None}
+            points[name] = {m: v for m in range(-60, DAY) if (v := series(m)) is not None}
     return points
 
 
@@ -359,6 +375,20 @@ SCENARIOS: dict[str, Scenario] = {
     "MailQueueAgeAlarm": Scenario(
         series={"ApproximateAgeOfOldestMessage": growing_age(EVENT, 30)}, at={(1, "MailsSent"): 0}, within=15
     ),
+    # One run of the probe fails (a step of the public flow broke at night).
+    "ProbeFailureAlarm": Scenario(
+        series={"ProbeSuccess": probe_series(lambda m: 0.0 if m == EVENT else 1.0)}, within=2
+    ),
+    # A request verified long ago reaches the threshold (96 h, two working days) half an hour
+    # after EVENT; an administrator decides it an hour later.
+    "AddressRequestWaitAlarm": Scenario(
+        series={
+            "OldestPendingAddressRequestAge": probe_series(
+                lambda m: float(345600 - 1800 + (m - EVENT) * 60) if EVENT <= m < EVENT + 60 else 0.0
+            )
+        },
+        within=40,
+    ),
 }
 # One Lambda error, one throttle, one answered 5xx of each function.
 for fn in ("RequestReset", "VerifyToken", "AddressChange", "ChangePassword", "SendMail", "MailEvents"):
@@ -422,6 +452,19 @@ def test_a_single_event_at_one_request_an_hour_pages(name):
         assert len(fired) == 2 and fired[1] >= scenario.repeats_at, (
             f"{name}: a second arrival while the first still waits notifies again (fired at {fired})"
         )
+
+
+def test_the_probe_alarm_fires_when_the_probe_stops_running():
+    """Missing data breaches: a probe that no longer runs (deleted schedule, broken role, a crash
+    at cold start) pages within one period and stays in ALARM."""
+    alarm = alarms()["ProbeFailureAlarm"]
+    assert alarm["TreatMissingData"] == "breaching"
+    points = datapoints(None)
+    points["ProbeSuccess"] = {m: v for m, v in points["ProbeSuccess"].items() if m < EVENT}
+    states = evaluate(alarm, points)
+    fired = notifications(states)
+    assert fired and EVENT <= fired[0] <= EVENT + 15, fired
+    assert states[-1] == "ALARM"
 
 
 def test_the_evaluator_tells_a_standing_count_from_new_arrivals():

@@ -112,6 +112,8 @@ def handler_requests(resolver: Resolver, logical_id: str, action: str, bucket: s
                 return [(props["Role"], {"iam:PassedToService": "lambda.amazonaws.com"})]
             if kind == "AWS::CodeDeploy::DeploymentGroup":
                 return [(props["ServiceRoleArn"], {"iam:PassedToService": "codedeploy.amazonaws.com"})]
+            if kind == "AWS::Scheduler::Schedule":
+                return [(props["Target"]["RoleArn"], {"iam:PassedToService": "scheduler.amazonaws.com"})]
         if kind == "AWS::IAM::Role":
             arn = resolver.physical(logical_id, "Arn")
             if action in ("iam:AttachRolePolicy", "iam:DetachRolePolicy"):

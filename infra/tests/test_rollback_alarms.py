@@ -54,6 +54,8 @@ def test_every_function_has_a_rollback_alarm_that_one_failure_trips():
     for logical, function in functions.items():
         if function["Properties"].get("FunctionName", {}) and HOOK_PREFIX in str(function["Properties"]["FunctionName"]):
             continue  # the pre-traffic hook is not canary-deployed itself
+        if function["Metadata"]["BuildProperties"]["Binary"] == "probe":
+            continue  # the synthetic probe serves no user: ProbeFailureAlarm watches it (test_probe.py)
         preference = function["Properties"]["DeploymentPreference"]
         rollback = [a["Ref"] for a in preference["Alarms"]]
         binary = function["Metadata"]["BuildProperties"]["Binary"]

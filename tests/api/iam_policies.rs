@@ -917,6 +917,44 @@ async fn every_policy_allows_exactly_what_its_function_calls() -> Result<()> {
     }
     methods.insert("pre-traffic".into(), BTreeSet::new());
 
+    // probe: through reset-core's ports it stores a link (save_token) and reads the pending
+    // index (pending_requests); its own adapter (functions/probe/src/tables.rs) reads its
+    // accounts' three attributes and deletes their mail turns. Its leading-key conditions are
+    // held by infra/tests/test_probe.py.
+    let probe = read("functions/probe/src/tables.rs")?;
+    assert!(probe.contains(".save_token(") && probe.contains(".pending_requests("));
+    assert!(probe.contains(".get_item()") && probe.contains(".table_name(&self.users_table)"));
+    assert!(probe.contains(".delete_item()") && probe.contains(".table_name(&self.rate_limits_table)"));
+    for call in [
+        ".put_item()",
+        ".update_item()",
+        ".query()",
+        ".scan()",
+        ".transact_write_items()",
+    ] {
+        assert!(!probe.contains(call), "the probe's adapter calls {call}");
+    }
+    methods.insert(
+        "probe".into(),
+        BTreeSet::from(["save_token".to_owned(), "requests.pending_requests".to_owned()]),
+    );
+    let own_calls: BTreeMap<&str, Vec<(Access, BTreeSet<String>)>> = BTreeMap::from([(
+        "probe",
+        vec![
+            (
+                ("dynamodb:GetItem".to_owned(), "UsersTable".to_owned()),
+                probe::tables::ACCOUNT_ATTRIBUTES
+                    .iter()
+                    .map(|a| a.to_string())
+                    .collect(),
+            ),
+            (
+                ("dynamodb:DeleteItem".to_owned(), "RateLimitsTable".to_owned()),
+                BTreeSet::new(),
+            ),
+        ],
+    )]);
+
     let policies = template_policies()?;
     assert_eq!(
         policies.keys().collect::<BTreeSet<_>>(),
@@ -936,6 +974,12 @@ async fn every_policy_allows_exactly_what_its_function_calls() -> Result<()> {
                     .or_default()
                     .extend(call.attributes.iter().cloned());
             }
+        }
+        for (access, attributes) in own_calls.get(binary.as_str()).into_iter().flatten() {
+            needed
+                .entry(access.clone())
+                .or_default()
+                .extend(attributes.iter().cloned());
         }
         let policy = &policies[binary];
         for access in needed.keys() {
@@ -1110,6 +1154,8 @@ fn cognito_statements_grant_what_the_pool_adapter_calls() -> Result<()> {
         ("mail-events", vec![]),
         // The PreTraffic hook reads no account: it only invokes the functions.
         ("pre-traffic", vec![]),
+        // The probe reads its accounts' state in the users (account-state) table only.
+        ("probe", vec![]),
     ]);
     let template: Value = serde_norway::from_str(&read("infra/template.yaml")?)?;
     let mut granted_anywhere = BTreeSet::new();

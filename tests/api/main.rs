@@ -29,6 +29,7 @@ mod mail_jobs;
 mod over_http;
 mod policy_drift;
 mod pre_traffic;
+mod probe;
 mod reset_flow;
 mod sign_in;
 mod template_drift;

@@ -337,6 +337,20 @@ fn every_function_is_watched_and_canary_deployed() -> Result<()> {
             // `the_pre_traffic_hook_guards_every_function_it_checks` holds it.
             continue;
         }
+        if resource["Metadata"]["BuildProperties"]["Binary"].as_str() == Some(PROBE_BINARY) {
+            // Not canary-deployed (it serves no user); watched by its own result instead of
+            // Lambda's Errors: ProbeFailureAlarm breaches on a failed walk and on missing data,
+            // which a crash, a timeout or a throttled run all leave.
+            assert!(
+                alarms.iter().any(|(_, alarm)| {
+                    let p = &alarm["Properties"];
+                    p["MetricName"].as_str() == Some("ProbeSuccess")
+                        && p["TreatMissingData"].as_str() == Some("breaching")
+                }),
+                "{function}: no ProbeSuccess alarm that breaches on missing data"
+            );
+            continue;
+        }
         let alarm_on = |metric: &str| -> Option<String> {
             alarms.iter().find_map(|(name, alarm)| {
                 let p = &alarm["Properties"];
@@ -371,6 +385,7 @@ fn every_function_is_watched_and_canary_deployed() -> Result<()> {
 }
 
 const PRE_TRAFFIC_BINARY: &str = "pre-traffic";
+const PROBE_BINARY: &str = "probe";
 
 /// The PreTraffic hook: named so that the CodeDeploy role SAM creates may invoke it, once per
 /// stack; not canary-deployed itself; its environment names exactly the variables its code reads,

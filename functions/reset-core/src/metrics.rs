@@ -53,7 +53,8 @@ pub const ADDRESS_REQUESTS_APPROVED: &str = "AddressRequestsApproved";
 pub const ADDRESS_REQUESTS_REJECTED: &str = "AddressRequestsRejected";
 /// Seconds the oldest pending request has waited since it was verified (0 when none waits):
 /// a Query on the sparse pending index, made by `address-change` after every submission and
-/// confirmation and by `reset-admin address-requests list`.
+/// confirmation, by the synthetic probe every 5 minutes (so the age alarm sees it on a quiet
+/// day) and by `reset-admin address-requests list`.
 pub const OLDEST_PENDING_ADDRESS_REQUEST_AGE: &str = "OldestPendingAddressRequestAge";
 
 /// An HTTP answer with a 5xx status (a caught panic, a dependency down), with the dimension
@@ -86,8 +87,19 @@ pub const MAIL_DELIVERY_DELAYS: &str = "MailDeliveryDelays";
 /// `send-mail`: the job waits in the queue and is tried again; not a failure and no retry spent.
 pub const MAIL_SENDS_THROTTLED: &str = "MailSendsThrottled";
 
+/// One per run of the synthetic probe (`functions/probe`): 1 when the whole public flow passed
+/// for its account (request, mail accepted by SES, link opened and confirmed), else 0. Alarmed
+/// when below 1 or missing: a quiet night still proves the service works.
+pub const PROBE_SUCCESS: &str = "ProbeSuccess";
+/// The probe's step latencies in milliseconds (published with the unit Count, like every EMF
+/// line here), each only when the step passed: the reset request's answer, the wait until SES
+/// accepted its mail, a link opened and confirmed.
+pub const PROBE_REQUEST_MS: &str = "ProbeRequestMs";
+pub const PROBE_MAIL_MS: &str = "ProbeMailMs";
+pub const PROBE_LINK_MS: &str = "ProbeLinkMs";
+
 /// Every metric name the code emits; the template's alarms may only use these.
-pub const ALL: [&str; 29] = [
+pub const ALL: [&str; 33] = [
     RESET_REQUESTS,
     MAILS_QUEUED,
     MAIL_QUEUE_FAILURES,
@@ -117,6 +129,10 @@ pub const ALL: [&str; 29] = [
     RATE_LIMIT_REFUSALS,
     MAIL_DELIVERY_DELAYS,
     MAIL_SENDS_THROTTLED,
+    PROBE_SUCCESS,
+    PROBE_REQUEST_MS,
+    PROBE_MAIL_MS,
+    PROBE_LINK_MS,
 ];
 
 /// One EMF document: counts without dimensions in `namespace`, stamped `at`.

@@ -4,6 +4,7 @@
 
 mod mail_queue;
 mod pre_traffic;
+mod probe;
 mod server_errors;
 
 /// The tests here run side by side (`--test-threads 4`); the SES ones tolerate each other, but
