@@ -200,6 +200,23 @@ impl Template {
             .collect()
     }
 
+    /// Each global variable that names a resource of the template (`MAIL_QUEUE_URL: !Ref
+    /// MailQueue`), with that resource's logical id, as deployed with `store`: what a process's
+    /// table names and queue URLs stand for.
+    pub fn resource_variables(&self, store: Store) -> Result<Vec<(String, String)>> {
+        let resources = self.resources()?;
+        let mut named = Vec::new();
+        for (name, value) in self.global_variables()? {
+            let Some(target) = ref_target(value, store) else {
+                continue;
+            };
+            if resources.contains_key(target) {
+                named.push((str_of(name, "variable name")?.to_owned(), target.to_owned()));
+            }
+        }
+        Ok(named)
+    }
+
     /// The tables of a deployment with the default store (DynamoDB).
     pub fn tables(&self) -> Result<Vec<TableDefinition>> {
         self.tables_for(Store::DynamoDb)
@@ -327,6 +344,10 @@ Resources:
         assert_eq!(tables[0].env_var, "USERS_TABLE");
         assert_eq!(tables[0].ttl_attribute.as_deref(), Some("expires_at"));
         assert_eq!(template.environment_variables()?, vec!["USERS_TABLE", "OTHER"]);
+        assert_eq!(
+            template.resource_variables(Store::DynamoDb)?,
+            vec![("USERS_TABLE".to_owned(), "UsersTable".to_owned())]
+        );
         assert_eq!(template.function_binaries()?, vec!["request-reset"]);
         assert_eq!(
             template.routes()?,

@@ -3,21 +3,27 @@
 //! the users table. (The SQS receive and delete of send-mail's event source are Lambda's, added
 //! by SAM with the event, not the code's.)
 //!
-//! "What the code calls" comes from two sources, so that neither can drift alone:
+//! "What the code calls" comes from two recordings, so that neither can drift alone:
 //! - which port methods a function uses: its `main.rs` names its handler; the handler is run
 //!   in-process through every route over a spy store and a spy mailer that record the methods;
-//! - which SDK operations, tables and attributes a port method touches: read out of the adapter
-//!   sources (`store/dynamo.rs` and `store/dynamo_mail_events.rs`, `mail/ses.rs`, `mail/sqs.rs`, send-mail's `queue_control.rs`),
-//!   builder chain by builder chain.
+//! - which requests a port method sends: the production adapters, built by the production
+//!   wiring on SDK clients with a recording interceptor, run every port method against the local
+//!   stack, on each path that sends something different, and every DynamoDB, SES v2 and SQS
+//!   request that leaves is read as IAM actions, resources and attributes (`recording`).
+//!
+//! Every port method a handler uses must have been recorded (the test names one that was not),
+//! and every recorded method must be used by some function or be listed, with who calls it, in
+//! `CALLED_BY_NO_FUNCTION`.
 //!
 //! send-mail's handler runs over the same spies with a batch that sends, fails and holds a
 //! malformed job, so that every port method it can call is called.
 //!
 //! mail-events wires only the `MailEventStore` port, whose one method it calls on every event.
 //!
-//! address-change runs its handler over an `AddressDesk` whose request store is a spy too; its
-//! adapter (`store/address_requests.rs`) is read like the others, its methods prefixed
-//! `requests.`.
+//! address-change runs its handler over an `AddressDesk` whose request store is a spy too; the
+//! spies and the recording name its methods `requests.…`.
+
+mod recording;
 
 use anyhow::{anyhow, bail, Result};
 use async_trait::async_trait;
@@ -41,7 +47,7 @@ use password_reset_tests::{invoke, invoke_address, tables, EventBuilder, Functio
 use regex::Regex;
 use send_mail::{QueueControl, SendMail};
 use serde_norway::Value;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -56,253 +62,22 @@ fn read(path: &str) -> Result<String> {
 /// (IAM action, resource) where the resource is a table's logical id, `<table>/index`, or `ses`.
 type Access = (String, String);
 
-// ------------------------------------------------------------------------------------------
-// The adapters: SDK operations, tables and attributes per port method
-// ------------------------------------------------------------------------------------------
-
-/// One SDK call (or one item of a transaction) in an adapter method.
-#[derive(Debug, Default, Clone)]
-struct Call {
-    action: String,
-    resource: String,
-    /// Attribute names its expressions, key and projection mention.
-    attributes: BTreeSet<String>,
-}
-
-fn iam_action(sdk_call: &str) -> Option<&'static str> {
-    Some(match sdk_call {
-        "get_item" => "dynamodb:GetItem",
-        "put_item" => "dynamodb:PutItem",
-        "update_item" | "Update" => "dynamodb:UpdateItem",
-        "delete_item" | "Delete" => "dynamodb:DeleteItem",
-        "ConditionCheck" => "dynamodb:ConditionCheckItem",
-        "Put" => "dynamodb:PutItem",
-        "query" => "dynamodb:Query",
-        "scan" => "dynamodb:Scan",
-        "batch_get_item" => "dynamodb:BatchGetItem",
-        "batch_write_item" => "dynamodb:BatchWriteItem",
-        "send_email" => "ses:SendEmail",
-        "send_message" => "sqs:SendMessage",
-        "change_message_visibility" => "sqs:ChangeMessageVisibility",
-        _ => return None,
-    })
-}
-
-fn table_of_field(field: &str) -> Result<&'static str> {
-    Ok(match field {
-        "users_table" => "UsersTable",
-        "tokens_table" => "ResetTokensTable",
-        "counters_table" => "RateLimitsTable",
-        "mail_jobs_table" => "MailJobsTable",
-        "queue_url" => "MailQueue",
-        "dead_letter_queue_url" => "MailDeadLetterQueue",
-        "table" => "AddressRequestsTable",
-        other => bail!("unknown table field self.{other}"),
-    })
-}
-
-/// Words of an expression that are DynamoDB syntax, not attribute names.
-const EXPRESSION_WORDS: [&str; 14] = [
-    "SET",
-    "REMOVE",
-    "ADD",
-    "DELETE",
-    "AND",
-    "OR",
-    "NOT",
-    "IN",
-    "BETWEEN",
-    "attribute_exists",
-    "attribute_not_exists",
-    "if_not_exists",
-    "begins_with",
-    "size",
+/// The port methods no function's code calls, each with who does: recorded all the same, they
+/// must stay out of every handler (or leave this list).
+const CALLED_BY_NO_FUNCTION: [(&str, &str); 3] = [
+    (
+        "find_user",
+        "UserDirectory: whole user items, hash included, for administrators and tests",
+    ),
+    (
+        "create_user",
+        "UserDirectory: new accounts, by reset-admin and the tests' fixtures",
+    ),
+    (
+        "read_counter",
+        "nothing but tests: a RateCounters method no program calls any more",
+    ),
 ];
-
-/// The SDK calls of every function (method or helper) in an adapter source, keyed by name;
-/// a method that calls a helper (`self.helper(`) gets the helper's calls too.
-fn adapter_calls(source: &str) -> Result<BTreeMap<String, Vec<Call>>> {
-    // `pub const NAME: &str = "value";` (attribute names used in format! expressions).
-    let constants: HashMap<String, String> = Regex::new(r#"const (\w+): &str = "([^"]+)";"#)?
-        .captures_iter(source)
-        .map(|c| (c[1].to_owned(), c[2].to_owned()))
-        .collect();
-    // format! arguments that are not attribute constants (`{set_detail}`) are dropped: the
-    // attributes they add are named in another expression of the same call.
-    let other_argument = Regex::new(r"\{\w+\}")?;
-    let resolve = |text: &str| -> String {
-        let mut out = text.to_owned();
-        for (name, value) in &constants {
-            out = out.replace(&format!("{{{name}}}"), value);
-        }
-        other_argument.replace_all(&out, "").into_owned()
-    };
-    let function_start = Regex::new(r"\n\s*(?:pub(?:\(crate\))? )?(?:async )?fn (\w+)")?;
-    let starts: Vec<(usize, String)> = function_start
-        .captures_iter(source)
-        .filter_map(|c| Some((c.get(0)?.start(), c[1].to_owned())))
-        .collect();
-    let token = Regex::new(concat!(
-        r#"\.(get_item|put_item|update_item|delete_item|query|scan|batch_get_item|batch_write_item|send_email|send_message|change_message_visibility)\(\)"#,
-        r#"|\b(Update|Put|Delete|ConditionCheck)::builder\(\)"#,
-        r#"|\.(?:table_name|queue_url)\(&self\.(\w+)\)"#,
-        r#"|\.(index_name)\("#,
-        r#"|\.key\((?:attributes::)?(\w+),"#,
-        // `epoch_moved_on(clauses)`: the one function that moves an account's epoch on adds
-        // `credential_epoch` to the clauses it is given.
-        r#"|\.(?:update_expression|condition_expression|projection_expression|key_condition_expression)\(\s*(?:epoch_moved_on\(&?)?(?:format!\()?\s*"((?:[^"\\]|\\[\s\S])*)""#,
-        r#"|\.expression_attribute_names\(\s*"(#\w+)",\s*"(\w+)"\)"#,
-        r#"|\bself\.(\w+)\("#,
-        r#"|USER_FIELDS_WITHOUT_HASH"#,
-    ))?;
-    let identifier = Regex::new(r"[#:]?[A-Za-z_][A-Za-z0-9_]*")?;
-
-    let mut own: BTreeMap<String, (Vec<Call>, Vec<String>)> = BTreeMap::new();
-    for (i, (start, name)) in starts.iter().enumerate() {
-        let end = starts.get(i + 1).map(|s| s.0).unwrap_or(source.len());
-        let body = &source[*start..end];
-        let mut calls: Vec<Call> = Vec::new();
-        let mut helpers = Vec::new();
-        let mut expressions: Vec<Vec<String>> = Vec::new();
-        let mut names: Vec<HashMap<String, String>> = Vec::new();
-        for c in token.captures_iter(body) {
-            if let Some(op) = c.get(1).or_else(|| c.get(2)) {
-                if let Some(action) = iam_action(op.as_str()) {
-                    calls.push(Call {
-                        action: action.to_owned(),
-                        ..Call::default()
-                    });
-                    expressions.push(Vec::new());
-                    names.push(HashMap::new());
-                }
-                continue;
-            }
-            let Some(current) = calls.last_mut() else {
-                if let Some(helper) = c.get(9) {
-                    helpers.push(helper.as_str().to_owned());
-                }
-                continue;
-            };
-            if let Some(field) = c.get(3) {
-                current.resource = table_of_field(field.as_str())?.to_owned();
-            } else if c.get(4).is_some() {
-                current.resource.push_str("/index");
-            } else if let Some(key) = c.get(5) {
-                let key = constants
-                    .get(key.as_str())
-                    .cloned()
-                    .unwrap_or_else(|| key.as_str().to_owned());
-                current.attributes.insert(key);
-            } else if let Some(expression) = c.get(6) {
-                if let Some(list) = expressions.last_mut() {
-                    let mut text = resolve(expression.as_str());
-                    if c[0].contains("epoch_moved_on(") {
-                        text.push(' ');
-                        text.push_str(attributes::CREDENTIAL_EPOCH);
-                    }
-                    list.push(text);
-                }
-            } else if let (Some(placeholder), Some(attribute)) = (c.get(7), c.get(8)) {
-                if let Some(map) = names.last_mut() {
-                    map.insert(placeholder.as_str().to_owned(), attribute.as_str().to_owned());
-                }
-            } else if let Some(helper) = c.get(9) {
-                helpers.push(helper.as_str().to_owned());
-            } else if c.get(0).is_some_and(|m| m.as_str() == "USER_FIELDS_WITHOUT_HASH") {
-                current
-                    .attributes
-                    .extend(attributes::USER_FIELDS_WITHOUT_HASH.iter().map(|a| a.to_string()));
-            }
-        }
-        for ((call, texts), map) in calls.iter_mut().zip(&expressions).zip(&names) {
-            for text in texts {
-                for word in identifier.find_iter(text).map(|m| m.as_str()) {
-                    if word.starts_with(':') || EXPRESSION_WORDS.contains(&word) {
-                        continue;
-                    }
-                    if let Some(placeholder) = word.strip_prefix('#') {
-                        let attribute = map
-                            .get(word)
-                            .ok_or_else(|| anyhow!("{name}: #{placeholder} has no expression_attribute_names entry"))?;
-                        call.attributes.insert(attribute.clone());
-                        continue;
-                    }
-                    call.attributes.insert(word.to_owned());
-                }
-            }
-        }
-        own.insert(name.clone(), (calls, helpers));
-    }
-    // A method's calls include those of the helpers it calls.
-    let mut all = BTreeMap::new();
-    for (name, (calls, helpers)) in &own {
-        let mut calls = calls.clone();
-        for helper in helpers {
-            if let Some((helper_calls, _)) = own.get(helper) {
-                calls.extend(helper_calls.iter().cloned());
-            }
-        }
-        for call in &calls {
-            if call.resource.is_empty() && !call.action.starts_with("ses:") {
-                bail!(
-                    "{name}: {} without a table_name(&self.…) the test can read",
-                    call.action
-                );
-            }
-        }
-        all.insert(name.clone(), calls);
-    }
-    Ok(all)
-}
-
-/// Port method → its SDK calls, for every method of the DynamoDB store and the SES mailer.
-fn port_calls() -> Result<BTreeMap<String, Vec<Call>>> {
-    // The mail-event code names the attribute constants of dynamo.rs: read both as one.
-    let mut calls = adapter_calls(&format!(
-        "{}\n{}",
-        read("functions/reset-core/src/store/dynamo.rs")?,
-        read("functions/reset-core/src/store/dynamo_mail_events.rs")?
-    ))?;
-    let ses = adapter_calls(&read("functions/reset-core/src/mail/ses.rs")?)?;
-    let send = ses.get("send").cloned().unwrap_or_default();
-    if !send.iter().any(|c| c.action == "ses:SendEmail") {
-        bail!("SesMailer::send makes no send_email call the test can see");
-    }
-    calls.insert(
-        "mailer.send".into(),
-        send.into_iter()
-            .map(|c| Call {
-                resource: "ses".into(),
-                ..c
-            })
-            .collect(),
-    );
-    let requests = adapter_calls(&read("functions/reset-core/src/store/address_requests.rs")?)?;
-    for method in [
-        "create_request",
-        "find_request",
-        "set_verification",
-        "mark_verified",
-        "record_notice",
-        "pending_requests",
-    ] {
-        let found = requests
-            .get(method)
-            .cloned()
-            .ok_or_else(|| anyhow!("DynamoAddressRequests::{method} not found"))?;
-        calls.insert(format!("requests.{method}"), found);
-    }
-    let sqs = adapter_calls(&read("functions/reset-core/src/mail/sqs.rs")?)?;
-    calls.insert("queue.enqueue".into(), sqs.get("enqueue").cloned().unwrap_or_default());
-    let control = adapter_calls(&read("functions/send-mail/src/queue_control.rs")?)?;
-    for method in ["retry_after", "dead_letter", "requeue"] {
-        calls.insert(
-            format!("control.{method}"),
-            control.get(method).cloned().unwrap_or_default(),
-        );
-    }
-    Ok(calls)
-}
 
 // ------------------------------------------------------------------------------------------
 // The functions: which port methods each one's code calls
@@ -888,7 +663,7 @@ fn template_policies() -> Result<BTreeMap<String, Policy>> {
 
 #[tokio::test]
 async fn every_policy_allows_exactly_what_its_function_calls() -> Result<()> {
-    let ports = port_calls()?;
+    let ports = recording::port_calls().await?;
     let mut methods = methods_called_by_http_functions().await?;
 
     // mail-events: main.rs builds MailEvents (a MailEventStore, no App) and its handler calls
@@ -961,13 +736,29 @@ async fn every_policy_allows_exactly_what_its_function_calls() -> Result<()> {
         methods.keys().collect::<BTreeSet<_>>(),
         "every function of the template is checked"
     );
+    // Completeness, both ways: what the handlers use was recorded, and what was recorded is
+    // used by a handler or listed as called by no function.
+    let used: BTreeSet<&String> = methods.values().flatten().collect();
+    for (method, calls) in &ports {
+        assert!(!calls.is_empty(), "{method} was run but sent no request");
+        let listed = CALLED_BY_NO_FUNCTION.iter().any(|(name, _)| name == method);
+        assert!(
+            used.contains(method) != listed,
+            "{method}: recorded, {} by a function's handler, {} in CALLED_BY_NO_FUNCTION",
+            if used.contains(method) { "used" } else { "not used" },
+            if listed { "listed" } else { "not listed" },
+        );
+    }
+    for (method, _) in CALLED_BY_NO_FUNCTION {
+        assert!(ports.contains_key(method), "{method} is listed but was never recorded");
+    }
     let mut problems = Vec::new();
     for (binary, called) in &methods {
         let mut needed: BTreeMap<Access, BTreeSet<String>> = BTreeMap::new();
         for method in called {
-            let calls = ports
-                .get(method)
-                .ok_or_else(|| anyhow!("{binary} calls {method}, which no adapter implements"))?;
+            let calls = ports.get(method).ok_or_else(|| {
+                anyhow!("{binary} calls {method}, which the recording never ran: add it to recording::port_calls")
+            })?;
             for call in calls {
                 needed
                     .entry((call.action.clone(), call.resource.clone()))
@@ -1055,10 +846,10 @@ async fn no_function_reads_the_password_hash() -> Result<()> {
     Ok(())
 }
 
-/// The parser above must see what it claims to see: the known calls of the store.
-#[test]
-fn the_adapter_reader_sees_the_store_calls() -> Result<()> {
-    let ports = port_calls()?;
+/// The recording must see what it claims to see: the known calls of the store.
+#[tokio::test]
+async fn the_recording_sees_the_store_calls() -> Result<()> {
+    let ports = recording::port_calls().await?;
     let actions = |method: &str| -> BTreeSet<Access> {
         ports
             .get(method)
@@ -1082,13 +873,31 @@ fn the_adapter_reader_sees_the_store_calls() -> Result<()> {
             access("dynamodb:UpdateItem", "UsersTable")
         ])
     );
-    let set_password = ports["change_password"]
+    assert_eq!(
+        actions("claim_job"),
+        BTreeSet::from([
+            access("dynamodb:GetItem", "MailJobsTable"),
+            access("dynamodb:UpdateItem", "MailJobsTable")
+        ])
+    );
+    assert_eq!(
+        actions("control.dead_letter"),
+        BTreeSet::from([access("sqs:SendMessage", "MailDeadLetterQueue")])
+    );
+    assert_eq!(actions("mailer.send"), BTreeSet::from([access("ses:SendEmail", "ses")]));
+    let set_password: BTreeSet<String> = ports["change_password"]
         .iter()
-        .find(|c| c.resource == "UsersTable")
-        .map(|c| c.attributes.clone())
-        .unwrap_or_default();
+        .filter(|c| c.resource == "UsersTable")
+        .flat_map(|c| c.attributes.iter().cloned())
+        .collect();
     assert!(set_password.contains("password_hash") && set_password.contains("status"));
+    assert!(set_password.contains(attributes::CREDENTIAL_EPOCH));
     assert!(!set_password.contains("email"));
+    let read: BTreeSet<&str> = ports["find_account"]
+        .iter()
+        .flat_map(|c| c.attributes.iter().map(String::as_str))
+        .collect();
+    assert_eq!(read, attributes::USER_FIELDS_WITHOUT_HASH.into_iter().collect());
     Ok(())
 }
 

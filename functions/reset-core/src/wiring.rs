@@ -1,6 +1,6 @@
 //! The one place a process's adapters are built: from the settings read once through
 //! `config::Variables`, on one SDK configuration (one HTTP client for every SDK client), each
-//! adapter once. Every function's `main.rs` calls `Wiring::from_env` and takes what it serves
+//! SDK client and each adapter once. Every function's `main.rs` calls `Wiring::from_env` and takes what it serves
 //! with: `app` (the HTTP functions), `address_desk` (address-change), `mail_sender`
 //! (send-mail), `mail_events` (mail-events). Building touches no network, except that the
 //! account readers (`app`, `address_desk`, `mail_sender`) read a Cognito pool's password policy
@@ -16,11 +16,33 @@ use crate::service::{AddressDesk, MailSender};
 use crate::store::{AccountStore, CognitoAccounts, DynamoAddressRequests, DynamoStore, MailEventStore, TableNames};
 use std::sync::Arc;
 
+/// The SDK clients of the services the adapters call, built once per process and shared by
+/// every adapter of a service. Built apart from the wiring so that a caller may configure them
+/// (the IAM test records their requests with an interceptor) and still get the production
+/// adapters on them.
+#[derive(Debug, Clone)]
+pub struct SdkClients {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub sesv2: aws_sdk_sesv2::Client,
+    pub sqs: aws_sdk_sqs::Client,
+}
+
+impl From<&aws_config::SdkConfig> for SdkClients {
+    fn from(sdk_config: &aws_config::SdkConfig) -> Self {
+        Self {
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk_config),
+            sesv2: aws_sdk_sesv2::Client::new(sdk_config),
+            sqs: aws_sdk_sqs::Client::new(sdk_config),
+        }
+    }
+}
+
 /// The settings and the adapters every function shares; the rest is built by the method of the
 /// function that needs it, called once per process.
 pub struct Wiring {
     pub settings: Settings,
     sdk_config: aws_config::SdkConfig,
+    clients: SdkClients,
     /// The DynamoDB tables: links, counters, the mail ledger, mail events (and the accounts
     /// with the DynamoDB store).
     tables: Arc<DynamoStore>,
@@ -43,13 +65,18 @@ impl Wiring {
 
     /// The production wiring of `settings` on a given SDK configuration.
     pub fn new(settings: Settings, sdk_config: aws_config::SdkConfig) -> Self {
-        let tables = Arc::new(DynamoStore::new(
-            aws_sdk_dynamodb::Client::new(&sdk_config),
-            TableNames::from(&settings),
-        ));
+        let clients = SdkClients::from(&sdk_config);
+        Self::with_clients(settings, sdk_config, clients)
+    }
+
+    /// The same on given DynamoDB, SES and SQS clients (`sdk_config` is still what the Cognito
+    /// pool's client is built on).
+    pub fn with_clients(settings: Settings, sdk_config: aws_config::SdkConfig, clients: SdkClients) -> Self {
+        let tables = Arc::new(DynamoStore::new(clients.dynamodb.clone(), TableNames::from(&settings)));
         Self {
             settings,
             sdk_config,
+            clients,
             tables,
             clock: Arc::new(SystemClock),
         }
@@ -59,14 +86,15 @@ impl Wiring {
         &self.sdk_config
     }
 
+    pub fn clients(&self) -> &SdkClients {
+        &self.clients
+    }
+
     /// The HTTP functions' dependencies: the accounts, the queue every mail is handed to, and
     /// the breached password check when it is on.
     pub async fn app(&self) -> Result<App, ConfigError> {
         let (settings, accounts) = self.accounts().await?;
-        let mail_queue = SqsMailQueue::new(
-            aws_sdk_sqs::Client::new(&self.sdk_config),
-            self.settings.mail_queue_url.clone(),
-        );
+        let mail_queue = SqsMailQueue::new(self.clients.sqs.clone(), self.settings.mail_queue_url.clone());
         let app =
             App::new(settings, self.tables.clone(), Arc::new(mail_queue), self.clock.clone()).with_accounts(accounts);
         Ok(match &self.settings.breach_check {
@@ -84,7 +112,7 @@ impl Wiring {
     pub async fn mail_sender(&self) -> Result<MailSender, ConfigError> {
         let (settings, accounts) = self.accounts().await?;
         let mailer = SesMailer::new(
-            aws_sdk_sesv2::Client::new(&self.sdk_config),
+            self.clients.sesv2.clone(),
             self.settings.sender_address.clone(),
             self.settings.ses_configuration_set.clone(),
         );
@@ -119,7 +147,7 @@ impl Wiring {
 
     fn address_requests(&self) -> Arc<DynamoAddressRequests> {
         Arc::new(DynamoAddressRequests::new(
-            aws_sdk_dynamodb::Client::new(&self.sdk_config),
+            self.clients.dynamodb.clone(),
             self.settings.address.requests_table.clone(),
         ))
     }

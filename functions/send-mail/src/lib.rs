@@ -55,14 +55,14 @@ pub struct SendMail {
 
 impl SendMail {
     /// send-mail's adapters from the process's wiring, its mailer paced (`SES_MAX_SEND_RATE`,
-    /// `MAIL_SEND_CONCURRENCY`), and the SQS client that puts jobs back or aside. Touches no
-    /// network.
+    /// `MAIL_SEND_CONCURRENCY`), and the wiring's SQS client to put jobs back or aside. Touches
+    /// no network.
     pub async fn new(wiring: &Wiring) -> Result<Self, ConfigError> {
         let pace = Pace::read(&Variables::from_env())?;
         let mut sender = wiring.mail_sender().await?;
         sender.mailer = Arc::new(PacedMailer::new(sender.mailer, pace));
         let queue = SqsQueueControl::new(
-            aws_sdk_sqs::Client::new(wiring.sdk_config()),
+            wiring.clients().sqs.clone(),
             wiring.settings.mail_queue_url.clone(),
             wiring.settings.mail_dead_letter_queue_url.clone(),
         );

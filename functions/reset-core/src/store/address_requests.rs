@@ -15,7 +15,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use std::collections::HashMap;
 
-/// Attribute names of the address-requests table (the template and the IAM test use them).
+/// Attribute names of the address-requests table (the template and its drift test use them).
 pub mod address_attributes {
     pub const REQUEST_ID: &str = "request_id";
     pub const STATE: &str = "state";

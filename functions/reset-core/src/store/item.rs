@@ -27,7 +27,7 @@ pub const EPOCH_STEP: &str = ":epoch_step";
 /// an enable): the update's own `clauses` (SET / REMOVE) followed by `ADD credential_epoch
 /// :epoch_step`, with `epoch_step()` as the value of `EPOCH_STEP`. An item without the attribute
 /// (written before epochs existed, epoch 0) gets 1: the same step as `CredentialEpoch::next`.
-/// (The IAM and admin-policy tests read the clauses where this is called.)
+/// (The admin-policy test reads the clauses where this is called; the IAM test records them.)
 pub fn epoch_moved_on(clauses: &str) -> String {
     format!("{clauses} ADD {} {EPOCH_STEP}", super::attributes::CREDENTIAL_EPOCH)
 }
