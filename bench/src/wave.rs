@@ -82,6 +82,10 @@ pub struct WaveResult {
     /// first mail opens its pace, so exact pacing reads the set rate (a little under when the
     /// senders' slots are out of step).
     pub achieved_rate: f64,
+    /// The same once the last request was answered: on one machine the requests' burst slows the
+    /// stack that the senders' store calls go to; in the cloud the senders do not share it.
+    #[serde(default)]
+    pub achieved_rate_after_requests: f64,
     /// Most mails that reached SES within any one second.
     pub busiest_second: usize,
     /// Most mails above the set rate in any stretch of the wave: mails in it − rate × its length.
@@ -389,6 +393,11 @@ fn tally(
         .map(|a| a.received.saturating_duration_since(measured.started).as_secs_f64())
         .collect();
     arrivals.sort_by(f64::total_cmp);
+    let requests_end = measured
+        .last_response
+        .saturating_duration_since(measured.started)
+        .as_secs_f64();
+    let after_requests: Vec<f64> = arrivals.iter().copied().filter(|t| *t >= requests_end).collect();
     let rate = f64::from(wave.settings.rate);
     let last_accepted = accepted.iter().map(|a| a.accepted).max().unwrap_or(measured.started);
     Ok(WaveResult {
@@ -405,6 +414,7 @@ fn tally(
         wall_seconds: last_accepted.saturating_duration_since(measured.started).as_secs_f64(),
         to_acceptance_ms: Summary::of_durations_ms(&to_acceptance),
         achieved_rate: achieved_rate(&arrivals, senders),
+        achieved_rate_after_requests: achieved_rate(&after_requests, senders),
         busiest_second: busiest_second(&arrivals),
         burst_mails: burst_above(&arrivals, rate),
         mails: accepted.len(),
