@@ -11,8 +11,10 @@ mod proc_stats;
 mod report;
 mod runtime_api;
 mod scenario;
+mod ses_tap;
 mod sqs;
 mod stats;
+mod wave;
 
 use anyhow::{anyhow, Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -71,6 +73,17 @@ struct RunArgs {
     /// Extra `NAME=value` for the functions' environment (experiments), repeatable.
     #[arg(long = "function-env")]
     function_env: Vec<String>,
+    /// Reset requests of the wave, one per user, all at once (0: no wave).
+    #[arg(long, default_value_t = 0)]
+    wave_requests: usize,
+    /// The wave's send rate (send-mail's `SES_MAX_SEND_RATE`, mails per second): 14 is a new
+    /// production SES account's.
+    #[arg(long, default_value_t = 14)]
+    wave_rate: u32,
+    /// request-reset instances taking the wave's requests at once (each is held for the
+    /// response-time floor, as a Lambda instance is).
+    #[arg(long, default_value_t = 64)]
+    wave_request_instances: usize,
     #[arg(long)]
     out: PathBuf,
 }
@@ -97,6 +110,10 @@ struct ReportArgs {
     markdown: PathBuf,
     #[arg(long, default_value = "bench/results/baseline.json")]
     baseline: PathBuf,
+    /// A document whose `<!-- bench-wave:start -->` … `<!-- bench-wave:end -->` block gets the
+    /// wave's table (docs/performance.md).
+    #[arg(long)]
+    docs: Option<PathBuf>,
 }
 
 impl RunArgs {
@@ -125,6 +142,11 @@ impl RunArgs {
             users: self.users,
             hello_requests: self.hello_requests,
             function_env,
+            wave: wave::Settings {
+                requests: self.wave_requests,
+                rate: self.wave_rate,
+                request_instances: self.wave_request_instances,
+            },
         };
         Ok((options, self.out))
     }
@@ -148,7 +170,8 @@ async fn run(args: RunArgs) -> Result<()> {
 }
 
 /// `lambda-bench report`: latest.json and its Markdown tables, then the comparison with the
-/// baseline (exit status 3 on a regression).
+/// baseline (exit status 3 on a regression) and the wave's checks (exit status 4 when a mail was
+/// lost or doubled or the rate exceeded, whatever the baseline says).
 fn report(args: ReportArgs) -> Result<()> {
     let zips = args
         .zips
@@ -170,25 +193,86 @@ fn report(args: ReportArgs) -> Result<()> {
     let (out, markdown) = (&args.out, &args.markdown);
     std::fs::write(out, serde_json::to_string_pretty(&results)? + "\n")
         .with_context(|| format!("writing {}", out.display()))?;
+    let wave = report::wave_table(&results);
     let text = format!(
-        "{}\n{}\n{}\n{}",
+        "{}\n{}\n{}{}\n{}",
         report::header(&results),
         report::table(&results),
+        if wave.is_empty() {
+            String::new()
+        } else {
+            format!("{wave}\n")
+        },
         report::targets_table(&results),
         report::micro_table(&results)
     );
     std::fs::write(markdown, &text).with_context(|| format!("writing {}", markdown.display()))?;
     println!("\n{text}");
     println!("Results: {} (Markdown: {})", out.display(), markdown.display());
-    compare_with_baseline(&args.baseline, &results)
+    if let (Some(docs), false) = (&args.docs, wave.is_empty()) {
+        write_wave_block(docs, &results, &wave)?;
+    }
+    let regressed = compare_with_baseline(&args.baseline, &results)?;
+    if !wave_holds(&results) {
+        std::process::exit(4);
+    }
+    if regressed {
+        std::process::exit(3);
+    }
+    Ok(())
 }
 
-/// The latest results against the committed baseline: exits with status 3 when a figure
+/// The wave's table, with the run it came from, into the marked block of `docs`.
+fn write_wave_block(docs: &Path, results: &report::Results, wave: &str) -> Result<()> {
+    let doc = std::fs::read_to_string(docs).with_context(|| format!("reading {}", docs.display()))?;
+    let block = format!(
+        "Commit {}, {}; {} × {} cores; load average before / after the runtime run: {} / {}.\n\n{wave}",
+        results.git_commit,
+        results.generated_at,
+        results.machine.cpu,
+        results.machine.cores,
+        results.runtime.load_average_before,
+        results.runtime.load_average_after
+    );
+    let Some(updated) = report::splice(&doc, "bench-wave", &block) else {
+        println!(
+            "{} has no bench-wave block: the wave's table is only in the Markdown results.",
+            docs.display()
+        );
+        return Ok(());
+    };
+    std::fs::write(docs, updated).with_context(|| format!("writing {}", docs.display()))?;
+    println!("The wave's table is in {}.", docs.display());
+    Ok(())
+}
+
+/// False (after a banner) when the wave lost or doubled a mail or went over its rate.
+fn wave_holds(results: &report::Results) -> bool {
+    let Some(wave) = &results.runtime.wave else {
+        return true;
+    };
+    let failures = wave.failures();
+    if failures.is_empty() {
+        return true;
+    }
+    let bar = "!".repeat(78);
+    println!(
+        "\n{bar}\n!!  THE WAVE FAILED ({} requests at {} mails/s):",
+        wave.requests, wave.set_rate
+    );
+    for failure in &failures {
+        println!("!!    {failure}");
+    }
+    println!("!!  The send-mail logs of the wave are in .local/bench/logs/send-mail-wave.log.\n{bar}");
+    false
+}
+
+/// The latest results against the committed baseline: true (after a banner) when a figure
 /// regressed or a target it met is now missed.
-fn compare_with_baseline(baseline: &Path, results: &report::Results) -> Result<()> {
+fn compare_with_baseline(baseline: &Path, results: &report::Results) -> Result<bool> {
     let Ok(baseline_text) = std::fs::read_to_string(baseline) else {
         println!("No baseline at {}: nothing to compare with.", baseline.display());
-        return Ok(());
+        return Ok(false);
     };
     let base: report::Results =
         serde_json::from_str(&baseline_text).with_context(|| format!("parsing {}", baseline.display()))?;
@@ -201,10 +285,10 @@ fn compare_with_baseline(baseline: &Path, results: &report::Results) -> Result<(
             baseline.display(),
             base.git_commit
         );
-        return Ok(());
+        return Ok(false);
     }
     print_regressions(baseline, &found, &lost);
-    std::process::exit(3);
+    Ok(true)
 }
 
 /// The banner of a regression: the targets missed, then the figures that grew.

@@ -513,6 +513,72 @@ pub fn table(results: &Results) -> String {
     out
 }
 
+/// The wave (empty when the run had none). Its figures are not regression-checked: the times
+/// follow from the set rate and how fast the machine took the requests, not from the code's
+/// speed; what must hold (nothing lost or doubled, the rate kept) fails the bench on its own.
+pub fn wave_table(results: &Results) -> String {
+    let Some(w) = &results.runtime.wave else {
+        return String::new();
+    };
+    let floor = if w.floor_ms.is_empty() { "default" } else { &w.floor_ms };
+    let t = &w.to_acceptance_ms;
+    let mut out = String::new();
+    let _ = writeln!(out, "| the wave | |");
+    let _ = writeln!(out, "|---|---|");
+    let _ = writeln!(
+        out,
+        "| requests | {} users, one reset request each, over {} request-reset instances with the {floor} ms floor: all answered in {:.1} s ({:.0}/s) |",
+        w.requests,
+        w.request_instances,
+        w.submit_seconds,
+        w.requests as f64 / w.submit_seconds.max(f64::EPSILON)
+    );
+    let _ = writeln!(
+        out,
+        "| sending | {} send-mail instances fed batches of {} from the queue, paced to {} mails/s |",
+        w.senders, w.batch_size, w.set_rate
+    );
+    let _ = writeln!(
+        out,
+        "| request → SES acceptance | p50 {:.2} s · p99 {:.2} s · max {:.2} s (min {:.2} s) |",
+        t.p50 / 1e3,
+        t.p99 / 1e3,
+        t.max / 1e3,
+        t.min / 1e3
+    );
+    let _ = writeln!(
+        out,
+        "| rate SES saw | {:.2} mails/s over the wave, {:.2} once the requests were in (set {}); busiest second {}; most above the set rate in any stretch {:.2} mails (limit {:.0}: one per sender, one for timing) |",
+        w.achieved_rate,
+        w.achieved_rate_after_requests,
+        w.set_rate,
+        w.busiest_second,
+        w.burst_mails,
+        w.burst_limit()
+    );
+    let _ = writeln!(
+        out,
+        "| mails lost / doubled | {} / {} ({} accepted; {} records handed back for a retry) |",
+        w.lost, w.doubled, w.mails, w.retried
+    );
+    let _ = writeln!(
+        out,
+        "| wave time | {:.1} s, first request → last acceptance (load average after: {}) |",
+        w.wall_seconds, w.load_average_after
+    );
+    out
+}
+
+/// `doc` with the text between `<!-- {name}:start -->` and `<!-- {name}:end -->` replaced by
+/// `block` (`None` when the markers are missing).
+pub fn splice(doc: &str, name: &str, block: &str) -> Option<String> {
+    let start = format!("<!-- {name}:start -->\n");
+    let end = format!("<!-- {name}:end -->");
+    let from = doc.find(&start)? + start.len();
+    let to = from + doc[from..].find(&end)?;
+    Some(format!("{}{block}{}", &doc[..from], &doc[to..]))
+}
+
 pub fn targets_table(results: &Results) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "| target | goal | measured | |");
@@ -712,5 +778,15 @@ mod tests {
         // Another schema had other goals under the same names.
         baseline.schema = SCHEMA - 1;
         assert!(lost_targets(&baseline, &latest).is_empty());
+    }
+
+    #[test]
+    fn splices_a_marked_block() {
+        let doc = "a\n<!-- w:start -->\nold\n<!-- w:end -->\nb\n";
+        assert_eq!(
+            splice(doc, "w", "new\n").as_deref(),
+            Some("a\n<!-- w:start -->\nnew\n<!-- w:end -->\nb\n")
+        );
+        assert_eq!(splice(doc, "x", "new\n"), None);
     }
 }

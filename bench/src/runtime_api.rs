@@ -26,6 +26,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use std::collections::BTreeMap;
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -199,7 +200,13 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Respo
     Ok(response)
 }
 
-async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+/// Serves HTTP/1.1 on `listener`, each request answered by `respond` (the Runtime API here, the
+/// SES tap of the wave).
+pub async fn serve<F, R>(listener: TcpListener, respond: F)
+where
+    F: Fn(Request<Incoming>) -> R + Clone + Send + Sync + 'static,
+    R: Future<Output = Result<Response<Full<Bytes>>, Infallible>> + Send + 'static,
+{
     // Dropping the set (when the server task is aborted) aborts every connection with it, so a
     // killed process cannot leave a handler behind that would swallow the next event.
     let mut connections = JoinSet::new();
@@ -209,9 +216,9 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>) {
         };
         let _ = stream.set_nodelay(true);
         while connections.try_join_next().is_some() {}
-        let shared = shared.clone();
+        let respond = respond.clone();
         connections.spawn(async move {
-            let service = hyper::service::service_fn(move |request| handle(shared.clone(), request));
+            let service = hyper::service::service_fn(respond);
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
@@ -311,7 +318,7 @@ impl Instance {
             completions: completions_tx,
             function_arn: format!("arn:aws:lambda:ap-northeast-1:123456789012:function:{}", spec.name),
         });
-        let server = tokio::spawn(serve(listener, shared));
+        let server = tokio::spawn(serve(listener, move |request| handle(shared.clone(), request)));
 
         let mut command = function_command(spec, &binary, address)?;
         let spawned_at = Instant::now();

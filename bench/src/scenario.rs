@@ -5,12 +5,15 @@
 use crate::runtime_api::{FunctionSpec, Instance, Invoked, FUNCTION_TIMEOUT};
 use crate::sqs::{self, Queue};
 use crate::stats::Summary;
+use crate::wave::{self, Wave, WaveResult};
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Passed to the functions besides the variables named in the config file (`scripts/local.env`):
@@ -27,15 +30,15 @@ const ALSO_PASSED: [&str; 8] = [
     "METRICS_NAMESPACE",
 ];
 /// Names in the config file that are for the scripts, not the functions, or that Lambda sets
-/// itself (the execution role's credentials).
-const NOT_PASSED: [&str; 10] = [
+/// itself (the execution role's credentials). (`MAIL_SEND_CONCURRENCY` once was a script's; since
+/// the pacer, send-mail requires it as the template sets it.)
+const NOT_PASSED: [&str; 9] = [
     "DYNAMODB_PORT",
     "SES_PORT",
     "MOTO_PORT",
     "WATCH_PORT",
     "MAIL_QUEUE_NAME",
     "MAIL_DEAD_LETTER_QUEUE_NAME",
-    "MAIL_SEND_CONCURRENCY",
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
     "AWS_EC2_METADATA_DISABLED",
@@ -45,6 +48,11 @@ const SEND_MAIL_TIMEOUT: Duration = Duration::from_secs(30);
 /// The response-time floor of reset requests (`reset_core::config`): the main run sets it to 0
 /// so durations show the work; a separate check runs with the configured floor.
 const FLOOR_VARIABLE: &str = "REQUEST_MIN_RESPONSE_MS";
+/// send-mail's pace (`SES_MAX_SEND_RATE`, mails per second shared by `MAIL_SEND_CONCURRENCY`
+/// instances). The main run measures what a job costs, so it sets a rate whose slots (20 µs
+/// apart) never hold a job back; the wave sets the rate it is asked for.
+pub const RATE_VARIABLE: &str = "SES_MAX_SEND_RATE";
+const UNPACED_RATE: &str = "100000";
 
 /// The names a `KEY=value` env file sets.
 fn names_in(env_file: &str) -> Vec<String> {
@@ -89,6 +97,8 @@ pub struct Options {
     pub hello_requests: usize,
     /// Extra `NAME=value` settings for the functions (experiments, e.g. allocator tunables).
     pub function_env: Vec<(String, String)>,
+    /// The wave's size (0: no wave), rate and request-reset instances.
+    pub wave: wave::Settings,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -152,6 +162,9 @@ pub struct RuntimeReport {
     pub functions: Vec<FunctionResult>,
     /// request-reset with the configured response-time floor (the main run has none).
     pub floor_check: Option<FloorCheck>,
+    /// 1,000 requests at once, mail at a set pace (absent from older reports).
+    #[serde(default)]
+    pub wave: Option<WaveResult>,
 }
 
 /// Known and unknown usernames as a client sees them, with the configured floor.
@@ -169,6 +182,9 @@ pub fn load_average() -> String {
         .unwrap_or_default()
 }
 
+/// Tells apart the request ids of events made in the same millisecond (the wave's are).
+static EVENT_SEQ: AtomicU64 = AtomicU64::new(0);
+
 fn epoch_ms() -> u128 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -177,7 +193,8 @@ fn epoch_ms() -> u128 {
 }
 
 /// The events of `events/`, made fresh for each request.
-struct Events {
+#[derive(Clone)]
+pub struct Events {
     form_get: Value,
     submit: Value,
     confirm_open: Value,
@@ -231,7 +248,11 @@ impl Events {
         set(
             &mut event,
             &["requestContext", "requestId"],
-            json!(format!("bench{}", epoch_ms())),
+            json!(format!(
+                "bench{}-{}",
+                epoch_ms(),
+                EVENT_SEQ.fetch_add(1, Ordering::Relaxed)
+            )),
         );
         set(&mut event, &["requestContext", "timeEpoch"], json!(epoch_ms() as u64));
         if event.pointer("/headers/origin").is_some() {
@@ -260,7 +281,7 @@ impl Events {
         self.fresh(&self.form_get)
     }
 
-    fn submit(&self, username: &str) -> Value {
+    pub fn submit(&self, username: &str) -> Value {
         self.with_form(&self.submit, &[("username", username)])
     }
 
@@ -589,11 +610,26 @@ struct Store {
     emails: Vec<StoredMail>,
 }
 
+/// One mail the SES emulator took.
 #[derive(Deserialize)]
-struct StoredMail {
+pub struct StoredMail {
+    #[serde(rename = "messageId", default)]
+    pub message_id: String,
     destination: Destination,
     #[serde(default)]
     body: MailBody,
+}
+
+impl StoredMail {
+    /// The usernames of the recipients (the bench's addresses are `<username>@example.jp`).
+    pub fn recipients(&self) -> impl Iterator<Item = &str> {
+        self.destination.to.iter().filter_map(|to| {
+            let address = to
+                .rsplit_once('<')
+                .map_or(to.as_str(), |(_, a)| a.trim_end_matches('>'));
+            address.split_once('@').map(|(user, _)| user)
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -621,6 +657,20 @@ fn token_in(text: &str) -> Option<String> {
 
 /// The newest reset link of every recipient in the SES emulator's store, by username.
 async fn minted_tokens(client: &reqwest::Client, ses_url: &str) -> Result<BTreeMap<String, String>> {
+    let mut tokens = BTreeMap::new();
+    for mail in stored_mails(client, ses_url).await? {
+        let Some(token) = mail.body.text.as_deref().and_then(token_in) else {
+            continue;
+        };
+        for user in mail.recipients() {
+            tokens.insert(user.to_owned(), token.clone());
+        }
+    }
+    Ok(tokens)
+}
+
+/// Every mail in the SES emulator's store, oldest first.
+pub async fn stored_mails(client: &reqwest::Client, ses_url: &str) -> Result<Vec<StoredMail>> {
     let store: Store = client
         .get(format!("{ses_url}/store"))
         .send()
@@ -630,21 +680,18 @@ async fn minted_tokens(client: &reqwest::Client, ses_url: &str) -> Result<BTreeM
         .json()
         .await
         .context("parsing the SES emulator's store")?;
-    let mut tokens = BTreeMap::new();
-    for mail in store.emails {
-        let Some(token) = mail.body.text.as_deref().and_then(token_in) else {
-            continue;
-        };
-        for to in &mail.destination.to {
-            let address = to
-                .rsplit_once('<')
-                .map_or(to.as_str(), |(_, a)| a.trim_end_matches('>'));
-            if let Some((user, _)) = address.split_once('@') {
-                tokens.insert(user.to_owned(), token.clone());
-            }
-        }
-    }
-    Ok(tokens)
+    Ok(store.emails)
+}
+
+/// Empties the SES emulator's store.
+pub async fn clear_store(client: &reqwest::Client, ses_url: &str) -> Result<()> {
+    client
+        .post(format!("{ses_url}/clear-store"))
+        .send()
+        .await
+        .context("clearing the SES emulator's store")?
+        .error_for_status()?;
+    Ok(())
 }
 
 /// The functions' environment: the variables the config file names (and [`ALSO_PASSED`], less
@@ -684,12 +731,25 @@ impl Specs {
             request_reset: function_spec(options, config, "request-reset", 128),
             verify_token: function_spec(options, config, "verify-token", 128),
             change_password: function_spec(options, config, "change-password", 1024),
-            send_mail: FunctionSpec {
-                timeout: SEND_MAIL_TIMEOUT,
-                ..function_spec(options, config, "send-mail", 128)
-            },
+            send_mail: send_mail_spec(options, &with(config, RATE_VARIABLE, UNPACED_RATE), "send-mail.log"),
         }
     }
+}
+
+/// send-mail with `config`, its template timeout, logging to `log_name`.
+fn send_mail_spec(options: &Options, config: &BTreeMap<String, String>, log_name: &str) -> FunctionSpec {
+    FunctionSpec {
+        timeout: SEND_MAIL_TIMEOUT,
+        log_file: options.logs_dir.join(log_name),
+        ..function_spec(options, config, "send-mail", 128)
+    }
+}
+
+/// `config` with `name` set to `value`.
+fn with(config: &BTreeMap<String, String>, name: &str, value: &str) -> BTreeMap<String, String> {
+    let mut changed = config.clone();
+    changed.insert(name.to_owned(), value.to_owned());
+    changed
 }
 
 /// What every step of the run works with.
@@ -701,7 +761,7 @@ struct Scenario<'a> {
     events: Events,
     client: reqwest::Client,
     specs: Specs,
-    queue: Queue,
+    queue: Arc<Queue>,
 }
 
 impl<'a> Scenario<'a> {
@@ -715,11 +775,7 @@ impl<'a> Scenario<'a> {
             .ok_or_else(|| anyhow!("PUBLIC_BASE_URL is not set (source scripts/local.env)"))?;
         let events = Events::load(&options.events_dir, public_base_url.trim_end_matches('/').to_owned())?;
         let client = reqwest::Client::new();
-        client
-            .post(format!("{}/clear-store", options.ses_url))
-            .send()
-            .await
-            .context("clearing the SES emulator's store")?;
+        clear_store(&client, &options.ses_url).await?;
 
         eprintln!("==> creating {} users with {}", options.users, options.admin.display());
         create_users(&options.admin, options.users)?;
@@ -729,7 +785,7 @@ impl<'a> Scenario<'a> {
             .get("AWS_REGION")
             .cloned()
             .unwrap_or_else(|| "ap-northeast-1".to_owned());
-        let queue = Queue::open(client.clone(), &options.queue_url, &region).await?;
+        let queue = Arc::new(Queue::open(client.clone(), &options.queue_url, &region).await?);
         Ok(Self {
             options,
             config,
@@ -869,15 +925,7 @@ impl<'a> Scenario<'a> {
         if self.options.floor_check_requests == 0 {
             return Ok(None);
         }
-        let mut floored = self.config.clone();
-        match &self.configured_floor {
-            Some(value) => floored.insert(FLOOR_VARIABLE.to_owned(), value.clone()),
-            None => floored.remove(FLOOR_VARIABLE),
-        };
-        let spec = FunctionSpec {
-            log_file: self.options.logs_dir.join("request-reset-floor.log"),
-            ..function_spec(self.options, &floored, "request-reset", 128)
-        };
+        let spec = self.floored_request_reset("request-reset-floor.log");
         let n = self.options.floor_check_requests.min(self.options.users);
         eprintln!(
             "==> request-reset with the configured floor ({}={}): {} requests",
@@ -891,6 +939,45 @@ impl<'a> Scenario<'a> {
             known: kinds.remove("submit_known").unwrap_or_default(),
             unknown: kinds.remove("submit_unknown").unwrap_or_default(),
         }))
+    }
+
+    /// request-reset with the response-time floor as configured, logging to `log_name`.
+    fn floored_request_reset(&self, log_name: &str) -> FunctionSpec {
+        let mut floored = self.config.clone();
+        match &self.configured_floor {
+            Some(value) => floored.insert(FLOOR_VARIABLE.to_owned(), value.clone()),
+            None => floored.remove(FLOOR_VARIABLE),
+        };
+        FunctionSpec {
+            log_file: self.options.logs_dir.join(log_name),
+            ..function_spec(self.options, &floored, "request-reset", 128)
+        }
+    }
+
+    /// The wave (`None` when `--wave-requests` is 0): request-reset as deployed (with its
+    /// floor), send-mail at the wave's rate, on a queue emptied of what the floor check queued.
+    async fn wave(&self) -> Result<Option<WaveResult>> {
+        if self.options.wave.requests == 0 {
+            return Ok(None);
+        }
+        let rate = self.options.wave.rate.to_string();
+        let wave = Wave {
+            settings: self.options.wave.clone(),
+            request_reset: self.floored_request_reset("request-reset-wave.log"),
+            send_mail: send_mail_spec(
+                self.options,
+                &with(&self.config, RATE_VARIABLE, &rate),
+                "send-mail-wave.log",
+            ),
+            floor_ms: self.configured_floor.clone().unwrap_or_default(),
+            events: Arc::new(self.events.clone()),
+            queue: self.queue.clone(),
+            client: self.client.clone(),
+            ses_url: self.options.ses_url.clone(),
+            admin: self.options.admin.clone(),
+            users_csv: self.options.logs_dir.join("wave-users.csv"),
+        };
+        wave::run(wave).await.map(Some)
     }
 
     /// One warm-up, then `n` known and `n` unknown submits, alternating (unknown usernames the
@@ -943,6 +1030,7 @@ pub async fn run(options: &Options) -> Result<RuntimeReport> {
     let send_mail = scenario.send_notices(sender, tokens.len()).await?;
     functions.push(result(&specs.send_mail, cold[4].result("reset_no_account"), send_mail));
     let floor_check = scenario.floor_check().await?;
+    let wave = scenario.wave().await?;
 
     Ok(RuntimeReport {
         cold_starts: options.cold_starts,
@@ -952,6 +1040,7 @@ pub async fn run(options: &Options) -> Result<RuntimeReport> {
         wall_seconds: started.elapsed().as_secs_f64(),
         functions,
         floor_check,
+        wave,
     })
 }
 

@@ -30,6 +30,11 @@ pub struct Message {
 }
 
 impl Message {
+    /// The SQS message id (what a batch response names a failed record by).
+    pub fn message_id(&self) -> &str {
+        self.record.get("messageId").and_then(Value::as_str).unwrap_or_default()
+    }
+
     /// `mail.kind` of the job in the body (`reset_link`, `password_changed`).
     pub fn mail_kind(&self) -> String {
         serde_json::from_str::<Value>(&self.body)
@@ -171,5 +176,56 @@ impl Queue {
         )
         .await
         .map(|_| ())
+    }
+
+    /// Deletes what a batch got done in one call, as the event source mapping does with a
+    /// batch (one SQS round trip per batch rather than per message).
+    pub async fn delete_batch(&self, messages: &[&Message]) -> Result<()> {
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let entries: Vec<Value> = messages
+            .iter()
+            .enumerate()
+            .map(|(i, m)| json!({ "Id": i.to_string(), "ReceiptHandle": m.receipt_handle }))
+            .collect();
+        let answer = self
+            .call(
+                "DeleteMessageBatch",
+                json!({ "QueueUrl": self.url, "Entries": entries }),
+            )
+            .await?;
+        match answer.get("Failed").and_then(Value::as_array) {
+            Some(failed) if !failed.is_empty() => bail!("SQS DeleteMessageBatch failed for {failed:?}"),
+            _ => Ok(()),
+        }
+    }
+
+    /// Messages in the queue: visible, received and not yet deleted, and delayed (a job put
+    /// back with a delay). Zero means every job was delivered and deleted.
+    pub async fn depth(&self) -> Result<u64> {
+        const COUNTS: [&str; 3] = [
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        ];
+        let answer = self
+            .call(
+                "GetQueueAttributes",
+                json!({ "QueueUrl": self.url, "AttributeNames": COUNTS }),
+            )
+            .await?;
+        Ok(COUNTS
+            .iter()
+            .filter_map(|name| answer.pointer(&format!("/Attributes/{name}")))
+            .filter_map(|v| v.as_str().and_then(|s| s.parse::<u64>().ok()).or_else(|| v.as_u64()))
+            .sum())
+    }
+
+    /// Empties the queue (what an earlier step queued and nobody delivers).
+    pub async fn purge(&self) -> Result<()> {
+        self.call("PurgeQueue", json!({ "QueueUrl": self.url }))
+            .await
+            .map(|_| ())
     }
 }
