@@ -119,6 +119,10 @@ pool = idp.create_user_pool(
 client = idp.create_user_pool_client(
     UserPoolId=pool["Id"], ClientName="local-sign-in",
     ExplicitAuthFlows=["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+    # Global sign-out cannot recall an access token a resource server checks itself: keep
+    # the window short, as the README asks of the host's app client.
+    AccessTokenValidity=5, IdTokenValidity=5,
+    TokenValidityUnits={"AccessToken": "minutes", "IdToken": "minutes"},
 )["UserPoolClient"]
 with open(sys.argv[2], "w") as env:
     env.write(f"USER_POOL_ID={pool['Id']}\nUSER_POOL_CLIENT_ID={client['ClientId']}\n")

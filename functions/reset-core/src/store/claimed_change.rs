@@ -30,6 +30,14 @@ pub struct BackendAccount {
     /// The backend's own id of the account (a pool's `sub`): a re-created username has another,
     /// so its epochs start afresh.
     pub identity: String,
+    /// The backend's own spelling of the username, which the ledger keys the account's state
+    /// by: a case-insensitive pool answers `EX000000` and `ex000000` with one account, and so
+    /// with one epoch, one claim and one mail budget.
+    pub key: Username,
+    /// What the backend reports of the account's last change (a pool: when it last modified the
+    /// user, whether it is enabled, its status and address). A change made in the backend
+    /// behind this service's back yields another revision, and so kills older links.
+    pub revision: String,
     /// Whether the backend lets the account change its password.
     pub enabled: bool,
 }
@@ -74,6 +82,22 @@ pub fn initial_epoch(identity: &str) -> CredentialEpoch {
     CredentialEpoch::from_value(u64::from_be_bytes(bytes) % INITIAL_EPOCH_LIMIT)
 }
 
+/// The epoch a link is minted under and checked against: the ledger's epoch of the account
+/// bound to the backend's revision of it, so that either moving kills the link.
+pub fn link_epoch(ledger_epoch: CredentialEpoch, identity: &str, revision: &str) -> CredentialEpoch {
+    let digest = Sha256::digest(format!("link-epoch\u{0}{}\u{0}{identity}\u{0}{revision}", ledger_epoch.value()).as_bytes());
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    CredentialEpoch::from_value(u64::from_be_bytes(bytes) % INITIAL_EPOCH_LIMIT)
+}
+
+impl BackendAccount {
+    /// The epoch of this account's links, given what the ledger holds of it.
+    pub fn link_epoch(&self, state: &LedgerState) -> CredentialEpoch {
+        link_epoch(state.epoch_of(&self.identity).0, &self.identity, &self.revision)
+    }
+}
+
 /// Where the epochs and the claims live, beside the links.
 #[async_trait]
 pub trait ClaimLedger: Send + Sync {
@@ -84,16 +108,19 @@ pub trait ClaimLedger: Send + Sync {
     async fn claim_change(&self, claim: &Claim<'_>, now: Timestamp) -> Result<bool, StoreError>;
     /// The last step: the link used, the epoch moved on, the claim dropped, only while the
     /// claim is still this change's.
-    async fn finish_change(&self, token: &TokenRecord, claim_id: &str, now: Timestamp) -> Result<(), StoreError>;
+    async fn finish_change(&self, claim: &Claim<'_>, now: Timestamp) -> Result<(), StoreError>;
     /// Gives the claim back after a failed change, so the link works again at once (best
     /// effort: a claim that cannot be given back lapses).
-    async fn release_claim(&self, username: &Username, claim_id: &str);
+    async fn release_claim(&self, key: &Username, claim_id: &str);
 }
 
 /// One change's claim of an account.
 pub struct Claim<'a> {
     pub token: &'a TokenRecord,
+    /// The ledger's key of the account (the backend's spelling of its username).
+    pub key: &'a Username,
     pub identity: &'a str,
+    /// The ledger's epoch of the account (not the link's, which binds the revision too).
     pub epoch: CredentialEpoch,
     /// The account's epoch is in the ledger (else it is its first, derived one).
     pub stored: bool,
@@ -108,20 +135,18 @@ pub async fn change_claimed(
     password: &NewPassword,
     now: Timestamp,
 ) -> Result<(), ConsumeError> {
-    let (account, state) = tokio::try_join!(backend.look_up(&token.username), ledger.ledger_state(&token.username))?;
-    let Some(account) = account.filter(|a| a.enabled) else {
+    let Some(account) = backend.look_up(&token.username).await?.filter(|a| a.enabled) else {
         return Err(ConsumeError::TokenNoLongerValid);
     };
-    let Some(epoch) = token.epoch else {
-        return Err(ConsumeError::TokenNoLongerValid);
-    };
-    let (current, stored) = state.epoch_of(&account.identity);
-    if current != epoch {
+    let state = ledger.ledger_state(&account.key).await?;
+    if token.epoch != Some(account.link_epoch(&state)) {
         return Err(ConsumeError::TokenNoLongerValid);
     }
+    let (epoch, stored) = state.epoch_of(&account.identity);
     let id = random_claim_id()?;
     let claim = Claim {
         token,
+        key: &account.key,
         identity: &account.identity,
         epoch,
         stored,
@@ -131,14 +156,14 @@ pub async fn change_claimed(
         return Err(ConsumeError::TokenNoLongerValid);
     }
     let applied = async {
-        backend.set_credential(&token.username, password).await?;
-        backend.end_sessions(&token.username).await
+        backend.set_credential(&account.key, password).await?;
+        backend.end_sessions(&account.key).await
     };
     if let Err(error) = applied.await {
-        ledger.release_claim(&token.username, &id).await;
+        ledger.release_claim(&account.key, &id).await;
         return Err(error.into());
     }
-    ledger.finish_change(token, &id, now).await?;
+    ledger.finish_change(&claim, now).await?;
     Ok(())
 }
 
@@ -175,23 +200,35 @@ mod tests {
         assert_eq!(LedgerState::default().epoch_of("any"), (initial_epoch("any"), false));
     }
 
-    /// A backend and a ledger in one, recording the protocol's steps.
+    const REVISION: &str = "2026-12-06T05:00:00Z|enabled|CONFIRMED";
+
+    /// A backend and a ledger in one, recording the protocol's steps and the keys they used.
     #[derive(Default)]
     struct Recorder {
         enabled: bool,
         claim_granted: bool,
         backend_fails: bool,
-        steps: Mutex<Vec<&'static str>>,
+        /// The backend's revision of the account (`REVISION` unless a test moves it).
+        revision: Option<&'static str>,
+        steps: Mutex<Vec<String>>,
     }
 
     impl Recorder {
-        fn step(&self, step: &'static str) {
-            self.steps.lock().unwrap_or_else(|e| e.into_inner()).push(step);
+        fn step(&self, step: &str, key: &Username) {
+            self.steps
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(format!("{step} {key}"));
         }
 
-        fn steps(&self) -> Vec<&'static str> {
+        fn steps(&self) -> Vec<String> {
             self.steps.lock().unwrap_or_else(|e| e.into_inner()).clone()
         }
+    }
+
+    /// The backend's spelling of every username it is asked for (a case-insensitive pool).
+    fn canonical() -> Username {
+        Username::parse("ex000000").unwrap_or_else(|e| panic!("{e}"))
     }
 
     #[async_trait]
@@ -199,49 +236,65 @@ mod tests {
         async fn look_up(&self, _: &Username) -> Result<Option<BackendAccount>, StoreError> {
             Ok(Some(BackendAccount {
                 identity: "sub-1".into(),
+                key: canonical(),
+                revision: self.revision.unwrap_or(REVISION).into(),
                 enabled: self.enabled,
             }))
         }
-        async fn set_credential(&self, _: &Username, _: &NewPassword) -> Result<(), StoreError> {
-            self.step("set");
+        async fn set_credential(&self, key: &Username, _: &NewPassword) -> Result<(), StoreError> {
+            self.step("set", key);
             if self.backend_fails {
                 return Err(StoreError::Unavailable("down".into()));
             }
             Ok(())
         }
-        async fn end_sessions(&self, _: &Username) -> Result<(), StoreError> {
-            self.step("sign_out");
+        async fn end_sessions(&self, key: &Username) -> Result<(), StoreError> {
+            self.step("sign_out", key);
             Ok(())
         }
     }
 
     #[async_trait]
     impl ClaimLedger for Recorder {
-        async fn ledger_state(&self, _: &Username) -> Result<LedgerState, StoreError> {
+        async fn ledger_state(&self, key: &Username) -> Result<LedgerState, StoreError> {
+            self.step("read", key);
             Ok(LedgerState::default())
         }
         async fn claim_change(&self, claim: &Claim<'_>, _: Timestamp) -> Result<bool, StoreError> {
-            assert!(!claim.stored && claim.identity == "sub-1");
-            self.step("claim");
+            assert!(!claim.stored && claim.identity == "sub-1" && claim.epoch == initial_epoch("sub-1"));
+            self.step("claim", claim.key);
             Ok(self.claim_granted)
         }
-        async fn finish_change(&self, _: &TokenRecord, _: &str, _: Timestamp) -> Result<(), StoreError> {
-            self.step("finish");
+        async fn finish_change(&self, claim: &Claim<'_>, _: Timestamp) -> Result<(), StoreError> {
+            self.step("finish", claim.key);
             Ok(())
         }
-        async fn release_claim(&self, _: &Username, _: &str) {
-            self.step("release");
+        async fn release_claim(&self, key: &Username, _: &str) {
+            self.step("release", key);
         }
     }
 
-    async fn change(recorder: &Recorder, epoch: CredentialEpoch) -> Result<(), ConsumeError> {
-        let username = Username::parse("ex000000").map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    /// The epoch of the links the recorder's account gets while nothing moved.
+    fn minted() -> CredentialEpoch {
+        link_epoch(initial_epoch("sub-1"), "sub-1", REVISION)
+    }
+
+    async fn change_as(recorder: &Recorder, typed: &str, epoch: CredentialEpoch) -> Result<(), ConsumeError> {
+        let username = Username::parse(typed).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let token = ResetToken::generate().map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let now = Timestamp::from_millis(1_795_608_000_000);
         let record = TokenRecord::new(&token, username.clone(), epoch, now, 3600);
         let password = NewPassword::parse("Kanagawa2026x", "Kanagawa2026x", &username)
             .map_err(|e| StoreError::Corrupt(format!("{e:?}")))?;
         change_claimed(recorder, recorder, &record, &password, now).await
+    }
+
+    async fn change(recorder: &Recorder, epoch: CredentialEpoch) -> Result<(), ConsumeError> {
+        change_as(recorder, "ex000000", epoch).await
+    }
+
+    fn steps(names: &[&str]) -> Vec<String> {
+        names.iter().map(|name| format!("{name} ex000000")).collect()
     }
 
     #[tokio::test]
@@ -251,8 +304,32 @@ mod tests {
             claim_granted: true,
             ..Recorder::default()
         };
-        assert!(change(&recorder, initial_epoch("sub-1")).await.is_ok());
-        assert_eq!(recorder.steps(), ["claim", "set", "sign_out", "finish"]);
+        assert!(change(&recorder, minted()).await.is_ok());
+        assert_eq!(recorder.steps(), steps(&["read", "claim", "set", "sign_out", "finish"]));
+    }
+
+    #[tokio::test]
+    async fn another_spelling_of_the_username_reaches_the_same_state() {
+        let recorder = Recorder {
+            enabled: true,
+            claim_granted: true,
+            ..Recorder::default()
+        };
+        assert!(change_as(&recorder, "EX000000", minted()).await.is_ok());
+        assert_eq!(
+            recorder.steps(),
+            steps(&["read", "claim", "set", "sign_out", "finish"]),
+            "every step keyed by the backend's spelling, not the typed one"
+        );
+    }
+
+    #[test]
+    fn a_change_in_the_backend_or_the_ledger_gives_links_another_epoch() {
+        let before = minted();
+        assert_ne!(before, link_epoch(initial_epoch("sub-1"), "sub-1", "2026-12-06T05:01:00Z|enabled|CONFIRMED"));
+        assert_ne!(before, link_epoch(initial_epoch("sub-1").next(), "sub-1", REVISION));
+        assert_ne!(before, link_epoch(initial_epoch("sub-2"), "sub-2", REVISION));
+        assert!(before.value() < INITIAL_EPOCH_LIMIT);
     }
 
     #[tokio::test]
@@ -264,30 +341,40 @@ mod tests {
             ..Recorder::default()
         };
         assert!(matches!(
-            change(&recorder, initial_epoch("sub-1")).await,
+            change(&recorder, minted()).await,
             Err(ConsumeError::Store(StoreError::Unavailable(_)))
         ));
-        assert_eq!(recorder.steps(), ["claim", "set", "release"]);
+        assert_eq!(recorder.steps(), steps(&["read", "claim", "set", "release"]));
     }
 
     #[tokio::test]
-    async fn a_refused_claim_a_moved_epoch_or_a_disabled_account_changes_nothing() {
+    async fn a_refused_claim_a_moved_epoch_a_moved_revision_or_a_disabled_account_changes_nothing() {
         let refused = Recorder {
             enabled: true,
             ..Recorder::default()
         };
         assert!(matches!(
-            change(&refused, initial_epoch("sub-1")).await,
+            change(&refused, minted()).await,
             Err(ConsumeError::TokenNoLongerValid)
         ));
-        assert_eq!(refused.steps(), ["claim"]);
+        assert_eq!(refused.steps(), steps(&["read", "claim"]));
         let moved = Recorder {
             enabled: true,
             claim_granted: true,
             ..Recorder::default()
         };
         assert!(matches!(
-            change(&moved, initial_epoch("sub-1").next()).await,
+            change(&moved, minted().next()).await,
+            Err(ConsumeError::TokenNoLongerValid)
+        ));
+        let edited_in_the_backend = Recorder {
+            enabled: true,
+            claim_granted: true,
+            revision: Some("2026-12-06T06:00:00Z|enabled|CONFIRMED"),
+            ..Recorder::default()
+        };
+        assert!(matches!(
+            change(&edited_in_the_backend, minted()).await,
             Err(ConsumeError::TokenNoLongerValid)
         ));
         let disabled = Recorder {
@@ -295,9 +382,11 @@ mod tests {
             ..Recorder::default()
         };
         assert!(matches!(
-            change(&disabled, initial_epoch("sub-1")).await,
+            change(&disabled, minted()).await,
             Err(ConsumeError::TokenNoLongerValid)
         ));
-        assert!(moved.steps().is_empty() && disabled.steps().is_empty());
+        assert_eq!(moved.steps(), steps(&["read"]));
+        assert_eq!(edited_in_the_backend.steps(), steps(&["read"]));
+        assert!(disabled.steps().is_empty());
     }
 }

@@ -1,10 +1,15 @@
 //! Accounts in an Amazon Cognito user pool (`PASSWORD_STORE=cognito`).
 //!
-//! The pool holds the address, the language (`locale`), whether the account is enabled, and
-//! the password, which it hashes itself. What it cannot hold atomically lives in the
-//! account-state table, one item per username: the credential epoch (with the pool's `sub` it
-//! belongs to, so a re-created username starts afresh), the claim of a change in progress,
-//! and the mail events (the same attributes and indexes as the users table).
+//! The pool holds the address, the language (`locale`), whether the account is enabled, its
+//! status, and the password, which it hashes itself. What it cannot hold atomically lives in
+//! the account-state table, one item per account under the pool's own spelling of its username
+//! (a case-insensitive pool answers every spelling with that one): the credential epoch (with
+//! the pool's `sub` it belongs to, so a re-created username starts afresh), the claim of a change
+//! in progress, and the mail events (the same attributes and indexes as the users table).
+//!
+//! A link binds the state table's epoch to the pool's revision of the user (when the pool last
+//! modified it, whether it is enabled, its status, its address): an administrator's edit in the
+//! pool kills older links as a change through this service does.
 //!
 //! A change goes through the claimed-change protocol (`store::claimed_change`): this adapter is
 //! its credential backend (look the account up, set the password, end the sessions), and the
@@ -17,7 +22,9 @@ use super::{AccountStore, ConsumeError, CredentialForm, DynamoStore, NewCredenti
 use crate::config::PoolPasswordPolicy;
 use crate::domain::{AccountStatus, Email, Language, NewPassword, Timestamp, TokenRecord, User, Username};
 use async_trait::async_trait;
-use aws_sdk_cognitoidentityprovider::types::AttributeType;
+use aws_sdk_cognitoidentityprovider::operation::admin_get_user::AdminGetUserOutput;
+use aws_sdk_cognitoidentityprovider::primitives::DateTime;
+use aws_sdk_cognitoidentityprovider::types::{AttributeType, UserStatusType};
 
 #[derive(Debug, Clone)]
 pub struct CognitoAccounts {
@@ -31,12 +38,60 @@ pub struct CognitoAccounts {
 /// What `AdminGetUser` says of an account.
 #[derive(Debug, Clone)]
 struct PoolUser {
+    /// The pool's spelling of the username.
+    username: Username,
     sub: String,
     email: Option<String>,
     email_verified: bool,
     locale: Option<String>,
     enabled: bool,
+    status: Option<UserStatusType>,
     created_at: i64,
+    last_modified_at: i64,
+    /// Every attribute as `name=value`, sorted: an edit of any of them is a change of the user
+    /// even within the resolution of `last_modified_at`.
+    all_attributes: Vec<String>,
+}
+
+impl PoolUser {
+    /// Only a confirmed user may reset, or one an administrator asked to reset
+    /// (`AdminResetUserPassword`): a user who never confirmed, still holds an administrator's
+    /// temporary password, signs in elsewhere (`EXTERNAL_PROVIDER`) or is archived or
+    /// compromised gets the answer an unknown username gets, and no mail.
+    fn may_reset(&self) -> bool {
+        self.enabled
+            && self.email_verified
+            && matches!(self.status, Some(UserStatusType::Confirmed | UserStatusType::ResetRequired))
+    }
+
+    /// Everything the pool reports that an edit of the user moves, for the link epoch
+    /// (`claimed_change::link_epoch`).
+    fn revision(&self) -> String {
+        format!(
+            "{}|{}|{}|{}",
+            self.last_modified_at,
+            self.enabled,
+            self.status.as_ref().map_or("", UserStatusType::as_str),
+            self.all_attributes.join("\u{0}"),
+        )
+    }
+
+    fn backend_account(&self) -> BackendAccount {
+        BackendAccount {
+            identity: self.sub.clone(),
+            key: self.username.clone(),
+            revision: self.revision(),
+            enabled: self.may_reset(),
+        }
+    }
+}
+
+fn millis(date: Option<&DateTime>) -> i64 {
+    date.map_or(0, |date| {
+        date.secs()
+            .saturating_mul(1000)
+            .saturating_add(i64::from(date.subsec_nanos() / 1_000_000))
+    })
 }
 
 fn attribute<'a>(attributes: &'a [AttributeType], name: &str) -> Option<&'a str> {
@@ -98,30 +153,44 @@ impl CognitoAccounts {
             }
             Err(error) => return Err(unavailable(error)),
         };
-        let attributes = output.user_attributes();
-        let Some(sub) = attribute(attributes, "sub") else {
-            return Err(StoreError::Corrupt("the pool's user has no sub".into()));
-        };
-        Ok(Some(PoolUser {
-            sub: sub.to_owned(),
-            email: attribute(attributes, "email").map(str::to_owned),
-            email_verified: attribute(attributes, "email_verified") == Some("true"),
-            locale: attribute(attributes, "locale").map(str::to_owned),
-            enabled: output.enabled(),
-            created_at: output
-                .user_create_date()
-                .map_or(0, |date| date.secs().saturating_mul(1000)),
-        }))
+        pool_user_of(&output)
     }
+}
+
+/// `None`: the pool's username is not one this service can hold (it parses usernames as the
+/// sign-in system issues them), so the account gets the answer an unknown one gets.
+fn pool_user_of(output: &AdminGetUserOutput) -> Result<Option<PoolUser>, StoreError> {
+    let attributes = output.user_attributes();
+    let Some(sub) = attribute(attributes, "sub") else {
+        return Err(StoreError::Corrupt("the pool's user has no sub".into()));
+    };
+    let mut all_attributes: Vec<String> = attributes
+        .iter()
+        .map(|a| format!("{}={}", a.name(), a.value().unwrap_or("")))
+        .collect();
+    all_attributes.sort();
+    let Ok(username) = Username::parse(output.username()) else {
+        tracing::warn!("the pool's username is not one of the sign-in system's");
+        return Ok(None);
+    };
+    Ok(Some(PoolUser {
+        username,
+        sub: sub.to_owned(),
+        email: attribute(attributes, "email").map(str::to_owned),
+        email_verified: attribute(attributes, "email_verified") == Some("true"),
+        locale: attribute(attributes, "locale").map(str::to_owned),
+        enabled: output.enabled(),
+        status: output.user_status().cloned(),
+        created_at: millis(output.user_create_date()),
+        last_modified_at: millis(output.user_last_modified_date()),
+        all_attributes,
+    }))
 }
 
 #[async_trait]
 impl CredentialBackend for CognitoAccounts {
     async fn look_up(&self, username: &Username) -> Result<Option<BackendAccount>, StoreError> {
-        Ok(self.pool_user(username).await?.map(|user| BackendAccount {
-            identity: user.sub,
-            enabled: user.enabled,
-        }))
+        Ok(self.pool_user(username).await?.map(|user| user.backend_account()))
     }
 
     async fn set_credential(&self, username: &Username, password: &NewPassword) -> Result<(), StoreError> {
@@ -163,9 +232,16 @@ impl CredentialBackend for CognitoAccounts {
 #[async_trait]
 impl AccountStore for CognitoAccounts {
     async fn find_account(&self, username: &Username) -> Result<Option<User>, StoreError> {
+        // Read side by side under the typed spelling, which is the pool's nearly always; read
+        // again under the pool's when it is not.
         let (pool_user, state) = tokio::try_join!(self.pool_user(username), self.ledger.ledger_state(username))?;
         let Some(pool_user) = pool_user else {
             return Ok(None);
+        };
+        let state = if pool_user.username == *username {
+            state
+        } else {
+            self.ledger.ledger_state(&pool_user.username).await?
         };
         // An address the service cannot mail (missing, or not one a mail can go to) makes the
         // account one that gets no link, like an unknown one.
@@ -173,22 +249,22 @@ impl AccountStore for CognitoAccounts {
             tracing::warn!(username = %username, "the pool's account has no usable address");
             return Ok(None);
         };
-        let (epoch, stored) = state.epoch_of(&pool_user.sub);
-        // Only an enabled account with a verified address may reset: an unverified address
-        // may not be the person's.
-        let status = if pool_user.enabled && pool_user.email_verified {
+        let account = pool_user.backend_account();
+        let (_, stored) = state.epoch_of(&account.identity);
+        // An unverified address may not be the person's; see `PoolUser::may_reset` for the rest.
+        let status = if account.enabled {
             AccountStatus::Active
         } else {
             AccountStatus::Disabled
         };
         Ok(Some(User {
-            username: username.clone(),
+            username: pool_user.username.clone(),
             email,
             password_hash: None,
             password_changed_at: if stored { state.password_changed_at } else { None },
             email_changed_at: None,
             previous_email: None,
-            credential_epoch: epoch,
+            credential_epoch: account.link_epoch(&state),
             status,
             language: pool_user
                 .locale
@@ -235,5 +311,72 @@ impl AccountStore for CognitoAccounts {
             .await
             .map_err(|e| StoreError::Unavailable(crate::aws_errors::describe(&e)))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pool_user(status: UserStatusType) -> PoolUser {
+        PoolUser {
+            username: Username::parse("ex000000").unwrap_or_else(|e| panic!("{e}")),
+            sub: "sub-1".into(),
+            email: Some("ex000000@example.jp".into()),
+            email_verified: true,
+            locale: None,
+            enabled: true,
+            status: Some(status),
+            created_at: 0,
+            last_modified_at: 1_795_608_000_000,
+            all_attributes: vec!["email=ex000000@example.jp".into(), "sub=sub-1".into()],
+        }
+    }
+
+    #[test]
+    fn only_confirmed_users_and_those_asked_to_reset_may_reset() {
+        for status in UserStatusType::values() {
+            let status = UserStatusType::from(*status);
+            let expected = matches!(status, UserStatusType::Confirmed | UserStatusType::ResetRequired);
+            assert_eq!(pool_user(status.clone()).may_reset(), expected, "{status:?}");
+        }
+        let unknown = UserStatusType::from("A_STATUS_COGNITO_ADDS_LATER");
+        assert!(!pool_user(unknown).may_reset());
+        let disabled = PoolUser {
+            enabled: false,
+            ..pool_user(UserStatusType::Confirmed)
+        };
+        let unverified = PoolUser {
+            email_verified: false,
+            ..pool_user(UserStatusType::Confirmed)
+        };
+        assert!(!disabled.may_reset() && !unverified.may_reset());
+    }
+
+    #[test]
+    fn every_edit_the_pool_reports_is_another_revision() {
+        let user = pool_user(UserStatusType::Confirmed);
+        let edits = [
+            PoolUser {
+                last_modified_at: user.last_modified_at + 1,
+                ..user.clone()
+            },
+            PoolUser {
+                enabled: false,
+                ..user.clone()
+            },
+            PoolUser {
+                status: Some(UserStatusType::ResetRequired),
+                ..user.clone()
+            },
+            PoolUser {
+                all_attributes: vec!["email=other@example.jp".into(), "sub=sub-1".into()],
+                ..user.clone()
+            },
+        ];
+        for edited in edits {
+            assert_ne!(edited.revision(), user.revision(), "{edited:?}");
+        }
+        assert_eq!(user.revision(), user.clone().revision());
     }
 }

@@ -21,13 +21,13 @@ pub mod state_attributes {
 
 #[async_trait]
 impl ClaimLedger for DynamoStore {
-    async fn ledger_state(&self, username: &Username) -> Result<LedgerState, StoreError> {
+    async fn ledger_state(&self, key: &Username) -> Result<LedgerState, StoreError> {
         use state_attributes::ACCOUNT_SUB;
         let output = self
             .client
             .get_item()
             .table_name(&self.users_table)
-            .key(attributes::USERNAME, s(username.as_str()))
+            .key(attributes::USERNAME, s(key.as_str()))
             .projection_expression(format!(
                 "{ACCOUNT_SUB}, {}, password_changed_at",
                 attributes::CREDENTIAL_EPOCH
@@ -68,8 +68,9 @@ impl ClaimLedger for DynamoStore {
         }
     }
 
-    async fn finish_change(&self, token: &TokenRecord, claim_id: &str, now: Timestamp) -> Result<(), StoreError> {
+    async fn finish_change(&self, claim: &Claim<'_>, now: Timestamp) -> Result<(), StoreError> {
         use state_attributes::{CHANGE_CLAIM, CHANGE_CLAIMED_AT};
+        let token = claim.token;
         let mark_used = Update::builder()
             .table_name(&self.tokens_table)
             .key(attributes::TOKEN_HASH, s(token.token_hash.as_str()))
@@ -81,14 +82,14 @@ impl ClaimLedger for DynamoStore {
         // The claim set the account's epoch to the link's: moved on from there.
         let next_epoch = Update::builder()
             .table_name(&self.users_table)
-            .key(attributes::USERNAME, s(token.username.as_str()))
+            .key(attributes::USERNAME, s(claim.key.as_str()))
             .update_expression(epoch_moved_on(&format!(
                 "SET password_changed_at = :now REMOVE {CHANGE_CLAIM}, {CHANGE_CLAIMED_AT}"
             )))
             .condition_expression(format!("{CHANGE_CLAIM} = :claim"))
             .expression_attribute_values(EPOCH_STEP, epoch_step())
             .expression_attribute_values(":now", n(now.as_millis()))
-            .expression_attribute_values(":claim", s(claim_id))
+            .expression_attribute_values(":claim", s(claim.id))
             .build()
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         self.client
@@ -108,13 +109,13 @@ impl ClaimLedger for DynamoStore {
         Ok(())
     }
 
-    async fn release_claim(&self, username: &Username, claim_id: &str) {
+    async fn release_claim(&self, key: &Username, claim_id: &str) {
         use state_attributes::{CHANGE_CLAIM, CHANGE_CLAIMED_AT};
         let result = self
             .client
             .update_item()
             .table_name(&self.users_table)
-            .key(attributes::USERNAME, s(username.as_str()))
+            .key(attributes::USERNAME, s(key.as_str()))
             .update_expression(format!("REMOVE {CHANGE_CLAIM}, {CHANGE_CLAIMED_AT}"))
             .condition_expression(format!("{CHANGE_CLAIM} = :claim"))
             .expression_attribute_values(":claim", s(claim_id))
@@ -145,7 +146,7 @@ fn claim_account(table: &str, claim: &Claim<'_>, now: Timestamp) -> Result<Updat
     use state_attributes::{ACCOUNT_SUB, CHANGE_CLAIM, CHANGE_CLAIMED_AT};
     let update = Update::builder()
         .table_name(table)
-        .key(attributes::USERNAME, s(claim.token.username.as_str()))
+        .key(attributes::USERNAME, s(claim.key.as_str()))
         .update_expression(format!(
             "SET {ACCOUNT_SUB} = :sub, credential_epoch = :epoch, {CHANGE_CLAIM} = :claim, {CHANGE_CLAIMED_AT} = :now"
         ))

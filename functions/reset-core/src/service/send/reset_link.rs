@@ -21,7 +21,7 @@ pub(super) async fn send_reset_link(
         return Ok(Delivery::Skipped(SkipReason::AccountDisabled));
     }
     let (window_start, window_end) = hour_window(now);
-    let budget = CounterKey::mails_per_username(username, window_start);
+    let budget = CounterKey::mails_per_username(&user.username, window_start);
     // Reserved before sending, in one conditional write, so that concurrent senders of one
     // account's jobs can never send more than the budget; given back if the mail is not sent.
     let limit = sender.settings.rate_limit_per_username_per_hour;
@@ -30,7 +30,7 @@ pub(super) async fn send_reset_link(
     }
     // One mail per turn, a day / N apart: however many ask, the mailbox gets at most N a day,
     // and the link of the last mail is the working link the owner holds meanwhile.
-    let turn = CounterKey::reset_mail_turn(username);
+    let turn = CounterKey::reset_mail_turn(&user.username);
     let next_turn = Timestamp::from_millis(now.as_millis() + sender.settings.reset_mail_spacing_ms());
     if !sender
         .counters
