@@ -110,7 +110,10 @@ async fn a_change_that_died_after_its_claim_is_finished_by_the_next_attempt() ->
     // Finished: the link is used and the account moved past the link's epoch.
     let again = invoke(&app, Function::ChangePassword, complete_form(&token, "Another2026pwx")).await?;
     assert_eq!(again.status, 400);
-    assert_eq!(state_epoch(&app, &user.username).await?, Some(initial_epoch(&sub).next().value()));
+    assert_eq!(
+        state_epoch(&app, &user.username).await?,
+        Some(initial_epoch(&sub).next().value())
+    );
     Ok(())
 }
 

@@ -85,7 +85,8 @@ pub fn initial_epoch(identity: &str) -> CredentialEpoch {
 /// The epoch a link is minted under and checked against: the ledger's epoch of the account
 /// bound to the backend's revision of it, so that either moving kills the link.
 pub fn link_epoch(ledger_epoch: CredentialEpoch, identity: &str, revision: &str) -> CredentialEpoch {
-    let digest = Sha256::digest(format!("link-epoch\u{0}{}\u{0}{identity}\u{0}{revision}", ledger_epoch.value()).as_bytes());
+    let digest =
+        Sha256::digest(format!("link-epoch\u{0}{}\u{0}{identity}\u{0}{revision}", ledger_epoch.value()).as_bytes());
     let mut bytes = [0u8; 8];
     bytes.copy_from_slice(&digest[..8]);
     CredentialEpoch::from_value(u64::from_be_bytes(bytes) % INITIAL_EPOCH_LIMIT)
@@ -326,7 +327,14 @@ mod tests {
     #[test]
     fn a_change_in_the_backend_or_the_ledger_gives_links_another_epoch() {
         let before = minted();
-        assert_ne!(before, link_epoch(initial_epoch("sub-1"), "sub-1", "2026-12-06T05:01:00Z|enabled|CONFIRMED"));
+        assert_ne!(
+            before,
+            link_epoch(
+                initial_epoch("sub-1"),
+                "sub-1",
+                "2026-12-06T05:01:00Z|enabled|CONFIRMED"
+            )
+        );
         assert_ne!(before, link_epoch(initial_epoch("sub-1").next(), "sub-1", REVISION));
         assert_ne!(before, link_epoch(initial_epoch("sub-2"), "sub-2", REVISION));
         assert!(before.value() < INITIAL_EPOCH_LIMIT);

@@ -61,7 +61,10 @@ impl PoolUser {
     fn may_reset(&self) -> bool {
         self.enabled
             && self.email_verified
-            && matches!(self.status, Some(UserStatusType::Confirmed | UserStatusType::ResetRequired))
+            && matches!(
+                self.status,
+                Some(UserStatusType::Confirmed | UserStatusType::ResetRequired)
+            )
     }
 
     /// Everything the pool reports that an edit of the user moves, for the link epoch
