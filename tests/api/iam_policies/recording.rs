@@ -9,6 +9,8 @@
 //! - DynamoDB and SQS speak JSON with an `X-Amz-Target`: the operation is the action, except
 //!   that a transaction is authorized item by item (`Update` → `dynamodb:UpdateItem`);
 //! - SES v2 is REST: `POST /v2/email/outbound-emails` is `ses:SendEmail`;
+//! - a Cognito pool speaks JSON too (`AWSCognitoIdentityProviderService.<Operation>`), its
+//!   resource the pool (recorded in the Cognito pass, `pool_calls`);
 //! - a `TableName` or `QueueUrl` is the value of a template variable in this process
 //!   (`USERS_TABLE: !Ref UsersTable`), so it stands for that variable's resource;
 //! - the attributes are those of the key, the item and every expression, a `#name` through the
@@ -21,19 +23,22 @@ use anyhow::{anyhow, bail, ensure, Context, Result};
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
-use password_reset_tests::reset_core::config::StoreKind;
+use password_reset_tests::reset_core::config::{PasswordStore, StoreKind};
 use password_reset_tests::reset_core::domain::{
     AccountSnapshot, AddressRequest, AddressRequestForm, Clock, CredentialEpoch, Email, JobId, Language, MailJob,
-    NoticeOutcome, ResetToken, SystemClock, Timestamp, TokenRecord, User,
+    NewPassword, NoticeOutcome, ResetToken, SystemClock, Timestamp, TokenRecord, User,
 };
 use password_reset_tests::reset_core::mail::OutgoingMail;
 use password_reset_tests::reset_core::store::{
-    ClaimEnd, ClaimHolder, ConsumeError, CounterKey, CreateUserError, DynamoStore, JobClaim, JobEnd, MailEvent,
-    MailEventKind, MailEventRecord, NewCredential, TableNames, UserDirectory,
+    AccountStore, ClaimEnd, ClaimHolder, CognitoAccounts, ConsumeError, CounterKey, CreateUserError,
+    DynamoAddressRequests, DynamoStore, JobClaim, JobEnd, MailEvent, MailEventKind, MailEventRecord, NewCredential,
+    TableNames, TokenStore, UserDirectory,
 };
 use password_reset_tests::reset_core::wiring::SdkClients;
 use password_reset_tests::reset_core::{Settings, Wiring};
 use password_reset_tests::{random_username, OwnMailQueue, TestUser};
+use probe::tables::DynamoProbeStore;
+use probe::walk::ProbeStore;
 use regex::Regex;
 use reset_admin::template::Template;
 use send_mail::SendMail;
@@ -152,6 +157,11 @@ fn calls_of(sent: &Sent, resources: &Resources) -> Result<Vec<Call>> {
                 attributes: BTreeSet::new(),
             }])
         }
+        Some(Some(("AWSCognitoIdentityProviderService", operation))) => Ok(vec![Call {
+            action: format!("cognito-idp:{operation}"),
+            resource: "UserPool".to_owned(),
+            attributes: BTreeSet::new(),
+        }]),
         Some(_) => bail!("a request to an unknown target: {sent:?}"),
         None => ses_calls(sent),
     }
@@ -345,6 +355,54 @@ impl Recorded {
     }
 }
 
+/// Every pool operation the Cognito adapter sends while it serves each of its port methods
+/// (the cold start's policy read, an account read, a change through the claimed protocol),
+/// against the pool in moto: the adapter on a recording Cognito client, its ledger on the
+/// stack's account-state table.
+pub(super) async fn pool_calls() -> Result<BTreeSet<String>> {
+    let settings = Settings::from_lookup(&|name: &str| std::env::var(name).ok())?;
+    let PasswordStore::Cognito { user_pool_id } = settings.password_store.clone() else {
+        bail!("run with PASSWORD_STORE=cognito (scripts/test-cognito.sh does)");
+    };
+    let recorder = Recorder::default();
+    let config = password_reset_tests::reset_core::app::sdk_config().await;
+    let cognito = aws_sdk_cognitoidentityprovider::Client::from_conf(
+        aws_sdk_cognitoidentityprovider::config::Builder::from(&config)
+            .interceptor(recorder.clone())
+            .build(),
+    );
+    let ledger = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), TableNames::from(&settings));
+    let accounts = CognitoAccounts::new(cognito, user_pool_id.clone(), ledger.clone());
+
+    accounts.password_policy().await?;
+    let username = random_username();
+    let email = Email::parse(&format!("{username}@example.jp")).map_err(|e| anyhow!(e))?;
+    password_reset_tests::pool::create_user(&user_pool_id, &username, &email, Language::Ja).await?;
+    let user = accounts
+        .find_account(&username)
+        .await?
+        .ok_or_else(|| anyhow!("the pool does not show {username}"))?;
+    let now = SystemClock.now();
+    let token = ResetToken::generate().map_err(|e| anyhow!("{e}"))?;
+    let record = TokenRecord::new(&token, username.clone(), user.credential_epoch, now, 3600);
+    ledger.save_token(&record).await?;
+    let password = NewPassword::parse("Recorded2026x", "Recorded2026x", &username).map_err(|e| anyhow!("{e:?}"))?;
+    accounts
+        .change_password(&record, NewCredential::Plain(password), now)
+        .await
+        .map_err(|e| anyhow!("the recorded change failed: {e:?}"))?;
+
+    let resources = Resources(HashMap::new());
+    let mut operations = BTreeSet::new();
+    for sent in recorder.take() {
+        for call in calls_of(&sent, &resources)? {
+            ensure!(call.resource == "UserPool", "the pool's client sent {call:?}");
+            operations.insert(call.action);
+        }
+    }
+    Ok(operations)
+}
+
 /// Port method → the calls it makes, for every method of every DynamoDB, SES and SQS adapter,
 /// named as the spies of `iam_policies` name them.
 pub(super) async fn port_calls() -> Result<BTreeMap<String, BTreeSet<Call>>> {
@@ -355,6 +413,7 @@ pub(super) async fn port_calls() -> Result<BTreeMap<String, BTreeSet<Call>>> {
     mail_ledger_and_events(&mut recorded, now, &user).await?;
     address_requests(&mut recorded, now, &user).await?;
     mail_and_queues(&mut recorded, now, &user).await?;
+    probe_store(&mut recorded, now, &user).await?;
     Ok(recorded.recording.calls)
 }
 
@@ -649,5 +708,41 @@ async fn mail_and_queues(recorded: &mut Recorded, now: Timestamp, user: &User) -
             .await?
             .map_err(anyhow::Error::msg)?;
     }
+    Ok(())
+}
+
+/// The probe's store port, as the spies would name its methods.
+pub(super) const PROBE_STORE_METHODS: [&str; 4] = [
+    "probe.probe_account",
+    "probe.free_mail_turn",
+    "probe.mint_link",
+    "probe.oldest_pending_address_request_secs",
+];
+
+/// The probe's own store, built as `Probe::new` builds it, on the recording client.
+async fn probe_store(recorded: &mut Recorded, now: Timestamp, user: &User) -> Result<()> {
+    let Recorded { recording, wiring, .. } = recorded;
+    let client = wiring.clients().dynamodb.clone();
+    let settings = &wiring.settings;
+    let store = DynamoProbeStore::new(
+        client.clone(),
+        settings.users_table.clone(),
+        settings.rate_limits_table.clone(),
+        Arc::new(DynamoStore::new(client.clone(), TableNames::from(settings))),
+        Arc::new(DynamoAddressRequests::new(
+            client,
+            settings.address.requests_table.clone(),
+        )),
+    );
+    let [account, free_turn, mint, pending] = PROBE_STORE_METHODS;
+    let found = recording.run(account, store.probe_account(&user.username)).await??;
+    ensure!(found.is_some(), "probe_account found nothing");
+    recording.run(free_turn, store.free_mail_turn(&user.username)).await??;
+    recording
+        .run(mint, store.mint_link(&user.username, user.credential_epoch, now, 3600))
+        .await??;
+    recording
+        .run(pending, store.oldest_pending_address_request_secs(now))
+        .await??;
     Ok(())
 }
