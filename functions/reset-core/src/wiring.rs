@@ -16,25 +16,15 @@ use crate::service::{AddressDesk, MailSender};
 use crate::store::{AccountStore, CognitoAccounts, DynamoAddressRequests, DynamoStore, MailEventStore, TableNames};
 use std::sync::Arc;
 
-/// The SDK clients of the services the adapters call, built once per process and shared by
-/// every adapter of a service. Built apart from the wiring so that a caller may configure them
-/// (the IAM test records their requests with an interceptor) and still get the production
-/// adapters on them.
-#[derive(Debug, Clone)]
+/// SDK clients a caller built itself, so that it gets the production adapters on them (the IAM
+/// test records their requests with an interceptor). A client left out is built from the SDK
+/// configuration by the method whose adapter needs it, so that a function links only the SDKs
+/// it calls: building every client up front put SES and SQS into every zip (+280 KB).
+#[derive(Debug, Clone, Default)]
 pub struct SdkClients {
-    pub dynamodb: aws_sdk_dynamodb::Client,
-    pub sesv2: aws_sdk_sesv2::Client,
-    pub sqs: aws_sdk_sqs::Client,
-}
-
-impl From<&aws_config::SdkConfig> for SdkClients {
-    fn from(sdk_config: &aws_config::SdkConfig) -> Self {
-        Self {
-            dynamodb: aws_sdk_dynamodb::Client::new(sdk_config),
-            sesv2: aws_sdk_sesv2::Client::new(sdk_config),
-            sqs: aws_sdk_sqs::Client::new(sdk_config),
-        }
-    }
+    pub dynamodb: Option<aws_sdk_dynamodb::Client>,
+    pub sesv2: Option<aws_sdk_sesv2::Client>,
+    pub sqs: Option<aws_sdk_sqs::Client>,
 }
 
 /// The settings and the adapters every function shares; the rest is built by the method of the
@@ -42,6 +32,7 @@ impl From<&aws_config::SdkConfig> for SdkClients {
 pub struct Wiring {
     pub settings: Settings,
     sdk_config: aws_config::SdkConfig,
+    dynamodb: aws_sdk_dynamodb::Client,
     clients: SdkClients,
     /// The DynamoDB tables: links, counters, the mail ledger, mail events (and the accounts
     /// with the DynamoDB store).
@@ -65,17 +56,21 @@ impl Wiring {
 
     /// The production wiring of `settings` on a given SDK configuration.
     pub fn new(settings: Settings, sdk_config: aws_config::SdkConfig) -> Self {
-        let clients = SdkClients::from(&sdk_config);
-        Self::with_clients(settings, sdk_config, clients)
+        Self::with_clients(settings, sdk_config, SdkClients::default())
     }
 
-    /// The same on given DynamoDB, SES and SQS clients (`sdk_config` is still what the Cognito
-    /// pool's client is built on).
+    /// The same on the DynamoDB, SES and SQS clients given (the others, and the Cognito pool's,
+    /// built from `sdk_config`).
     pub fn with_clients(settings: Settings, sdk_config: aws_config::SdkConfig, clients: SdkClients) -> Self {
-        let tables = Arc::new(DynamoStore::new(clients.dynamodb.clone(), TableNames::from(&settings)));
+        let dynamodb = clients
+            .dynamodb
+            .clone()
+            .unwrap_or_else(|| aws_sdk_dynamodb::Client::new(&sdk_config));
+        let tables = Arc::new(DynamoStore::new(dynamodb.clone(), TableNames::from(&settings)));
         Self {
             settings,
             sdk_config,
+            dynamodb,
             clients,
             tables,
             clock: Arc::new(SystemClock),
@@ -86,15 +81,32 @@ impl Wiring {
         &self.sdk_config
     }
 
-    pub fn clients(&self) -> &SdkClients {
-        &self.clients
+    /// The DynamoDB client every table adapter shares.
+    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        self.dynamodb.clone()
+    }
+
+    /// The SQS client given, or one built now (called once per process, by the function that
+    /// queues or requeues).
+    pub fn sqs(&self) -> aws_sdk_sqs::Client {
+        self.clients
+            .sqs
+            .clone()
+            .unwrap_or_else(|| aws_sdk_sqs::Client::new(&self.sdk_config))
+    }
+
+    fn sesv2(&self) -> aws_sdk_sesv2::Client {
+        self.clients
+            .sesv2
+            .clone()
+            .unwrap_or_else(|| aws_sdk_sesv2::Client::new(&self.sdk_config))
     }
 
     /// The HTTP functions' dependencies: the accounts, the queue every mail is handed to, and
     /// the breached password check when it is on.
     pub async fn app(&self) -> Result<App, ConfigError> {
         let (settings, accounts) = self.accounts().await?;
-        let mail_queue = SqsMailQueue::new(self.clients.sqs.clone(), self.settings.mail_queue_url.clone());
+        let mail_queue = SqsMailQueue::new(self.sqs(), self.settings.mail_queue_url.clone());
         let app =
             App::new(settings, self.tables.clone(), Arc::new(mail_queue), self.clock.clone()).with_accounts(accounts);
         Ok(match &self.settings.breach_check {
@@ -112,7 +124,7 @@ impl Wiring {
     pub async fn mail_sender(&self) -> Result<MailSender, ConfigError> {
         let (settings, accounts) = self.accounts().await?;
         let mailer = SesMailer::new(
-            self.clients.sesv2.clone(),
+            self.sesv2(),
             self.settings.sender_address.clone(),
             self.settings.ses_configuration_set.clone(),
         );
@@ -147,7 +159,7 @@ impl Wiring {
 
     fn address_requests(&self) -> Arc<DynamoAddressRequests> {
         Arc::new(DynamoAddressRequests::new(
-            self.clients.dynamodb.clone(),
+            self.dynamodb(),
             self.settings.address.requests_table.clone(),
         ))
     }

@@ -62,7 +62,7 @@ impl SendMail {
         let mut sender = wiring.mail_sender().await?;
         sender.mailer = Arc::new(PacedMailer::new(sender.mailer, pace));
         let queue = SqsQueueControl::new(
-            wiring.clients().sqs.clone(),
+            wiring.sqs(),
             wiring.settings.mail_queue_url.clone(),
             wiring.settings.mail_dead_letter_queue_url.clone(),
         );

@@ -327,21 +327,21 @@ impl Recorded {
         let recorder = Recorder::default();
         let config = password_reset_tests::reset_core::app::sdk_config().await;
         let clients = SdkClients {
-            dynamodb: aws_sdk_dynamodb::Client::from_conf(
+            dynamodb: Some(aws_sdk_dynamodb::Client::from_conf(
                 aws_sdk_dynamodb::config::Builder::from(&config)
                     .interceptor(recorder.clone())
                     .build(),
-            ),
-            sesv2: aws_sdk_sesv2::Client::from_conf(
+            )),
+            sesv2: Some(aws_sdk_sesv2::Client::from_conf(
                 aws_sdk_sesv2::config::Builder::from(&config)
                     .interceptor(recorder.clone())
                     .build(),
-            ),
-            sqs: aws_sdk_sqs::Client::from_conf(
+            )),
+            sqs: Some(aws_sdk_sqs::Client::from_conf(
                 aws_sdk_sqs::config::Builder::from(&config)
                     .interceptor(recorder.clone())
                     .build(),
-            ),
+            )),
         };
         Ok(Self {
             recording: Recording {
@@ -421,7 +421,7 @@ pub(super) async fn port_calls() -> Result<BTreeMap<String, BTreeSet<Call>>> {
 async fn accounts_and_links(recorded: &mut Recorded, now: Timestamp) -> Result<User> {
     let Recorded { recording, wiring, .. } = recorded;
     let app = wiring.app().await?;
-    let directory = DynamoStore::new(wiring.clients().dynamodb.clone(), TableNames::from(&wiring.settings));
+    let directory = DynamoStore::new(wiring.dynamodb(), TableNames::from(&wiring.settings));
     // Epoch 0, as an account written before epochs existed: the change's condition differs.
     let mut user = TestUser::random().build()?;
     user.credential_epoch = CredentialEpoch::default();
@@ -722,7 +722,7 @@ pub(super) const PROBE_STORE_METHODS: [&str; 4] = [
 /// The probe's own store, built as `Probe::new` builds it, on the recording client.
 async fn probe_store(recorded: &mut Recorded, now: Timestamp, user: &User) -> Result<()> {
     let Recorded { recording, wiring, .. } = recorded;
-    let client = wiring.clients().dynamodb.clone();
+    let client = wiring.dynamodb();
     let settings = &wiring.settings;
     let store = DynamoProbeStore::new(
         client.clone(),
