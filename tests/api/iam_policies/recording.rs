@@ -360,7 +360,7 @@ impl Recorded {
 /// against the pool in moto: the adapter on a recording Cognito client, its ledger on the
 /// stack's account-state table.
 pub(super) async fn pool_calls() -> Result<BTreeSet<String>> {
-    let settings = Settings::from_lookup(&|name: &str| std::env::var(name).ok())?;
+    let settings = Settings::from_lookup(|name: &str| std::env::var(name).ok())?;
     let PasswordStore::Cognito { user_pool_id } = settings.password_store.clone() else {
         bail!("run with PASSWORD_STORE=cognito (scripts/test-cognito.sh does)");
     };
