@@ -35,15 +35,17 @@ use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use password_reset_tests::reset_core::domain::{AddressRequest, AddressRequestId, NoticeOutcome};
 use password_reset_tests::reset_core::domain::{
-    CredentialEpoch, Email, FixedClock, JobId, Language, MailJob, Timestamp, TokenHash, TokenRecord, User, Username,
+    CredentialEpoch, Email, FixedClock, JobId, Language, MailJob, PendingChange, Timestamp, TokenHash, TokenRecord,
+    User, Username,
 };
 use password_reset_tests::reset_core::mail::{
     MailError, MailQueue, Mailer, OutgoingMail, QueueError, RecordingMailer, RecordingQueue,
 };
 use password_reset_tests::reset_core::service::{AddressDesk, MailSender};
 use password_reset_tests::reset_core::store::{
-    attributes, AccountStore, ClaimEnd, ClaimHolder, ConsumeError, CounterKey, CreateUserError, CredentialForm,
-    JobClaim, JobEnd, MailLedger, MemoryStore, NewCredential, RateCounters, StoreError, TokenStore, UserDirectory,
+    attributes, AccountStore, ChangeNotice, ClaimEnd, ClaimHolder, ConsumeError, CounterKey, CreateUserError,
+    CredentialForm, JobClaim, JobEnd, MailLedger, MemoryStore, NewCredential, NoticeHandling, RateCounters, Settled,
+    StoreError, TokenStore, UserDirectory,
 };
 use password_reset_tests::reset_core::store::{AddressRequestStore, MemoryAddressRequests, PendingRequest};
 use password_reset_tests::reset_core::testing::sample_settings_with;
@@ -138,9 +140,14 @@ impl AccountStore for SpyStore {
         token: &TokenRecord,
         credential: NewCredential,
         now: Timestamp,
-    ) -> Result<(), ConsumeError> {
+        notice: ChangeNotice<'_>,
+    ) -> Result<NoticeHandling, ConsumeError> {
         self.spy.record("change_password");
-        self.inner.change_password(token, credential, now).await
+        self.inner.change_password(token, credential, now, notice).await
+    }
+    async fn settle_change(&self, change: &PendingChange, now: Timestamp) -> Result<Settled, StoreError> {
+        self.spy.record("settle_change");
+        self.inner.settle_change(change, now).await
     }
     async fn remember_reset_mail(
         &self,
@@ -273,9 +280,9 @@ struct SpyQueue {
 
 #[async_trait]
 impl MailQueue for SpyQueue {
-    async fn enqueue(&self, job: &MailJob) -> Result<(), QueueError> {
+    async fn enqueue_after(&self, job: &MailJob, delay_secs: u32) -> Result<(), QueueError> {
         self.spy.record("queue.enqueue");
-        self.inner.enqueue(job).await
+        self.inner.enqueue_after(job, delay_secs).await
     }
 }
 
@@ -926,7 +933,11 @@ fn cognito_granted() -> Result<BTreeSet<String>> {
         ("request-reset", vec!["DescribeUserPool"]),
         ("address-change", vec!["DescribeUserPool"]),
         ("verify-token", vec!["DescribeUserPool", "AdminGetUser"]),
-        ("send-mail", vec!["DescribeUserPool", "AdminGetUser"]),
+        // A notice bound to a change left unfinished ends the account's sessions.
+        (
+            "send-mail",
+            vec!["DescribeUserPool", "AdminGetUser", "AdminUserGlobalSignOut"],
+        ),
         (
             "change-password",
             vec![

@@ -16,6 +16,7 @@ mod admin_support;
 mod admin_users;
 mod audit_chain;
 mod breached_passwords;
+mod cognito_change;
 mod cognito_store;
 mod disruptive;
 mod docs_drift;

@@ -26,11 +26,11 @@ use aws_sdk_dynamodb::error::BoxError;
 use password_reset_tests::reset_core::config::{PasswordStore, StoreKind};
 use password_reset_tests::reset_core::domain::{
     AccountSnapshot, AddressRequest, AddressRequestForm, Clock, CredentialEpoch, Email, JobId, Language, MailJob,
-    NewPassword, NoticeOutcome, ResetToken, SystemClock, Timestamp, TokenRecord, User,
+    NewPassword, NoticeOutcome, QueuedMail, ResetToken, SystemClock, Timestamp, TokenRecord, User,
 };
-use password_reset_tests::reset_core::mail::OutgoingMail;
+use password_reset_tests::reset_core::mail::{OutgoingMail, RecordingQueue};
 use password_reset_tests::reset_core::store::{
-    AccountStore, ClaimEnd, ClaimHolder, CognitoAccounts, ConsumeError, CounterKey, CreateUserError,
+    AccountStore, ChangeNotice, ClaimEnd, ClaimHolder, CognitoAccounts, ConsumeError, CounterKey, CreateUserError,
     DynamoAddressRequests, DynamoStore, JobClaim, JobEnd, MailEvent, MailEventKind, MailEventRecord, NewCredential,
     TableNames, TokenStore, UserDirectory,
 };
@@ -387,10 +387,26 @@ pub(super) async fn pool_calls() -> Result<BTreeSet<String>> {
     let record = TokenRecord::new(&token, username.clone(), user.credential_epoch, now, 3600);
     ledger.save_token(&record).await?;
     let password = NewPassword::parse("Recorded2026x", "Recorded2026x", &username).map_err(|e| anyhow!("{e:?}"))?;
+    let notice = MailJob::password_changed(username.clone(), email, Language::Ja, now)?;
+    let queue = RecordingQueue::default();
+    let handed = ChangeNotice {
+        job: &notice,
+        queue: &queue,
+    };
     accounts
-        .change_password(&record, NewCredential::Plain(password), now)
+        .change_password(&record, NewCredential::Plain(password), now, handed)
         .await
         .map_err(|e| anyhow!("the recorded change failed: {e:?}"))?;
+    // The notice's settling, as send-mail runs it: a finished change reads its state only.
+    let bound = queue.jobs();
+    let Some(QueuedMail::PasswordChanged {
+        completes: Some(change),
+        ..
+    }) = bound.first().map(|job| &job.mail)
+    else {
+        bail!("the pool's change queued no bound notice: {bound:?}");
+    };
+    accounts.settle_change(change, now).await?;
 
     let resources = Resources(HashMap::new());
     let mut operations = BTreeSet::new();
@@ -442,6 +458,13 @@ async fn accounts_and_links(recorded: &mut Recorded, now: Timestamp) -> Result<U
         ))
     };
     let hash = || NewCredential::Argon2idHash("$argon2id$v=19$m=19456,t=2,p=1$stand-in".to_owned());
+    // The DynamoDB store leaves the notice to its caller: it queues nothing here.
+    let notice_job = MailJob::password_changed(user.username.clone(), user.email.clone(), Language::Ja, now)?;
+    let unused_queue = RecordingQueue::default();
+    let notice = || ChangeNotice {
+        job: &notice_job,
+        queue: &unused_queue,
+    };
     let mut epoch = CredentialEpoch::default();
     for _ in 0..2 {
         let token = link(epoch)?;
@@ -450,10 +473,16 @@ async fn accounts_and_links(recorded: &mut Recorded, now: Timestamp) -> Result<U
             .run("find_token", app.tokens.find_token(&token.token_hash))
             .await??;
         recording
-            .run("change_password", app.accounts.change_password(&token, hash(), now))
+            .run(
+                "change_password",
+                app.accounts.change_password(&token, hash(), now, notice()),
+            )
             .await??;
         let used = recording
-            .run("change_password", app.accounts.change_password(&token, hash(), now))
+            .run(
+                "change_password",
+                app.accounts.change_password(&token, hash(), now, notice()),
+            )
             .await?;
         ensure!(matches!(used, Err(ConsumeError::TokenNoLongerValid)), "{used:?}");
         let account = recording

@@ -72,6 +72,12 @@ pub enum QueuedMail {
         to: Email,
         language: Language,
         changed_at: i64,
+        /// A change in a store that cannot commit it in one step (`store::claimed_change`): the
+        /// notice was queued before the password was set, and finishes the change (sessions
+        /// ended, link used, epoch moved on) before it is mailed; a change that was not made
+        /// mails nothing.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        completes: Option<PendingChange>,
     },
     /// The notice that an administrator changed the registered address: one to the old address
     /// ("if this was not you …"), one to the new.
@@ -105,6 +111,14 @@ pub enum QueuedMail {
         username: Username,
         request_id: AddressRequestId,
     },
+}
+
+/// A claimed change the notice finishes: the account as the ledger keys it, and the claim.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PendingChange {
+    pub account: Username,
+    pub claim: String,
 }
 
 /// Every kind of queued mail, without its fields: what logs, metrics and the tests that must
@@ -251,8 +265,18 @@ impl MailJob {
                 to,
                 language,
                 changed_at: now.as_millis(),
+                completes: None,
             },
         })
+    }
+
+    /// This notice, bound to the claimed change it is the notice of (other mails are returned
+    /// as they are).
+    pub fn completing(mut self, change: PendingChange) -> Self {
+        if let QueuedMail::PasswordChanged { completes, .. } = &mut self.mail {
+            *completes = Some(change);
+        }
+        self
     }
 
     /// The notices of an address change: to the old address and to the new one.
@@ -330,6 +354,30 @@ mod tests {
         assert_eq!(value["mail"]["kind"], "reset_link");
         assert_eq!(value["send_before"], now().as_secs() + 3600);
         assert!(!body.contains("token"), "{body}");
+        Ok(())
+    }
+
+    #[test]
+    fn a_notice_bound_to_a_change_round_trips_and_an_unbound_one_reads_as_before(
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let unbound = MailJob::password_changed(user(), Email::parse("someone@example.jp")?, Language::Ja, now())?;
+        let body = unbound.to_message()?;
+        assert!(
+            !body.contains("completes"),
+            "a notice queued before binding existed reads the same: {body}"
+        );
+        assert_eq!(MailJob::from_message(&body)?, unbound);
+        let change = PendingChange {
+            account: user(),
+            claim: "0123abcd".into(),
+        };
+        let bound = unbound.clone().completing(change.clone());
+        let body = bound.to_message()?;
+        let read = MailJob::from_message(&body)?;
+        assert_eq!(read, bound);
+        assert!(matches!(read.mail, QueuedMail::PasswordChanged { completes: Some(c), .. } if c == change));
+        let link = MailJob::reset_link(user(), now(), 3600)?;
+        assert_eq!(link.clone().completing(change), link, "only a notice is bound");
         Ok(())
     }
 

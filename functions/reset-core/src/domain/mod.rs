@@ -22,7 +22,7 @@ pub use clock::{Clock, FixedClock, SystemClock, Timestamp};
 pub use email::{Email, EmailError, MaskedEmail};
 pub use epoch::CredentialEpoch;
 pub use language::Language;
-pub use mail_job::{JobId, MailJob, MailKind, QueuedMail};
+pub use mail_job::{JobId, MailJob, MailKind, PendingChange, QueuedMail};
 pub use password::{NewPassword, PasswordRule, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 pub use token::{ResetToken, TokenHash, TokenRecord};
 pub use user::{AccountStatus, User};

@@ -16,5 +16,11 @@ pub enum QueueError {
 /// cannot be, kept in the dead-letter queue for an administrator).
 #[async_trait]
 pub trait MailQueue: Send + Sync {
-    async fn enqueue(&self, job: &MailJob) -> Result<(), QueueError>;
+    async fn enqueue(&self, job: &MailJob) -> Result<(), QueueError> {
+        self.enqueue_after(job, 0).await
+    }
+
+    /// Like `enqueue`, the job becoming visible to the sender only after `delay_secs` (at most
+    /// SQS's 900).
+    async fn enqueue_after(&self, job: &MailJob, delay_secs: u32) -> Result<(), QueueError>;
 }

@@ -41,6 +41,8 @@ impl Mailer for RecordingMailer {
 #[derive(Debug, Default)]
 pub struct RecordingQueue {
     jobs: Mutex<Vec<MailJob>>,
+    /// Each job's delay, in the order of `jobs`.
+    delays: Mutex<Vec<u32>>,
     down: AtomicBool,
 }
 
@@ -50,8 +52,16 @@ impl RecordingQueue {
         self.jobs.lock().map(|j| j.clone()).unwrap_or_default()
     }
 
+    /// The delay each job was handed over with, in the order of `jobs`.
+    pub fn delays(&self) -> Vec<u32> {
+        self.delays.lock().map(|d| d.clone()).unwrap_or_default()
+    }
+
     /// Takes the jobs out, as the sender would.
     pub fn drain(&self) -> Vec<MailJob> {
+        if let Ok(mut delays) = self.delays.lock() {
+            delays.clear();
+        }
         self.jobs.lock().map(|mut j| j.drain(..).collect()).unwrap_or_default()
     }
 
@@ -62,14 +72,19 @@ impl RecordingQueue {
 
 #[async_trait]
 impl MailQueue for RecordingQueue {
-    async fn enqueue(&self, job: &MailJob) -> Result<(), QueueError> {
+    async fn enqueue_after(&self, job: &MailJob, delay_secs: u32) -> Result<(), QueueError> {
         if self.down.load(Ordering::SeqCst) {
             return Err(QueueError::Unavailable("recording queue switched off".into()));
         }
-        self.jobs
+        let mut jobs = self
+            .jobs
+            .lock()
+            .map_err(|_| QueueError::Unavailable("poisoned".into()))?;
+        self.delays
             .lock()
             .map_err(|_| QueueError::Unavailable("poisoned".into()))?
-            .push(job.clone());
+            .push(delay_secs);
+        jobs.push(job.clone());
         Ok(())
     }
 }

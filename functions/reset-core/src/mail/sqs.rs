@@ -18,12 +18,14 @@ impl SqsMailQueue {
 
 #[async_trait]
 impl MailQueue for SqsMailQueue {
-    async fn enqueue(&self, job: &MailJob) -> Result<(), QueueError> {
+    async fn enqueue_after(&self, job: &MailJob, delay_secs: u32) -> Result<(), QueueError> {
         let body = job.to_message().map_err(|e| QueueError::Encoding(e.to_string()))?;
+        let delayed = (delay_secs > 0).then(|| i32::try_from(delay_secs.min(900)).unwrap_or(900));
         self.client
             .send_message()
             .queue_url(&self.queue_url)
             .message_body(body)
+            .set_delay_seconds(delayed)
             .send()
             .await
             // The error's code and kind only: the message text could echo the body.

@@ -5,7 +5,7 @@ use crate::domain::{MailJob, NewPassword, PasswordRule, ResetToken, Timestamp, U
 use crate::error::AppError;
 use crate::hashing::hash_password;
 use crate::metrics;
-use crate::store::{ConsumeError, CredentialForm, NewCredential};
+use crate::store::{ChangeNotice, ConsumeError, CredentialForm, NewCredential, NoticeHandling};
 
 #[derive(Debug, Clone)]
 pub struct PasswordChanged {
@@ -39,12 +39,23 @@ pub async fn change_password(
         }
     };
     let now = app.clock.now();
-    match app.accounts.change_password(&link.record, credential, now).await {
-        Ok(()) => {}
+    let user = &link.user;
+    let notice = MailJob::password_changed(user.username.clone(), user.email.clone(), user.language, now)
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let handed = ChangeNotice {
+        job: &notice,
+        queue: app.mail_queue,
+    };
+    match app
+        .accounts
+        .change_password(&link.record, credential, now, handed)
+        .await
+    {
+        Ok(NoticeHandling::Due) => queue_changed_notice(app, &notice, now).await,
+        Ok(NoticeHandling::Queued) => count_notice(app, now, true),
         Err(ConsumeError::TokenNoLongerValid) => return Err(AppError::InvalidLink(TokenRejection::Used)),
         Err(ConsumeError::Store(error)) => return Err(error.into()),
     }
-    queue_changed_notice(app, &link.user, now).await;
     Ok(PasswordChanged { user: link.user })
 }
 
@@ -123,21 +134,23 @@ fn refused(link: &ValidLink, rules: Vec<PasswordRule>) -> CheckedChange {
 }
 
 /// The change itself is done and must stand; the notice is queued like every mail, and a
-/// failure to queue it is counted (an alarm watches it) rather than undoing the change.
-async fn queue_changed_notice(app: ChangePorts<'_>, user: &User, now: Timestamp) {
-    let queued = match MailJob::password_changed(user.username.clone(), user.email.clone(), user.language, now) {
-        Ok(job) => app.mail_queue.enqueue(&job).await.map_err(|e| e.to_string()),
-        Err(error) => Err(error.to_string()),
-    };
+/// failure to queue it is counted (an alarm watches it) rather than undoing the change. (A
+/// store that queues the notice itself, bound to the change, does so before the change.)
+async fn queue_changed_notice(app: ChangePorts<'_>, notice: &MailJob, now: Timestamp) {
+    let queued = app.mail_queue.enqueue(notice).await;
     if let Err(error) = &queued {
-        tracing::error!(error = %error, username = %user.username, "password-changed notice could not be queued");
+        tracing::error!(error = %error, username = %notice.mail.username(), "password-changed notice could not be queued");
     }
+    count_notice(app, now, queued.is_ok());
+}
+
+fn count_notice(app: ChangePorts<'_>, now: Timestamp, queued: bool) {
     metrics::emit(
         &app.settings.metrics_namespace,
         now,
         &[
-            (metrics::MAILS_QUEUED, u64::from(queued.is_ok())),
-            (metrics::MAIL_QUEUE_FAILURES, u64::from(queued.is_err())),
+            (metrics::MAILS_QUEUED, u64::from(queued)),
+            (metrics::MAIL_QUEUE_FAILURES, u64::from(!queued)),
         ],
     );
 }

@@ -15,12 +15,17 @@
 //! its credential backend (look the account up, set the password, end the sessions), and the
 //! DynamoDB store is its ledger (`store::dynamo_claims`).
 
-use super::claimed_change::{change_claimed, BackendAccount, ClaimLedger, CredentialBackend};
+use super::claimed_change::{change_claimed, settle_change, BackendAccount, ClaimLedger, CredentialBackend};
 use super::dynamo::attributes;
 use super::item::{n, s, unavailable};
-use super::{AccountStore, ConsumeError, CredentialForm, DynamoStore, NewCredential, StoreError};
+use super::{
+    AccountStore, ChangeNotice, ConsumeError, CredentialForm, DynamoStore, NewCredential, NoticeHandling, Settled,
+    StoreError,
+};
 use crate::config::PoolPasswordPolicy;
-use crate::domain::{AccountStatus, Email, Language, NewPassword, Timestamp, TokenRecord, User, Username};
+use crate::domain::{
+    AccountStatus, Email, Language, NewPassword, PendingChange, Timestamp, TokenRecord, User, Username,
+};
 use async_trait::async_trait;
 use aws_sdk_cognitoidentityprovider::operation::admin_get_user::AdminGetUserOutput;
 use aws_sdk_cognitoidentityprovider::primitives::DateTime;
@@ -287,11 +292,17 @@ impl AccountStore for CognitoAccounts {
         token: &TokenRecord,
         credential: NewCredential,
         now: Timestamp,
-    ) -> Result<(), ConsumeError> {
+        notice: ChangeNotice<'_>,
+    ) -> Result<NoticeHandling, ConsumeError> {
         let NewCredential::Plain(password) = credential else {
             return Err(StoreError::Corrupt("a user pool takes the password itself, not a hash".into()).into());
         };
-        change_claimed(&self.ledger, self, token, &password, now).await
+        change_claimed(&self.ledger, self, token, &password, now, notice).await?;
+        Ok(NoticeHandling::Queued)
+    }
+
+    async fn settle_change(&self, change: &PendingChange, now: Timestamp) -> Result<Settled, StoreError> {
+        settle_change(&self.ledger, self, change, now).await
     }
 
     async fn remember_reset_mail(

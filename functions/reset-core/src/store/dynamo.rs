@@ -2,11 +2,12 @@ use super::item::{
     epoch_moved_on, epoch_step, from_item, is_condition_failure, n, n_u64, s, to_item, unavailable, EPOCH_STEP,
 };
 use super::{
-    AccountStore, ClaimEnd, ClaimHolder, ConsumeError, CounterKey, CreateUserError, CredentialForm, JobClaim, JobEnd,
-    MailLedger, NewCredential, RateCounters, StoreError, TokenStore, UserDirectory,
+    AccountStore, ChangeNotice, ClaimEnd, ClaimHolder, ConsumeError, CounterKey, CreateUserError, CredentialForm,
+    JobClaim, JobEnd, MailLedger, NewCredential, NoticeHandling, RateCounters, Settled, StoreError, TokenStore,
+    UserDirectory,
 };
 use crate::config::Settings;
-use crate::domain::{CredentialEpoch, JobId, Timestamp, TokenHash, TokenRecord, User, Username};
+use crate::domain::{CredentialEpoch, JobId, PendingChange, Timestamp, TokenHash, TokenRecord, User, Username};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{ReturnValue, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
@@ -260,12 +261,19 @@ impl AccountStore for DynamoStore {
         CredentialForm::Argon2idHash
     }
 
+    async fn settle_change(&self, _: &PendingChange, _: Timestamp) -> Result<Settled, StoreError> {
+        // The users table's change is one transaction: a notice naming a claim was queued by a
+        // pool's change before the store was switched, and its change stands.
+        Ok(Settled::Made)
+    }
+
     async fn change_password(
         &self,
         token: &TokenRecord,
         credential: NewCredential,
         now: Timestamp,
-    ) -> Result<(), ConsumeError> {
+        _notice: ChangeNotice<'_>,
+    ) -> Result<NoticeHandling, ConsumeError> {
         // Sessions end with the epoch: the host sign-in system ends any session begun at an
         // older one (`credentials::session_still_valid`).
         let NewCredential::Argon2idHash(password_hash) = credential else {
@@ -281,7 +289,7 @@ impl AccountStore for DynamoStore {
                 .send()
                 .await;
             let Err(error) = result else {
-                return Ok(());
+                return Ok(NoticeHandling::Due);
             };
             let reasons: Vec<String> = error
                 .as_service_error()

@@ -1,9 +1,9 @@
 use super::{
-    AccountStore, ClaimEnd, ClaimHolder, ConsumeError, CounterKey, CreateUserError, CredentialForm, JobClaim, JobEnd,
-    MailEvent, MailEventKind, MailEventRecord, MailEventStore, MailLedger, NewCredential, RateCounters, StoreError,
-    TokenStore, UserDirectory,
+    AccountStore, ChangeNotice, ClaimEnd, ClaimHolder, ConsumeError, CounterKey, CreateUserError, CredentialForm,
+    JobClaim, JobEnd, MailEvent, MailEventKind, MailEventRecord, MailEventStore, MailLedger, NewCredential,
+    NoticeHandling, RateCounters, Settled, StoreError, TokenStore, UserDirectory,
 };
-use crate::domain::{CredentialEpoch, JobId, Timestamp, TokenHash, TokenRecord, User, Username};
+use crate::domain::{CredentialEpoch, JobId, PendingChange, Timestamp, TokenHash, TokenRecord, User, Username};
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -133,7 +133,8 @@ impl AccountStore for MemoryStore {
         token: &TokenRecord,
         credential: NewCredential,
         now: Timestamp,
-    ) -> Result<(), ConsumeError> {
+        _notice: ChangeNotice<'_>,
+    ) -> Result<NoticeHandling, ConsumeError> {
         let NewCredential::Argon2idHash(password_hash) = credential else {
             return Err(StoreError::Corrupt("the memory store keeps argon2id hashes only".into()).into());
         };
@@ -157,7 +158,12 @@ impl AccountStore for MemoryStore {
             user.password_changed_at = Some(now.as_millis());
             user.credential_epoch = user.credential_epoch.next();
         }
-        Ok(())
+        Ok(NoticeHandling::Due)
+    }
+
+    async fn settle_change(&self, _: &PendingChange, _: Timestamp) -> Result<Settled, StoreError> {
+        // Its change is one step, like the users table's.
+        Ok(Settled::Made)
     }
 
     async fn remember_reset_mail(

@@ -19,8 +19,8 @@ pub use address_requests::{
 pub use address_requests_memory::MemoryAddressRequests;
 
 pub use claimed_change::{
-    change_claimed, initial_epoch, BackendAccount, Claim, ClaimLedger, CredentialBackend, LedgerState,
-    CHANGE_CLAIM_LEASE_SECS,
+    change_claimed, initial_epoch, settle_change, BackendAccount, Claim, ClaimLedger, CredentialBackend, Finishing,
+    HeldClaim, LedgerState, CHANGE_CLAIM_LEASE_SECS, CHANGE_NOTICE_DELAY_SECS,
 };
 pub use cognito::CognitoAccounts;
 pub use dynamo::{attributes, indexes, DynamoStore, TableNames, MAIL_PROBLEM_FLAG_SET};
@@ -28,7 +28,10 @@ pub use dynamo_claims::state_attributes;
 pub use memory::{MailProblem, MailState, MemoryStore};
 
 use crate::domain::token::RandomnessUnavailable;
-use crate::domain::{CredentialEpoch, JobId, NewPassword, Timestamp, TokenHash, TokenRecord, User, Username};
+use crate::domain::{
+    CredentialEpoch, JobId, MailJob, NewPassword, PendingChange, Timestamp, TokenHash, TokenRecord, User, Username,
+};
+use crate::mail::MailQueue;
 use async_trait::async_trait;
 
 #[derive(Debug, thiserror::Error)]
@@ -178,6 +181,34 @@ pub enum NewCredential {
     Plain(NewPassword),
 }
 
+/// The password-changed notice of a change, and the queue it goes to.
+#[derive(Clone, Copy)]
+pub struct ChangeNotice<'a> {
+    pub job: &'a MailJob,
+    pub queue: &'a dyn MailQueue,
+}
+
+/// Who queued the notice of a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoticeHandling {
+    /// The change stood whole when the store returned: the caller queues the notice.
+    Due,
+    /// The store queued it itself, bound to the change, before it set the password: the notice
+    /// finishes whatever the change left (a claimed change, `store::claimed_change`).
+    Queued,
+}
+
+/// What became of a claimed change, as its notice finds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    /// The password was set (or may have been): the change is finished now, if it was not.
+    Made,
+    /// The change gave its claim back: nothing was changed, and nothing is to be mailed.
+    NotMade,
+    /// The change is still running: ask again later.
+    InProgress,
+}
+
 /// Which `NewCredential` an account store takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CredentialForm {
@@ -199,13 +230,20 @@ pub trait AccountStore: Send + Sync {
     /// the link used and moves the account to its next credential epoch, killing every other
     /// link. Only if the link is unused and unexpired and the account active at the link's
     /// epoch; of concurrent calls for one account at most one changes it. Each store states how
-    /// it keeps this (README, "Where passwords live").
+    /// it keeps this (README, "Where passwords live"). `Ok`: the password is set, and the
+    /// change is reported done, whatever is left to finish; `notice` is the password-changed
+    /// notice, which either the caller or the store queues (`NoticeHandling`).
     async fn change_password(
         &self,
         token: &TokenRecord,
         credential: NewCredential,
         now: Timestamp,
-    ) -> Result<(), ConsumeError>;
+        notice: ChangeNotice<'_>,
+    ) -> Result<NoticeHandling, ConsumeError>;
+
+    /// Before a notice bound to a change (`MailJob::completing`) is mailed: finishes the change
+    /// if it set the password and did not finish, and says whether it was made.
+    async fn settle_change(&self, change: &PendingChange, now: Timestamp) -> Result<Settled, StoreError>;
 
     /// Remembers the SES message id of the account's latest reset mail, so that a bounce or a
     /// complaint about it can be tied to the account. Does nothing for an unknown account.

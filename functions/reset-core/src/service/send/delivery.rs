@@ -70,6 +70,8 @@ pub enum SkipReason {
     /// A notice whose address was replaced after the notice was queued: the address change
     /// sends its own notices to both addresses.
     RecipientReplaced,
+    /// The notice of a claimed change that set no password (it gave its claim back).
+    ChangeNotMade,
 }
 
 impl SkipReason {
@@ -82,6 +84,7 @@ impl SkipReason {
             SkipReason::RequestGone => "address_request_gone",
             SkipReason::NoRecipient => "no_recipient",
             SkipReason::RecipientReplaced => "recipient_replaced",
+            SkipReason::ChangeNotMade => "change_not_made",
         }
     }
 }
@@ -110,6 +113,10 @@ pub enum DeliveryError {
     Store(#[from] StoreError),
     #[error("the operating system's random number generator failed: {0}")]
     Randomness(String),
+    /// The notice of a claimed change that is still running: it is mailed once the change is
+    /// finished (or finishes it once its claim lapses).
+    #[error("the change this notice is about is still in progress")]
+    ChangeInProgress,
 }
 
 impl DeliveryError {
@@ -122,6 +129,7 @@ impl DeliveryError {
             DeliveryError::Mail(MailError::Rejected(_)) => "ses_rejected",
             DeliveryError::Store(_) => "store_unavailable",
             DeliveryError::Randomness(_) => "randomness_unavailable",
+            DeliveryError::ChangeInProgress => "change_in_progress",
         }
     }
 }

@@ -17,7 +17,7 @@ pub use delivery::{Delivery, DeliveryError, MailSender, RefusalReason, SkipReaso
 
 use crate::domain::{MailJob, NoticeOutcome, QueuedMail, Timestamp};
 use crate::mail::compose::MailContext;
-use crate::store::{ClaimEnd, ClaimHolder, JobClaim, JobEnd};
+use crate::store::{ClaimEnd, ClaimHolder, JobClaim, JobEnd, Settled};
 use recipient::Notice;
 
 /// A claim older than this is taken over: its sender died (the function times out at 30 s).
@@ -87,7 +87,17 @@ async fn send_claimed(sender: &MailSender, mail: &QueuedMail, now: Timestamp) ->
             to,
             language,
             changed_at,
+            completes,
         } => {
+            if let Some(change) = completes {
+                // A claimed change's notice: it finishes the change first, and mails only for
+                // a change that was made.
+                match sender.accounts.settle_change(change, now).await? {
+                    Settled::Made => {}
+                    Settled::NotMade => return Ok(Delivery::Skipped(SkipReason::ChangeNotMade)),
+                    Settled::InProgress => return Err(DeliveryError::ChangeInProgress),
+                }
+            }
             let notice = Notice::new(username, to, *language, *changed_at);
             password_changed::send_password_changed(sender, &ctx, notice).await
         }
