@@ -8,17 +8,13 @@ use crate::walk::{PublicSite, SiteAnswer, SiteError};
 use async_trait::async_trait;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Bytes;
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
-use std::sync::Arc;
+use reset_core::public_https::{public_https_client, PublicHttpsClient};
 use std::time::Duration;
 
 /// A page is under 30 KB (the browser tests hold every page to it).
 const MAX_ANSWER_BYTES: usize = 256 * 1024;
 
-type HttpsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+type HttpsClient = PublicHttpsClient<Full<Bytes>>;
 
 /// Why the client could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -35,26 +31,11 @@ impl HttpSite {
     /// `base_url`: the origin without a trailing slash. Each request waits at most `timeout`.
     pub fn new(base_url: &str, timeout: Duration) -> Result<Self, TlsUnavailable> {
         // The public endpoint is the service's own domain (or CloudFront's): the system's roots.
-        let mut roots = rustls::RootCertStore::empty();
-        let (added, ignored) = roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-        if ignored > 0 || added == 0 {
-            tracing::warn!(added, ignored, "root certificates for the public endpoint");
-        }
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| TlsUnavailable(e.to_string()))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(config)
-            .https_or_http()
-            .enable_http1()
-            .build();
+        let client = public_https_client("the public endpoint").map_err(|e| TlsUnavailable(e.to_string()))?;
         Ok(Self {
             base_url: base_url.trim_end_matches('/').to_owned(),
             timeout,
-            client: Client::builder(TokioExecutor::new()).build(connector),
+            client,
         })
     }
 

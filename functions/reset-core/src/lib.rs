@@ -44,6 +44,7 @@ pub mod hashing;
 pub mod lang;
 pub mod mail;
 pub mod metrics;
+pub mod public_https;
 pub mod service;
 pub mod store;
 pub mod telemetry;

@@ -4,20 +4,17 @@
 use super::{BreachCheckError, BreachCorpus, RangeQuery};
 use crate::config::BreachCheckSettings;
 use crate::domain::NewPassword;
+use crate::public_https::{public_https_client, PublicHttpsClient};
 use async_trait::async_trait;
 use http_body_util::{BodyExt, Empty, Limited};
 use hyper::body::Bytes;
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 /// A range is about 800–1,000 lines of 40 bytes with padding: a larger answer is not one.
 const MAX_RANGE_BYTES: usize = 256 * 1024;
 
-type HttpsClient = Client<HttpsConnector<HttpConnector>, Empty<Bytes>>;
+type HttpsClient = PublicHttpsClient<Empty<Bytes>>;
 
 pub struct PwnedPasswordsApi {
     api_url: String,
@@ -42,26 +39,11 @@ impl PwnedPasswordsApi {
         self.client
             .get_or_init(|| {
                 // The API is not an AWS endpoint: the system's roots, not the SDK's Amazon ones.
-                let mut roots = rustls::RootCertStore::empty();
-                let (added, ignored) = roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-                if ignored > 0 || added == 0 {
-                    tracing::warn!(added, ignored, "root certificates for the breached-password check");
-                }
-                let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-                let config = rustls::ClientConfig::builder_with_provider(provider)
-                    .with_safe_default_protocol_versions()
+                public_https_client("the breached-password check")
                     .inspect_err(
                         |error| tracing::warn!(error = %error, "no TLS configuration for the breached-password check"),
                     )
-                    .ok()?
-                    .with_root_certificates(roots)
-                    .with_no_client_auth();
-                let connector = hyper_rustls::HttpsConnectorBuilder::new()
-                    .with_tls_config(config)
-                    .https_or_http()
-                    .enable_http1()
-                    .build();
-                Some(Client::builder(TokioExecutor::new()).build(connector))
+                    .ok()
             })
             .as_ref()
     }
