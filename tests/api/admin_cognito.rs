@@ -288,3 +288,55 @@ async fn approve_changes_the_pool_address_and_kills_links() -> Result<()> {
     assert_eq!(actions, ["approve-address-request", "set-email"]);
     Ok(())
 }
+
+/// An approval whose run died after its pool call (the pool holds the request's address, the
+/// epoch did not move, nothing is audited, the request is pending) is completed by approving
+/// again: the account's changed revision and address are its own doing, not refusals.
+#[tokio::test]
+#[ignore = "needs PASSWORD_STORE=cognito: scripts/test-cognito.sh runs it"]
+async fn an_approval_interrupted_after_its_pool_call_is_completed_by_approving_again() -> Result<()> {
+    use aws_sdk_cognitoidentityprovider::types::AttributeType;
+    let (app, pool_id) = pool_app().await?;
+    let user = create_user(&app, Language::Ja).await?;
+    let request = approvable_request(&app, &user).await?;
+    let id = request.request_id.as_str();
+    let sub = pool_view(&pool_id, &user.username).await?.sub;
+    // What the interrupted run did: the pool call, nothing else.
+    pool::client()
+        .await
+        .admin_update_user_attributes()
+        .user_pool_id(&pool_id)
+        .username(user.username.as_str())
+        .user_attributes(
+            AttributeType::builder()
+                .name("email")
+                .value(request.new_email.as_str())
+                .build()?,
+        )
+        .user_attributes(AttributeType::builder().name("email_verified").value("true").build()?)
+        .send()
+        .await?;
+
+    let completed = admin_ok(&["address-requests", "approve", id])?;
+    assert!(completed.contains("interrupted approval, completed now"), "{completed}");
+    assert_eq!(
+        state_epoch(&app, &user.username).await?,
+        (Some(initial_epoch(&sub).next().value()), Some(sub))
+    );
+    let stored = local_desk()
+        .await?
+        .requests
+        .find_request(&request.request_id)
+        .await?
+        .ok_or_else(|| anyhow!("the request vanished"))?;
+    assert_eq!(stored.state, AddressRequestState::Approved);
+    let mut actions = audited(&user.username)?;
+    actions.sort();
+    assert_eq!(actions, ["approve-address-request", "set-email"]);
+
+    // The commands that write the users table themselves are refused on a pool, with the reason.
+    let other = random_username();
+    let refused = reset_admin(&["user", "create", other.as_str(), "--email", "someone@example.jp"])?;
+    assert_refused(&refused, "works on the users table only");
+    Ok(())
+}
