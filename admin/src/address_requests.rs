@@ -16,9 +16,9 @@
 //! the epoch just checked), the request pending → approved, and both audit items. On a user
 //! pool (`source::AccountSource`) the address is changed in the pool first and the transaction
 //! moves the account's epoch instead; an approval interrupted between the two is completed by
-//! approving again. A
-//! concurrent reject or approve is conditioned on the same pending state, so exactly one of
-//! them commits. Expired requests (DynamoDB deletes them late) are refused by the clock.
+//! approving again. A concurrent reject or approve is conditioned on the same pending state, so
+//! exactly one of them commits. Expired requests (DynamoDB deletes them late) are refused by the
+//! clock.
 
 use crate::accounts::{AccountRecord, Accounts, EmailChange};
 use crate::audit::{AuditAction, AuditEntry, Change, Reason};

@@ -1,6 +1,7 @@
 //! `reset-admin`: the administrator's tool. Uses the same environment variables as the
 //! functions (`USERS_TABLE`, `AUDIT_LOG_TABLE`, …; `AWS_ENDPOINT_URL_DYNAMODB` locally) and
-//! works the same on the local stack and in the cloud. Every change is audited: who (`--actor`,
+//! works the same on the local stack and in the cloud. With `PASSWORD_STORE=cognito` (and
+//! `USER_POOL_ID`) the account commands work on the user pool instead (`reset_admin::source`). Every change is audited: who (`--actor`,
 //! else the login name, beside the AWS identity from STS GetCallerIdentity), when, why
 //! (`--reason`). Credentials come from the SDK's standard chain, SSO (IAM Identity Center) and
 //! credential_process profiles included.
