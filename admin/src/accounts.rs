@@ -107,6 +107,19 @@ pub struct AccountRecord {
     /// Only whether there is one; the hash itself is never read into this type.
     #[serde(default, rename = "password_hash", deserialize_with = "present")]
     pub has_password: bool,
+    /// What only a user pool reports (`PASSWORD_STORE=cognito`); `None` for the users table.
+    #[serde(skip)]
+    pub pool: Option<PoolDetails>,
+}
+
+/// A pool user's own state, beside what both stores have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolDetails {
+    /// Cognito's `UserStatus` (`CONFIRMED`, `RESET_REQUIRED`, `FORCE_CHANGE_PASSWORD`, …).
+    pub user_status: String,
+    pub email_verified: bool,
+    /// Whether the functions mail this user a link (enabled, verified, a status that may reset).
+    pub may_reset: bool,
 }
 
 fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
@@ -131,6 +144,9 @@ pub struct MailProblemRow {
 pub enum StatusChange {
     Changed,
     AlreadySo,
+    /// A user pool already had the user so (a re-run after a failure, or an edit in the pool):
+    /// the credential epoch moved on all the same and the change is audited.
+    AlreadySoInPool,
 }
 
 /// The masked old and new address of an address change.
@@ -142,6 +158,12 @@ pub struct EmailChange {
     pub old_address: Option<Email>,
     /// The account's language, for the notices.
     pub language: Language,
+    /// The account lives in a user pool: the account-state table keeps no address, so send-mail
+    /// mails only the address the pool holds and the old address cannot be told.
+    pub in_pool: bool,
+    /// The pool already held the new address (a re-run after a failure between the pool call
+    /// and the table): only the epoch moved and the change was audited.
+    pub already_set: bool,
 }
 
 pub(crate) fn to_item<T: Serialize>(value: &T) -> Result<HashMap<String, AttributeValue>, AdminError> {
@@ -475,6 +497,8 @@ impl Accounts {
             new_masked: new_email.masked(),
             old_address,
             language: current.language,
+            in_pool: false,
+            already_set: false,
         };
         Ok((update, result))
     }

@@ -13,14 +13,18 @@
 //! working mailbox can object — unless that mailbox is recorded as bouncing, when nobody can.
 //!
 //! Approving is one transaction: the account's new address (conditioned on the address and
-//! the epoch just checked), the request pending → approved, and both audit items. A
-//! concurrent reject or approve is conditioned on the same pending state, so exactly one of
-//! them commits. Expired requests (DynamoDB deletes them late) are refused by the clock.
+//! the epoch just checked), the request pending → approved, and both audit items. On a user
+//! pool (`source::AccountSource`) the address is changed in the pool first and the transaction
+//! moves the account's epoch instead; an approval interrupted between the two is completed by
+//! approving again. A concurrent reject or approve is conditioned on the same pending state, so
+//! exactly one of them commits. Expired requests (DynamoDB deletes them late) are refused by the
+//! clock.
 
 use crate::accounts::{AccountRecord, Accounts, EmailChange};
 use crate::audit::{AuditAction, AuditEntry, Change, Reason};
 use crate::error::AdminError;
 pub use crate::refusal::Refusal;
+use crate::source::AccountSource;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use reset_core::config::Variables;
 use reset_core::domain::{
@@ -203,12 +207,12 @@ impl AddressRequests {
     /// Approves `id` when nothing stops it (see [`refusals`]).
     pub async fn approve(
         &self,
-        accounts: &Accounts,
+        source: &dyn AccountSource,
         queue: &dyn reset_core::mail::MailQueue,
         id: &AddressRequestId,
         change: &Change,
     ) -> Result<Approval, AdminError> {
-        self.approve_with(accounts, queue, id, change, None).await
+        self.approve_with(source, queue, id, change, None).await
     }
 
     /// Approves `id` although the account changed since its registered address was told
@@ -216,26 +220,33 @@ impl AddressRequests {
     /// notice and the objection window are never overridden.
     pub async fn approve_overriding(
         &self,
-        accounts: &Accounts,
+        source: &dyn AccountSource,
         queue: &dyn reset_core::mail::MailQueue,
         id: &AddressRequestId,
         change: &Change,
         why: &Reason,
     ) -> Result<Approval, AdminError> {
-        self.approve_with(accounts, queue, id, change, Some(why)).await
+        self.approve_with(source, queue, id, change, Some(why)).await
     }
 
     async fn approve_with(
         &self,
-        accounts: &Accounts,
+        source: &dyn AccountSource,
         queue: &dyn reset_core::mail::MailQueue,
         id: &AddressRequestId,
         change: &Change,
         overriding: Option<&Reason>,
     ) -> Result<Approval, AdminError> {
+        let accounts = source.audit();
         let request = self.decidable(id, change.at).await?;
-        let account = accounts.find(&request.username).await?;
-        let refused = refusals(&request, account.as_ref(), change.at, self.objection_window_secs);
+        let account = source.find(&request.username).await?;
+        let mut refused = refusals(&request, account.as_ref(), change.at, self.objection_window_secs);
+        if source.changes_before_the_transaction() && account.as_ref().is_some_and(|a| a.email == request.new_email) {
+            // The pool already holds the request's address: this approval's own pool call, from
+            // a run that failed before its transaction (the call moved the pool's revision, and
+            // so the link epoch). Nothing of the owner's is overwritten by completing it.
+            refused.retain(|r| !matches!(r, Refusal::EpochChanged | Refusal::AddressChanged));
+        }
         let blocking: Vec<Refusal> = refused
             .iter()
             .filter(|r| overriding.is_none() || !r.can_be_overridden())
@@ -253,21 +264,18 @@ impl AddressRequests {
         };
         let mut items = Vec::new();
         let mut entries = Vec::new();
-        // Same address: only after an override of `AddressChanged` (someone set it by hand).
-        let email_change: Option<EmailChange> = if account.email == request.new_email {
-            None
-        } else {
-            let (update, changed) =
-                accounts.email_update(&account, &request.new_email, &audited, Some(account.credential_epoch))?;
-            let entry = AuditEntry::new(&request.username, AuditAction::SetEmail, &audited)?
-                .with_emails(Some(changed.old_masked.clone()), Some(changed.new_masked.clone()));
-            let entry = accounts.link(entry).await?;
-            items.push(TransactWriteItem::builder().update(update).build());
-            items.push(accounts.put_audit(&entry)?);
-            entries.push(entry);
-            Some(changed)
-        };
-        let decision = AuditEntry::new(&request.username, AuditAction::ApproveAddressRequest, &audited)?
+        let email_change: Option<EmailChange> =
+            match source.approval_write(&account, &request.new_email, &audited).await? {
+                Some(write) => {
+                    items.extend(write.items);
+                    entries.push(write.entry);
+                    Some(write.change)
+                }
+                None => None,
+            };
+        // Under the store's spelling of the username, as the address change's entry (a
+        // case-insensitive pool answers a request typed in another case).
+        let decision = AuditEntry::new(&account.username, AuditAction::ApproveAddressRequest, &audited)?
             .with_emails(None, Some(request.new_email.masked()));
         let decision = match entries.last() {
             // Both entries go into one transaction: the second links to the first.
@@ -276,7 +284,14 @@ impl AddressRequests {
         };
         items.extend(self.decision_items(accounts, &request, AddressRequestState::Approved, &decision, &audited)?);
         entries.push(decision);
-        self.commit(accounts, &request, items).await?;
+        let committed = self.commit(accounts, &request, items).await;
+        if let (Err(error), true) = (&committed, source.changes_before_the_transaction()) {
+            return Err(AdminError::PoolChangedNotRecorded {
+                username: request.username.clone(),
+                cause: error.to_string(),
+            });
+        }
+        committed?;
         accounts.mirror_entries(&entries.iter().collect::<Vec<_>>()).await;
         if let Some(changed) = &email_change {
             // The same notices as `user set-email`: both addresses are told.

@@ -76,6 +76,12 @@ pub enum AdminError {
     Unavailable(String),
     #[error("MAIL_QUEUE_URL and MAIL_DEAD_LETTER_QUEUE_URL both name {0}: set each to its own queue (the stack's MailQueue and MailDeadLetterQueue)")]
     SameQueue(String),
+    #[error("the user pool is unavailable or refused the call: {0}")]
+    PoolUnavailable(String),
+    #[error("the user pool's user {username} was changed, but the change could not be recorded ({cause}): run the same command again; it completes the change (the credential epoch moved on, older links dead, the audit entry written)")]
+    PoolChangedNotRecorded { username: Username, cause: String },
+    #[error("`{0}` works on the users table only: with PASSWORD_STORE=cognito the accounts live in the user pool; create and import them there (`user show|disable|enable|set-email`, `address-requests` and `audit` work on a pool)")]
+    NotWithPool(&'static str),
     #[error("SQS is unavailable or refused the call: {0}")]
     QueueUnavailable(String),
     #[error("a stored item is malformed: {0}")]

@@ -1,6 +1,7 @@
 //! `reset-admin`: the administrator's tool. Uses the same environment variables as the
 //! functions (`USERS_TABLE`, `AUDIT_LOG_TABLE`, …; `AWS_ENDPOINT_URL_DYNAMODB` locally) and
-//! works the same on the local stack and in the cloud. Every change is audited: who (`--actor`,
+//! works the same on the local stack and in the cloud. With `PASSWORD_STORE=cognito` (and
+//! `USER_POOL_ID`) the account commands work on the user pool instead (`reset_admin::source`). Every change is audited: who (`--actor`,
 //! else the login name, beside the AWS identity from STS GetCallerIdentity), when, why
 //! (`--reason`). Credentials come from the SDK's standard chain, SSO (IAM Identity Center) and
 //! credential_process profiles included.
@@ -16,7 +17,8 @@ use commands::address_requests::Desk;
 use commands::user::NewAccount;
 use commands::{audit, import, mail_problems, mail_queue, tables, user, users, Session};
 use reset_admin::render::error_line;
-use reset_admin::Accounts;
+use reset_admin::{source, Accounts};
+use reset_core::config::StoreKind;
 use reset_core::domain::{AccountStatus, Language};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,6 +32,16 @@ struct Cli {
     /// Who is making the change, for the audit log (default: $RESET_ADMIN_ACTOR, then the login name).
     #[arg(long, global = true, env = "RESET_ADMIN_ACTOR")]
     actor: Option<String>,
+    /// Where the accounts live: `dynamodb` (the users table) or `cognito` (the user pool
+    /// USER_POOL_ID, beside the account-state table).
+    #[arg(
+        long,
+        global = true,
+        env = "PASSWORD_STORE",
+        hide_env_values = true,
+        default_value = "dynamodb"
+    )]
+    password_store: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -153,10 +165,6 @@ enum TablesCommand {
     Create {
         #[arg(long, default_value = "infra/template.yaml")]
         template: PathBuf,
-        /// Where passwords live: `dynamodb` (the users table) or `cognito` (the account-state
-        /// table beside the pool).
-        #[arg(long, env = "PASSWORD_STORE", default_value = "dynamodb")]
-        password_store: String,
     },
 }
 
@@ -218,42 +226,50 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     let session = Session {
         config: &config,
         actor: cli.actor.as_deref(),
+        store: StoreKind::parse(&cli.password_store)?,
     };
     match cli.command {
         Command::Tables {
-            command: TablesCommand::Create {
-                template,
-                password_store,
-            },
-        } => tables::create(&config, &template, &password_store).await,
+            command: TablesCommand::Create { template },
+        } => tables::create(&config, &template, &cli.password_store).await,
         Command::User { command } => user_command(session, command).await,
         Command::Users {
             command: UsersCommand::Check,
-        } => users::check(&config).await,
+        } => {
+            session.users_table_only("users check")?;
+            users::check(&config).await
+        }
         Command::AddressRequests { command } => address_requests_command(session, command).await,
         Command::Audit {
             command: Some(AuditCommand::Verify { username }),
             ..
-        } => audit::verify(&config, &username).await,
+        } => audit::verify(session, &username).await,
         Command::Audit {
             command: None,
             username: Some(username),
-        } => audit::show(&config, &username).await,
+        } => audit::show(session, &username).await,
         Command::Audit {
             command: None,
             username: None,
         } => Ok(audit::usage()),
-        Command::Import { file, apply, reason } => import::file(session, &file, apply, reason.as_deref()).await,
+        Command::Import { file, apply, reason } => {
+            session.users_table_only("import")?;
+            import::file(session, &file, apply, reason.as_deref()).await
+        }
         Command::MailQueue { command: None } => mail_queue::status(&config).await,
         Command::MailQueue {
             command: Some(MailQueueCommand::Redrive { reason }),
         } => mail_queue::redrive(session, &reason).await,
-        Command::MailProblems { limit } => mail_problems::list(&config, limit).await,
+        Command::MailProblems { limit } => {
+            session.users_table_only("mail-problems")?;
+            mail_problems::list(&config, limit).await
+        }
     }
 }
 
 async fn user_command(session: Session<'_>, command: UserCommand) -> Result<ExitCode> {
-    let accounts = Accounts::from_config(session.config)?;
+    // Every command but `create` works on either store.
+    let open = || source::open(session.config, session.store);
     match command {
         UserCommand::Create {
             username,
@@ -263,6 +279,7 @@ async fn user_command(session: Session<'_>, command: UserCommand) -> Result<Exit
             if_missing,
             reason,
         } => {
+            session.users_table_only("user create")?;
             let typed = NewAccount {
                 username,
                 email,
@@ -271,20 +288,20 @@ async fn user_command(session: Session<'_>, command: UserCommand) -> Result<Exit
                 if_missing,
                 reason,
             };
-            user::create(session, &accounts, typed).await
+            user::create(session, &Accounts::from_config(session.config)?, typed).await
         }
-        UserCommand::Show { username } => user::show(&accounts, &username).await,
+        UserCommand::Show { username } => user::show(open()?.as_ref(), &username).await,
         UserCommand::Disable { username, reason } => {
-            user::set_status(session, &accounts, &username, AccountStatus::Disabled, &reason).await
+            user::set_status(session, open()?.as_ref(), &username, AccountStatus::Disabled, &reason).await
         }
         UserCommand::Enable { username, reason } => {
-            user::set_status(session, &accounts, &username, AccountStatus::Active, &reason).await
+            user::set_status(session, open()?.as_ref(), &username, AccountStatus::Active, &reason).await
         }
         UserCommand::SetEmail {
             username,
             new_email,
             reason,
-        } => user::set_email(session, &accounts, &username, &new_email, &reason).await,
+        } => user::set_email(session, open()?.as_ref(), &username, &new_email, &reason).await,
     }
 }
 

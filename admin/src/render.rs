@@ -84,6 +84,18 @@ pub struct AccountView<'a> {
     last_reset_mail_at: Option<String>,
     last_mail_event: Option<MailEventView<'a>>,
     mail_problem: Option<MailEventView<'a>>,
+    /// Only for a user pool's account.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pool: Option<PoolView<'a>>,
+}
+
+/// What a user pool says of its user beside the rest.
+#[derive(Serialize)]
+pub struct PoolView<'a> {
+    user_status: &'a str,
+    email_verified: bool,
+    /// Whether the functions mail this user a link now.
+    may_reset: bool,
 }
 
 #[derive(Serialize)]
@@ -116,6 +128,11 @@ impl<'a> AccountView<'a> {
                 kind: visible(kind),
                 detail: account.mail_problem_detail.as_deref().map(visible),
                 at: time(account.mail_problem_at),
+            }),
+            pool: account.pool.as_ref().map(|pool| PoolView {
+                user_status: &pool.user_status,
+                email_verified: pool.email_verified,
+                may_reset: pool.may_reset,
             }),
         }
     }
@@ -441,22 +458,45 @@ pub fn status_line(username: &Username, status: AccountStatus, outcome: StatusCh
         }
         (AccountStatus::Active, StatusChange::Changed) => format!("enabled {username}"),
         (AccountStatus::Active, StatusChange::AlreadySo) => format!("{username} was already enabled; nothing changed"),
+        (AccountStatus::Disabled, StatusChange::AlreadySoInPool) => format!(
+            "{username} was already disabled in the pool; its credential epoch moved on all the same (no working \
+             link) and the disable is audited"
+        ),
+        (AccountStatus::Active, StatusChange::AlreadySoInPool) => format!(
+            "{username} was already enabled in the pool; its credential epoch moved on all the same (links from \
+             before stay dead) and the enable is audited"
+        ),
     }
 }
 
 /// `user set-email`: the change, then which addresses were told.
 pub fn address_changed(username: &Username, changed: &EmailChange) -> String {
-    format!(
-        "changed the address of {username}: {} -> {} (in effect for the next reset request; \
-         links mailed before are dead)\nnotices queued to {}the new address",
-        changed.old_masked,
-        changed.new_masked,
-        if changed.old_address.is_some() {
-            "the old and "
-        } else {
-            ""
+    let change = if changed.already_set {
+        format!(
+            "{username} already had the address {} in the pool; its credential epoch moved on all the same \
+             (links mailed before are dead) and the change is audited",
+            changed.new_masked
+        )
+    } else {
+        format!(
+            "changed the address of {username}: {} -> {} (in effect for the next reset request; \
+             links mailed before are dead)",
+            changed.old_masked, changed.new_masked
+        )
+    };
+    format!("{change}\n{}", notices_told(changed))
+}
+
+/// Which addresses an address change's notices go to.
+fn notices_told(changed: &EmailChange) -> &'static str {
+    match (changed.old_address.is_some(), changed.in_pool) {
+        (true, _) => "notices queued to the old and the new address",
+        (false, true) => {
+            "notice queued to the new address (the account-state table keeps no address, so with a user pool \
+             send-mail mails only the address the pool holds: tell the old address another way if needed)"
         }
-    )
+        (false, false) => "notices queued to the new address",
+    }
 }
 
 /// `users check`'s progress on stderr, rewritten in place.
@@ -503,6 +543,10 @@ pub fn request_json(
 pub fn approval_line(id: &AddressRequestId, approval: &Approval) -> String {
     let username = &approval.request.username;
     match &approval.change {
+        Some(changed) if changed.already_set => format!(
+            "approved address request {id}: the pool already had the address {} for {username} (an interrupted approval, completed now): its credential epoch moved on, older reset links are dead; audited under `reset-admin audit {username}`",
+            changed.new_masked
+        ),
         Some(changed) => format!(
             "approved address request {id}: changed the address of {username}: {} -> {} (older reset links are dead; audited under `reset-admin audit {username}`)",
             changed.old_masked, changed.new_masked

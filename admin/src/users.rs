@@ -3,6 +3,7 @@
 use crate::accounts::{Accounts, EmailChange};
 use crate::audit::{AuditAction, Change};
 use crate::error::AdminError;
+use crate::source::AccountSource;
 use reset_core::domain::{Email, Language, MailJob, NewPassword, User, Username};
 use reset_core::hashing::hash_password_blocking;
 use reset_core::mail::{MailQueue, SqsMailQueue};
@@ -102,7 +103,7 @@ pub fn mail_queue_from_env(config: &aws_config::SdkConfig) -> Result<SqsMailQueu
 /// both addresses, through the service's mail queue: the old one in case the change was not
 /// asked for, the new one so its owner knows what it now receives.
 pub async fn change_address(
-    accounts: &Accounts,
+    accounts: &dyn AccountSource,
     queue: &dyn MailQueue,
     username: &Username,
     new_email: &Email,

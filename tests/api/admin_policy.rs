@@ -296,3 +296,150 @@ fn the_audit_mirror_is_append_only_for_the_administrators() -> Result<()> {
         .all(|(action, resource)| !(resource.contains("AuditLogGroup") && action.contains("Delete"))));
     Ok(())
 }
+
+/// Every source file of reset-admin, with its text.
+fn admin_sources() -> Result<Vec<(String, String)>> {
+    fn walk(dir: &std::path::Path, found: &mut Vec<(String, String)>) -> Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                walk(&path, found)?;
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                found.push((path.display().to_string(), std::fs::read_to_string(&path)?));
+            }
+        }
+        Ok(())
+    }
+    let mut found = Vec::new();
+    walk(
+        std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/admin/src")),
+        &mut found,
+    )?;
+    Ok(found)
+}
+
+/// The Cognito operations reset-admin calls (`.admin_get_user()` → `cognito-idp:AdminGetUser`),
+/// all of them in admin/src/pool.rs.
+fn pool_calls_of_the_cli() -> Result<BTreeSet<String>> {
+    let call = regex::Regex::new(r"\.admin_([a-z_]+)\(\)")?;
+    let mut found = BTreeSet::new();
+    for (path, source) in admin_sources()? {
+        for name in call.captures_iter(&source) {
+            assert!(
+                path.ends_with("pool.rs"),
+                "{path} calls the pool (admin_{}): keep every pool call in admin/src/pool.rs",
+                &name[1]
+            );
+            let pascal: String = name[1]
+                .split('_')
+                .map(|word| {
+                    let mut chars = word.chars();
+                    chars
+                        .next()
+                        .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
+                        .unwrap_or_default()
+                })
+                .collect();
+            found.insert(format!("cognito-idp:Admin{pascal}"));
+        }
+    }
+    Ok(found)
+}
+
+/// Every attribute the pool path names in its expressions (`{CONSTANT}` placeholders, the epoch
+/// when it moves it with `epoch_moved_on`), and the key.
+fn attributes_the_pool_path_writes() -> Result<BTreeSet<String>> {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let mut names = constants(&std::fs::read_to_string(format!(
+        "{root}/functions/reset-core/src/store/dynamo.rs"
+    ))?)?;
+    names.extend(constants(&std::fs::read_to_string(format!(
+        "{root}/functions/reset-core/src/store/dynamo_claims.rs"
+    ))?)?);
+    let source = std::fs::read_to_string(format!("{root}/admin/src/pool.rs"))?;
+    let placeholder = regex::Regex::new(r"\{([A-Z][A-Z_]*)\}")?;
+    let mut found: BTreeSet<String> = placeholder
+        .captures_iter(&source)
+        .map(|name| {
+            names
+                .get(&name[1])
+                .cloned()
+                .ok_or_else(|| anyhow!("no constant {}", &name[1]))
+        })
+        .collect::<Result<_>>()?;
+    if source.contains("epoch_moved_on(") {
+        found.insert("credential_epoch".into());
+    }
+    found.insert("username".into());
+    Ok(found)
+}
+
+/// Issue 27: with a pool the administrators change the pool's users through its admin API and
+/// move each account's epoch in the account-state table. The policy grants on the pool exactly
+/// the calls reset-admin makes (a call added without its grant, or a grant left after its call
+/// went, fails here), on the pool's ARN only; on the state table a read and an update limited to
+/// the attributes the pool path writes (never the change claim, never a password change time).
+#[test]
+fn with_a_pool_the_admin_policy_grants_exactly_the_pool_calls_the_cli_makes() -> Result<()> {
+    let template = template()?;
+    let granted = granted(&template, true)?;
+    let pool = "Sub arn:${AWS::Partition}:cognito-idp:${AWS::Region}:${AWS::AccountId}:userpool/${UserPoolId}";
+    let on_pool: BTreeSet<String> = granted
+        .iter()
+        .filter(|(action, _)| action.starts_with("cognito-idp:"))
+        .map(|(action, resource)| {
+            assert_eq!(resource, pool, "{action} on another resource than the pool");
+            action.clone()
+        })
+        .collect();
+    let called = pool_calls_of_the_cli()?;
+    assert!(called.contains("cognito-idp:AdminGetUser"), "{called:?}");
+    assert_eq!(on_pool, called, "granted on the pool vs called by reset-admin");
+    assert!(
+        !on_pool
+            .iter()
+            .any(|a| a.contains("SetUserPassword") || a.contains("DeleteUser")),
+        "{on_pool:?}"
+    );
+
+    let on_state: BTreeSet<&str> = granted
+        .iter()
+        .filter(|(_, resource)| resource == "GetAtt AccountStateTable.Arn")
+        .map(|(action, _)| action.as_str())
+        .collect();
+    assert_eq!(on_state, BTreeSet::from(["dynamodb:GetItem", "dynamodb:UpdateItem"]));
+    let update = template["Resources"]["AdminPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        .as_sequence()
+        .ok_or_else(|| anyhow!("no statements"))?
+        .iter()
+        .filter_map(|s| deployed(s, true))
+        .find(|s| {
+            reference(&s["Resource"]) == "GetAtt AccountStateTable.Arn"
+                && one_or_many(&s["Action"])
+                    .into_iter()
+                    .any(|a| reference(a) == "dynamodb:UpdateItem")
+        })
+        .ok_or_else(|| anyhow!("no UpdateItem on the account-state table"))?;
+    let limit =
+        attribute_limit(update).ok_or_else(|| anyhow!("the state update has no dynamodb:Attributes condition"))?;
+    let written = attributes_the_pool_path_writes()?;
+    assert_eq!(limit, written, "granted vs written on the account-state table");
+    for never in [
+        "change_claim",
+        "change_claimed_at",
+        "password_changed_at",
+        "email",
+        "password_hash",
+    ] {
+        assert!(!limit.contains(never), "{never} is writable");
+    }
+    // Nothing of the pool without a pool.
+    assert!(granted_without_pool_has_no_pool(&template)?);
+    Ok(())
+}
+
+fn granted_without_pool_has_no_pool(template: &Value) -> Result<bool> {
+    Ok(granted(template, false)?
+        .iter()
+        .all(|(action, resource)| !action.starts_with("cognito-idp:") && !resource.contains("AccountStateTable")))
+}

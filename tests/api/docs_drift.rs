@@ -37,13 +37,14 @@ fn subcommands(help: &str) -> Vec<String> {
         .collect()
 }
 
-/// The long options of one command, the global and help ones left out.
+/// The long options of one command, the global and help ones left out (the global ones have
+/// their own lines under the help block).
 fn long_options(help: &str) -> BTreeSet<String> {
     help.lines()
         .skip_while(|line| *line != "Options:")
         .filter_map(|line| line.split_whitespace().find(|word| word.starts_with("--")))
         .map(|word| word.trim_end_matches(',').to_owned())
-        .filter(|option| option != "--help" && option != "--actor")
+        .filter(|option| !["--help", "--actor", "--password-store"].contains(&option.as_str()))
         .collect()
 }
 

@@ -928,6 +928,77 @@ async fn cognito_pool_adapter_sends_exactly_the_granted_operations() -> Result<(
     Ok(())
 }
 
+/// reset-admin on a pool sends exactly what the administrators' policy grants it there: its
+/// pool operations recorded against moto are the policy's `cognito-idp` actions, and each of its
+/// DynamoDB calls is granted on its table, the state table's update within the attributes its
+/// `dynamodb:Attributes` condition lists (which the calls use up, none granted for nothing).
+#[tokio::test]
+#[ignore = "needs PASSWORD_STORE=cognito: scripts/test-cognito.sh runs it"]
+async fn cognito_pool_admin_sends_exactly_what_the_admin_policy_grants() -> Result<()> {
+    let sent = recording::admin_pool_calls().await?;
+    let template: Value = serde_norway::from_str(&read("infra/template.yaml")?)?;
+    let mut granted: BTreeMap<(String, String), Option<BTreeSet<String>>> = BTreeMap::new();
+    let statements = template["Resources"]["AdminPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        .as_sequence()
+        .ok_or_else(|| anyhow!("no AdminPolicy statements"))?;
+    for statement in statements {
+        // As deployed with a pool: `!If [UseCognitoStore, with, without]`; the key's
+        // statements (`UseCmk`) are not about the tables' items.
+        let statement = match statement {
+            Value::Tagged(tagged) => match tagged.value.get(0).and_then(Value::as_str) {
+                Some("UseCognitoStore") => tagged.value.get(1).unwrap_or(&Value::Null),
+                _ => continue,
+            },
+            plain => plain,
+        };
+        if statement["Effect"].as_str() != Some("Allow") {
+            continue;
+        }
+        let resource = match &statement["Resource"] {
+            Value::Tagged(tagged) if tagged.value.as_str().is_some_and(|r| r.contains(":userpool/")) => {
+                "UserPool".to_owned()
+            }
+            Value::Tagged(tagged) => tagged.value.as_str().unwrap_or("?").trim_end_matches(".Arn").to_owned(),
+            _ => continue,
+        };
+        let limit = statement["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"]
+            .as_sequence()
+            .map(|list| list.iter().filter_map(Value::as_str).map(str::to_owned).collect());
+        for action in strings(&statement["Action"]) {
+            granted.insert((action, resource.clone()), limit.clone());
+        }
+    }
+    let mut used: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+    for call in &sent {
+        let key = (call.action.clone(), call.resource.clone());
+        let limit = granted
+            .get(&key)
+            .ok_or_else(|| anyhow!("reset-admin sends {call:?}, which the admin policy does not grant"))?;
+        if let Some(limit) = limit {
+            assert!(call.attributes.is_subset(limit), "{call:?} beyond {limit:?}");
+        }
+        used.entry(key).or_default().extend(call.attributes.clone());
+    }
+    let pool_granted: BTreeSet<&String> = granted
+        .keys()
+        .filter(|(_, resource)| resource == "UserPool")
+        .map(|(action, _)| action)
+        .collect();
+    let pool_sent: BTreeSet<&String> = used
+        .keys()
+        .filter(|(_, resource)| resource == "UserPool")
+        .map(|(action, _)| action)
+        .collect();
+    assert_eq!(pool_granted, pool_sent, "granted on the pool = sent to the pool");
+    let state_update = ("dynamodb:UpdateItem".to_owned(), "AccountStateTable".to_owned());
+    assert_eq!(
+        granted.get(&state_update).cloned().flatten(),
+        used.get(&state_update).cloned(),
+        "the state table's writable attributes = those reset-admin writes"
+    );
+    Ok(())
+}
+
 fn cognito_granted() -> Result<BTreeSet<String>> {
     let expected: BTreeMap<&str, Vec<&str>> = BTreeMap::from([
         ("request-reset", vec!["DescribeUserPool"]),

@@ -9,6 +9,7 @@ mod abuse;
 mod account_integrity;
 mod address_approval;
 mod address_requests;
+mod admin_cognito;
 mod admin_import;
 mod admin_mail_queue;
 mod admin_policy;

@@ -7,7 +7,7 @@ use reset_admin::metrics;
 use reset_admin::render::{approval_line, pending_table, rejection_line, request_json};
 use reset_admin::text::visible;
 use reset_admin::users::mail_queue_from_env;
-use reset_admin::{Accounts, AdminError, Reason};
+use reset_admin::{source, AccountSource, Accounts, AdminError, Reason};
 use reset_core::config::{Variables, DEFAULT_METRICS_NAMESPACE};
 use reset_core::domain::{AddressRequestId, Clock, SystemClock};
 use std::process::ExitCode;
@@ -60,7 +60,7 @@ impl<'a> Desk<'a> {
     pub async fn show(&self, typed: &str) -> Result<ExitCode> {
         let id = request_id(typed)?;
         let request = self.requests.find(&id).await?;
-        let accounts = Accounts::from_config(self.session.config)?;
+        let accounts = self.accounts()?;
         let account = accounts.find(&request.username).await?;
         let shown = request_json(
             &request,
@@ -76,16 +76,16 @@ impl<'a> Desk<'a> {
     pub async fn approve(&self, typed: &str, reason: &str, override_reason: Option<&str>) -> Result<ExitCode> {
         let id = request_id(typed)?;
         let overriding = override_reason.map(Reason::parse).transpose()?;
-        let accounts = Accounts::from_config(self.session.config)?;
+        let accounts = self.accounts()?;
         let change = self.session.change(reason).await?;
         let queue = mail_queue_from_env(self.session.config)?;
         let approval = match &overriding {
             Some(why) => {
                 self.requests
-                    .approve_overriding(&accounts, &queue, &id, &change, why)
+                    .approve_overriding(accounts.as_ref(), &queue, &id, &change, why)
                     .await?
             }
-            None => self.requests.approve(&accounts, &queue, &id, &change).await?,
+            None => self.requests.approve(accounts.as_ref(), &queue, &id, &change).await?,
         };
         println!("{}", approval_line(&id, &approval));
         self.count(change.at, reset_core::metrics::ADDRESS_REQUESTS_APPROVED)
@@ -103,6 +103,11 @@ impl<'a> Desk<'a> {
         self.count(change.at, reset_core::metrics::ADDRESS_REQUESTS_REJECTED)
             .await;
         Ok(ExitCode::SUCCESS)
+    }
+
+    /// The accounts the requests are about, where `PASSWORD_STORE` says they live.
+    fn accounts(&self) -> Result<Box<dyn AccountSource>, AdminError> {
+        source::open(self.session.config, self.session.store)
     }
 
     /// One decision, as a metric.

@@ -1,24 +1,27 @@
 //! `audit USERNAME` and `audit verify USERNAME`.
 
-use super::username;
+use super::{username, Session};
 use anyhow::Result;
 use reset_admin::audit_chain::check_chain;
 use reset_admin::render::{audit_log, audit_usage, chain_report, no_mirror_note};
-use reset_admin::{Accounts, AdminError, AuditSubject};
+use reset_admin::AccountSource;
+use reset_admin::{source, AdminError, AuditSubject};
 use std::process::ExitCode;
 
-/// An account's username, or `mail-queue` for the mail queue's own log.
-fn audit_subject(typed: &str) -> Result<AuditSubject, AdminError> {
+/// An account's username (the store's own spelling: a case-insensitive pool answers any), or
+/// `mail-queue` for the mail queue's own log.
+async fn audit_subject(accounts: &dyn AccountSource, typed: &str) -> Result<AuditSubject, AdminError> {
     if typed.trim() == AuditSubject::MAIL_QUEUE_KEY {
         return Ok(AuditSubject::MailQueue);
     }
-    username(typed).map(AuditSubject::Account)
+    Ok(AuditSubject::Account(accounts.audit_key(&username(typed)?).await?))
 }
 
 /// `audit verify USERNAME`: the hash chain of the account's audit log, against its mirror.
-pub async fn verify(config: &aws_config::SdkConfig, typed: &str) -> Result<ExitCode> {
-    let subject = audit_subject(typed)?;
-    let accounts = Accounts::from_config(config)?;
+pub async fn verify(session: Session<'_>, typed: &str) -> Result<ExitCode> {
+    let source = source::open(session.config, session.store)?;
+    let subject = audit_subject(source.as_ref(), typed).await?;
+    let accounts = source.audit();
     let entries = accounts.audit_trail(subject.clone()).await?;
     let mirrored = match accounts.mirror() {
         Some(mirror) => Some(mirror.entries(&subject).await.map_err(AdminError::Unavailable)?),
@@ -37,9 +40,10 @@ pub async fn verify(config: &aws_config::SdkConfig, typed: &str) -> Result<ExitC
 }
 
 /// `audit USERNAME`: the account's audit log, newest first.
-pub async fn show(config: &aws_config::SdkConfig, typed: &str) -> Result<ExitCode> {
-    let subject = audit_subject(typed)?;
-    let accounts = Accounts::from_config(config)?;
+pub async fn show(session: Session<'_>, typed: &str) -> Result<ExitCode> {
+    let source = source::open(session.config, session.store)?;
+    let subject = audit_subject(source.as_ref(), typed).await?;
+    let accounts = source.audit();
     let entries = accounts.audit_trail(subject.clone()).await?;
     print!("{}", audit_log(&subject, &entries));
     Ok(ExitCode::SUCCESS)

@@ -11,6 +11,7 @@ pub mod user;
 pub mod users;
 
 use reset_admin::{Actor, AdminError, CallerIdentity, Change, Reason};
+use reset_core::config::StoreKind;
 use reset_core::domain::{Clock, SystemClock, Username};
 
 /// What every command starts from: the SDK's configuration, loaded once, and who is acting
@@ -19,9 +20,19 @@ use reset_core::domain::{Clock, SystemClock, Username};
 pub struct Session<'a> {
     pub config: &'a aws_config::SdkConfig,
     pub actor: Option<&'a str>,
+    /// Where the accounts live (`--password-store`, `PASSWORD_STORE`).
+    pub store: StoreKind,
 }
 
 impl Session<'_> {
+    /// Refuses `command` on a user pool: it writes or reads the users table itself.
+    pub fn users_table_only(&self, command: &'static str) -> Result<(), AdminError> {
+        match self.store {
+            StoreKind::DynamoDb => Ok(()),
+            StoreKind::Cognito => Err(AdminError::NotWithPool(command)),
+        }
+    }
+
     /// Who, why and when of a change. The typed parts are checked first, so a typo costs no
     /// call; then STS says who is really calling, and without that answer nothing is written.
     pub async fn change(&self, reason: &str) -> Result<Change, AdminError> {

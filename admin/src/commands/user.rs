@@ -4,7 +4,7 @@ use super::{username, Session};
 use anyhow::{Context, Result};
 use reset_admin::render::{account_json, address_changed, status_line, user_created, user_left_unchanged};
 use reset_admin::users::{checked_first_password, create_user, generate_first_password, mail_queue_from_env, NewUser};
-use reset_admin::{Accounts, AdminError};
+use reset_admin::{AccountSource, Accounts, AdminError};
 use reset_core::config::Variables;
 use reset_core::domain::{AccountStatus, Email, Language, NewPassword, Username};
 use std::process::ExitCode;
@@ -55,7 +55,7 @@ pub async fn create(session: Session<'_>, accounts: &Accounts, typed: NewAccount
 }
 
 /// `user show`: the account (the address masked, no hash) as JSON.
-pub async fn show(accounts: &Accounts, typed: &str) -> Result<ExitCode> {
+pub async fn show(accounts: &dyn AccountSource, typed: &str) -> Result<ExitCode> {
     let username = username(typed)?;
     let account = accounts
         .find(&username)
@@ -68,7 +68,7 @@ pub async fn show(accounts: &Accounts, typed: &str) -> Result<ExitCode> {
 /// `user disable` and `user enable`: the account's status, audited when it changes.
 pub async fn set_status(
     session: Session<'_>,
-    accounts: &Accounts,
+    accounts: &dyn AccountSource,
     typed: &str,
     status: AccountStatus,
     reason: &str,
@@ -84,7 +84,7 @@ pub async fn set_status(
 /// `user set-email`: the registered address, changed at once, both addresses told.
 pub async fn set_email(
     session: Session<'_>,
-    accounts: &Accounts,
+    accounts: &dyn AccountSource,
     typed: &str,
     new_email: &str,
     reason: &str,

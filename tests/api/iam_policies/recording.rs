@@ -25,8 +25,8 @@ use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
 use password_reset_tests::reset_core::config::{PasswordStore, StoreKind};
 use password_reset_tests::reset_core::domain::{
-    AccountSnapshot, AddressRequest, AddressRequestForm, Clock, CredentialEpoch, Email, JobId, Language, MailJob,
-    NewPassword, NoticeOutcome, QueuedMail, ResetToken, SystemClock, Timestamp, TokenRecord, User,
+    AccountSnapshot, AccountStatus, AddressRequest, AddressRequestForm, Clock, CredentialEpoch, Email, JobId, Language,
+    MailJob, NewPassword, NoticeOutcome, QueuedMail, ResetToken, SystemClock, Timestamp, TokenRecord, User,
 };
 use password_reset_tests::reset_core::mail::{OutgoingMail, RecordingQueue};
 use password_reset_tests::reset_core::store::{
@@ -417,6 +417,57 @@ pub(super) async fn pool_calls() -> Result<BTreeSet<String>> {
         }
     }
     Ok(operations)
+}
+
+/// Every call reset-admin's pool path sends (a user shown, disabled twice, the second time a
+/// re-run with the pool already so, enabled, its address changed, its audit key read), against
+/// the pool in moto and the stack's account-state and audit tables: `PoolAccounts` on recording
+/// Cognito and DynamoDB clients. Its DynamoDB calls are named by table (`AccountStateTable`,
+/// `AuditLogTable`); its pool calls on `UserPool`.
+pub(super) async fn admin_pool_calls() -> Result<BTreeSet<Call>> {
+    use reset_admin::pool::PoolAccounts;
+    use reset_admin::Accounts;
+    let settings = Settings::from_lookup(|name: &str| std::env::var(name).ok())?;
+    let PasswordStore::Cognito { user_pool_id } = settings.password_store.clone() else {
+        bail!("run with PASSWORD_STORE=cognito (scripts/test-cognito.sh does)");
+    };
+    let audit_table = std::env::var("AUDIT_LOG_TABLE").context("AUDIT_LOG_TABLE")?;
+    let recorder = Recorder::default();
+    let config = password_reset_tests::reset_core::app::sdk_config().await;
+    let cognito = aws_sdk_cognitoidentityprovider::Client::from_conf(
+        aws_sdk_cognitoidentityprovider::config::Builder::from(&config)
+            .interceptor(recorder.clone())
+            .build(),
+    );
+    let dynamodb = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&config)
+            .interceptor(recorder.clone())
+            .build(),
+    );
+    let tables = Accounts::new(dynamodb, settings.users_table.clone(), audit_table.clone());
+    let admin = PoolAccounts::new(cognito, user_pool_id.clone(), tables);
+
+    let username = random_username();
+    let email = Email::parse(&format!("{username}@example.jp")).map_err(|e| anyhow!(e))?;
+    password_reset_tests::pool::create_user(&user_pool_id, &username, &email, Language::Ja).await?;
+    let change = crate::admin_support::admin_change("iam-recording", "recorded").await?;
+    let moved = Email::parse(&format!("{username}@moved.example.jp")).map_err(|e| anyhow!(e))?;
+    admin.find(&username).await?;
+    admin.audit_key(&username).await?;
+    for status in [AccountStatus::Disabled, AccountStatus::Disabled, AccountStatus::Active] {
+        admin.set_status(&username, status, &change).await?;
+    }
+    admin.set_email(&username, &moved, &change).await?;
+
+    let resources = Resources(HashMap::from([
+        (settings.users_table.clone(), "AccountStateTable".to_owned()),
+        (audit_table, "AuditLogTable".to_owned()),
+    ]));
+    let mut calls = BTreeSet::new();
+    for sent in recorder.take() {
+        calls.extend(calls_of(&sent, &resources)?);
+    }
+    Ok(calls)
 }
 
 /// Port method → the calls it makes, for every method of every DynamoDB, SES and SQS adapter,

@@ -15,7 +15,9 @@
 //! its credential backend (look the account up, set the password, end the sessions), and the
 //! DynamoDB store is its ledger (`store::dynamo_claims`).
 
-use super::claimed_change::{change_claimed, settle_change, BackendAccount, ClaimLedger, CredentialBackend};
+use super::claimed_change::{
+    change_claimed, settle_change, BackendAccount, ClaimLedger, CredentialBackend, LedgerState,
+};
 use super::dynamo::attributes;
 use super::item::{n, s, unavailable};
 use super::{
@@ -24,7 +26,7 @@ use super::{
 };
 use crate::config::PoolPasswordPolicy;
 use crate::domain::{
-    AccountStatus, Email, Language, NewPassword, PendingChange, Timestamp, TokenRecord, User, Username,
+    AccountStatus, CredentialEpoch, Email, Language, NewPassword, PendingChange, Timestamp, TokenRecord, User, Username,
 };
 use async_trait::async_trait;
 use aws_sdk_cognitoidentityprovider::operation::admin_get_user::AdminGetUserOutput;
@@ -40,19 +42,21 @@ pub struct CognitoAccounts {
     ledger: DynamoStore,
 }
 
-/// What `AdminGetUser` says of an account.
+/// What `AdminGetUser` says of an account. Public for reset-admin, which reads the pool's users
+/// itself (its own least-privilege policy) and must compute their link epochs exactly as the
+/// functions do.
 #[derive(Debug, Clone)]
-struct PoolUser {
-    /// The pool's spelling of the username.
-    username: Username,
-    sub: String,
-    email: Option<String>,
-    email_verified: bool,
-    locale: Option<String>,
-    enabled: bool,
-    status: Option<UserStatusType>,
-    created_at: i64,
-    last_modified_at: i64,
+pub struct PoolUser {
+    /// The pool's spelling of the username: the account-state item's key.
+    pub username: Username,
+    pub sub: String,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub locale: Option<String>,
+    pub enabled: bool,
+    pub status: Option<UserStatusType>,
+    pub created_at: i64,
+    pub last_modified_at: i64,
     /// Every attribute as `name=value`, sorted: an edit of any of them is a change of the user
     /// even within the resolution of `last_modified_at`.
     all_attributes: Vec<String>,
@@ -63,7 +67,7 @@ impl PoolUser {
     /// (`AdminResetUserPassword`): a user who never confirmed, still holds an administrator's
     /// temporary password, signs in elsewhere (`EXTERNAL_PROVIDER`) or is archived or
     /// compromised gets the answer an unknown username gets, and no mail.
-    fn may_reset(&self) -> bool {
+    pub fn may_reset(&self) -> bool {
         self.enabled
             && self.email_verified
             && matches!(
@@ -91,6 +95,18 @@ impl PoolUser {
             revision: self.revision(),
             enabled: self.may_reset(),
         }
+    }
+
+    /// The epoch this user's links are minted under, given what the account-state table holds:
+    /// what `find_account` reports and send-mail records on an address request.
+    pub fn link_epoch(&self, state: &LedgerState) -> CredentialEpoch {
+        self.backend_account().link_epoch(state)
+    }
+
+    /// The user of an `AdminGetUser` answer; `None` when the pool's username is not one this
+    /// service can hold.
+    pub fn from_output(output: &AdminGetUserOutput) -> Result<Option<Self>, StoreError> {
+        pool_user_of(output)
     }
 }
 

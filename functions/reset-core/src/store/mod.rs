@@ -22,7 +22,7 @@ pub use claimed_change::{
     change_claimed, initial_epoch, settle_change, BackendAccount, Claim, ClaimLedger, CredentialBackend, Finishing,
     HeldClaim, LedgerState, CHANGE_CLAIM_LEASE_SECS, CHANGE_NOTICE_DELAY_SECS,
 };
-pub use cognito::CognitoAccounts;
+pub use cognito::{CognitoAccounts, PoolUser};
 pub use dynamo::{attributes, indexes, DynamoStore, TableNames, MAIL_PROBLEM_FLAG_SET};
 pub use dynamo_claims::state_attributes;
 pub use memory::{MailProblem, MailState, MemoryStore};
