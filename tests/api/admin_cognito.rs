@@ -6,8 +6,6 @@
 
 use crate::admin_support::*;
 use anyhow::{anyhow, bail, Result};
-use aws_sdk_dynamodb::types::AttributeValue;
-use password_reset_tests::reset_core::app::sdk_config;
 use password_reset_tests::reset_core::config::PasswordStore;
 use password_reset_tests::reset_core::domain::{
     address_fingerprint, AccountStatus, AddressRequest, AddressRequestForm, AddressRequestState, Clock, Language,
@@ -61,21 +59,12 @@ async fn pool_view(pool_id: &str, username: &Username) -> Result<PoolView> {
 
 /// The account-state item's epoch and the `sub` it belongs to.
 async fn state_epoch(app: &App, username: &Username) -> Result<(Option<u64>, Option<String>)> {
-    let item = aws_sdk_dynamodb::Client::new(&sdk_config().await)
-        .get_item()
-        .table_name(&app.settings.users_table)
-        .key("username", AttributeValue::S(username.to_string()))
-        .consistent_read(true)
-        .send()
+    let sub = pool::state_item(app, username)
         .await?
-        .item
-        .unwrap_or_default();
-    Ok((
-        item.get("credential_epoch")
-            .and_then(|v| v.as_n().ok())
-            .and_then(|n| n.parse().ok()),
-        item.get("account_sub").and_then(|v| v.as_s().ok()).cloned(),
-    ))
+        .get("account_sub")
+        .and_then(|v| v.as_s().ok())
+        .cloned();
+    Ok((pool::state_epoch(app, username).await?, sub))
 }
 
 fn confirm(token: &str) -> EventBuilder {

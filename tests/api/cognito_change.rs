@@ -15,7 +15,6 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
-use aws_sdk_dynamodb::types::AttributeValue;
 use password_reset_tests::reset_core::app::sdk_config;
 use password_reset_tests::reset_core::domain::{
     Clock, Language, MailJob, NewPassword, ResetToken, SystemClock, Timestamp, User, Username,
@@ -154,7 +153,7 @@ async fn assert_finished(app: &App, pool_id: &str, before: &Before) -> Result<()
     }
     assert!(!signs_in(app, &user.username, LATER_PASSWORD).await?);
     let sub = sub_of(pool_id, &user.username).await?;
-    let state = account_state(app, &user.username).await?;
+    let state = pool::state_item(app, &user.username).await?;
     assert!(
         !state.contains_key(state_attributes::CHANGE_CLAIM),
         "the claim is dropped: {state:?}"
@@ -168,18 +167,6 @@ async fn assert_finished(app: &App, pool_id: &str, before: &Before) -> Result<()
         "the epoch moved on once"
     );
     Ok(())
-}
-
-async fn account_state(app: &App, username: &Username) -> Result<std::collections::HashMap<String, AttributeValue>> {
-    Ok(aws_sdk_dynamodb::Client::new(&sdk_config().await)
-        .get_item()
-        .table_name(&app.settings.users_table)
-        .key("username", AttributeValue::S(username.to_string()))
-        .consistent_read(true)
-        .send()
-        .await?
-        .item
-        .unwrap_or_default())
 }
 
 #[tokio::test]

@@ -116,7 +116,7 @@ async fn a_change_that_died_after_its_claim_is_finished_by_the_next_attempt() ->
         "the died change's sessions are ended when it is finished"
     );
     assert_eq!(
-        state_epoch(&app, &user.username).await?,
+        pool::state_epoch(&app, &user.username).await?,
         Some(initial_epoch(&sub).next().value())
     );
     let fresh = request_link(&app, &user).await?;
@@ -124,23 +124,6 @@ async fn a_change_that_died_after_its_claim_is_finished_by_the_next_attempt() ->
     assert_eq!(done.status, 200, "{}", done.body);
     assert!(signs_in(&app, &user.username, NEW_PASSWORD).await?);
     Ok(())
-}
-
-/// The credential epoch the account-state table holds for `username`.
-async fn state_epoch(app: &App, username: &Username) -> Result<Option<u64>> {
-    let item = aws_sdk_dynamodb::Client::new(&sdk_config().await)
-        .get_item()
-        .table_name(&app.settings.users_table)
-        .key("username", AttributeValue::S(username.to_string()))
-        .consistent_read(true)
-        .send()
-        .await?
-        .item
-        .unwrap_or_default();
-    Ok(item
-        .get("credential_epoch")
-        .and_then(|v| v.as_n().ok())
-        .and_then(|n| n.parse().ok()))
 }
 
 /// The link no longer changes the password: refused, and the new password does not sign in.

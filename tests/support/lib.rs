@@ -306,6 +306,35 @@ pub mod pool {
         }
     }
 
+    /// The account-state item of `username` (a pool's account keeps its epoch, `sub` and
+    /// change claim there), read consistently; empty when there is none.
+    pub async fn state_item(
+        app: &App,
+        username: &Username,
+    ) -> Result<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        Ok(aws_sdk_dynamodb::Client::new(&reset_core::app::sdk_config().await)
+            .get_item()
+            .table_name(&app.settings.users_table)
+            .key(
+                "username",
+                aws_sdk_dynamodb::types::AttributeValue::S(username.to_string()),
+            )
+            .consistent_read(true)
+            .send()
+            .await?
+            .item
+            .unwrap_or_default())
+    }
+
+    /// The credential epoch the account-state item holds.
+    pub async fn state_epoch(app: &App, username: &Username) -> Result<Option<u64>> {
+        Ok(state_item(app, username)
+            .await?
+            .get("credential_epoch")
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse().ok()))
+    }
+
     /// Whether the pool still honours a refresh token (REFRESH_TOKEN_AUTH).
     pub async fn refresh_works(pool_id: &str, refresh_token: &str) -> Result<bool> {
         let result = client()
