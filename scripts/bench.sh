@@ -55,7 +55,7 @@ fi
 say "building the bench driver and the hello-world floor (release)"
 cargo build --release -p reset-bench --bins
 say "building the admin tool that creates the bench's users"
-cargo build -p reset-admin
+cargo build --bin reset-admin
 if [ "${BENCH_SKIP_MICRO:-}" != 1 ]; then
   say "building the criterion micro-benchmarks"
   cargo bench -p reset-bench --bench domain --no-run

@@ -10,6 +10,7 @@
 #   scripts/bootstrap.sh       everything (make test, make zips, make bench)
 #   scripts/bootstrap.sh run   only what make run needs: Node.js, the npm tools, cargo-lambda
 #                              (requirements-run.txt) and moto; no SAM CLI, zig, linters or checkov
+#   scripts/bootstrap.sh check only whether the machine has what the installs start from
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .tools
@@ -26,6 +27,7 @@ need node "Node.js with npm, to install the pinned Node.js of .node-version"
 need npm "Node.js package manager"
 need java "Java 17+ runs DynamoDB Local"
 need python3 "Python 3.9+ for cargo-lambda, cfn-lint and SAM CLI"
+if [ "$mode" = check ]; then exit 0; fi
 
 stamp_ok() { [ -f "$2" ] && [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$(cat "$2")" ]; }
 stamp() { sha256sum "$1" | cut -d' ' -f1 >"$2"; }

@@ -33,7 +33,7 @@ if [ -z "${PROFILE_BIN_DIR:-}" ]; then
   say "building the functions and the harness with the profiling profile (release + symbols)"
   cargo build --profile profiling "${FUNCTIONS[@]/#/-p}" -p reset-bench --bins
 fi
-cargo build -p reset-admin
+cargo build --bin reset-admin
 
 cleanup() { trap - EXIT INT TERM; scripts/stack.sh down; }
 trap cleanup EXIT INT TERM

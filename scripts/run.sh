@@ -16,20 +16,45 @@ say() { local t=$(( $(date +%s) - RUN_STARTED )); printf '==> [%d:%02d] %s\n' $(
 . scripts/lib.sh
 export_local_endpoints
 
-scripts/bootstrap.sh run
+scripts/bootstrap.sh check
+mkdir -p .local/run
 TRIGGER_PID=
 WATCH_PID=
-trap stop_local_stack EXIT INT TERM
+BOOTSTRAP_PID=
+stop_all() {
+  if [ -n "$BOOTSTRAP_PID" ]; then kill -- -"$BOOTSTRAP_PID" 2>/dev/null || true; fi
+  stop_local_stack
+}
+trap stop_all EXIT INT TERM
 
-scripts/stack.sh up
+# The installs wait on the network and the disk, the build on the CPU: side by side. The installs'
+# lines go to a log, shown when the build is done, so that cargo's progress stays readable.
+say "installing what make run needs (Node.js, the emulators, cargo-lambda) in the background: .local/run/bootstrap.log"
+set -m
+scripts/bootstrap.sh run >.local/run/bootstrap.log 2>&1 &
+BOOTSTRAP_PID=$!
+set +m
 
 # cargo lambda watch starts each function with `cargo run --bin NAME`, which selects the default
-# members; one `cargo build --bin …` for all of them selects the same, so its first start compiles
-# nothing (a `cargo build -p a -p b` would unify features differently), and the binaries link two
-# at a time.
-say "building the functions exactly as cargo lambda watch runs them (the first build takes a few minutes)"
-cargo build --bin request-reset --bin verify-token --bin change-password --bin send-mail \
+# members, reset-admin among them; one `cargo build --bin …` of all of them selects the same
+# packages, so every shared crate compiles once (a `cargo build -p …` would unify features
+# differently and compile them again) and the first start under watch compiles nothing.
+say "building reset-admin and the functions in one cargo invocation, as cargo lambda watch runs them (the first build takes a few minutes)"
+cargo build --bin reset-admin --bin request-reset --bin verify-token --bin change-password --bin send-mail \
   --bin address-change --bin mail-events --bin local-sign-in
+export RESET_ADMIN_BIN=$PWD/target/debug/reset-admin
+
+say "waiting for the installs"
+status=0
+with_heartbeat "installing" wait "$BOOTSTRAP_PID" || status=$?
+BOOTSTRAP_PID=
+sed 's/^/    /' .local/run/bootstrap.log
+if [ "$status" != 0 ]; then
+  echo "error: installing the tools failed (above, and .local/run/bootstrap.log)" >&2
+  exit 1
+fi
+
+scripts/stack.sh up
 
 say "seeding the demo user ex000000 <ex000000@example.jp>"
 seed_output=$(with_heartbeat "seeding" scripts/admin user create ex000000 --email ex000000@example.jp --if-missing)
@@ -37,7 +62,6 @@ echo "$seed_output"
 
 
 say "delivering the mail queue to send-mail (local SQS event source mapping, concurrency $MAIL_SEND_CONCURRENCY)"
-mkdir -p .local/run
 .tools/emulators/bin/python scripts/local_sqs_trigger.py run --invoke-url "http://127.0.0.1:$WATCH_PORT" \
   --max-concurrency "$MAIL_SEND_CONCURRENCY" >.local/run/sqs-trigger.log 2>&1 &
 TRIGGER_PID=$!

@@ -131,12 +131,13 @@ PY
 }
 
 # reset-admin creates the tables: the binary at RESET_ADMIN_BIN when the caller has built it
-# already (make test's workspace build), else built here.
+# already (make run's and make test's builds), else built here, in the default members' graph
+# (--bin: the graph make run and cargo lambda watch build, so nothing compiles twice).
 create_tables() {
   local admin=${RESET_ADMIN_BIN:-}
   if [ -z "$admin" ]; then
     say "building reset-admin, which creates the tables (the first build takes a few minutes)"
-    cargo build -p reset-admin
+    cargo build --bin reset-admin
     admin=$ROOT/target/debug/reset-admin
   fi
   say "creating the tables of infra/template.yaml"

@@ -17,12 +17,30 @@ mkdir -p .local/test
 export COUNTS_FILE=$PWD/.local/test/counts
 : >"$COUNTS_FILE"
 
-scripts/bootstrap.sh
+# The installs wait on the network and the disk, fmt and clippy on the CPU: side by side. The
+# installs' lines go to a log, shown once clippy is done.
+scripts/bootstrap.sh check
+say "installing the pinned tools in the background while fmt and clippy run: .local/test/bootstrap.log"
+set -m
+scripts/bootstrap.sh >.local/test/bootstrap.log 2>&1 &
+BOOTSTRAP_PID=$!
+set +m
+trap 'kill -- -"$BOOTSTRAP_PID" 2>/dev/null || true' EXIT INT TERM
 
 say "cargo fmt --check"
 cargo fmt --all -- --check
 say "cargo clippy --all-targets -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
+
+say "waiting for the installs"
+install_status=0
+with_heartbeat "installing" wait "$BOOTSTRAP_PID" || install_status=$?
+trap - EXIT INT TERM
+sed 's/^/    /' .local/test/bootstrap.log
+if [ "$install_status" != 0 ]; then
+  echo "error: installing the tools failed (above, and .local/test/bootstrap.log)" >&2
+  exit 1
+fi
 
 say "infrastructure checks"
 scripts/check-infra.sh

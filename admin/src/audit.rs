@@ -115,7 +115,7 @@ impl CallerIdentity {
             .get_caller_identity()
             .send()
             .await
-            .map_err(|e| AdminError::UnknownCaller(context(e)))?;
+            .map_err(|e| AdminError::UnknownCaller(with_build_hint(context(e))))?;
         let arn = output
             .arn()
             .ok_or_else(|| AdminError::UnknownCaller("the answer has no ARN".into()))?;
@@ -330,9 +330,32 @@ impl AuditEntry {
     }
 }
 
+/// aws-config names the cargo feature an SSO or credential_process profile needs; a local build
+/// of the tool leaves them out (Cargo.toml, `operator-sign-in`), so say how to build one with them.
+fn with_build_hint(message: String) -> String {
+    if message.contains("requires following cargo feature(s) enabled") {
+        format!(
+            "{message}; this reset-admin was built without them: build it with \
+             `cargo build --release -p reset-admin --features operator-sign-in`"
+        )
+    } else {
+        message
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_profile_this_build_cannot_read_names_the_build_that_can() {
+        let missing =
+            "dispatch failure: other: This behavior requires following cargo feature(s) enabled: sso. ".to_owned();
+        let hinted = with_build_hint(missing);
+        assert!(hinted.contains("--features operator-sign-in"), "{hinted}");
+        let other = "dispatch failure: io error: connection refused".to_owned();
+        assert_eq!(with_build_hint(other.clone()), other);
+    }
 
     #[test]
     fn reasons_and_actors_must_say_something() {

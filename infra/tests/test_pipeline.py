@@ -88,6 +88,18 @@ def test_build_job_caches_cargo_and_audits_live_before_building():
     assert "--no-fetch" not in live.split("fi", 1)[0], "the live audit must fetch the database"
 
 
+def test_build_job_holds_the_readme_zip_table_to_the_optimised_build_it_made():
+    # make test's sam build is unoptimised (scripts/check-infra.sh): the sizes the README states
+    # are checked here, on the release-profile build that deploys, before it is handed on.
+    steps = JOBS["build"]["steps"]
+    runs = [s.get("run", "") for s in steps]
+    build = next(i for i, r in enumerate(runs) if "sam build" in r)
+    check = next(i for i, r in enumerate(runs) if "scripts/check-zip-table.py" in r)
+    upload = next(i for i, s in enumerate(steps) if s.get("uses", "").startswith("actions/upload-artifact@"))
+    assert build < check < upload
+    assert "CARGO_PROFILE" not in runs[build] and "CARGO_PROFILE" not in str(steps[build].get("env", {}))
+
+
 def test_staging_deploys_from_main_only_with_the_region_a_variable_and_smokes_before_prod():
     for name in ("staging", "prod"):
         job = JOBS[name]

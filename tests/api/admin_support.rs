@@ -24,7 +24,7 @@ pub async fn admin_change(actor: &str, reason: &str) -> Result<reset_admin::Chan
 
 /// reset-admin with ARGS and the test's environment (the local stack): the binary at
 /// `RESET_ADMIN_BIN` (make test points it at the one its workspace build made), else
-/// `cargo run -q -p reset-admin -- ARGS`.
+/// `cargo run -q -p reset-admin --features operator-sign-in -- ARGS` (the SSO test needs it).
 pub fn reset_admin(args: &[&str]) -> Result<Output> {
     reset_admin_with(args, &[], &[])
 }
@@ -35,7 +35,7 @@ pub fn reset_admin_with(args: &[&str], set: &[(&str, &str)], removed: &[&str]) -
         Some(binary) => Command::new(binary),
         None => {
             let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-            cargo.args(["run", "-q", "-p", "reset-admin", "--"]);
+            cargo.args(["run", "-q", "-p", "reset-admin", "--features", "operator-sign-in", "--"]);
             cargo
         }
     };

@@ -23,6 +23,7 @@ mod disruptive;
 mod docs_drift;
 mod events;
 mod faults;
+mod feature_graph;
 mod iam_policies;
 mod json_api;
 mod logs;

@@ -112,7 +112,7 @@ async fn expect_one_mail_each(users: &[User], within: Duration) -> Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    wait_for_empty_queue(Duration::from_secs(60)).await?;
+    wait_for_empty_queue().await?;
     let counts = mail_counts().await?;
     for user in users {
         assert_eq!(
@@ -129,34 +129,88 @@ async fn sqs() -> aws_sdk_sqs::Client {
     aws_sdk_sqs::Client::new(&password_reset_tests::reset_core::app::sdk_config().await)
 }
 
-/// Waits until the mail queue holds nothing, visible or in flight, twice in a row.
-async fn wait_for_empty_queue(within: Duration) -> Result<()> {
+/// What the mail queue holds: waiting, in flight, delayed; and its visibility timeout.
+struct QueueState {
+    visible: u64,
+    in_flight: u64,
+    delayed: u64,
+    visibility_timeout_secs: u64,
+}
+
+async fn queue_state(client: &aws_sdk_sqs::Client, url: &str) -> Result<QueueState> {
+    use aws_sdk_sqs::types::QueueAttributeName as Name;
+    let attributes = client
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(Name::All)
+        .send()
+        .await?
+        .attributes
+        .unwrap_or_default();
+    let count = |name: Name| attributes.get(&name).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    Ok(QueueState {
+        visible: count(Name::ApproximateNumberOfMessages),
+        in_flight: count(Name::ApproximateNumberOfMessagesNotVisible),
+        delayed: count(Name::ApproximateNumberOfMessagesDelayed),
+        visibility_timeout_secs: count(Name::VisibilityTimeout),
+    })
+}
+
+/// Waits until the mail queue holds nothing, visible, in flight or delayed, twice in a row.
+///
+/// How long is the queue's own retry horizon, not a guess: a job whose mail went out can stay on
+/// the queue until its redelivery finds it done, and the latest that comes is one visibility
+/// timeout (the template's 180 s, read from the queue) after an invocation whose answer was lost
+/// (send-mail then set no backoff), or a claim lease (60 s) plus a backoff after another sender
+/// held it. A slower machine meets those paths more often; each ends in a "duplicate", which the
+/// caller's count of one mail each still holds to.
+async fn wait_for_empty_queue() -> Result<()> {
     let client = sqs().await;
     let url = env("MAIL_QUEUE_URL")?;
+    let horizon = Duration::from_secs(queue_state(&client, &url).await?.visibility_timeout_secs.max(60) + 60);
     let started = Instant::now();
     let mut empty_in_a_row = 0;
-    while started.elapsed() < within {
-        let attributes = client
-            .get_queue_attributes()
-            .queue_url(&url)
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
-            .send()
-            .await?
-            .attributes
-            .unwrap_or_default();
-        let count = |name: aws_sdk_sqs::types::QueueAttributeName| {
-            attributes.get(&name).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
-        };
-        let waiting = count(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
-            + count(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
-            + count(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesDelayed);
+    loop {
+        let state = queue_state(&client, &url).await?;
+        let waiting = state.visible + state.in_flight + state.delayed;
         empty_in_a_row = if waiting == 0 { empty_in_a_row + 1 } else { 0 };
         if empty_in_a_row >= 2 {
             return Ok(());
         }
+        if started.elapsed() > horizon {
+            bail!(
+                "the mail queue did not empty within {horizon:?} (its visibility timeout and a minute): {} visible, \
+                 {} in flight, {} delayed; send-mail's retries and the trigger's batches: {}",
+                state.visible,
+                state.in_flight,
+                state.delayed,
+                recent_retries()
+            );
+        }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    bail!("the mail queue did not empty within {within:?}")
+}
+
+/// The last retried jobs (send-mail's reasons) and the local trigger's last batches, for the
+/// failure message of a queue that does not empty.
+fn recent_retries() -> String {
+    let tail = |variable: &str, keep: &dyn Fn(&str) -> bool| -> Vec<String> {
+        let text = std::env::var(variable)
+            .ok()
+            .and_then(|path| std::fs::read_to_string(path).ok())
+            .unwrap_or_default();
+        let lines: Vec<String> = text
+            .lines()
+            .filter(|l| keep(l))
+            .map(|l| l.chars().take(400).collect())
+            .collect();
+        lines[lines.len().saturating_sub(8)..].to_vec()
+    };
+    let failed = tail("WATCH_LOG", &|l| l.contains("mail job failed"));
+    let batches = tail("SQS_TRIGGER_LOG", &|l| {
+        l.contains("to retry") || l.contains("could not be invoked") || l.contains("failed")
+    });
+    format!("{failed:#?} {batches:#?}")
 }
 
 /// Waits until send-mail logged the end of `job_id` `times` times; returns the outcomes.
