@@ -7,10 +7,13 @@ with_heartbeat() { # what, then the command
   local started=$SECONDS ticker status=0
   # `read -t` on a pipe nobody writes to is the pause, not `sleep`: a killed ticker leaves no sleep
   # behind holding the caller's stdout, which made `$(with_heartbeat …)` wait out the 10 s.
-  (while ! read -r -t 10 <> <(:); do printf '    ... still %s (%d s)\n' "$what" $((SECONDS - started)) >&2; done) &
+  # The ticker is a subshell, born with the caller's traps: it drops them, and is ended with
+  # SIGKILL, which no trap catches, since a TERM that comes before it dropped them (a command that
+  # returns at once) would run the caller's clean-up (stop the stack) in the ticker.
+  (trap - EXIT INT TERM; while ! read -r -t 10 <> <(:); do printf '    ... still %s (%d s)\n' "$what" $((SECONDS - started)) >&2; done) &
   ticker=$!
   "$@" || status=$?
-  kill "$ticker" 2>/dev/null || true
+  kill -KILL "$ticker" 2>/dev/null || true
   wait "$ticker" 2>/dev/null || true
   return "$status"
 }

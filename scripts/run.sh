@@ -30,10 +30,9 @@ trap stop_all EXIT INT TERM
 # The installs wait on the network and the disk, the build on the CPU: side by side. The installs'
 # lines go to a log, shown when the build is done, so that cargo's progress stays readable.
 say "installing what make run needs (Node.js, the emulators, cargo-lambda) in the background: .local/run/bootstrap.log"
-set -m
-scripts/bootstrap.sh run >.local/run/bootstrap.log 2>&1 &
+# In a session of its own, so that the clean-up can end it with every install it started.
+setsid scripts/bootstrap.sh run >.local/run/bootstrap.log 2>&1 &
 BOOTSTRAP_PID=$!
-set +m
 
 # cargo lambda watch starts each function with `cargo run --bin NAME`, which selects the default
 # members, reset-admin among them; one `cargo build --bin …` of all of them selects the same

@@ -21,10 +21,9 @@ export COUNTS_FILE=$PWD/.local/test/counts
 # installs' lines go to a log, shown once clippy is done.
 scripts/bootstrap.sh check
 say "installing the pinned tools in the background while fmt and clippy run: .local/test/bootstrap.log"
-set -m
-scripts/bootstrap.sh >.local/test/bootstrap.log 2>&1 &
+# In a session of its own, so that the clean-up can end it with every install it started.
+setsid scripts/bootstrap.sh >.local/test/bootstrap.log 2>&1 &
 BOOTSTRAP_PID=$!
-set +m
 trap 'kill -- -"$BOOTSTRAP_PID" 2>/dev/null || true' EXIT INT TERM
 
 say "cargo fmt --check"
