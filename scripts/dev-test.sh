@@ -42,5 +42,5 @@ if [ -n "$browser" ]; then
   BROWSER_TAP=.local/$STACK_NAME/browser.tap bash tests/browser/run.sh "$@"
   exit
 fi
-say "cargo test -p password-reset-tests --test api -- $*"
-cargo test -p password-reset-tests --test api -- --test-threads 4 "$@"
+say "cargo test --workspace --test api -- $*"
+cargo test --workspace --test api -- --test-threads 4 "$@"

@@ -40,4 +40,4 @@ TRIGGER_PID=$!
 export SQS_TRIGGER_LOG=$PWD/$STATE/sqs-trigger.log
 
 say "Cognito store: the reset flow tests, sign-in with the new password, sessions ended, a change that set the password always finishes, reset-admin on the pool, the pool operations recorded"
-cargo_test_pass cognito -p password-reset-tests --test api -- --include-ignored --test-threads 4 reset_flow:: cognito_store:: cognito_change:: admin_cognito:: iam_policies::cognito_pool_
+cargo_test_pass cognito --workspace --test api -- --include-ignored --test-threads 4 reset_flow:: cognito_store:: cognito_change:: admin_cognito:: iam_policies::cognito_pool_
