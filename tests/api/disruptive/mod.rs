@@ -27,3 +27,73 @@ pub(crate) fn signal_stack_service(service: &str, signal: &str) -> anyhow::Resul
     }
     Ok(())
 }
+
+/// The shared DynamoDB Local, frozen (SIGSTOP): its in-memory tables survive for the tests after.
+/// Dropping the guard resumes it even when a test fails half-way; `thaw` resumes it and waits
+/// until it answers again.
+pub(crate) struct FrozenDynamoDb(bool);
+
+/// A client that gives up on DynamoDB Local within half a second, without retrying: the probe of
+/// whether it answers.
+async fn quick_dynamodb() -> aws_sdk_dynamodb::Client {
+    let sdk =
+        password_reset_tests::reset_core::app::sdk_config_with(password_reset_tests::reset_core::app::SdkBounds {
+            max_attempts: 1,
+            connect_timeout: std::time::Duration::from_millis(500),
+            attempt_timeout: std::time::Duration::from_millis(500),
+            operation_timeout: std::time::Duration::from_millis(500),
+        })
+        .await;
+    aws_sdk_dynamodb::Client::new(&sdk)
+}
+
+async fn dynamodb_answers(client: &aws_sdk_dynamodb::Client) -> bool {
+    client.list_tables().limit(1).send().await.is_ok()
+}
+
+/// Freezes the shared DynamoDB Local and returns once it demonstrably answers nothing: two
+/// quick calls in a row get no answer. The checks that follow then meet a frozen table store,
+/// not one the signal has not reached yet. (Twice in the fresh-clone runs the PreTraffic hook's
+/// request check was answered 200 in ~150 ms right after the signal was sent.)
+pub(crate) async fn freeze_dynamodb() -> anyhow::Result<FrozenDynamoDb> {
+    signal_stack_service("dynamodb", "STOP")?;
+    let frozen = FrozenDynamoDb(false);
+    let client = quick_dynamodb().await;
+    let mut silent_in_a_row = 0;
+    for _ in 0..20 {
+        if dynamodb_answers(&client).await {
+            silent_in_a_row = 0;
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        } else {
+            silent_in_a_row += 1;
+            if silent_in_a_row == 2 {
+                return Ok(frozen);
+            }
+        }
+    }
+    anyhow::bail!("DynamoDB Local still answers after SIGSTOP")
+}
+
+impl FrozenDynamoDb {
+    /// Resumes DynamoDB Local and waits until it answers again.
+    pub(crate) async fn thaw(mut self) -> anyhow::Result<()> {
+        signal_stack_service("dynamodb", "CONT")?;
+        self.0 = true;
+        let client = quick_dynamodb().await;
+        for _ in 0..40 {
+            if dynamodb_answers(&client).await {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+        anyhow::bail!("DynamoDB Local does not answer after SIGCONT")
+    }
+}
+
+impl Drop for FrozenDynamoDb {
+    fn drop(&mut self) {
+        if !self.0 {
+            let _ = signal_stack_service("dynamodb", "CONT");
+        }
+    }
+}

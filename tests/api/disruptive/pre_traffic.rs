@@ -12,26 +12,16 @@ use pre_traffic::handle;
 use pre_traffic::report::HookStatus;
 use std::sync::Arc;
 
-/// Resumes the frozen DynamoDB Local even when the test fails half-way.
-struct Thaw;
-
-impl Drop for Thaw {
-    fn drop(&mut self) {
-        let _ = super::signal_stack_service("dynamodb", "CONT");
-    }
-}
-
 #[tokio::test]
 async fn the_hook_fails_while_dynamodb_is_down() -> Result<()> {
     let _alone = super::SHARED_STACK.write().await;
     let verdicts = Arc::new(Verdicts::default());
     let hook = local_hook(&watch_url()?, Targets::local(), verdicts.clone()).await?;
 
-    super::signal_stack_service("dynamodb", "STOP")?;
-    let thaw = Thaw;
+    let frozen = super::freeze_dynamodb().await?;
     let verdict = run_checks(hook.invoker.as_ref(), &hook.targets, &hook.probe).await;
     let status = handle(&hook, lifecycle_event()).await?;
-    drop(thaw);
+    frozen.thaw().await?;
 
     assert_eq!(
         failed_checks(&verdict.outcomes),

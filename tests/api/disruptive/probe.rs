@@ -7,24 +7,14 @@ use anyhow::Result;
 use password_reset_tests::watch_url;
 use probe::walk::{StepFailure, STEPS};
 
-/// Resumes the frozen DynamoDB Local even when the test fails half-way.
-struct Thaw;
-
-impl Drop for Thaw {
-    fn drop(&mut self) {
-        let _ = super::signal_stack_service("dynamodb", "CONT");
-    }
-}
-
 #[tokio::test]
 async fn the_probe_fails_while_dynamodb_is_down() -> Result<()> {
     let _alone = super::SHARED_STACK.write().await;
     let probe = local_probe(public_site(&watch_url()?)?).await?;
 
-    super::signal_stack_service("dynamodb", "STOP")?;
-    let thaw = Thaw;
+    let frozen = super::freeze_dynamodb().await?;
     let report = probe::run(&probe).await;
-    drop(thaw);
+    frozen.thaw().await?;
 
     assert_eq!(failed_steps(&report), STEPS.to_vec(), "{report:?}");
     assert!(

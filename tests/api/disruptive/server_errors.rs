@@ -12,21 +12,6 @@ fn env(name: &str) -> Result<String> {
     std::env::var(name).with_context(|| format!("{name} is not set: run the tests through `make test`"))
 }
 
-/// Sends a signal to the shared DynamoDB Local of `make test`.
-fn signal_dynamodb(signal: &str) -> Result<()> {
-    super::signal_stack_service("dynamodb", signal)
-}
-
-/// Resumes the frozen DynamoDB Local even when the test fails half-way (frozen, not stopped:
-/// its in-memory tables survive for the tests after this one).
-struct Thaw;
-
-impl Drop for Thaw {
-    fn drop(&mut self) {
-        let _ = signal_dynamodb("CONT");
-    }
-}
-
 fn server_error_lines(log: &str, namespace: &str) -> Vec<Value> {
     log.lines()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
@@ -45,15 +30,14 @@ async fn a_5xx_answer_emits_the_metric_its_rollback_alarm_counts() -> Result<()>
     let namespace = app.settings.metrics_namespace.clone();
     let before = server_error_lines(&std::fs::read_to_string(&watch_log)?, &namespace).len();
 
-    signal_dynamodb("STOP")?;
-    let thaw = Thaw;
+    let frozen = super::freeze_dynamodb().await?;
     let answer = http()?
         .post(format!("{}/password-reset", watch_url()?))
         .header("origin", &app.settings.public_base_url)
         .form(&[("username", "ex000001")])
         .send()
         .await?;
-    drop(thaw);
+    frozen.thaw().await?;
     assert_eq!(answer.status(), 503, "a frozen DynamoDB is a 503");
 
     // cargo lambda watch copies the function's stdout into its log as it comes.
