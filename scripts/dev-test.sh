@@ -28,7 +28,7 @@ mkdir -p ".local/$STACK_NAME"
 log=$PWD/.local/$STACK_NAME/watch.log
 : >"$log"
 say "serving the functions on 127.0.0.1:$WATCH_PORT (log: $log)"
-start_watch "$log" --concurrency 4
+start_test_watch "$log"
 export WATCH_LOG=$log
 warm_functions "$WATCH_URL" || { echo "error: a function did not start; see $log" >&2; exit 1; }
 export SQS_TRIGGER_STATE=$PWD/.local/$STACK_NAME/sqs-trigger.state.json

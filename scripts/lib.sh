@@ -46,6 +46,25 @@ start_watch() { # log, then extra arguments
   done
 }
 
+# The watch of make test, scripts/test-cognito.sh and scripts/dev-test.sh: four instances per
+# function, and the root package's test-graph feature (Cargo.toml), which resolves the shared crates
+# as the test build (`cargo build --workspace --all-targets`) did, so the watch's `cargo run --bin`
+# finds every function built and compiles nothing. make run keeps the plain graph it built itself.
+start_test_watch() { # log
+  start_watch "$1" --concurrency 4 --features password-reset-tests/test-graph
+}
+
+# Fails when the watch whose log is `log` compiled anything: under make test every function was built
+# by the test build already (start_test_watch).
+watch_compiled_nothing() { # log
+  if grep -E '^ *Compiling ' "$1" | head -5 | grep .; then
+    echo "error: cargo lambda watch compiled the crates above although the test build had built the functions:" >&2
+    echo "       a shared crate gets a feature from a dev-dependency that Cargo.toml's test-graph feature does" >&2
+    echo "       not name (cargo test --test api feature_graph lists them)" >&2
+    return 1
+  fi
+}
+
 # The processes below `pid`, children first.
 descendants() { # pid
   local child

@@ -26,12 +26,13 @@ scripts/stack.sh up
 set -a; . "$STATE/cognito.env"; set +a
 
 say "Cognito store: serving the functions on 127.0.0.1:$WATCH_PORT"
-start_watch "$STATE/watch.log" --concurrency 4
+start_test_watch "$STATE/watch.log"
 export WATCH_LOG=$PWD/$STATE/watch.log
 code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 600 -X POST -H 'content-type: application/json' \
   -d '{"Records":[]}' "$WATCH_URL/2015-03-31/functions/send-mail/invocations") || true
 printf '    %-16s answered %s\n' send-mail "$code"
 case "$code" in 2??) ;; *) echo "error: send-mail did not start on the pool; see $STATE/watch.log" >&2; exit 1 ;; esac
+watch_compiled_nothing "$STATE/watch.log"
 
 export SQS_TRIGGER_STATE=$PWD/$STATE/sqs-trigger.state.json
 .tools/emulators/bin/python scripts/local_sqs_trigger.py run --invoke-url "$WATCH_URL" \

@@ -69,13 +69,14 @@ STACK_NAME=$STACK_NAME scripts/admin users check
 say "serving the functions with cargo lambda watch on 127.0.0.1:$WATCH_PORT"
 mkdir -p .local/test
 : >.local/test/watch.log
-start_watch .local/test/watch.log --concurrency 4
+start_test_watch .local/test/watch.log
 export WATCH_LOG=$PWD/.local/test/watch.log
 
-# cargo lambda watch starts (and, on a fresh clone, compiles) each function on its first
-# invocation; do that now, once, so no test waits on a compiler.
-say "warming up the seven functions under cargo lambda watch (six deployed, the local sign-in page) (the first start may compile them)"
+# cargo lambda watch starts each function on its first invocation; do that now, once, so no test
+# waits on a start. The test build built them all, with the same features: nothing compiles here.
+say "warming up the seven functions under cargo lambda watch (six deployed, the local sign-in page): nothing compiles"
 warm_functions "$WATCH_URL" || { echo "error: a function did not start; see .local/test/watch.log" >&2; exit 1; }
+watch_compiled_nothing .local/test/watch.log
 
 # Once started, every function answers within a second (what a person meets after make run's
 # "ready"): a timed second call of each.

@@ -2,15 +2,22 @@
 //! compile the shared crates once (Cargo.toml). That is only safe while it lends no feature to a
 //! crate the functions share: `sam build` and `cargo lambda build --bin NAME` select the default
 //! members, and resolver 2 unifies features across them, so a feature asked by the admin tool
-//! alone would be compiled into every shipped function. These tests read cargo's own resolution.
+//! alone would be compiled into every shipped function. And make test's cargo lambda watch
+//! resolves the functions as the test build did (the root's test-graph feature), so that it
+//! compiles nothing. These tests read cargo's own resolution.
 
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
 use std::process::Command;
 
 /// Each package of the resolved graph ("name vX.Y.Z") with its enabled features, as
-/// `cargo tree -e no-dev` prints them for `selection`.
+/// `cargo tree -e no-dev` prints them for `selection`: what a build of binaries resolves.
 fn features(selection: &[&str]) -> Result<BTreeMap<String, String>> {
+    resolved("no-dev", selection)
+}
+
+/// The same for the dependency kinds `edges` (with `dev`: as a build of every target resolves).
+fn resolved(edges: &str, selection: &[&str]) -> Result<BTreeMap<String, String>> {
     let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args([
@@ -18,7 +25,7 @@ fn features(selection: &[&str]) -> Result<BTreeMap<String, String>> {
             "--offline",
             "--locked",
             "-e",
-            "no-dev",
+            edges,
             "--prefix",
             "none",
             "-f",
@@ -114,6 +121,30 @@ fn the_functions_graph_has_no_sso_or_credential_process() -> Result<()> {
     assert!(
         !tokio.split(',').any(|f| f == "process"),
         "tokio's process driver reaches the functions: [{tokio}]"
+    );
+    Ok(())
+}
+
+/// make test builds every target of the workspace, then serves the functions with `cargo lambda
+/// watch --features password-reset-tests/test-graph` (scripts/lib.sh, start_test_watch), whose
+/// `cargo run --bin NAME` builds no dev-dependency: any shared crate resolved with other features
+/// there is compiled a second time, and everything above it (a minute and a half on 2 cores when
+/// tokio differed). The root package alone may differ: the watch never builds it.
+#[test]
+fn make_tests_watch_resolves_every_crate_as_the_test_build_did() -> Result<()> {
+    let test_build = resolved("normal,build,dev", &["--workspace"])?;
+    let watch = features(&["--features", "password-reset-tests/test-graph"])?;
+    let differing: Vec<String> = watch
+        .iter()
+        .filter(|(package, _)| !package.starts_with("password-reset-tests v"))
+        .filter_map(|(package, enabled)| {
+            let built = test_build.get(package).map_or("not built", String::as_str);
+            (built != enabled).then(|| format!("{package}: watch [{enabled}], test build [{built}]"))
+        })
+        .collect();
+    assert!(
+        differing.is_empty(),
+        "the watch would compile these again; name their source in Cargo.toml's test-graph feature: {differing:#?}"
     );
     Ok(())
 }
