@@ -52,6 +52,21 @@ fn resolved(edges: &str, selection: &[&str]) -> Result<BTreeMap<String, String>>
     Ok(graph)
 }
 
+/// Each package of `graph` that `other` resolves otherwise: its name, its features in `graph`,
+/// and its features in `other` (None: not in `other`).
+fn resolved_otherwise<'a>(
+    graph: &'a BTreeMap<String, String>,
+    other: &'a BTreeMap<String, String>,
+) -> Vec<(&'a str, &'a str, Option<&'a str>)> {
+    graph
+        .iter()
+        .filter_map(|(package, enabled)| {
+            let there = other.get(package).map(String::as_str);
+            (there != Some(enabled.as_str())).then_some((package.as_str(), enabled.as_str(), there))
+        })
+        .collect()
+}
+
 fn default_members() -> Result<Vec<String>> {
     let manifest: toml::Value = toml::from_str(&std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -87,11 +102,10 @@ fn the_admin_tool_lends_the_functions_no_feature() -> Result<()> {
         others.push(package_name(member)?);
     }
     let without_admin = features(&others.iter().map(String::as_str).collect::<Vec<_>>())?;
-    let lent: Vec<String> = without_admin
-        .iter()
-        .filter_map(|(package, enabled)| {
-            let unified = with_admin.get(package)?;
-            (unified != enabled).then(|| format!("{package}: [{enabled}] becomes [{unified}]"))
+    let lent: Vec<String> = resolved_otherwise(&without_admin, &with_admin)
+        .into_iter()
+        .filter_map(|(package, enabled, unified)| {
+            unified.map(|unified| format!("{package}: [{enabled}] becomes [{unified}]"))
         })
         .collect();
     assert!(
@@ -134,12 +148,14 @@ fn the_functions_graph_has_no_sso_or_credential_process() -> Result<()> {
 fn make_tests_watch_resolves_every_crate_as_the_test_build_did() -> Result<()> {
     let test_build = resolved("normal,build,dev", &["--workspace"])?;
     let watch = features(&["--features", "password-reset-tests/test-graph"])?;
-    let differing: Vec<String> = watch
-        .iter()
-        .filter(|(package, _)| !package.starts_with("password-reset-tests v"))
-        .filter_map(|(package, enabled)| {
-            let built = test_build.get(package).map_or("not built", String::as_str);
-            (built != enabled).then(|| format!("{package}: watch [{enabled}], test build [{built}]"))
+    let differing: Vec<String> = resolved_otherwise(&watch, &test_build)
+        .into_iter()
+        .filter(|(package, ..)| !package.starts_with("password-reset-tests v"))
+        .map(|(package, enabled, built)| {
+            format!(
+                "{package}: watch [{enabled}], test build [{}]",
+                built.unwrap_or("not built")
+            )
         })
         .collect();
     assert!(
