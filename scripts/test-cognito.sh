@@ -26,6 +26,7 @@ scripts/stack.sh up
 set -a; . "$STATE/cognito.env"; set +a
 
 say "Cognito store: serving the functions on 127.0.0.1:$WATCH_PORT"
+: >"$STATE/watch.log"
 start_test_watch "$STATE/watch.log"
 export WATCH_LOG=$PWD/$STATE/watch.log
 code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 600 -X POST -H 'content-type: application/json' \
