@@ -10,6 +10,7 @@ use reset_core::domain::{AccountStatus, CredentialEpoch, Email, Language, User, 
 use reset_core::store::attributes::*;
 use reset_core::store::item::{self, epoch_moved_on, epoch_step, n, s, EPOCH_STEP};
 use reset_core::store::{indexes, MAIL_PROBLEM_FLAG_SET};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fmt;
@@ -139,6 +140,31 @@ pub struct MailProblemRow {
     pub mail_problem_at: i64,
 }
 
+/// An entry of the `mail-problems` index of a pool's account-state table: who and what. The
+/// address and the status are the pool's (`PoolAccounts::mail_problems`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct MailProblemEntry {
+    pub username: Username,
+    pub mail_problem: String,
+    #[serde(default)]
+    pub mail_problem_detail: Option<String>,
+    pub mail_problem_at: i64,
+}
+
+impl MailProblemRow {
+    /// The row of a pool's `entry`, with the address and status of its account now.
+    pub fn of_entry(entry: MailProblemEntry, account: &AccountRecord) -> Self {
+        Self {
+            username: entry.username,
+            email: account.email.clone(),
+            status: account.status,
+            mail_problem: entry.mail_problem,
+            mail_problem_detail: entry.mail_problem_detail,
+            mail_problem_at: entry.mail_problem_at,
+        }
+    }
+}
+
 /// Whether a status change changed anything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatusChange {
@@ -170,7 +196,7 @@ pub(crate) fn to_item<T: Serialize>(value: &T) -> Result<HashMap<String, Attribu
     Ok(item::to_item(value)?)
 }
 
-fn from_item<T: serde::de::DeserializeOwned>(found: HashMap<String, AttributeValue>) -> Result<T, AdminError> {
+fn from_item<T: DeserializeOwned>(found: HashMap<String, AttributeValue>) -> Result<T, AdminError> {
     Ok(item::from_item(found)?)
 }
 
@@ -529,6 +555,12 @@ impl Accounts {
     /// Accounts whose latest reset mail bounced, drew a complaint or was rejected and that
     /// nobody has fixed yet, newest first: a Query on the sparse `mail-problems` index.
     pub async fn mail_problems(&self, limit: usize) -> Result<Vec<MailProblemRow>, AdminError> {
+        self.mail_problem_index(limit).await
+    }
+
+    /// The `mail-problems` index's items, newest first, each read as a `T`: a row of the users
+    /// table's index, or an entry of the account-state table's.
+    pub async fn mail_problem_index<T: DeserializeOwned>(&self, limit: usize) -> Result<Vec<T>, AdminError> {
         let mut rows = Vec::new();
         let mut start: Option<HashMap<String, AttributeValue>> = None;
         while rows.len() < limit {

@@ -261,8 +261,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             command: Some(MailQueueCommand::Redrive { reason }),
         } => mail_queue::redrive(session, &reason).await,
         Command::MailProblems { limit } => {
-            session.users_table_only("mail-problems")?;
-            mail_problems::list(&config, limit).await
+            mail_problems::list(source::open(session.config, session.store)?.as_ref(), limit).await
         }
     }
 }

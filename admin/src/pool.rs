@@ -17,7 +17,9 @@
 //! (moto does not for disable and enable), and a disable followed by an enable gives back the
 //! revision the user had before: the epoch only ever moves forward.
 
-use crate::accounts::{AccountRecord, Accounts, EmailChange, PoolDetails, StatusChange, StoredAddress};
+use crate::accounts::{
+    AccountRecord, Accounts, EmailChange, MailProblemEntry, MailProblemRow, PoolDetails, StatusChange, StoredAddress,
+};
 use crate::audit::{AuditAction, AuditEntry, Change};
 use crate::error::{context, AdminError};
 use aws_sdk_cognitoidentityprovider::types::{AttributeType, UserStatusType};
@@ -180,6 +182,20 @@ impl PoolAccounts {
             }
             Err(error) => Err(pool_unavailable(error)),
         }
+    }
+
+    /// `mail-problems` on a pool: the account-state table's index says whose mail failed and
+    /// how, the pool gives each account's address and status now. An entry whose username the
+    /// pool no longer has is left out: there is no account to fix.
+    pub async fn mail_problems(&self, limit: usize) -> Result<Vec<MailProblemRow>, AdminError> {
+        let entries: Vec<MailProblemEntry> = self.tables.mail_problem_index(limit).await?;
+        let mut rows = Vec::with_capacity(entries.len());
+        for entry in entries {
+            if let Some(account) = self.find(&entry.username).await? {
+                rows.push(MailProblemRow::of_entry(entry, &account.record()));
+            }
+        }
+        Ok(rows)
     }
 
     /// The state item under the pool's spelling of the username, read consistently.

@@ -4,7 +4,7 @@
 //! every change in the same audit log, in the transaction that makes (or, for a pool, records)
 //! it.
 
-use crate::accounts::{AccountRecord, Accounts, EmailChange, StatusChange};
+use crate::accounts::{AccountRecord, Accounts, EmailChange, MailProblemRow, StatusChange};
 use crate::audit::{AuditAction, AuditEntry, Change};
 use crate::error::AdminError;
 use crate::pool::PoolAccounts;
@@ -60,6 +60,9 @@ pub trait AccountSource: Send + Sync {
 
     /// The key of the account's audit log: the store's own spelling of `username`.
     async fn audit_key(&self, username: &Username) -> Result<Username, AdminError>;
+
+    /// Accounts whose latest reset mail bounced, drew a complaint or was rejected, newest first.
+    async fn mail_problems(&self, limit: usize) -> Result<Vec<MailProblemRow>, AdminError>;
 }
 
 /// The source `PASSWORD_STORE` (or `--password-store`) names.
@@ -131,6 +134,10 @@ impl AccountSource for Accounts {
     async fn audit_key(&self, username: &Username) -> Result<Username, AdminError> {
         Ok(username.clone())
     }
+
+    async fn mail_problems(&self, limit: usize) -> Result<Vec<MailProblemRow>, AdminError> {
+        Accounts::mail_problems(self, limit).await
+    }
 }
 
 #[async_trait]
@@ -184,5 +191,9 @@ impl AccountSource for PoolAccounts {
 
     async fn audit_key(&self, username: &Username) -> Result<Username, AdminError> {
         PoolAccounts::audit_key(self, username).await
+    }
+
+    async fn mail_problems(&self, limit: usize) -> Result<Vec<MailProblemRow>, AdminError> {
+        PoolAccounts::mail_problems(self, limit).await
     }
 }

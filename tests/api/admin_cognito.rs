@@ -329,3 +329,60 @@ async fn an_approval_interrupted_after_its_pool_call_is_completed_by_approving_a
     assert_refused(&refused, "works on the users table only");
     Ok(())
 }
+
+/// `mail-problems` on a pool: the account-state table says whose reset mail bounced (recorded by
+/// mail-events from SES's event, as in the cloud), the pool says the account's address and status
+/// now; a username the pool no longer has is left out.
+#[tokio::test]
+#[ignore = "needs PASSWORD_STORE=cognito: scripts/test-cognito.sh runs it"]
+async fn mail_problems_lists_pool_accounts_with_the_pools_address_and_status() -> Result<()> {
+    use crate::mail_events::{invoke_mail_events, iso, sample_event, send_reset_mail};
+    let (app, pool_id) = pool_app().await?;
+    let now = SystemClock.now().as_millis();
+    let bounced = create_user(&app, Language::Ja).await?;
+    let removed = create_user(&app, Language::Ja).await?;
+    for (offset, user) in [(1_000, &bounced), (2_000, &removed)] {
+        let message_id = send_reset_mail(user).await?;
+        let event = sample_event("mail-bounce.json", &message_id, user.email.as_str(), &iso(now + offset))?;
+        assert_eq!(invoke_mail_events(&event).await?.recorded, 1, "{}", user.username);
+    }
+    admin_ok(&[
+        "user",
+        "disable",
+        bounced.username.as_str(),
+        "--reason",
+        "left the clinic",
+    ])?;
+    pool::client()
+        .await
+        .admin_delete_user()
+        .user_pool_id(&pool_id)
+        .username(removed.username.as_str())
+        .send()
+        .await?;
+
+    // The index is eventually consistent: a few tries.
+    let mut listed = String::new();
+    for _ in 0..40 {
+        listed = admin_ok(&["mail-problems", "--limit", "1000"])?;
+        if listed.contains(bounced.username.as_str()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let line = listed
+        .lines()
+        .find(|line| line.contains(bounced.username.as_str()))
+        .ok_or_else(|| anyhow!("{} not listed: {listed}", bounced.username))?;
+    assert!(
+        line.contains(&bounced.email.masked()),
+        "the pool's address, masked: {line}"
+    );
+    assert!(line.contains("disabled"), "the pool's status now: {line}");
+    assert!(line.contains("bounce"), "{line}");
+    assert!(
+        !listed.contains(removed.username.as_str()),
+        "a username the pool no longer has is left out: {listed}"
+    );
+    Ok(())
+}

@@ -954,12 +954,8 @@ async fn cognito_pool_admin_sends_exactly_what_the_admin_policy_grants() -> Resu
         if statement["Effect"].as_str() != Some("Allow") {
             continue;
         }
-        let resource = match &statement["Resource"] {
-            Value::Tagged(tagged) if tagged.value.as_str().is_some_and(|r| r.contains(":userpool/")) => {
-                "UserPool".to_owned()
-            }
-            Value::Tagged(tagged) => tagged.value.as_str().unwrap_or("?").trim_end_matches(".Arn").to_owned(),
-            _ => continue,
+        let Some(resource) = pool_deployment_resource(&statement["Resource"]) else {
+            continue;
         };
         let limit = statement["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"]
             .as_sequence()
@@ -997,6 +993,26 @@ async fn cognito_pool_admin_sends_exactly_what_the_admin_policy_grants() -> Resu
         "the state table's writable attributes = those reset-admin writes"
     );
     Ok(())
+}
+
+/// A statement's resource as the recording names it, deployed with a pool: `UserPool`, a table's
+/// logical id, or `Table/index` for `!Sub "${Table.Arn}/index/NAME"`; of `!If [UseCognitoStore,
+/// with, without]` the first.
+fn pool_deployment_resource(resource: &Value) -> Option<String> {
+    let Value::Tagged(tagged) = resource else {
+        return None;
+    };
+    if tagged.value.get(0).and_then(Value::as_str) == Some("UseCognitoStore") {
+        return pool_deployment_resource(tagged.value.get(1)?);
+    }
+    let arn = tagged.value.as_str()?;
+    if arn.contains(":userpool/") {
+        return Some("UserPool".to_owned());
+    }
+    Some(match arn.trim_start_matches("${").split_once(".Arn}/index/") {
+        Some((table, _)) => format!("{table}/index"),
+        None => arn.trim_end_matches(".Arn").to_owned(),
+    })
 }
 
 fn cognito_granted() -> Result<BTreeSet<String>> {

@@ -26,12 +26,12 @@ fn root() -> &'static Path {
 
 /// What `mail-events` answers: its counts.
 #[derive(Debug, Default, Deserialize, PartialEq, Eq)]
-struct Summary {
+pub(crate) struct Summary {
     deliveries: u64,
     bounces: u64,
     complaints: u64,
     rejects: u64,
-    recorded: u64,
+    pub(crate) recorded: u64,
     stale: u64,
     unmatched: u64,
     ignored: u64,
@@ -72,7 +72,7 @@ async fn message_ids_to(address: &str) -> Result<Vec<String>> {
 /// Requests a reset for `user` through the request-reset handler; returns the SES message id
 /// of the mail, as the emulator assigned it, once send-mail has stored it on the account (it
 /// does so right after SES accepts the mail; SES's own events come seconds later).
-async fn send_reset_mail(user: &User) -> Result<String> {
+pub(crate) async fn send_reset_mail(user: &User) -> Result<String> {
     let app = local_app().await?;
     request_link(&app, user).await?;
     let message_id = message_ids_to(user.email.as_str())
@@ -93,7 +93,7 @@ async fn send_reset_mail(user: &User) -> Result<String> {
 }
 
 /// An events/ sample about `message_id` sent to `address`, with its event time set to `at`.
-fn sample_event(file: &str, message_id: &str, address: &str, at: &str) -> Result<Value> {
+pub(crate) fn sample_event(file: &str, message_id: &str, address: &str, at: &str) -> Result<Value> {
     let mut event: Value = serde_json::from_str(&std::fs::read_to_string(root().join("events").join(file))?)?;
     let sns = &mut event["Records"][0]["Sns"];
     let message = sns["Message"]
@@ -115,7 +115,7 @@ fn sample_event(file: &str, message_id: &str, address: &str, at: &str) -> Result
 }
 
 /// Invokes the `mail-events` binary through `cargo lambda watch`'s Lambda Invoke API.
-async fn invoke_mail_events(event: &Value) -> Result<Summary> {
+pub(crate) async fn invoke_mail_events(event: &Value) -> Result<Summary> {
     let url = format!("{}/2015-03-31/functions/mail-events/invocations", watch_url()?);
     let response = http()?
         .post(&url)
@@ -175,7 +175,7 @@ async fn stored_message_id(accounts: &Accounts, user: &User) -> Result<Option<St
         .cloned())
 }
 
-fn iso(millis: i64) -> String {
+pub(crate) fn iso(millis: i64) -> String {
     let seconds = millis.div_euclid(1000);
     let time = time_of(seconds);
     format!("{}.{:03}Z", time, millis.rem_euclid(1000))

@@ -458,6 +458,7 @@ pub(super) async fn admin_pool_calls() -> Result<BTreeSet<Call>> {
         admin.set_status(&username, status, &change).await?;
     }
     admin.set_email(&username, &moved, &change).await?;
+    admin.mail_problems(10).await?;
 
     let resources = Resources(HashMap::from([
         (settings.users_table.clone(), "AccountStateTable".to_owned()),
