@@ -80,7 +80,7 @@ pub enum AdminError {
     PoolUnavailable(String),
     #[error("the user pool's user {username} was changed, but the change could not be recorded ({cause}): run the same command again; it completes the change (the credential epoch moved on, older links dead, the audit entry written)")]
     PoolChangedNotRecorded { username: Username, cause: String },
-    #[error("`{0}` works on the users table only: with PASSWORD_STORE=cognito the accounts live in the user pool; create and import them there (`user show|disable|enable|set-email`, `address-requests` and `audit` work on a pool)")]
+    #[error("`{0}` works on the users table only: with PASSWORD_STORE=cognito the accounts live in the user pool; create and import them there (`user show|disable|enable|set-email`, `address-requests`, `audit` and `mail-problems` work on a pool)")]
     NotWithPool(&'static str),
     #[error("SQS is unavailable or refused the call: {0}")]
     QueueUnavailable(String),
