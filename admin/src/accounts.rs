@@ -184,8 +184,8 @@ pub struct EmailChange {
     pub old_address: Option<Email>,
     /// The account's language, for the notices.
     pub language: Language,
-    /// The account lives in a user pool: the account-state table keeps no address, so send-mail
-    /// mails only the address the pool holds and the old address cannot be told.
+    /// The account lives in a user pool: the account-state table keeps only the replaced
+    /// address's fingerprint, and only when the change knew that address.
     pub in_pool: bool,
     /// The pool already held the new address (a re-run after a failure between the pool call
     /// and the table): only the epoch moved and the change was audited.

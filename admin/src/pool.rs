@@ -24,12 +24,34 @@ use crate::audit::{AuditAction, AuditEntry, Change};
 use crate::error::{context, AdminError};
 use aws_sdk_cognitoidentityprovider::types::{AttributeType, UserStatusType};
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
-use reset_core::domain::{AccountStatus, Email, Language, Username};
+use reset_core::domain::{address_fingerprint, AccountStatus, Email, Language, Username};
 use reset_core::store::attributes::*;
-use reset_core::store::item::{self, epoch_moved_on, epoch_step, n_u64, s, EPOCH_STEP};
-use reset_core::store::state_attributes::ACCOUNT_SUB;
+use reset_core::store::item::{self, epoch_moved_on, epoch_step, n, n_u64, s, EPOCH_STEP};
+use reset_core::store::state_attributes::{ACCOUNT_SUB, PREVIOUS_EMAIL_SHA256};
 use reset_core::store::{initial_epoch, LedgerState, PoolUser};
 use serde::Deserialize;
+
+/// An address change's part of the epoch's write: when it was made, and the fingerprint of the
+/// address it replaced, so that send-mail can check the notice to that address (the state table
+/// keeps no address). None when that address is not known (a re-run: the pool held the new one
+/// already) or is not one a mail can go to: no notice goes there then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressMoved {
+    pub at_ms: i64,
+    pub replaced_sha256: Option<String>,
+}
+
+impl AddressMoved {
+    pub fn of(changed: &EmailChange, change: &Change) -> Self {
+        Self {
+            at_ms: change.at.as_millis(),
+            replaced_sha256: changed
+                .old_address
+                .as_ref()
+                .map(|old| address_fingerprint(old.as_str())),
+        }
+    }
+}
 
 /// How often the epoch's transaction is tried when the state item moved between its read and
 /// the write (a password change storing the account's first epoch meanwhile).
@@ -276,7 +298,7 @@ impl PoolAccounts {
             AuditAction::Disable
         };
         let entry = AuditEntry::new(&account.user.username, action, change)?;
-        self.move_epoch(&account, entry, false).await?;
+        self.move_epoch(&account, entry, None).await?;
         Ok(if already {
             StatusChange::AlreadySoInPool
         } else {
@@ -295,7 +317,8 @@ impl PoolAccounts {
         let account = self.require(username).await?;
         let changed = self.put_address(&account, new_email).await?;
         let entry = address_entry(&account.user.username, &changed, change)?;
-        self.move_epoch(&account, entry, true).await?;
+        self.move_epoch(&account, entry, Some(&AddressMoved::of(&changed, change)))
+            .await?;
         Ok(changed)
     }
 
@@ -325,9 +348,9 @@ impl PoolAccounts {
         Ok(EmailChange {
             old_masked: record.email.masked(),
             new_masked: new_email.masked(),
-            // The state table keeps no address, so send-mail cannot check a notice to the old
-            // one: it is not queued (it would be refused and raise the alarm).
-            old_address: None,
+            // Told of the change; its fingerprint goes into the epoch's write (`AddressMoved`),
+            // which is what lets send-mail mail it. Unknown on a re-run.
+            old_address: if already_set { None } else { record.email.email() },
             language: record.language,
             in_pool: true,
             already_set,
@@ -341,7 +364,7 @@ impl PoolAccounts {
         &self,
         account: &PoolAccount,
         entry: AuditEntry,
-        clear_mail_history: bool,
+        address: Option<&AddressMoved>,
     ) -> Result<(), AdminError> {
         let not_recorded = |cause: String| AdminError::PoolChangedNotRecorded {
             username: account.user.username.clone(),
@@ -350,7 +373,7 @@ impl PoolAccounts {
         let mut state = account.state.clone();
         for _ in 0..EPOCH_ATTEMPTS {
             let linked = self.tables.link(entry.clone()).await?;
-            let update = self.epoch_update(&account.user, &state, clear_mail_history)?;
+            let update = self.epoch_update(&account.user, &state, address)?;
             let items = vec![
                 TransactWriteItem::builder().update(update).build(),
                 self.tables.put_audit(&linked)?,
@@ -372,26 +395,43 @@ impl PoolAccounts {
     /// yet, or a former user's of the same username: another `sub`) the user's first epoch,
     /// derived from its `sub`, is stored moved on once, as the functions' first change does.
     /// Each conditioned on what was read, so a concurrent first store is not overwritten.
-    /// `clear_mail_history`: an address change, whose old address takes its mail events along.
+    /// `address`: an address change, which records its time and the replaced address's
+    /// fingerprint, and whose old address takes its mail events along.
     pub fn epoch_update(
         &self,
         user: &PoolUser,
         state: &StateItem,
-        clear_mail_history: bool,
+        address: Option<&AddressMoved>,
     ) -> Result<Update, AdminError> {
-        let history = if clear_mail_history {
-            format!(
-                " REMOVE {RESET_MAIL_MESSAGE_ID}, {RESET_MAIL_SENT_AT}, {LAST_MAIL_EVENT}, {LAST_MAIL_EVENT_AT}, \
-                 {MAIL_PROBLEM}, {MAIL_PROBLEM_DETAIL}, {MAIL_PROBLEM_AT}, {MAIL_PROBLEM_FLAG}, {MAIL_PROBLEM_MESSAGE_ID}"
-            )
-        } else {
-            String::new()
-        };
-        let (_, stored) = state.ledger().epoch_of(&user.sub);
-        let update = Update::builder()
+        let mut update = Update::builder()
             .table_name(self.tables.users_table())
             .key(USERNAME, s(user.username.as_str()))
             .expression_attribute_values(":sub", s(&user.sub));
+        let mut history = String::new();
+        if let Some(moved) = address {
+            update = update.expression_attribute_values(":changed_at", n(moved.at_ms));
+            history = format!(", {EMAIL_CHANGED_AT} = :changed_at");
+            let mut removed = vec![
+                RESET_MAIL_MESSAGE_ID,
+                RESET_MAIL_SENT_AT,
+                LAST_MAIL_EVENT,
+                LAST_MAIL_EVENT_AT,
+                MAIL_PROBLEM,
+                MAIL_PROBLEM_DETAIL,
+                MAIL_PROBLEM_AT,
+                MAIL_PROBLEM_FLAG,
+                MAIL_PROBLEM_MESSAGE_ID,
+            ];
+            match &moved.replaced_sha256 {
+                Some(replaced) => {
+                    update = update.expression_attribute_values(":replaced", s(replaced));
+                    history.push_str(&format!(", {PREVIOUS_EMAIL_SHA256} = :replaced"));
+                }
+                None => removed.push(PREVIOUS_EMAIL_SHA256),
+            }
+            history.push_str(&format!(" REMOVE {}", removed.join(", ")));
+        }
+        let (_, stored) = state.ledger().epoch_of(&user.sub);
         let update = if stored {
             update
                 .update_expression(epoch_moved_on(&format!("SET {ACCOUNT_SUB} = :sub{history}")))
@@ -424,7 +464,7 @@ impl PoolAccounts {
             .tables
             .link(address_entry(&account.user.username, &changed, change)?)
             .await?;
-        let update = self.epoch_update(&account.user, &account.state, true)?;
+        let update = self.epoch_update(&account.user, &account.state, Some(&AddressMoved::of(&changed, change)))?;
         let items = vec![
             TransactWriteItem::builder().update(update).build(),
             self.tables.put_audit(&entry)?,

@@ -492,8 +492,8 @@ fn notices_told(changed: &EmailChange) -> &'static str {
     match (changed.old_address.is_some(), changed.in_pool) {
         (true, _) => "notices queued to the old and the new address",
         (false, true) => {
-            "notice queued to the new address (the account-state table keeps no address, so with a user pool \
-             send-mail mails only the address the pool holds: tell the old address another way if needed)"
+            "notice queued to the new address only (the address the pool held before is not known any more, on a \
+             re-run, or is not one a mail can go to: tell the old address another way if needed)"
         }
         (false, false) => "notices queued to the new address",
     }

@@ -75,7 +75,7 @@ async fn confirm(desk: &reset_core::service::AddressDesk, id: &AddressRequestId,
 
 /// Waits until `address` has a mail whose subject contains `subject` (other mails to it come
 /// first: the verification link, the notice of the request).
-async fn mail_with_subject(address: &str, subject: &str) -> Result<()> {
+pub(crate) async fn mail_with_subject(address: &str, subject: &str) -> Result<()> {
     for _ in 0..300 {
         if mails_to(address).await?.iter().any(|m| m.subject.contains(subject)) {
             return Ok(());

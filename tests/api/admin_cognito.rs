@@ -4,6 +4,7 @@
 //! pool reports of its revision (moto moves `UserLastModifiedDate` on attribute edits only; see
 //! DESIGN.md). Against the pool in moto, in make test's Cognito pass (scripts/test-cognito.sh).
 
+use crate::address_requests::mail_with_subject;
 use crate::admin_support::*;
 use anyhow::{anyhow, bail, Result};
 use password_reset_tests::reset_core::config::PasswordStore;
@@ -186,10 +187,26 @@ async fn set_email_kills_older_links_and_the_next_mail_goes_to_the_new_address()
         moved.contains(&format!("{} -> t***@hospital.example.jp", user.email.masked())),
         "{moved}"
     );
+    assert!(
+        moved.contains("notices queued to the old and the new address"),
+        "{moved}"
+    );
     let pool = pool_view(&pool_id, &user.username).await?;
     assert_eq!(pool.email.as_deref(), Some(new_address.as_str()));
     assert!(pool.email_verified, "the administrator vouches for the new address");
     assert_link_dead(&app, &user, &token, "an address change").await?;
+
+    // Both addresses are told, as with the users table: send-mail finds the old one's
+    // fingerprint in the account-state table and lets its notice through.
+    mail_with_subject(user.email.as_str(), "登録メールアドレスが変更されました").await?;
+    mail_with_subject(&new_address, "このアドレスが登録メールアドレスになりました").await?;
+    assert!(
+        !mails_to(user.email.as_str())
+            .await?
+            .iter()
+            .any(|m| m.text().contains(&new_address)),
+        "the old address is not told the new one"
+    );
 
     // The next reset mail goes to the new address, and only there.
     let old_count = mails_to(user.email.as_str()).await?.len();
@@ -259,6 +276,7 @@ async fn approve_changes_the_pool_address_and_kills_links() -> Result<()> {
     assert_eq!(pool.email.as_deref(), Some(request.new_email.as_str()));
     assert!(pool.email_verified);
     assert_link_dead(&app, &user, &token, "an approved address request").await?;
+    mail_with_subject(user.email.as_str(), "登録メールアドレスが変更されました").await?;
     let stored = local_desk()
         .await?
         .requests

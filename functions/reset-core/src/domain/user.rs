@@ -1,5 +1,5 @@
 use crate::domain::token::RandomnessUnavailable;
-use crate::domain::{CredentialEpoch, Email, Language, Timestamp, Username};
+use crate::domain::{address_fingerprint, CredentialEpoch, Email, Language, Timestamp, Username};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -29,6 +29,10 @@ pub struct User {
     /// nowhere else but `email` (send-mail checks every notice's recipient against the two).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_email: Option<Email>,
+    /// What a store that keeps no address (a Cognito pool's account-state table) keeps of the
+    /// replaced one instead: its `address_fingerprint`, enough to check a notice's recipient.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_email_sha256: Option<String>,
     /// Moves on with every event that must kill mailed links (see `CredentialEpoch`). Accounts
     /// written before epochs existed read as 0, and links minted before have none: they die.
     #[serde(default)]
@@ -57,6 +61,7 @@ impl User {
             password_changed_at: None,
             email_changed_at: None,
             previous_email: None,
+            previous_email_sha256: None,
             credential_epoch: CredentialEpoch::initial()?,
             status: AccountStatus::Active,
             language,
@@ -66,6 +71,16 @@ impl User {
 
     pub fn can_reset_password(&self) -> bool {
         self.status == AccountStatus::Active
+    }
+
+    /// Whether `address` is the one the latest address change replaced, kept as itself or as
+    /// its fingerprint.
+    pub fn replaced_address_is(&self, address: &Email) -> bool {
+        self.previous_email.as_ref() == Some(address)
+            || self
+                .previous_email_sha256
+                .as_deref()
+                .is_some_and(|kept| kept == address_fingerprint(address.as_str()))
     }
 }
 

@@ -380,10 +380,23 @@ async fn oversize_passwords_are_refused_before_the_store() {
     );
 }
 
+/// How a store keeps the address a change replaced: the users table keeps the address, a pool's
+/// account-state table only its fingerprint.
+#[derive(Clone, Copy)]
+enum Kept {
+    Address,
+    Fingerprint,
+}
+
 /// ex000000, whose address an administrator changed from `old@example.jp` at `changed_at`.
-async fn user_with_replaced_address(store: &MemoryStore, changed_at: Timestamp) -> User {
+async fn user_with_replaced_address_kept(store: &MemoryStore, changed_at: Timestamp, kept: Kept) -> User {
+    let (previous_email, previous_email_sha256) = match kept {
+        Kept::Address => (Some(email("old@example.jp")), None),
+        Kept::Fingerprint => (None, Some(crate::domain::address_fingerprint("old@example.jp"))),
+    };
     let user = User {
-        previous_email: Some(email("old@example.jp")),
+        previous_email,
+        previous_email_sha256,
         email_changed_at: Some(changed_at.as_millis()),
         ..User::sample("ex000000")
     };
@@ -397,9 +410,18 @@ fn email(address: &str) -> crate::domain::Email {
 
 #[tokio::test]
 async fn notices_go_to_the_registered_or_the_replaced_address_and_nowhere_else() {
+    notices_go_only_to_the_account_s_addresses(Kept::Address).await;
+}
+
+#[tokio::test]
+async fn with_only_the_replaced_address_s_fingerprint_kept_its_notice_goes_there_and_nowhere_else() {
+    notices_go_only_to_the_account_s_addresses(Kept::Fingerprint).await;
+}
+
+async fn notices_go_only_to_the_account_s_addresses(kept: Kept) {
     let f = fixture();
     let now = f.clock.now();
-    let user = user_with_replaced_address(&f.store, now).await;
+    let user = user_with_replaced_address_kept(&f.store, now, kept).await;
     let notices = MailJob::address_changed(
         &user.username,
         Some(email("old@example.jp")),
@@ -430,11 +452,20 @@ async fn notices_go_to_the_registered_or_the_replaced_address_and_nowhere_else()
 
 #[tokio::test]
 async fn a_password_notice_overtaken_by_an_address_change_is_skipped_not_refused() {
+    overtaken_password_notice_is_skipped(Kept::Address).await;
+}
+
+#[tokio::test]
+async fn a_password_notice_overtaken_by_a_pool_address_change_is_skipped_not_refused() {
+    overtaken_password_notice_is_skipped(Kept::Fingerprint).await;
+}
+
+async fn overtaken_password_notice_is_skipped(kept: Kept) {
     let f = fixture();
     let queued_at = f.clock.now();
     // The notice was queued to the address of the time; an administrator replaced it a minute
     // later, before the notice went out (that change told both addresses itself).
-    user_with_replaced_address(&f.store, queued_at.plus_secs(60)).await;
+    user_with_replaced_address_kept(&f.store, queued_at.plus_secs(60), kept).await;
     let job = MailJob::password_changed(
         username("ex000000"),
         email("old@example.jp"),

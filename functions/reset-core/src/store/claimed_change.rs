@@ -107,6 +107,10 @@ pub struct LedgerState {
     pub claim: Option<HeldClaim>,
     /// The claims of the changes finished so far: their notices are mailed.
     pub finished_claims: Vec<String>,
+    /// When the account's address last changed (epoch ms), and the fingerprint of the address
+    /// that change replaced: the ledger keeps no address (an administrator's change writes them).
+    pub email_changed_at: Option<i64>,
+    pub previous_email_sha256: Option<String>,
 }
 
 impl LedgerState {

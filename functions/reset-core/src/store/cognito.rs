@@ -286,8 +286,14 @@ impl AccountStore for CognitoAccounts {
             email,
             password_hash: None,
             password_changed_at: if stored { state.password_changed_at } else { None },
-            email_changed_at: None,
+            // A former account's change of the same username is not this one's.
+            email_changed_at: if stored { state.email_changed_at } else { None },
             previous_email: None,
+            previous_email_sha256: if stored {
+                state.previous_email_sha256.clone()
+            } else {
+                None
+            },
             credential_epoch: account.link_epoch(&state),
             status,
             language: pool_user

@@ -24,6 +24,9 @@ pub mod state_attributes {
     pub const CHANGE_SET_AT: &str = "change_set_at";
     /// The claims of finished changes (a string set): their notices are mailed.
     pub const CHANGES_FINISHED: &str = "changes_finished";
+    /// The fingerprint of the address the latest address change replaced (written by reset-admin
+    /// with `email_changed_at`, the users table's name for the change's time).
+    pub const PREVIOUS_EMAIL_SHA256: &str = "previous_email_sha256";
 }
 
 /// How long a link's item outlives a change that marks it used after the table's TTL would
@@ -41,8 +44,9 @@ impl ClaimLedger for DynamoStore {
             .key(attributes::USERNAME, s(key.as_str()))
             .projection_expression(format!(
                 "{ACCOUNT_SUB}, {}, password_changed_at, {CHANGE_CLAIM}, {CHANGE_CLAIMED_AT}, {CHANGE_TOKEN}, \
-                 {CHANGE_SET_AT}, {CHANGES_FINISHED}",
-                attributes::CREDENTIAL_EPOCH
+                 {CHANGE_SET_AT}, {CHANGES_FINISHED}, {}, {PREVIOUS_EMAIL_SHA256}",
+                attributes::CREDENTIAL_EPOCH,
+                attributes::EMAIL_CHANGED_AT,
             ))
             .consistent_read(true)
             .send()
@@ -186,6 +190,8 @@ fn ledger_state_of(item: &HashMap<String, AttributeValue>) -> LedgerState {
             .and_then(|v| v.as_ss().ok())
             .cloned()
             .unwrap_or_default(),
+        email_changed_at: number(attributes::EMAIL_CHANGED_AT),
+        previous_email_sha256: text(PREVIOUS_EMAIL_SHA256),
     }
 }
 

@@ -46,17 +46,17 @@ pub(super) async fn check_recipient(
         return Ok(Err(Delivery::Refused(RefusalReason::RecipientNotOnAccount)));
     };
     let expected = if to_old_address {
-        user.previous_email.as_ref()
+        user.replaced_address_is(to)
     } else {
-        Some(&user.email)
+        user.email == *to
     };
-    if expected == Some(to) {
+    if expected {
         return Ok(Ok(()));
     }
     // Replaced after this notice was queued (a change later than the one the notice is
     // about): the newer change told both addresses itself.
     let replaced_since = user.email_changed_at.is_some_and(|at| at > changed_at_ms);
-    if replaced_since && user.previous_email.as_ref() == Some(to) {
+    if replaced_since && user.replaced_address_is(to) {
         return Ok(Err(Delivery::Skipped(SkipReason::RecipientReplaced)));
     }
     Ok(Err(Delivery::Refused(RefusalReason::RecipientNotOnAccount)))
