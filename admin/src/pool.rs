@@ -410,26 +410,19 @@ impl PoolAccounts {
         let mut history = String::new();
         if let Some(moved) = address {
             update = update.expression_attribute_values(":changed_at", n(moved.at_ms));
-            history = format!(", {EMAIL_CHANGED_AT} = :changed_at");
-            let mut removed = vec![
-                RESET_MAIL_MESSAGE_ID,
-                RESET_MAIL_SENT_AT,
-                LAST_MAIL_EVENT,
-                LAST_MAIL_EVENT_AT,
-                MAIL_PROBLEM,
-                MAIL_PROBLEM_DETAIL,
-                MAIL_PROBLEM_AT,
-                MAIL_PROBLEM_FLAG,
-                MAIL_PROBLEM_MESSAGE_ID,
-            ];
-            match &moved.replaced_sha256 {
+            // The replaced address's fingerprint is set, or removed when not known.
+            let (set_replaced, remove_replaced) = match &moved.replaced_sha256 {
                 Some(replaced) => {
                     update = update.expression_attribute_values(":replaced", s(replaced));
-                    history.push_str(&format!(", {PREVIOUS_EMAIL_SHA256} = :replaced"));
+                    (format!(", {PREVIOUS_EMAIL_SHA256} = :replaced"), String::new())
                 }
-                None => removed.push(PREVIOUS_EMAIL_SHA256),
-            }
-            history.push_str(&format!(" REMOVE {}", removed.join(", ")));
+                None => (String::new(), format!(", {PREVIOUS_EMAIL_SHA256}")),
+            };
+            history = format!(
+                ", {EMAIL_CHANGED_AT} = :changed_at{set_replaced} REMOVE {RESET_MAIL_MESSAGE_ID}, {RESET_MAIL_SENT_AT}, \
+                 {LAST_MAIL_EVENT}, {LAST_MAIL_EVENT_AT}, {MAIL_PROBLEM}, {MAIL_PROBLEM_DETAIL}, {MAIL_PROBLEM_AT}, \
+                 {MAIL_PROBLEM_FLAG}, {MAIL_PROBLEM_MESSAGE_ID}{remove_replaced}"
+            );
         }
         let (_, stored) = state.ledger().epoch_of(&user.sub);
         let update = if stored {

@@ -168,7 +168,7 @@ fn attributes_the_cli_updates() -> Result<BTreeSet<String>> {
         // `credential_epoch` to its clauses.
         r#"\.(?:update_expression|condition_expression)\(\s*(epoch_moved_on\(&?)?(?:format!\()?\s*"((?:[^"\\]|\\[\s\S])*)""#,
     )?;
-    let placeholder = regex::Regex::new(r"\{([A-Z][A-Z_]*)\}")?;
+    let placeholder = regex::Regex::new(r"\{([A-Z][A-Z0-9_]*)\}")?;
     let mapped = regex::Regex::new(r##"expression_attribute_names\(\s*"#\w+",\s*([A-Z][A-Z_]*)\)"##)?;
     let mut found = BTreeSet::new();
     for text in expression.captures_iter(&source) {
@@ -357,7 +357,7 @@ fn attributes_the_pool_path_writes() -> Result<BTreeSet<String>> {
         "{root}/functions/reset-core/src/store/dynamo_claims.rs"
     ))?)?);
     let source = std::fs::read_to_string(format!("{root}/admin/src/pool.rs"))?;
-    let placeholder = regex::Regex::new(r"\{([A-Z][A-Z_]*)\}")?;
+    let placeholder = regex::Regex::new(r"\{([A-Z][A-Z0-9_]*)\}")?;
     let mut found: BTreeSet<String> = placeholder
         .captures_iter(&source)
         .map(|name| {
