@@ -75,6 +75,9 @@ pub struct StateItem {
     credential_epoch: Option<u64>,
     #[serde(default)]
     password_changed_at: Option<i64>,
+    /// When the tool last changed the address (the pool keeps no such time).
+    #[serde(default)]
+    email_changed_at: Option<i64>,
     #[serde(default)]
     reset_mail_sent_at: Option<i64>,
     #[serde(default)]
@@ -129,7 +132,7 @@ impl PoolAccount {
             created_at: user.created_at,
             // A change time of a former account of the same username is not this one's.
             password_changed_at: state.password_changed_at.filter(|_| stored),
-            email_changed_at: None,
+            email_changed_at: state.email_changed_at.filter(|_| stored),
             reset_mail_sent_at: state.reset_mail_sent_at,
             last_mail_event: state.last_mail_event.clone(),
             last_mail_event_at: state.last_mail_event_at,

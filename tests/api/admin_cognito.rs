@@ -191,6 +191,11 @@ async fn set_email_kills_older_links_and_the_next_mail_goes_to_the_new_address()
         moved.contains("notices queued to the old and the new address"),
         "{moved}"
     );
+    let shown: serde_json::Value = serde_json::from_str(&admin_ok(&["user", "show", name])?)?;
+    assert!(
+        shown["email_changed_at"].is_string(),
+        "user show says when the address changed: {shown}"
+    );
     let pool = pool_view(&pool_id, &user.username).await?;
     assert_eq!(pool.email.as_deref(), Some(new_address.as_str()));
     assert!(pool.email_verified, "the administrator vouches for the new address");
